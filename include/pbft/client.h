@@ -1,0 +1,65 @@
+// The PBFT client core (paper section 4.1): pure and deterministic like the
+// replica. A client has at most one request outstanding; it sends it to the
+// primary of the last view it saw, accepts a result once f+1 replicas sent
+// matching replies (same timestamp and result), learns the view from them,
+// and on timeout re-sends to all replicas.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "pbft/config.h"
+#include "pbft/crypto.h"
+#include "pbft/replica.h"
+#include "pbft/verifier.h"
+
+namespace pbft {
+
+struct Completion {
+  Timestamp timestamp;
+  Bytes result;
+  View view;  // the view the replies came from
+};
+
+struct ClientEffects {
+  std::vector<Send> sends;  // destinations are replicas
+  std::optional<Completion> completed;
+};
+
+struct ClientOptions {
+  // Re-send to all replicas when no result arrived within this many ticks;
+  // the timeout doubles on each retry up to retransmit_ticks_max.
+  uint64_t retransmit_ticks = 50;
+  uint64_t retransmit_ticks_max = 800;
+  // The first timestamp used is first_timestamp + 1. A client that restarts
+  // must pass a value above any timestamp it used before (e.g. wall-clock ns).
+  Timestamp first_timestamp = 0;
+};
+
+class Client {
+ public:
+  // crypto.self() must be client `id`.
+  static Result<std::unique_ptr<Client>> create(const ProtocolConfig& config, ClientId id,
+                                                const Crypto& crypto, ClientOptions options);
+  ~Client();
+
+  // Starts a request. Fails if one is outstanding or the operation is too large.
+  Result<Timestamp> submit(Bytes operation, bool read_only = false);
+  // A verified reply.
+  void step(const Verified& reply);
+  void tick();
+  ClientEffects take_effects();
+
+  bool busy() const;
+  View view() const;  // the client's idea of the current view
+  ClientId id() const;
+
+ private:
+  struct State;
+  explicit Client(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace pbft

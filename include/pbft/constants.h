@@ -1,0 +1,60 @@
+// Every limit of the system in one place. Decoders check peer input against
+// these; the core sizes its buffers by them. The static_asserts say how the
+// limits relate, so changing one cannot silently break another.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pbft/types.h"
+
+namespace pbft::constants {
+
+// Wire header.
+constexpr uint32_t wire_magic = 0x54464250;  // "PBFT" little-endian
+constexpr uint8_t wire_version = 1;
+constexpr size_t header_size = 16;  // magic u32, version u8, type u8, reserved u16, sender u32, length u32
+
+// Membership.
+constexpr uint32_t replicas_max = 64;     // n; f = (n-1)/3
+constexpr uint32_t clients_max = 1u << 16;
+
+// Client requests and replies.
+constexpr size_t operation_size_max = 64 * 1024;
+constexpr size_t result_size_max = 64 * 1024;
+
+// Batches: how many requests one pre-prepare may carry.
+constexpr size_t batch_requests_max = 1024;
+constexpr size_t request_encoded_size_max =
+    64 + operation_size_max + replicas_max * mac_size + signature_size;
+constexpr size_t batch_bytes_max = 4 * 1024 * 1024;
+
+// The log window L = H - h, in sequence numbers.
+constexpr uint64_t log_window_max = 4096;
+// Sequence numbers the primary may have in flight at once (<= window).
+constexpr uint64_t in_flight_max = log_window_max;
+
+// A message on the wire, header included, never exceeds this.
+constexpr size_t message_size_max = header_size + 64 + batch_bytes_max;
+
+// View change (room for the view-change issue): certificates per message.
+constexpr size_t view_change_prepared_max = log_window_max;
+constexpr size_t checkpoint_proof_max = replicas_max;
+
+// Requests a replica holds while they wait to be ordered (at most one per
+// client), by count and by bytes.
+constexpr size_t pending_requests_max = 4096;
+constexpr size_t pending_bytes_max = 64 * 1024 * 1024;
+
+// Status-driven retransmission: at most this many sequence numbers are
+// resent to one lagging peer per status message.
+constexpr uint64_t retransmit_seqs_max = 64;
+
+static_assert(pending_bytes_max >= batch_bytes_max, "the pending queue must hold a full batch");
+static_assert(replicas_max >= 4, "PBFT needs n >= 3f+1 with f >= 1");
+static_assert(in_flight_max <= log_window_max, "in-flight batches must fit in the log window");
+static_assert(request_encoded_size_max <= batch_bytes_max, "one request must fit in a batch");
+static_assert(batch_bytes_max + header_size < message_size_max, "a batch must fit in a message");
+static_assert(operation_size_max <= UINT32_MAX && result_size_max <= UINT32_MAX);
+
+}  // namespace pbft::constants

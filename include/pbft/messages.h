@@ -1,0 +1,148 @@
+// Every protocol message as a plain struct. The names are the paper's
+// (Castro and Liskov, OSDI 1999; TOCS 2002). Encoding lives in wire.h;
+// what each authentication tag covers is wire::auth_payload().
+#pragma once
+
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "pbft/types.h"
+
+namespace pbft {
+
+enum class MessageType : uint8_t {
+  request = 1,
+  pre_prepare = 2,
+  prepare = 3,
+  commit = 4,
+  reply = 5,
+  checkpoint = 6,
+  view_change = 7,
+  new_view = 8,
+  status = 9,
+  // Reserved for state transfer (checkpoint and state-transfer issue).
+  fetch_request = 10,
+  fetch_reply = 11,
+};
+
+// How a client authenticates a request: an authenticator (one MAC per
+// replica, cheap, open to the "big MAC" attack) or an Ed25519 signature.
+enum class RequestAuth : uint8_t { authenticator = 0, signature = 1 };
+
+// REQUEST(o, t, c): operation o with timestamp t from client c.
+struct Request {
+  ClientId client = 0;
+  Timestamp timestamp = 0;
+  bool read_only = false;
+  Bytes operation;
+  RequestAuth auth = RequestAuth::authenticator;
+  std::vector<Mac> authenticator;  // size n when auth == authenticator, else empty
+  Signature signature{};           // meaningful when auth == signature
+  friend bool operator==(const Request&, const Request&) = default;
+};
+
+// PRE-PREPARE(v, s, d) with the batch whose digest is d. The signature
+// covers (v, s, d, sender), not the batch, so the message can appear
+// without its batch inside a prepared certificate.
+struct PrePrepare {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest{};
+  ReplicaId sender = 0;
+  std::vector<Request> batch;  // empty for the null request and inside certificates
+  Signature signature{};
+  friend bool operator==(const PrePrepare&, const PrePrepare&) = default;
+};
+
+// PREPARE(v, s, d, i), signed: it appears in prepared certificates.
+struct Prepare {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest{};
+  ReplicaId sender = 0;
+  Signature signature{};
+  friend bool operator==(const Prepare&, const Prepare&) = default;
+};
+
+// COMMIT(v, s, d, i), point to point: an authenticator (one MAC per replica).
+struct Commit {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest{};
+  ReplicaId sender = 0;
+  std::vector<Mac> authenticator;
+  friend bool operator==(const Commit&, const Commit&) = default;
+};
+
+// REPLY(v, t, c, i, r), MAC'd with the key replica i shares with client c.
+struct Reply {
+  View view = 0;
+  Timestamp timestamp = 0;
+  ClientId client = 0;
+  ReplicaId sender = 0;
+  Bytes result;
+  Mac mac{};
+  friend bool operator==(const Reply&, const Reply&) = default;
+};
+
+// CHECKPOINT(s, d, i), signed: 2f+1 matching ones are a stable checkpoint's proof.
+struct Checkpoint {
+  Seq seq = 0;
+  Digest state_digest{};
+  ReplicaId sender = 0;
+  Signature signature{};
+  friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
+};
+
+// A pre-prepare (without its batch) and 2f matching prepares from distinct backups.
+struct PreparedCertificate {
+  PrePrepare pre_prepare;
+  std::vector<Prepare> prepares;
+  friend bool operator==(const PreparedCertificate&, const PreparedCertificate&) = default;
+};
+
+// VIEW-CHANGE(v+1, s, C, P, i), signed.
+struct ViewChange {
+  View new_view = 0;
+  Seq stable_seq = 0;
+  std::vector<Checkpoint> checkpoint_proof;  // C: 2f+1 checkpoints for stable_seq (empty when 0)
+  std::vector<PreparedCertificate> prepared;  // P: one per prepared seq above stable_seq
+  ReplicaId sender = 0;
+  Signature signature{};
+  friend bool operator==(const ViewChange&, const ViewChange&) = default;
+};
+
+// NEW-VIEW(v+1, V, O), signed by the new primary.
+struct NewView {
+  View view = 0;
+  std::vector<ViewChange> view_changes;  // V
+  std::vector<PrePrepare> pre_prepares;  // O, without batches
+  ReplicaId sender = 0;
+  Signature signature{};
+  friend bool operator==(const NewView&, const NewView&) = default;
+};
+
+// STATUS(v, e, h, i) (named StatusMessage: Status is the error type of status.h): "I am in view v, executed up to e, stable at h".
+// Sent by a replica that is waiting for protocol messages; peers answer by
+// retransmitting what it lacks (Castro's thesis, section 5.2).
+struct StatusMessage {
+  View view = 0;
+  Seq last_executed = 0;
+  Seq last_stable = 0;
+  ReplicaId sender = 0;
+  std::vector<Mac> authenticator;
+  friend bool operator==(const StatusMessage&, const StatusMessage&) = default;
+};
+
+using Message = std::variant<Request, PrePrepare, Prepare, Commit, Reply, Checkpoint,
+                             ViewChange, NewView, StatusMessage>;
+
+MessageType type_of(const Message& m);
+const char* type_name(MessageType t);
+
+// Who sent a message, as the wire header names it: the client for a request,
+// the replica for everything else.
+Principal sender_of(const Message& m);
+
+}  // namespace pbft

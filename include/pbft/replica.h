@@ -1,0 +1,106 @@
+// The PBFT replica core: a pure, single-threaded, deterministic state
+// machine (etcd raft's Step/Tick/Ready shape). Inputs are verified messages
+// (step) and clock ticks (tick); outputs accumulate as Effects that the host
+// drains with take_effects() and carries out in order. The core has no
+// sockets, clocks, threads or randomness; it executes committed batches on
+// the Service it is given, which must itself be deterministic.
+//
+// Thread safety: none; one thread drives a Replica.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "pbft/config.h"
+#include "pbft/crypto.h"
+#include "pbft/messages.h"
+#include "pbft/service.h"
+#include "pbft/verifier.h"
+
+namespace pbft {
+
+// Where a message goes.
+struct Destination {
+  enum class Kind : uint8_t { replica, all_replicas, client };
+  Kind kind;
+  uint32_t id;  // replica or client id; unused for all_replicas (every replica but the sender)
+  static Destination replica(ReplicaId r) { return {Kind::replica, r}; }
+  static Destination all_replicas() { return {Kind::all_replicas, 0}; }
+  static Destination client(ClientId c) { return {Kind::client, c}; }
+};
+
+struct Send {
+  Destination to;
+  std::shared_ptr<const Message> message;  // shared: encode once, send to many
+};
+
+// A batch the replica executed, for observers (the simulator's checkers,
+// logs, metrics). The results were already sent as replies.
+struct ExecutedRequest {
+  ClientId client;
+  Timestamp timestamp;
+  bool fresh;  // executed now (false: an old timestamp, skipped for exactly-once)
+  Digest operation_digest;
+};
+struct Executed {
+  Seq seq;
+  View view;
+  Digest batch_digest;
+  std::vector<ExecutedRequest> requests;
+};
+
+struct Effects {
+  std::vector<Send> sends;
+  std::vector<Executed> executed;
+  bool empty() const { return sends.empty() && executed.empty(); }
+};
+
+// Why inputs were ignored, counted (never logged per message on a hot path).
+struct ReplicaCounters {
+  uint64_t messages_ignored = 0;       // stale view, outside window, duplicate, ...
+  uint64_t requests_ignored = 0;       // old timestamp, too many pending, ...
+  uint64_t pre_prepares_rejected = 0;  // a rule of "accept pre-prepare" failed
+  uint64_t retransmissions = 0;        // messages resent on a peer's STATUS
+  uint64_t batches_executed = 0;
+  uint64_t requests_executed = 0;
+};
+
+class ReplicaState;  // defined in src/core
+
+class Replica {
+ public:
+  // Fails on an invalid config or an id out of range. crypto.self() must be
+  // replica `self`. crypto and service must outlive the Replica.
+  static Result<std::unique_ptr<Replica>> create(const ProtocolConfig& config, ReplicaId self,
+                                                 const Crypto& crypto, Service& service);
+  ~Replica();
+
+  // A verified message from a replica, or a request from a client (directly
+  // or forwarded by a backup).
+  void step(const Verified& message);
+  // One tick of the host's clock.
+  void tick();
+  // Moves out what the replica wants done since the last call.
+  Effects take_effects();
+
+  // Observers.
+  ReplicaId id() const;
+  View view() const;
+  Seq last_executed() const;
+  Seq low_watermark() const;
+  Seq high_watermark() const;
+  bool is_primary() const;
+  size_t log_size() const;         // sequence numbers with state in the log
+  size_t pending_requests() const; // requests waiting to be ordered
+  const ReplicaCounters& counters() const;
+
+ private:
+  explicit Replica(std::unique_ptr<ReplicaState> state);
+  std::unique_ptr<ReplicaState> state_;
+};
+
+}  // namespace pbft

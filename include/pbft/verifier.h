@@ -1,0 +1,58 @@
+// Authentication at the boundary. The core's handlers take Verified messages
+// only; the only way to make one is Verifier::verify, which checks that the
+// claimed sender may send this type and that its signature or MACs are valid
+// for the receiving principal. Stateless and thread-safe: the runtime may run
+// it on a thread pool, the simulator runs it inline.
+#pragma once
+
+#include "pbft/config.h"
+#include "pbft/crypto.h"
+#include "pbft/messages.h"
+#include "pbft/status.h"
+
+namespace pbft {
+
+class Verified {
+ public:
+  const Message& message() const { return message_; }
+
+ private:
+  friend class Verifier;
+  explicit Verified(Message m) : message_(std::move(m)) {}
+  Message message_;
+};
+
+class Verifier {
+ public:
+  // crypto.self() is the receiving principal (a replica or a client).
+  Verifier(const ProtocolConfig& config, const Crypto& crypto);
+
+  // Checks, without looking at protocol state:
+  // - the sender's id is in range for the message type, and the type may be
+  //   received by this principal (replicas take no replies, clients only replies);
+  // - structural rules (authenticator sizes = n, reply addressed to self);
+  // - the signature, or the MAC meant for self, is valid;
+  // - for a pre-prepare: every request in the batch is authentic for self;
+  // - for a view change or new view: every embedded signature.
+  Result<Verified> verify(Message message) const;
+
+ private:
+  Status verify_request(const Request& r) const;
+  Status verify_view_change_contents(const ViewChange& vc) const;
+  Status check_replica(ReplicaId id) const;
+  const ProtocolConfig& config_;
+  const Crypto& crypto_;
+};
+
+}  // namespace pbft
+
+namespace pbft {
+
+// D(request): the digest of a request's authenticated content (client,
+// timestamp, read-only flag, operation), without its authentication tags.
+Digest request_digest(const Crypto& crypto, const Request& request);
+// D(batch): the digest of the concatenated request digests. The null
+// request of a view change is the empty batch.
+Digest batch_digest(const Crypto& crypto, const std::vector<Request>& batch);
+
+}  // namespace pbft

@@ -1,0 +1,47 @@
+// The binary encoding of every message. Little-endian, explicit widths.
+//
+// A frame is a 16-byte header followed by the body:
+//   magic u32 | version u8 | type u8 | reserved u16 (0) | sender u32 | body length u32
+// Decoding is bounded and side-effect free: every length is checked against
+// the buffer and against constants.h, every enum and index against its range,
+// trailing bytes are rejected, and a reason is returned. Peer input never
+// reaches an assertion or an exception.
+#pragma once
+
+#include "pbft/constants.h"
+#include "pbft/messages.h"
+#include "pbft/status.h"
+
+namespace pbft::wire {
+
+struct Header {
+  MessageType type;
+  uint32_t sender;
+  uint32_t body_size;
+};
+
+// Encodes a message with its header. The result is at most message_size_max
+// bytes for any message the core produces.
+Bytes encode(const Message& message);
+
+// Decodes exactly one frame (header and body, nothing after).
+Result<Message> decode(ByteView frame);
+
+// Decodes and checks only the header: for a transport that reads the header
+// first and then the body. Checks magic, version, type and body_size limits.
+Result<Header> decode_header(ByteView header_bytes);
+
+// The bytes a message's signature or MACs cover: its type and every field
+// except the authentication tags (and, for a pre-prepare, the batch, which
+// is bound through the digest).
+Bytes auth_payload(const Request& m);
+Bytes auth_payload(const PrePrepare& m);
+Bytes auth_payload(const Prepare& m);
+Bytes auth_payload(const Commit& m);
+Bytes auth_payload(const Reply& m);
+Bytes auth_payload(const Checkpoint& m);
+Bytes auth_payload(const ViewChange& m);
+Bytes auth_payload(const NewView& m);
+Bytes auth_payload(const StatusMessage& m);
+
+}  // namespace pbft::wire

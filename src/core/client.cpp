@@ -1,0 +1,133 @@
+// The client side of PBFT (Castro and Liskov, section 4.1).
+
+#include "pbft/client.h"
+
+#include <algorithm>
+#include <map>
+
+#include "pbft/assert.h"
+#include "pbft/wire.h"
+
+namespace pbft {
+
+struct Client::State {
+  State(const ProtocolConfig& c, ClientId i, const Crypto& cr, ClientOptions o)
+      : config(c), id(i), crypto(cr), options(o), timestamp(o.first_timestamp) {}
+
+  const ProtocolConfig config;
+  const ClientId id;
+  const Crypto& crypto;
+  const ClientOptions options;
+
+  View view = 0;            // the view the client believes current
+  Timestamp timestamp;      // the last timestamp used
+  // The outstanding request, if any, as sent (shared for retransmission).
+  std::shared_ptr<const Message> outstanding;
+  // Replies for the outstanding request, the first from each replica.
+  struct ReplyFrom {
+    View view;
+    Digest result_digest;
+    Bytes result;
+  };
+  std::map<ReplicaId, ReplyFrom> replies;
+  uint64_t ticks_waiting = 0;
+  uint64_t timeout_ticks = 0;  // current retransmission timeout (doubles)
+  ClientEffects effects;
+
+  const Request& request() const { return std::get<Request>(*outstanding); }
+};
+
+Result<std::unique_ptr<Client>> Client::create(const ProtocolConfig& config, ClientId id,
+                                               const Crypto& crypto, ClientOptions options) {
+  if (auto s = config.validate(); !s) return s;
+  if (id >= constants::clients_max) return Status::error("client id out of range");
+  if (crypto.self() != Principal::client(id)) {
+    return Status::error("crypto belongs to another principal");
+  }
+  if (options.retransmit_ticks < 1 || options.retransmit_ticks_max < options.retransmit_ticks) {
+    return Status::error("retransmit_ticks must be >= 1 and <= retransmit_ticks_max");
+  }
+  return std::unique_ptr<Client>(
+      new Client(std::make_unique<State>(config, id, crypto, options)));
+}
+
+Client::Client(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Client::~Client() = default;
+
+Result<Timestamp> Client::submit(Bytes operation, bool read_only) {
+  State& s = *state_;
+  if (s.outstanding != nullptr) return Status::error("a request is already outstanding");
+  if (operation.size() > constants::operation_size_max) {
+    return Status::error("operation is larger than " +
+                         std::to_string(constants::operation_size_max) + " bytes");
+  }
+  Request r;
+  r.client = s.id;
+  r.timestamp = ++s.timestamp;
+  r.read_only = read_only;
+  r.operation = std::move(operation);
+  r.auth = s.config.client_auth;
+  const Bytes payload = wire::auth_payload(r);
+  if (r.auth == RequestAuth::authenticator) {
+    r.authenticator = make_authenticator(s.crypto, s.config.n, payload);
+  } else {
+    r.signature = s.crypto.sign(payload);
+  }
+  const Timestamp t = r.timestamp;
+  s.outstanding = std::make_shared<const Message>(std::move(r));
+  s.replies.clear();
+  s.ticks_waiting = 0;
+  s.timeout_ticks = s.options.retransmit_ticks;
+  // Step 1: send to the primary of the last view seen.
+  s.effects.sends.push_back({Destination::replica(s.config.primary(s.view)), s.outstanding});
+  return t;
+}
+
+// Step 2: accept a result once f+1 replicas sent matching replies (same t,
+// same result): at least one of them is correct.
+void Client::step(const Verified& verified) {
+  State& s = *state_;
+  const auto* reply = std::get_if<Reply>(&verified.message());
+  if (reply == nullptr || s.outstanding == nullptr) return;
+  if (reply->client != s.id || reply->timestamp != s.request().timestamp) return;
+
+  const Digest d = s.crypto.digest(reply->result);
+  // A replica may re-send its reply from a later view; keep the latest.
+  s.replies[reply->sender] = {reply->view, d, reply->result};
+
+  std::vector<View> views;
+  for (const auto& [sender, r] : s.replies) {
+    if (r.result_digest == d) views.push_back(r.view);
+  }
+  if (views.size() < s.config.weak_quorum()) return;
+
+  // Learn the view: the highest view that f+1 matching replies vouch for
+  // (at least one of them is correct), so a faulty replica cannot move the
+  // client to a view of its choosing.
+  std::sort(views.begin(), views.end(), std::greater<>());
+  const View vouched = views[s.config.f];
+  s.view = std::max(s.view, vouched);
+
+  s.effects.completed = Completion{s.request().timestamp, reply->result, vouched};
+  s.outstanding = nullptr;
+  s.replies.clear();
+}
+
+// Step 3: on timeout, re-send to all replicas (backups relay it to the
+// primary), doubling the timeout up to its maximum.
+void Client::tick() {
+  State& s = *state_;
+  if (s.outstanding == nullptr) return;
+  if (++s.ticks_waiting < s.timeout_ticks) return;
+  s.ticks_waiting = 0;
+  s.timeout_ticks = std::min(s.timeout_ticks * 2, s.options.retransmit_ticks_max);
+  s.effects.sends.push_back({Destination::all_replicas(), s.outstanding});
+}
+
+ClientEffects Client::take_effects() { return std::exchange(state_->effects, ClientEffects{}); }
+
+bool Client::busy() const { return state_->outstanding != nullptr; }
+View Client::view() const { return state_->view; }
+ClientId Client::id() const { return state_->id; }
+
+}  // namespace pbft

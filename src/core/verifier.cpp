@@ -1,0 +1,150 @@
+#include "pbft/verifier.h"
+
+#include <string>
+
+#include "pbft/wire.h"
+
+namespace pbft {
+
+Digest request_digest(const Crypto& crypto, const Request& request) {
+  return crypto.digest(wire::auth_payload(request));
+}
+
+Digest batch_digest(const Crypto& crypto, const std::vector<Request>& batch) {
+  Bytes concatenated;
+  concatenated.reserve(batch.size() * digest_size);
+  for (const Request& r : batch) {
+    const Digest d = request_digest(crypto, r);
+    concatenated.insert(concatenated.end(), d.begin(), d.end());
+  }
+  return crypto.digest(concatenated);
+}
+
+Verifier::Verifier(const ProtocolConfig& config, const Crypto& crypto)
+    : config_(config), crypto_(crypto) {}
+
+Status Verifier::check_replica(ReplicaId id) const {
+  if (id >= config_.n) return Status::error("sender " + std::to_string(id) + " is not a replica");
+  return Status::ok();
+}
+
+Status Verifier::verify_request(const Request& r) const {
+  if (r.client >= constants::clients_max) return Status::error("client id out of range");
+  const Bytes payload = wire::auth_payload(r);
+  const Principal client = Principal::client(r.client);
+  switch (r.auth) {
+    case RequestAuth::authenticator:
+      if (r.authenticator.size() != config_.n) {
+        return Status::error("request authenticator has the wrong size");
+      }
+      if (!verify_authenticator(crypto_, client, r.authenticator, payload)) {
+        return Status::error("request MAC does not verify");
+      }
+      return Status::ok();
+    case RequestAuth::signature:
+      if (!r.authenticator.empty()) return Status::error("signed request carries MACs");
+      if (!crypto_.verify(client, payload, r.signature)) {
+        return Status::error("request signature does not verify");
+      }
+      return Status::ok();
+  }
+  return Status::error("unknown request authentication");
+}
+
+namespace {
+
+template <typename M>
+bool signed_by_sender(const Crypto& crypto, const M& m) {
+  return crypto.verify(Principal::replica(m.sender), wire::auth_payload(m), m.signature);
+}
+
+}  // namespace
+
+Result<Verified> Verifier::verify(Message message) const {
+  const Principal self = crypto_.self();
+  const bool at_replica = self.kind == PrincipalKind::replica;
+
+  if (!at_replica) {
+    // A client takes only replies addressed to it.
+    const auto* reply = std::get_if<Reply>(&message);
+    if (reply == nullptr) return Status::error("a client accepts only replies");
+    if (auto s = check_replica(reply->sender); !s) return s;
+    if (reply->client != self.id) return Status::error("reply addressed to another client");
+    if (!crypto_.verify_mac(Principal::replica(reply->sender), wire::auth_payload(*reply),
+                            reply->mac)) {
+      return Status::error("reply MAC does not verify");
+    }
+    return Verified(std::move(message));
+  }
+
+  Status status = std::visit(
+      [&](const auto& m) -> Status {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, Request>) {
+          return verify_request(m);
+        } else if constexpr (std::is_same_v<T, Reply>) {
+          return Status::error("a replica does not accept replies");
+        } else {
+          if (auto s = check_replica(m.sender); !s) return s;
+          if constexpr (std::is_same_v<T, Commit> || std::is_same_v<T, StatusMessage>) {
+            if (m.authenticator.size() != config_.n) {
+              return Status::error("authenticator has the wrong size");
+            }
+            if (!verify_authenticator(crypto_, Principal::replica(m.sender), m.authenticator,
+                                      wire::auth_payload(m))) {
+              return Status::error("MAC does not verify");
+            }
+            return Status::ok();
+          } else {
+            if (!signed_by_sender(crypto_, m)) return Status::error("signature does not verify");
+            if constexpr (std::is_same_v<T, PrePrepare>) {
+              for (const Request& r : m.batch) {
+                if (auto s = verify_request(r); !s) return Status::error("batch: " + s.reason());
+              }
+            } else if constexpr (std::is_same_v<T, ViewChange>) {
+              return verify_view_change_contents(m);
+            } else if constexpr (std::is_same_v<T, NewView>) {
+              for (const ViewChange& vc : m.view_changes) {
+                if (auto s = check_replica(vc.sender); !s) return s;
+                if (!signed_by_sender(crypto_, vc)) {
+                  return Status::error("embedded view-change signature does not verify");
+                }
+                if (auto s = verify_view_change_contents(vc); !s) return s;
+              }
+              for (const PrePrepare& pp : m.pre_prepares) {
+                if (auto s = check_replica(pp.sender); !s) return s;
+                if (!signed_by_sender(crypto_, pp)) {
+                  return Status::error("embedded pre-prepare signature does not verify");
+                }
+              }
+            }
+            return Status::ok();
+          }
+        }
+      },
+      message);
+  if (!status) return status;
+  return Verified(std::move(message));
+}
+
+Status Verifier::verify_view_change_contents(const ViewChange& vc) const {
+  for (const Checkpoint& c : vc.checkpoint_proof) {
+    if (auto s = check_replica(c.sender); !s) return s;
+    if (!signed_by_sender(crypto_, c)) return Status::error("checkpoint proof signature does not verify");
+  }
+  for (const PreparedCertificate& cert : vc.prepared) {
+    if (auto s = check_replica(cert.pre_prepare.sender); !s) return s;
+    if (!signed_by_sender(crypto_, cert.pre_prepare)) {
+      return Status::error("certificate pre-prepare signature does not verify");
+    }
+    for (const Prepare& p : cert.prepares) {
+      if (auto s = check_replica(p.sender); !s) return s;
+      if (!signed_by_sender(crypto_, p)) {
+        return Status::error("certificate prepare signature does not verify");
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace pbft

@@ -1,0 +1,216 @@
+// A scripted cluster for scenario tests of the replica and client cores, in
+// the style of etcd raft's paper tests: the test decides which message is
+// delivered, dropped or forged, then asserts on the effects.
+//
+// Every message a test delivers goes through a Verifier, like in production
+// and in the simulator, so forged messages are rejected where they would be.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "pbft/client.h"
+#include "pbft/crypto.h"
+#include "pbft/kv.h"
+#include "pbft/replica.h"
+#include "pbft/verifier.h"
+#include "pbft/wire.h"
+
+namespace pbft::testing {
+
+constexpr uint64_t universe = 42;
+
+inline ProtocolConfig small_config(uint32_t f = 1) {
+  ProtocolConfig c;
+  c.f = f;
+  c.n = 3 * f + 1;
+  c.batch_size_max = 8;
+  c.in_flight_max = 4;
+  c.checkpoint_interval = 16;
+  c.log_window = 32;
+  c.status_interval_ticks = 5;
+  return c;
+}
+
+// A message in flight: who sent it, and to whom it goes.
+struct Envelope {
+  Principal from;
+  Destination to;
+  std::shared_ptr<const Message> message;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ProtocolConfig config = small_config(), uint32_t clients = 2)
+      : config_(config) {
+    for (ReplicaId i = 0; i < config_.n; i++) {
+      crypto_.push_back(fake::make_crypto(Principal::replica(i), universe, config_.n, clients));
+      stores_.push_back(std::make_unique<kv::Store>());
+      verifiers_.push_back(std::make_unique<Verifier>(config_, *crypto_.back()));
+      auto r = Replica::create(config_, i, *crypto_.back(), *stores_.back());
+      EXPECT_TRUE(r.is_ok()) << r.status().reason();
+      replicas_.push_back(std::move(r.value()));
+    }
+    for (ClientId c = 0; c < clients; c++) {
+      client_crypto_.push_back(fake::make_crypto(Principal::client(c), universe, config_.n, clients));
+      client_verifiers_.push_back(std::make_unique<Verifier>(config_, *client_crypto_.back()));
+      auto cl = Client::create(config_, c, *client_crypto_.back(), ClientOptions{});
+      EXPECT_TRUE(cl.is_ok()) << cl.status().reason();
+      clients_.push_back(std::move(cl.value()));
+    }
+  }
+
+  const ProtocolConfig& config() const { return config_; }
+  Replica& replica(ReplicaId i) { return *replicas_[i]; }
+  Client& client(ClientId c) { return *clients_[c]; }
+  kv::Store& store(ReplicaId i) { return *stores_[i]; }
+  const Crypto& crypto(ReplicaId i) const { return *crypto_[i]; }
+  const Crypto& client_crypto(ClientId c) const { return *client_crypto_[c]; }
+
+  // Delivers m to replica i through its verifier. Returns the verifier's
+  // verdict: false means the replica never saw the message.
+  bool deliver(ReplicaId i, const Message& m) {
+    auto v = verifiers_[i]->verify(m);
+    if (!v) return false;
+    replicas_[i]->step(v.value());
+    return true;
+  }
+  bool deliver_to_client(ClientId c, const Message& m) {
+    auto v = client_verifiers_[c]->verify(m);
+    if (!v) return false;
+    clients_[c]->step(v.value());
+    return true;
+  }
+
+  // Drains replica i's effects into the in-flight queue, returns the sends.
+  std::vector<Send> drain(ReplicaId i) {
+    Effects e = replicas_[i]->take_effects();
+    for (auto& x : e.executed) executed_[i].push_back(x);
+    for (const Send& s : e.sends) in_flight_.push_back({Principal::replica(i), s.to, s.message});
+    return e.sends;
+  }
+  std::vector<Send> drain_client(ClientId c) {
+    ClientEffects e = clients_[c]->take_effects();
+    if (e.completed) completions_[c].push_back(*e.completed);
+    for (const Send& s : e.sends) in_flight_.push_back({Principal::client(c), s.to, s.message});
+    return e.sends;
+  }
+
+  // Delivers everything in flight (and what that causes) until quiet.
+  // drop(envelope, receiver) may veto single deliveries.
+  template <typename Drop>
+  void run(Drop drop) {
+    for (ReplicaId i = 0; i < config_.n; i++) drain(i);
+    for (ClientId c = 0; c < clients_.size(); c++) drain_client(c);
+    while (!in_flight_.empty()) {
+      Envelope env = in_flight_.front();
+      in_flight_.pop_front();
+      for_each_receiver(env, [&](bool to_client, uint32_t id) {
+        if (drop(env, to_client, id)) return;
+        if (to_client) {
+          deliver_to_client(id, *env.message);
+          drain_client(id);
+        } else {
+          deliver(id, *env.message);
+          drain(id);
+        }
+      });
+    }
+  }
+  void run() {
+    run([](const Envelope&, bool, uint32_t) { return false; });
+  }
+
+  void tick_all(int ticks = 1) {
+    for (int t = 0; t < ticks; t++) {
+      for (auto& r : replicas_) r->tick();
+      for (auto& c : clients_) c->tick();
+    }
+  }
+
+  std::vector<Executed>& executed(ReplicaId i) { return executed_[i]; }
+  std::vector<Completion>& completions(ClientId c) { return completions_[c]; }
+  std::deque<Envelope>& in_flight() { return in_flight_; }
+
+  // Signed or MAC'd messages as replica i would make them.
+  PrePrepare make_pre_prepare(ReplicaId i, View v, Seq s, std::vector<Request> batch) const {
+    PrePrepare pp;
+    pp.view = v;
+    pp.seq = s;
+    pp.sender = i;
+    pp.digest = batch_digest(*crypto_[i], batch);
+    pp.batch = std::move(batch);
+    pp.signature = crypto_[i]->sign(wire::auth_payload(pp));
+    return pp;
+  }
+  Prepare make_prepare(ReplicaId i, View v, Seq s, const Digest& d) const {
+    Prepare p{v, s, d, i, {}};
+    p.signature = crypto_[i]->sign(wire::auth_payload(p));
+    return p;
+  }
+  Commit make_commit(ReplicaId i, View v, Seq s, const Digest& d) const {
+    Commit c{v, s, d, i, {}};
+    c.authenticator = make_authenticator(*crypto_[i], config_.n, wire::auth_payload(c));
+    return c;
+  }
+  Request make_request(ClientId c, Timestamp t, const kv::Op& op) const {
+    Request r;
+    r.client = c;
+    r.timestamp = t;
+    r.operation = kv::encode_op(op);
+    r.authenticator =
+        make_authenticator(*client_crypto_[c], config_.n, wire::auth_payload(r));
+    return r;
+  }
+
+ private:
+  template <typename F>
+  void for_each_receiver(const Envelope& env, F f) {
+    switch (env.to.kind) {
+      case Destination::Kind::replica:
+        f(false, env.to.id);
+        break;
+      case Destination::Kind::client:
+        f(true, env.to.id);
+        break;
+      case Destination::Kind::all_replicas:
+        for (ReplicaId i = 0; i < config_.n; i++) {
+          if (env.from == Principal::replica(i)) continue;
+          f(false, i);
+        }
+        break;
+    }
+  }
+
+  ProtocolConfig config_;
+  std::vector<std::unique_ptr<Crypto>> crypto_;
+  std::vector<std::unique_ptr<kv::Store>> stores_;
+  std::vector<std::unique_ptr<Verifier>> verifiers_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  std::vector<std::unique_ptr<Crypto>> client_crypto_;
+  std::vector<std::unique_ptr<Verifier>> client_verifiers_;
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::deque<Envelope> in_flight_;
+  std::map<ReplicaId, std::vector<Executed>> executed_;
+  std::map<ClientId, std::vector<Completion>> completions_;
+};
+
+// The sends of one type among effects.
+template <typename T>
+std::vector<T> sent(const std::vector<Send>& sends) {
+  std::vector<T> out;
+  for (const Send& s : sends) {
+    if (const auto* m = std::get_if<T>(s.message.get())) out.push_back(*m);
+  }
+  return out;
+}
+
+inline kv::Op put(std::string key, std::string value) {
+  return {kv::OpType::put, Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end())};
+}
+inline kv::Op get(std::string key) { return {kv::OpType::get, Bytes(key.begin(), key.end()), {}}; }
+
+}  // namespace pbft::testing
