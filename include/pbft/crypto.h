@@ -36,7 +36,8 @@ class Crypto {
   // False if signer is unknown or the signature does not verify.
   virtual bool verify(Principal signer, ByteView data, const Signature& signature) const = 0;
 
-  // MAC under the pairwise key of self and peer.
+  // MAC under the pairwise key of self and peer. For a peer with no key (not
+  // in the directory) it returns the all-zero tag, which no check accepts.
   virtual Mac mac(Principal peer, ByteView data) const = 0;
   // False if peer is unknown or the MAC does not verify (constant time).
   virtual bool verify_mac(Principal peer, ByteView data, const Mac& mac) const = 0;
@@ -68,8 +69,16 @@ void initialize();
 KeyPair generate_keypair();
 KeyPair keypair_from_seed(const std::array<uint8_t, 32>& seed);
 // Builds a Crypto for `self`. Pairwise MAC keys with every principal in the
-// directory are derived here, once. Fails on a malformed public key or if the
-// secret key does not match self's public key in the directory.
+// directory are derived here, once; the keys needed are copied, so the
+// directory may be released afterwards. Fails on a null directory, self
+// missing from it, a malformed public key (named in the reason), two
+// principals sharing one key, or a secret key that does not match self's
+// public key.
+//
+// Wire contract: the pairwise MAC key is
+//   BLAKE2b-256(X25519(sk_self, pk_peer) || min(pk_a, pk_b) || max(pk_a, pk_b)
+//               || "pbft/mac-key/x25519-blake2b/v1")
+// over the Curve25519 forms of the keys. Changing it breaks MACs between builds.
 Result<std::unique_ptr<Crypto>> make_crypto(Principal self, const SecretKey& secret,
                                             std::shared_ptr<const KeyDirectory> directory);
 }  // namespace sodium
