@@ -34,8 +34,10 @@ constexpr uint64_t log_window_max = 4096;
 // Sequence numbers the primary may have in flight at once (<= window).
 constexpr uint64_t in_flight_max = log_window_max;
 
-// A message on the wire, header included, never exceeds this.
-constexpr size_t message_size_max = header_size + 64 + batch_bytes_max;
+// A message on the wire, header included, never exceeds this: a
+// pre-prepare's fixed fields (116 bytes) and a full batch fit.
+constexpr size_t pre_prepare_fixed_size_max = 256;
+constexpr size_t message_size_max = header_size + pre_prepare_fixed_size_max + batch_bytes_max;
 
 // View change (room for the view-change issue): certificates per message.
 constexpr size_t view_change_prepared_max = log_window_max;
