@@ -26,7 +26,7 @@ struct InMemoryCluster {
     std::shared_ptr<const Message> message;
   };
 
-  InMemoryCluster(uint32_t f, uint32_t clients, bool real_crypto) {
+  InMemoryCluster(uint32_t f, uint32_t client_count, bool real_crypto) {
     config.f = f;
     config.n = 3 * f + 1;
     config.batch_size_max = 64;
@@ -38,12 +38,12 @@ struct InMemoryCluster {
     if (real_crypto) {
       sodium::initialize();
       directory = std::make_shared<KeyDirectory>();
-      for (uint32_t i = 0; i < config.n + clients; i++) keys.push_back(sodium::generate_keypair());
+      for (uint32_t i = 0; i < config.n + client_count; i++) keys.push_back(sodium::generate_keypair());
       for (uint32_t i = 0; i < config.n; i++) directory->replicas.push_back(keys[i].public_key);
-      for (uint32_t c = 0; c < clients; c++) directory->clients[c] = keys[config.n + c].public_key;
+      for (uint32_t c = 0; c < client_count; c++) directory->clients[c] = keys[config.n + c].public_key;
     }
     auto make = [&](Principal p, uint32_t key_index) {
-      if (!real_crypto) return fake::make_crypto(p, 7, config.n, clients);
+      if (!real_crypto) return fake::make_crypto(p, 7, config.n, client_count);
       auto c = sodium::make_crypto(p, keys[key_index].secret_key, directory);
       if (!c) std::abort();
       return std::move(c.value());
@@ -54,10 +54,10 @@ struct InMemoryCluster {
       verifiers.push_back(std::make_unique<Verifier>(config, *crypto.back()));
       replicas.push_back(std::move(Replica::create(config, i, *crypto.back(), *stores.back()).value()));
     }
-    for (ClientId c = 0; c < clients; c++) {
+    for (ClientId c = 0; c < client_count; c++) {
       client_crypto.push_back(make(Principal::client(c), config.n + c));
       client_verifiers.push_back(std::make_unique<Verifier>(config, *client_crypto.back()));
-      this->clients.push_back(
+      clients.push_back(
           std::move(Client::create(config, c, *client_crypto.back(), ClientOptions{}).value()));
     }
   }

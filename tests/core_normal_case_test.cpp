@@ -374,9 +374,30 @@ TEST(Retransmission, ABackupThatMissedASlotCatchesUpThroughStatus) {
 // Bounded memory: a backup holds at most one pending request per client and
 // at most pending_requests_max in all.
 TEST(Bounds, PendingRequestsAreBoundedPerClientAndInTotal) {
-  Cluster c;
+  const uint32_t clients = static_cast<uint32_t>(constants::pending_requests_max) + 100;
+  Cluster c(small_config(), clients);
   for (Timestamp t = 1; t <= 50; t++) ASSERT_TRUE(c.deliver(1, c.make_request(0, t, get("k"))));
   EXPECT_EQ(c.replica(1).pending_requests(), 1u);
+  for (ClientId id = 1; id < clients; id++) {
+    ASSERT_TRUE(c.deliver(1, c.make_request(id, 1, get("k"))));
+  }
+  EXPECT_EQ(c.replica(1).pending_requests(), constants::pending_requests_max);
+  EXPECT_GE(c.replica(1).counters().requests_ignored, 100u);
+}
+
+// Bounded memory: a flood of valid-looking protocol messages for every
+// sequence number, inside and far outside the window, leaves at most
+// log_window slots in the log.
+TEST(Bounds, TheLogHoldsOnlySlotsInsideTheWindow) {
+  Cluster c;
+  const Seq window = c.config().log_window;
+  for (Seq s = 1; s <= 20 * window; s++) {
+    ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, s, Digest{})));
+    ASSERT_TRUE(c.deliver(1, c.make_commit(3, 0, s, Digest{})));
+  }
+  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, ~Seq{0}, Digest{})));
+  EXPECT_EQ(c.replica(1).log_size(), window);
+  c.drain(1);
 }
 
 }  // namespace
