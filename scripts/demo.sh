@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The project's main job (the README's first command).
+#
+# Installs what is missing (scripts/setup.sh), builds build/ exactly as the
+# test command's main stage does, then shows the system at work. Until the
+# real local cluster exists (`pbft demo`), that is the deterministic
+# simulator: one seeded run of 4 replicas under every network fault, with its
+# readable summary, then a short multi-seed run whose last line is
+# `N passed, M failed`.
+#
+# Usage: scripts/demo.sh [--no-setup]
+# Environment: SEEDS (multi-seed run, default 20), JOBS (ninja -j),
+# BUILD_PREFIX (build directory, default "build", as in scripts/test.sh).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+skip_setup="${PBFT_SKIP_SETUP:-0}"
+seeds="${SEEDS:-20}"
+build="${BUILD_PREFIX:-build}"
+for arg in "$@"; do
+  case "$arg" in
+    --no-setup) skip_setup=1 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "demo.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+step() { echo; echo "== $*"; }
+run() { echo "+ $*"; "$@"; }
+
+if [[ "$skip_setup" != 1 ]]; then
+  step "setup: Debian packages"
+  run scripts/setup.sh
+fi
+
+step "build: $build/ (RelWithDebInfo, warnings as errors)"
+ninja_jobs=()
+if [[ -n "${JOBS:-}" ]]; then
+  ninja_jobs=(-j "$JOBS")
+fi
+fresh=()
+if [[ -f "$build/CMakeCache.txt" ]] &&
+   ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$build/CMakeCache.txt"; then
+  fresh=(--fresh)  # configured earlier with another generator
+fi
+run cmake "${fresh[@]}" -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_WERROR=ON
+run ninja -C "$build" "${ninja_jobs[@]}"
+
+faults=drop,dup,reorder,delay,partition
+
+simulator_demo() {
+  step "simulator: seed 1, 4 replicas (f = 1), faults $faults"
+  run "$build/pbft" sim --seed 1 --replicas 4 --faults "$faults"
+  step "simulator: seeds 1..$seeds, 4 replicas, faults $faults"
+  run "$build/pbft" sim --seeds "$seeds" --replicas 4 --faults "$faults"
+}
+
+# The main job. When `pbft demo` (a real local cluster) exists, this line becomes:
+#   run "$build/pbft" demo
+simulator_demo
