@@ -1,0 +1,130 @@
+// What one simulation run does: the cluster, the workload, the network
+// faults and their rates, the phases and their lengths. Every field has a
+// default that `pbft sim` uses; the command line overrides some of them.
+// All times are virtual nanoseconds.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "pbft/client.h"
+#include "pbft/config.h"
+#include "pbft/status.h"
+
+namespace pbft::sim {
+
+constexpr uint64_t ns_per_ms = 1'000'000;
+constexpr uint64_t ns_per_s = 1'000'000'000;
+
+// The network faults injected during the fault phase.
+struct FaultSet {
+  bool drop = false;       // a message is lost
+  bool dup = false;        // a message is delivered twice
+  bool reorder = false;    // a message is held back so that later ones overtake it
+  bool delay = false;      // heavy-tailed latency: occasionally tens of milliseconds
+  bool partition = false;  // the nodes split into two sides that cannot talk, then heal
+
+  bool any() const { return drop || dup || reorder || delay || partition; }
+  static FaultSet all() { return {true, true, true, true, true}; }
+  friend bool operator==(const FaultSet&, const FaultSet&) = default;
+};
+
+// Parses a comma-separated list of fault names: drop, dup, reorder, delay,
+// partition, or the single words none or all. An unknown name is an error
+// whose reason lists the valid ones.
+Result<FaultSet> parse_faults(std::string_view list);
+// The canonical list form ("none" when empty), which parse_faults accepts.
+std::string to_string(const FaultSet& faults);
+
+// How often and how badly each fault strikes while it is enabled.
+struct FaultRates {
+  double drop_probability = 0.05;
+  double dup_probability = 0.05;
+  double reorder_probability = 0.10;
+  uint64_t reorder_delay_max_ns = 5 * ns_per_ms;
+  double delay_probability = 0.05;
+  // Heavy tail: the extra latency is uniform below 1 ms doubled a geometric
+  // number of times, capped here.
+  uint64_t delay_max_ns = 100 * ns_per_ms;
+  // Partitions start after a random quiet gap and last a random duration.
+  uint64_t partition_gap_min_ns = 50 * ns_per_ms;
+  uint64_t partition_gap_max_ns = 300 * ns_per_ms;
+  uint64_t partition_duration_min_ns = 20 * ns_per_ms;
+  uint64_t partition_duration_max_ns = 300 * ns_per_ms;
+  friend bool operator==(const FaultRates&, const FaultRates&) = default;
+};
+
+// The network: base latency always, faults only during the fault phase.
+struct NetworkOptions {
+  uint64_t latency_min_ns = 100'000;  // 0.1 ms
+  uint64_t latency_max_ns = 1 * ns_per_ms;
+  FaultSet faults;
+  FaultRates rates;
+  // Faults are injected in [0, fault_phase_end_ns); afterwards the network
+  // is reliable (base latency only), which is the liveness phase.
+  uint64_t fault_phase_end_ns = 0;
+};
+
+struct Options {
+  uint64_t seed = 1;
+
+  // The cluster: n replicas (n = 3f+1, f = (n-1)/3) and c clients.
+  uint32_t replicas = 4;
+  uint32_t clients = 4;
+
+  // The workload: each client runs `requests` operations one after the
+  // other, pausing a random think time in [0, think_time_max_ns] between
+  // them, on keys drawn from a set of `keys` keys (small, for contention).
+  uint32_t requests = 20;
+  uint32_t keys = 5;
+  uint64_t think_time_max_ns = 40 * ns_per_ms;
+
+  // The network and its faults.
+  uint64_t latency_min_ns = 100'000;
+  uint64_t latency_max_ns = 1 * ns_per_ms;
+  FaultSet faults;
+  FaultRates rates;
+
+  // Phases. Faults are injected during the first fault_phase_ns; then the
+  // network is reliable and every client must complete all its requests
+  // within liveness_bound_ns, or the liveness checker fails. The default
+  // workload takes about half a second without faults and longer with
+  // them, so the fault phase covers its start and the liveness phase its end.
+  uint64_t fault_phase_ns = 1 * ns_per_s;
+  uint64_t liveness_bound_ns = 30 * ns_per_s;
+  // After the last client completes, the run goes on this long so that
+  // in-flight batches execute everywhere and reach the checkers.
+  uint64_t settle_ns = 50 * ns_per_ms;
+
+  // One tick of every node's clock.
+  uint64_t tick_ns = 1 * ns_per_ms;
+
+  // The protocol's parameters; n and f are taken from `replicas`. The
+  // defaults are simulation_protocol_defaults() (options.cpp says why).
+  ProtocolConfig protocol = simulation_protocol_defaults();
+  ClientOptions client;
+
+  // States the linearizability search may explore per key before it gives
+  // up (a give-up is reported as a failure: the history was not checked).
+  uint64_t linearizability_budget = 10'000'000;
+
+  // Diagnostics, off by default: with verbosity 1 the run reports node-level
+  // events (partitions, view changes, executions, client operations) to
+  // `log`, one line each; with 2 also every message delivered or lost.
+  // They do not change the run.
+  int verbosity = 0;
+  std::function<void(std::string_view line)> log;
+
+  static ProtocolConfig simulation_protocol_defaults();
+};
+
+// Every rule between the fields; the reason names the field.
+Status validate(const Options& options);
+// options.protocol with n and f set from options.replicas.
+ProtocolConfig protocol_config(const Options& options);
+// The network's part of the options.
+NetworkOptions network_options(const Options& options);
+
+}  // namespace pbft::sim

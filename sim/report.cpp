@@ -1,0 +1,79 @@
+#include "sim/report.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/trace_hash.h"
+
+namespace pbft::sim {
+
+std::string format_summary(const RunReport& r) {
+  std::string out;
+  out += fmt::format("seed            {}\n", r.seed);
+  out += fmt::format("cluster         n={} f={}, {} clients\n", r.replicas, r.f, r.clients);
+  out += fmt::format("faults          {} for {}, then reliable (liveness bound {})\n",
+                     to_string(r.faults), format_seconds(r.fault_phase_ns),
+                     format_seconds(r.liveness_bound_ns));
+  out += fmt::format("operations      {} of {} completed\n", r.ops_completed, r.ops_total);
+  out += fmt::format("virtual time    {}\n", format_seconds(r.virtual_time_ns));
+  out += fmt::format(
+      "messages        {} sent, {} delivered, {} dropped, {} partitioned, {} duplicated\n",
+      r.messages_sent, r.messages_delivered, r.messages_dropped, r.messages_partitioned,
+      r.messages_duplicated);
+  if (r.decode_failures + r.verify_failures + r.misaddressed > 0) {
+    out += fmt::format("rejected        {} undecodable, {} unverified, {} misaddressed\n",
+                       r.decode_failures, r.verify_failures, r.misaddressed);
+  }
+  out += fmt::format("batches         {} executed, highest view {}\n", r.batches_executed,
+                     r.view_max);
+  for (const CheckerOutcome& c : r.checkers) {
+    out += fmt::format("{:<16}{}", c.name, to_string(c.state));
+    if (!c.details.empty()) out += ": " + c.details;
+    out += '\n';
+  }
+  out += fmt::format("trace hash      {}\n", format_trace_hash(r.trace_hash));
+  out += fmt::format("result          {}\n", r.passed ? "passed" : "FAILED");
+  return out;
+}
+
+std::string to_json_line(const RunReport& r) {
+  nlohmann::ordered_json j;
+  j["seed"] = r.seed;
+  j["passed"] = r.passed;
+  if (r.failure) {
+    j["failure"] = {{"checker", r.failure->checker}, {"details", r.failure->details}};
+  } else {
+    j["failure"] = nullptr;
+  }
+  j["replicas"] = r.replicas;
+  j["f"] = r.f;
+  j["clients"] = r.clients;
+  j["faults"] = to_string(r.faults);
+  j["fault_phase_ns"] = r.fault_phase_ns;
+  j["liveness_bound_ns"] = r.liveness_bound_ns;
+  j["trace_hash"] = format_trace_hash(r.trace_hash);
+  j["virtual_time_ns"] = r.virtual_time_ns;
+  j["ops_total"] = r.ops_total;
+  j["ops_completed"] = r.ops_completed;
+  j["messages_sent"] = r.messages_sent;
+  j["messages_delivered"] = r.messages_delivered;
+  j["messages_dropped"] = r.messages_dropped;
+  j["messages_partitioned"] = r.messages_partitioned;
+  j["messages_duplicated"] = r.messages_duplicated;
+  j["decode_failures"] = r.decode_failures;
+  j["verify_failures"] = r.verify_failures;
+  j["misaddressed"] = r.misaddressed;
+  j["batches_executed"] = r.batches_executed;
+  j["view_max"] = r.view_max;
+  j["history_entries"] = r.history.size();
+  nlohmann::ordered_json checkers = nlohmann::ordered_json::object();
+  for (const CheckerOutcome& c : r.checkers) {
+    const char* state = c.state == CheckerOutcome::State::failed ? "failed" : to_string(c.state);
+    checkers[c.name] = {{"state", state}, {"details", c.details}};
+  }
+  j["checkers"] = std::move(checkers);
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace pbft::sim

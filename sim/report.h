@@ -1,0 +1,19 @@
+// How a run's report reads: a summary for people and a JSON object for
+// tools (one line, so that many runs make a JSON-lines stream).
+#pragma once
+
+#include <string>
+
+#include "sim/simulator.h"
+
+namespace pbft::sim {
+
+// Several lines: seed, cluster, faults, operations, virtual time, messages,
+// batches, each checker ok/FAILED/skipped with its details, the trace hash.
+// Ends with a newline.
+std::string format_summary(const RunReport& report);
+
+// One JSON object on one line, without the history; no trailing newline.
+std::string to_json_line(const RunReport& report);
+
+}  // namespace pbft::sim

@@ -1,0 +1,276 @@
+// The key-value service: the encoding of operations and results, and the
+// store that executes committed batches. Everything here is deterministic and
+// free of I/O: every replica that executes the same batches in the same order
+// holds the same map and returns the same results.
+
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "pbft/assert.h"
+#include "pbft/constants.h"
+#include "pbft/kv.h"
+
+namespace pbft::kv {
+namespace {
+
+constexpr size_t type_size = 1;
+constexpr size_t code_size = 1;
+constexpr size_t length_size = 4;
+
+// The largest operation a client can usefully send and the largest result the
+// store can produce. The replica limits what reaches execute() to
+// operation_size_max and promises clients results of at most result_size_max,
+// so both encodings must fit.
+constexpr size_t op_encoded_size_max =
+    type_size + length_size + key_size_max + length_size + value_size_max;
+constexpr size_t result_encoded_size_max = code_size + length_size + value_size_max;
+static_assert(op_encoded_size_max <= constants::operation_size_max,
+              "a put of a maximal key and value must fit in one request");
+static_assert(result_encoded_size_max <= constants::result_size_max,
+              "a get of a maximal value must fit in one reply");
+
+bool is_valid_type(uint8_t type) {
+  return type >= static_cast<uint8_t>(OpType::get) && type <= static_cast<uint8_t>(OpType::append);
+}
+
+bool has_value_part(OpType type) { return type == OpType::put || type == OpType::append; }
+
+void put_u32(Bytes& out, size_t value) {
+  PBFT_ASSERT(value <= std::numeric_limits<uint32_t>::max());
+  for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<uint8_t>(value >> shift));
+}
+
+void put_bytes(Bytes& out, const Bytes& bytes) {
+  put_u32(out, bytes.size());
+  out.insert(out.end(), bytes.begin(), bytes.end());
+}
+
+// A cursor over untrusted bytes. Every read checks what is left first, so no
+// length taken from the input can make it read past the end.
+class Reader {
+ public:
+  explicit Reader(ByteView bytes) : bytes_(bytes) {}
+
+  size_t remaining() const { return bytes_.size() - offset_; }
+
+  bool read_u8(uint8_t& value) {
+    if (remaining() < 1) return false;
+    value = bytes_[offset_++];
+    return true;
+  }
+
+  bool read_u32(uint32_t& value) {
+    if (remaining() < length_size) return false;
+    value = 0;
+    for (size_t i = 0; i < length_size; ++i) {
+      value |= static_cast<uint32_t>(bytes_[offset_ + i]) << (8 * i);
+    }
+    offset_ += length_size;
+    return true;
+  }
+
+  // The next `size` bytes, which the caller has checked are there.
+  ByteView take(size_t size) {
+    PBFT_ASSERT(size <= remaining());
+    ByteView view = bytes_.subspan(offset_, size);
+    offset_ += size;
+    return view;
+  }
+
+ private:
+  ByteView bytes_;
+  size_t offset_ = 0;
+};
+
+// Reads a u32 length and that many bytes. `what` names the field in reasons.
+Result<ByteView> read_length_prefixed(Reader& reader, const char* what) {
+  uint32_t size = 0;
+  if (!reader.read_u32(size)) {
+    return Status::error(std::string("truncated: no room for the ") + what + " length");
+  }
+  if (size > reader.remaining()) {
+    return Status::error(std::string(what) + " length " + std::to_string(size) + " exceeds the " +
+                         std::to_string(reader.remaining()) + " bytes left");
+  }
+  return reader.take(size);
+}
+
+// An operation whose framing is valid; key and value point into the input.
+struct OpView {
+  OpType type;
+  ByteView key;
+  ByteView value;
+};
+
+// Checks the framing only: type, lengths against the buffer, no trailing
+// bytes. Limits are checked apart, so that execute() can tell a malformed
+// operation from a well-formed one that is too large.
+Result<OpView> decode_framing(ByteView bytes) {
+  Reader reader(bytes);
+  uint8_t type = 0;
+  if (!reader.read_u8(type)) return Status::error("truncated: empty operation");
+  if (!is_valid_type(type)) return Status::error("unknown operation type " + std::to_string(type));
+  OpView op{static_cast<OpType>(type), {}, {}};
+  auto key = read_length_prefixed(reader, "key");
+  if (!key) return key.status();
+  op.key = *key;
+  if (has_value_part(op.type)) {
+    auto value = read_length_prefixed(reader, "value");
+    if (!value) return value.status();
+    op.value = *value;
+  }
+  if (reader.remaining() != 0) {
+    return Status::error(std::to_string(reader.remaining()) + " trailing bytes after the operation");
+  }
+  return op;
+}
+
+Status check_limits(size_t key_size, size_t value_size) {
+  if (key_size > key_size_max) {
+    return Status::error("key of " + std::to_string(key_size) + " bytes is over key_size_max (" +
+                         std::to_string(key_size_max) + ")");
+  }
+  if (value_size > value_size_max) {
+    return Status::error("value of " + std::to_string(value_size) +
+                         " bytes is over value_size_max (" + std::to_string(value_size_max) + ")");
+  }
+  return Status::ok();
+}
+
+Op to_op(const OpView& view) {
+  return Op{view.type, Bytes(view.key.begin(), view.key.end()),
+            Bytes(view.value.begin(), view.value.end())};
+}
+
+}  // namespace
+
+Bytes encode_op(const Op& op) {
+  PBFT_ASSERT(is_valid_type(static_cast<uint8_t>(op.type)));
+  // get and delete have no value part on the wire; a value set on such an Op
+  // is not part of the operation and is not encoded.
+  const bool with_value = has_value_part(op.type);
+  Bytes out;
+  out.reserve(type_size + length_size + op.key.size() +
+              (with_value ? length_size + op.value.size() : 0));
+  out.push_back(static_cast<uint8_t>(op.type));
+  put_bytes(out, op.key);
+  if (with_value) put_bytes(out, op.value);
+  return out;
+}
+
+Result<Op> decode_op(ByteView bytes) {
+  auto framing = decode_framing(bytes);
+  if (!framing) return framing.status();
+  if (Status limits = check_limits(framing->key.size(), framing->value.size()); !limits) {
+    return limits;
+  }
+  return to_op(*framing);
+}
+
+Bytes encode_result(const OpResult& r) {
+  // Only a successful get carries a value, and the store never holds one
+  // over value_size_max, so every result fits result_size_max.
+  PBFT_ASSERT(r.value.size() <= value_size_max);
+  Bytes out;
+  out.reserve(code_size + length_size + r.value.size());
+  out.push_back(static_cast<uint8_t>(r.code));
+  put_bytes(out, r.value);
+  return out;
+}
+
+Result<OpResult> decode_result(ByteView bytes) {
+  Reader reader(bytes);
+  uint8_t code = 0;
+  if (!reader.read_u8(code)) return Status::error("truncated: empty result");
+  if (code > static_cast<uint8_t>(Code::malformed)) {
+    return Status::error("unknown result code " + std::to_string(code));
+  }
+  auto value = read_length_prefixed(reader, "value");
+  if (!value) return value.status();
+  if (value->size() > value_size_max) {
+    return Status::error("value of " + std::to_string(value->size()) +
+                         " bytes is over value_size_max (" + std::to_string(value_size_max) + ")");
+  }
+  if (reader.remaining() != 0) {
+    return Status::error(std::to_string(reader.remaining()) + " trailing bytes after the result");
+  }
+  OpResult result{static_cast<Code>(code), Bytes(value->begin(), value->end())};
+  // Only ok results carry values (a get's); anything else is not a result
+  // the store produces, whoever sent it.
+  if (result.code != Code::ok && !result.value.empty()) {
+    return Status::error(std::string("a ") + code_name(result.code) + " result carries no value");
+  }
+  return result;
+}
+
+const char* code_name(Code c) {
+  switch (c) {
+    case Code::ok: return "ok";
+    case Code::not_found: return "not_found";
+    case Code::too_large: return "too_large";
+    case Code::malformed: return "malformed";
+  }
+  return "unknown";
+}
+
+void Store::execute(Seq /*seq: results do not depend on it*/, std::span<const Operation> operations,
+                    std::vector<Bytes>& results) {
+  results.reserve(results.size() + operations.size());
+  for (const Operation& operation : operations) {
+    // A client may send any bytes; an operation that does not decode gets a
+    // malformed result, so every replica answers it the same way and the
+    // batch still yields exactly one result per request. Limits are
+    // enforced by apply(), which answers too_large.
+    auto framing = decode_framing(operation.operation);
+    OpResult result = framing ? apply(to_op(*framing)) : OpResult{Code::malformed, {}};
+    results.push_back(encode_result(result));
+    PBFT_ASSERT(results.back().size() <= constants::result_size_max);
+  }
+}
+
+OpResult Store::apply(const Op& op) {
+  if (op.key.size() > key_size_max) return {Code::too_large, {}};
+  switch (op.type) {
+    case OpType::get: {
+      auto it = map_.find(op.key);
+      if (it == map_.end()) return {Code::not_found, {}};
+      return {Code::ok, it->second};
+    }
+    case OpType::put: {
+      if (op.value.size() > value_size_max) return {Code::too_large, {}};
+      map_.insert_or_assign(op.key, op.value);
+      return {Code::ok, {}};
+    }
+    case OpType::del: {
+      // Deleting an absent key is not an error: the postcondition (the key
+      // is absent) holds, and a retried delete must give the same answer.
+      map_.erase(op.key);
+      return {Code::ok, {}};
+    }
+    case OpType::append: {
+      // The check comes before any change: an append that would grow the
+      // value over its limit leaves the state as it was.
+      auto it = map_.find(op.key);
+      const size_t current_size = it == map_.end() ? 0 : it->second.size();
+      if (op.value.size() > value_size_max - current_size) return {Code::too_large, {}};
+      if (it == map_.end()) {
+        map_.emplace(op.key, op.value);
+      } else {
+        it->second.insert(it->second.end(), op.value.begin(), op.value.end());
+      }
+      return {Code::ok, {}};
+    }
+  }
+  // Only an Op built in memory with a value outside the enum gets here:
+  // decode_op never produces one.
+  return {Code::malformed, {}};
+}
+
+std::optional<Bytes> Store::get(const Bytes& key) const {
+  auto it = map_.find(key);
+  if (it == map_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace pbft::kv

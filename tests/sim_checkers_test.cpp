@@ -1,0 +1,207 @@
+// Each checker is shown to fail: it is fed a planted violation (the kind of
+// Executed stream or history a broken core would produce) and must name
+// itself and the evidence; the same stream without the violation passes.
+#include <gtest/gtest.h>
+
+#include "sim/checkers.h"
+#include "sim/options.h"
+
+namespace pbft::sim {
+namespace {
+
+Digest digest_of(uint8_t b) {
+  Digest d{};
+  d.fill(b);
+  return d;
+}
+
+Executed batch(Seq seq, uint8_t digest_byte, std::vector<ExecutedRequest> requests = {},
+               View view = 0) {
+  return Executed{seq, view, digest_of(digest_byte), std::move(requests)};
+}
+
+ExecutedRequest fresh(ClientId client, Timestamp t) { return {client, t, true, Digest{}}; }
+ExecutedRequest stale(ClientId client, Timestamp t) { return {client, t, false, Digest{}}; }
+
+TEST(AgreementChecker, AcceptsTheSameBatchAtEveryReplica) {
+  AgreementChecker checker;
+  for (ReplicaId r = 0; r < 4; r++) {
+    checker.observe(r, batch(1, 0xaa));
+    checker.observe(r, batch(2, 0xbb, {}, r < 2 ? 0 : 1));  // views may differ
+  }
+  EXPECT_FALSE(checker.failure());
+  EXPECT_EQ(checker.decided(), 2u);
+}
+
+TEST(AgreementChecker, CatchesConflictingBatchesAtOneSeq) {
+  AgreementChecker checker;
+  checker.observe(0, batch(1, 0xaa));
+  checker.observe(1, batch(1, 0xaa));
+  checker.observe(2, batch(1, 0xcc, {}, 1));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, "agreement");
+  EXPECT_NE(checker.failure()->details.find("seq 1"), std::string::npos);
+  EXPECT_NE(checker.failure()->details.find("replica 0"), std::string::npos);
+  EXPECT_NE(checker.failure()->details.find("replica 2"), std::string::npos);
+}
+
+TEST(ExactlyOnceChecker, AcceptsIncreasingTimestampsAndStaleRepeats) {
+  ExactlyOnceChecker checker(4);
+  checker.observe(0, batch(1, 1, {fresh(1, 1), fresh(2, 1)}));
+  checker.observe(0, batch(2, 2, {fresh(1, 2), stale(2, 1)}));  // a retransmission, skipped
+  checker.observe(1, batch(1, 1, {fresh(1, 1), fresh(2, 1)}));  // other replicas count apart
+  EXPECT_FALSE(checker.failure());
+}
+
+TEST(ExactlyOnceChecker, CatchesADoubleExecution) {
+  ExactlyOnceChecker checker(4);
+  checker.observe(3, batch(1, 1, {fresh(7, 5)}));
+  checker.observe(3, batch(2, 2, {fresh(7, 5)}));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, "exactly-once");
+  EXPECT_NE(checker.failure()->details.find("replica 3 executed the same request twice"),
+            std::string::npos);
+  EXPECT_NE(checker.failure()->details.find("client 7 timestamp 5"), std::string::npos);
+}
+
+TEST(ExactlyOnceChecker, CatchesAnOldRequestAfterANewerOne) {
+  ExactlyOnceChecker checker(4);
+  checker.observe(0, batch(1, 1, {fresh(2, 9)}));
+  checker.observe(0, batch(2, 2, {fresh(2, 4)}));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_NE(checker.failure()->details.find("old request after a newer one"),
+            std::string::npos);
+}
+
+TEST(ExecutionOrderChecker, AcceptsConsecutiveSeqs) {
+  ExecutionOrderChecker checker(2);
+  for (Seq s = 1; s <= 10; s++) checker.observe(1, batch(s, 0));
+  EXPECT_FALSE(checker.failure());
+  EXPECT_EQ(checker.last_executed(1), 10u);
+  EXPECT_EQ(checker.last_executed(0), 0u);
+}
+
+TEST(ExecutionOrderChecker, CatchesAGap) {
+  ExecutionOrderChecker checker(2);
+  checker.observe(0, batch(1, 0));
+  checker.observe(0, batch(3, 0));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, "execution-order");
+  EXPECT_EQ(checker.failure()->details, "replica 0 skipped to seq 3 after executing seq 1");
+}
+
+TEST(ExecutionOrderChecker, CatchesARepeat) {
+  ExecutionOrderChecker checker(2);
+  checker.observe(1, batch(1, 0));
+  checker.observe(1, batch(2, 0));
+  checker.observe(1, batch(2, 0));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->details, "replica 1 re-executed seq 2 after executing seq 2");
+}
+
+TEST(BoundedMemoryChecker, AcceptsALogWithinTheWindow) {
+  BoundedMemoryChecker checker(32, 100);
+  checker.observe(0, 32, 100);
+  EXPECT_FALSE(checker.failure());
+}
+
+TEST(BoundedMemoryChecker, CatchesALogBeyondTheWindow) {
+  BoundedMemoryChecker checker(32, 100);
+  checker.observe(2, 33, 0);
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, "bounded-memory");
+  EXPECT_EQ(checker.failure()->details,
+            "replica 2 holds 33 sequence numbers in its log, more than the log window of 32");
+}
+
+TEST(BoundedMemoryChecker, CatchesTooManyPendingRequests) {
+  BoundedMemoryChecker checker(32, 100);
+  checker.observe(1, 0, 101);
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->details, "replica 1 holds 101 pending requests, more than 100");
+}
+
+history::Entry op(ClientId client, history::OpKind kind, std::optional<std::string> value,
+                  uint64_t call, std::optional<uint64_t> ret) {
+  history::Entry e;
+  e.client = client;
+  e.op = kind;
+  e.key = "k0";
+  e.value = std::move(value);
+  e.call_ns = call;
+  e.return_ns = ret;
+  e.status = ret ? history::Outcome::ok : history::Outcome::unknown;
+  return e;
+}
+
+TEST(Linearizability, AcceptsAConcurrentHistoryWithAnOrder) {
+  using history::OpKind;
+  const std::vector<history::Entry> entries = {
+      op(0, OpKind::put, "c0.1", 0, 10),
+      op(1, OpKind::put, "c1.1", 5, 15),    // concurrent with c0.1
+      op(2, OpKind::get, "c0.1", 12, 20),   // c1.1 then c0.1 is an order
+      op(3, OpKind::append, "+c3.1", 30, std::nullopt),  // may or may not have happened
+  };
+  EXPECT_FALSE(check_linearizability(entries, 1'000'000));
+}
+
+TEST(Linearizability, CatchesAStaleRead) {
+  using history::OpKind;
+  const std::vector<history::Entry> entries = {
+      op(0, OpKind::put, "c0.1", 0, 10),
+      op(0, OpKind::put, "c0.2", 20, 30),
+      op(1, OpKind::get, "c0.1", 40, 50),  // c0.2 completed before this read began
+  };
+  const std::optional<Failure> failure = check_linearizability(entries, 1'000'000);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->checker, "linearizability");
+  EXPECT_FALSE(failure->details.empty());
+}
+
+TEST(Linearizability, AnExhaustedSearchBudgetIsAFailure) {
+  using history::OpKind;
+  std::vector<history::Entry> entries;
+  for (ClientId c = 0; c < 6; c++) {
+    entries.push_back(op(c, OpKind::append, "+c" + std::to_string(c), c, 100 + c));
+  }
+  entries.push_back(op(6, OpKind::get, "+c5+c4+c3+c2+c1+c0", 200, 210));
+  ASSERT_FALSE(check_linearizability(entries, 10'000'000));
+  entries.back().value = "+c0+c1+c2+c3+c4+c5";
+  ASSERT_FALSE(check_linearizability(entries, 10'000'000));
+  const std::optional<Failure> failure = check_linearizability(entries, 1);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->checker, "linearizability");
+  EXPECT_NE(failure->details.find("did not finish"), std::string::npos);
+}
+
+TEST(Liveness, AcceptsClientsThatFinishedInTime) {
+  const std::vector<ClientProgress> clients = {
+      {0, 20, 20, 5 * ns_per_s, std::nullopt},
+      {1, 20, 20, 1 * ns_per_s, std::nullopt},
+  };
+  EXPECT_FALSE(check_liveness(clients, 2 * ns_per_s, 10 * ns_per_s));
+}
+
+TEST(Liveness, CatchesAnIncompleteClient) {
+  const std::vector<ClientProgress> clients = {
+      {0, 20, 20, 5 * ns_per_s, std::nullopt},
+      {1, 13, 20, 3 * ns_per_s, 3 * ns_per_s + 500 * ns_per_ms},
+  };
+  const std::optional<Failure> failure = check_liveness(clients, 2 * ns_per_s, 10 * ns_per_s);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->checker, "liveness");
+  EXPECT_EQ(failure->details,
+            "client 1 completed 13 of 20 requests; the bound is 10.000 s after the fault phase "
+            "ended at 2.000 s; request 14 was outstanding since 3.500 s");
+}
+
+TEST(Liveness, CatchesAClientThatFinishedTooLate) {
+  const std::vector<ClientProgress> clients = {{4, 20, 20, 12 * ns_per_s + 1, std::nullopt}};
+  const std::optional<Failure> failure = check_liveness(clients, 2 * ns_per_s, 10 * ns_per_s);
+  ASSERT_TRUE(failure);
+  EXPECT_NE(failure->details.find("client 4 completed its last request at 12.000 s"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace pbft::sim

@@ -1,0 +1,13 @@
+// The subcommands of the `pbft` program. Each lives in its own file and
+// registers itself on the application; its callback stores the process exit
+// status in `exit_status` (0 on success).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace pbft::tools {
+
+// `pbft sim`: runs the deterministic simulator (tools/sim_command.cpp).
+void add_sim_command(CLI::App& app, int& exit_status);
+
+}  // namespace pbft::tools

@@ -1,0 +1,14 @@
+// The `pbft` program: one executable, one subcommand per task.
+#include <CLI/CLI.hpp>
+
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"PBFT: Practical Byzantine Fault Tolerance (Castro and Liskov, OSDI 1999)"};
+  app.set_version_flag("--version", "pbft " PBFT_VERSION);
+  app.require_subcommand(1);
+  int exit_status = 0;
+  pbft::tools::add_sim_command(app, exit_status);
+  CLI11_PARSE(app, argc, argv);
+  return exit_status;
+}

@@ -1,0 +1,236 @@
+// `pbft sim`: runs the deterministic simulator on one seed (a readable
+// report) or on seeds 1..N (one line per failed seed, with the checker, the
+// reason and the command that replays it; then an aggregate line; then
+// "N passed, M failed" as the last line).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "pbft/history.h"
+#include "sim/options.h"
+#include "sim/report.h"
+#include "sim/simulator.h"
+#include "tools/commands.h"
+
+namespace pbft::tools {
+
+namespace {
+
+// What the command line says, before it becomes sim::Options.
+struct SimArgs {
+  uint64_t seed = 1;
+  uint64_t seeds = 0;  // 0: run the single seed `seed`
+  std::string faults = "none";
+  std::string history_path;
+  std::string auth = "authenticator";
+  // The phases in whole milliseconds (the options hold nanoseconds).
+  uint64_t fault_time_ms = sim::Options().fault_phase_ns / sim::ns_per_ms;
+  uint64_t liveness_bound_ms = sim::Options().liveness_bound_ns / sim::ns_per_ms;
+  bool json = false;
+  int verbosity = 0;
+  sim::Options options;
+};
+
+// The command that replays `options` exactly: the seed and every option
+// that differs from its default.
+std::string replay_command(const sim::Options& o) {
+  const sim::Options d;
+  std::string command = fmt::format("pbft sim --seed {}", o.seed);
+  auto add = [&command](bool differs, const char* flag, const auto& value) {
+    if (differs) command += fmt::format(" {} {}", flag, value);
+  };
+  add(o.replicas != d.replicas, "--replicas", o.replicas);
+  add(o.clients != d.clients, "--clients", o.clients);
+  add(o.requests != d.requests, "--requests", o.requests);
+  add(o.keys != d.keys, "--keys", o.keys);
+  add(!(o.faults == d.faults), "--faults", sim::to_string(o.faults));
+  add(o.fault_phase_ns != d.fault_phase_ns, "--fault-time", o.fault_phase_ns / sim::ns_per_ms);
+  add(o.liveness_bound_ns != d.liveness_bound_ns, "--liveness-bound",
+      o.liveness_bound_ns / sim::ns_per_ms);
+  add(o.rates.drop_probability != d.rates.drop_probability, "--drop-rate",
+      o.rates.drop_probability);
+  add(o.rates.dup_probability != d.rates.dup_probability, "--dup-rate",
+      o.rates.dup_probability);
+  add(o.rates.reorder_probability != d.rates.reorder_probability, "--reorder-rate",
+      o.rates.reorder_probability);
+  add(o.rates.delay_probability != d.rates.delay_probability, "--delay-rate",
+      o.rates.delay_probability);
+  add(o.protocol.batch_size_max != d.protocol.batch_size_max, "--batch-size",
+      o.protocol.batch_size_max);
+  add(o.protocol.in_flight_max != d.protocol.in_flight_max, "--in-flight",
+      o.protocol.in_flight_max);
+  add(o.protocol.checkpoint_interval != d.protocol.checkpoint_interval, "--checkpoint-interval",
+      o.protocol.checkpoint_interval);
+  add(o.protocol.log_window != d.protocol.log_window, "--log-window", o.protocol.log_window);
+  add(o.protocol.client_auth != d.protocol.client_auth, "--auth",
+      o.protocol.client_auth == RequestAuth::signature ? "signature" : "authenticator");
+  return command;
+}
+
+// A failure's details on one line: some checkers explain over several lines,
+// which the replay prints in full.
+std::string first_line(const std::string& details) {
+  const size_t newline = details.find('\n');
+  if (newline == std::string::npos) return details;
+  return details.substr(0, newline) + " [more in the replay]";
+}
+
+// Turns the arguments into options; a bad value is a usage error.
+sim::Options make_options(const SimArgs& args) {
+  sim::Options options = args.options;
+  Result<sim::FaultSet> faults = sim::parse_faults(args.faults);
+  if (!faults) throw CLI::ValidationError("--faults", faults.reason());
+  options.faults = faults.value();
+  options.fault_phase_ns = args.fault_time_ms * sim::ns_per_ms;
+  options.liveness_bound_ns = args.liveness_bound_ms * sim::ns_per_ms;
+  options.protocol.client_auth =
+      args.auth == "signature" ? RequestAuth::signature : RequestAuth::authenticator;
+  options.verbosity = args.verbosity;
+  if (args.verbosity > 0) {
+    options.log = [](std::string_view line) {
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      std::fputc('\n', stderr);
+    };
+  }
+  if (Status s = sim::validate(options); !s) throw CLI::ValidationError("sim", s.reason());
+  return options;
+}
+
+int run_single(const SimArgs& args, sim::Options options) {
+  options.seed = args.seed;
+  const sim::RunReport report = sim::run(options);
+  if (args.json) {
+    fmt::print("{}\n", sim::to_json_line(report));
+  } else {
+    fmt::print("{}", sim::format_summary(report));
+    if (!report.passed) fmt::print("replay          {}\n", replay_command(options));
+  }
+  std::fflush(stdout);
+  if (!args.history_path.empty()) {
+    if (Status s = history::write_file(args.history_path, report.history); !s) {
+      fmt::print(stderr, "pbft sim: cannot write the history: {}\n", s.reason());
+      return 2;
+    }
+  }
+  return report.passed ? 0 : 1;
+}
+
+int run_many(const SimArgs& args, sim::Options options) {
+  uint64_t passed = 0;
+  uint64_t failed = 0;
+  uint64_t ops = 0;
+  uint64_t virtual_ns = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t seed = 1; seed <= args.seeds; seed++) {
+    options.seed = seed;
+    const sim::RunReport report = sim::run(options);
+    ops += report.ops_completed;
+    virtual_ns += report.virtual_time_ns;
+    if (report.passed) {
+      passed++;
+    } else {
+      failed++;
+    }
+    if (args.json) {
+      fmt::print("{}\n", sim::to_json_line(report));
+    } else if (!report.passed) {
+      fmt::print("seed {} FAILED: {}: {}; replay: {}\n", seed, report.failure->checker,
+                 first_line(report.failure->details), replay_command(options));
+    }
+    std::fflush(stdout);
+  }
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // In JSON mode stdout carries only the reports and the final line.
+  fmt::print(args.json ? stderr : stdout,
+             "{} seeds in {:.2f} s ({:.1f} seeds/s), {} operations completed, {} of virtual "
+             "time\n",
+             args.seeds, wall_s, wall_s > 0 ? double(args.seeds) / wall_s : 0.0, ops,
+             sim::format_seconds(virtual_ns));
+  std::fflush(stderr);
+  fmt::print("{} passed, {} failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void add_sim_command(CLI::App& app, int& exit_status) {
+  auto args = std::make_shared<SimArgs>();
+  // Times beyond this (about 11 days) would overflow nanoseconds in sums.
+  constexpr uint64_t max_ms = 1'000'000'000;
+  CLI::App* sim = app.add_subcommand(
+      "sim",
+      "Run the deterministic simulator: a whole cluster on virtual time, network faults "
+      "from one seed, checkers for agreement, exactly-once, linearizability and liveness");
+
+  CLI::Option* seed = sim->add_option("--seed", args->seed, "The seed to run")->capture_default_str();
+  CLI::Option* seeds = sim->add_option("--seeds", args->seeds, "Run seeds 1..N and summarize")
+                           ->check(CLI::PositiveNumber);
+  seed->excludes(seeds);
+  sim->add_option("--replicas", args->options.replicas, "Replicas n (n = 3f+1)")
+      ->capture_default_str();
+  sim->add_option("--clients", args->options.clients, "Clients")->capture_default_str();
+  sim->add_option("--requests", args->options.requests, "Operations per client")
+      ->capture_default_str();
+  sim->add_option("--keys", args->options.keys, "Keys the operations are drawn from")
+      ->capture_default_str();
+  sim->add_option("--faults", args->faults,
+                  "Network faults during the fault phase: a comma-separated list of drop, dup, "
+                  "reorder, delay, partition; or none, or all")
+      ->capture_default_str();
+  sim->add_option("--fault-time", args->fault_time_ms,
+                  "Length of the fault phase in virtual ms")
+      ->check(CLI::Range(uint64_t{0}, max_ms))
+      ->capture_default_str();
+  sim->add_option("--liveness-bound", args->liveness_bound_ms,
+                  "Virtual ms after the fault phase within which every client must finish")
+      ->check(CLI::Range(uint64_t{0}, max_ms))
+      ->capture_default_str();
+  sim->add_option("--drop-rate", args->options.rates.drop_probability,
+                  "Probability that drop loses a message")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  sim->add_option("--dup-rate", args->options.rates.dup_probability,
+                  "Probability that dup duplicates a message")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  sim->add_option("--reorder-rate", args->options.rates.reorder_probability,
+                  "Probability that reorder holds a message back")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  sim->add_option("--delay-rate", args->options.rates.delay_probability,
+                  "Probability that delay gives a message heavy-tailed latency")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  sim->add_option("--batch-size", args->options.protocol.batch_size_max,
+                  "Requests per pre-prepare at most")
+      ->capture_default_str();
+  sim->add_option("--in-flight", args->options.protocol.in_flight_max,
+                  "Batches the primary keeps in flight at most")
+      ->capture_default_str();
+  sim->add_option("--checkpoint-interval", args->options.protocol.checkpoint_interval,
+                  "Checkpoint interval K")
+      ->capture_default_str();
+  sim->add_option("--log-window", args->options.protocol.log_window, "Log window L")
+      ->capture_default_str();
+  sim->add_option("--auth", args->auth, "How clients authenticate requests")
+      ->check(CLI::IsMember({"authenticator", "signature"}))
+      ->capture_default_str();
+  CLI::Option* history = sim->add_option(
+      "--history", args->history_path,
+      "Write the client history to FILE as JSON lines (single seed only)");
+  history->excludes(seeds);
+  sim->add_flag("--json", args->json, "Print each report as one JSON object per line");
+  sim->add_flag("-v,--verbose", args->verbosity,
+                "Log node events to stderr; twice: every message too");
+
+  sim->callback([args, &exit_status] {
+    const sim::Options options = make_options(*args);
+    exit_status = args->seeds > 0 ? run_many(*args, options) : run_single(*args, options);
+  });
+}
+
+}  // namespace pbft::tools
