@@ -75,8 +75,16 @@ std::string describe(const Message& message) {
       return fmt::format("new-view v{} ({} pre-prepares)", m.view, m.pre_prepares.size());
     }
     std::string operator()(const StatusMessage& m) const {
-      return fmt::format("status v{} executed s{} stable s{}", m.view, m.last_executed,
-                         m.last_stable);
+      return fmt::format("status v{} executed s{} stable s{}{}", m.view, m.last_executed,
+                         m.last_stable, m.recovering ? " recovering" : "");
+    }
+    std::string operator()(const Fetch& m) const {
+      return fmt::format("fetch checkpoint s{} level {} index {} offset {}", m.checkpoint, m.level,
+                         m.index, m.offset);
+    }
+    std::string operator()(const FetchReply& m) const {
+      return fmt::format("fetch-reply checkpoint s{} level {} index {} ({} digests, {} bytes)",
+                         m.checkpoint, m.level, m.index, m.digests.size(), m.data.size());
     }
   };
   return std::visit(Describe{}, message);

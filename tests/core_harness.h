@@ -89,6 +89,7 @@ class Cluster {
   std::vector<Send> drain(ReplicaId i) {
     Effects e = replicas_[i]->take_effects();
     for (auto& x : e.executed) executed_[i].push_back(x);
+    for (auto& x : e.installed) installed_[i].push_back(x);
     for (const Send& s : e.sends) in_flight_.push_back({Principal::replica(i), s.to, s.message});
     return e.sends;
   }
@@ -100,9 +101,10 @@ class Cluster {
   }
 
   // Delivers everything in flight (and what that causes) until quiet.
-  // drop(envelope, receiver) may veto single deliveries.
-  template <typename Drop>
-  void run(Drop drop) {
+  // drop(envelope, to_client, receiver) may veto single deliveries;
+  // transform(message) may replace a message (a Byzantine sender's lie).
+  template <typename Drop, typename Transform>
+  void run(Drop drop, Transform transform) {
     for (ReplicaId i = 0; i < config_.n; i++) drain(i);
     for (ClientId c = 0; c < clients_.size(); c++) drain_client(c);
     while (!in_flight_.empty()) {
@@ -110,15 +112,32 @@ class Cluster {
       in_flight_.pop_front();
       for_each_receiver(env, [&](bool to_client, uint32_t id) {
         if (drop(env, to_client, id)) return;
+        const Message m = transform(env, *env.message);
         if (to_client) {
-          deliver_to_client(id, *env.message);
+          deliver_to_client(id, m);
           drain_client(id);
         } else {
-          deliver(id, *env.message);
+          deliver(id, m);
           drain(id);
         }
       });
     }
+  }
+  template <typename Drop>
+  void run(Drop drop) {
+    run(drop, [](const Envelope&, const Message& m) { return m; });
+  }
+
+  // Replaces replica i by a new one with an empty store, as after a restart
+  // that lost the state.
+  void restart_empty(ReplicaId i) {
+    stores_[i] = std::make_unique<kv::Store>();
+    ReplicaOptions options;
+    options.recovering = true;
+    auto r = Replica::create(config_, i, *crypto_[i], *stores_[i], options);
+    EXPECT_TRUE(r.is_ok()) << r.status().reason();
+    replicas_[i] = std::move(r.value());
+    executed_[i].clear();
   }
   void run() {
     run([](const Envelope&, bool, uint32_t) { return false; });
@@ -132,6 +151,7 @@ class Cluster {
   }
 
   std::vector<Executed>& executed(ReplicaId i) { return executed_[i]; }
+  std::vector<StateInstalled>& installed(ReplicaId i) { return installed_[i]; }
   std::vector<Completion>& completions(ClientId c) { return completions_[c]; }
   std::deque<Envelope>& in_flight() { return in_flight_; }
 
@@ -195,6 +215,7 @@ class Cluster {
   std::vector<std::unique_ptr<Client>> clients_;
   std::deque<Envelope> in_flight_;
   std::map<ReplicaId, std::vector<Executed>> executed_;
+  std::map<ReplicaId, std::vector<StateInstalled>> installed_;
   std::map<ClientId, std::vector<Completion>> completions_;
 };
 

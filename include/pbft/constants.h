@@ -48,11 +48,29 @@ constexpr size_t checkpoint_proof_max = replicas_max;
 constexpr size_t pending_requests_max = 4096;
 constexpr size_t pending_bytes_max = 64 * 1024 * 1024;
 
+// State transfer (PBFT.md "State transfer"). A partition's encoding is at
+// most partition_size_max bytes and is fetched in chunks of at most
+// fetch_chunk_max; a fetching replica keeps at most fetch_in_flight_max
+// requests outstanding and assembles at most fetch_assembly_bytes_max bytes
+// of partitions at once.
+constexpr size_t partition_size_max = 64 * 1024 * 1024;
+constexpr size_t fetch_chunk_max = 1024 * 1024;
+constexpr size_t fetch_in_flight_max = 16;
+constexpr size_t fetch_assembly_bytes_max = 2 * partition_size_max;
+// Partitions of the last-reply table (by client id), leaves of the state
+// tree beside the service's partitions.
+constexpr uint64_t reply_partitions = 256;
+// Checkpoint claims a replica keeps per peer above what it executed (to
+// find a stable checkpoint it has not reached: state transfer).
+constexpr size_t checkpoint_claims_per_replica_max = 4;
+
 // Status-driven retransmission: at most this many sequence numbers are
 // resent to one lagging peer per status message.
 constexpr uint64_t retransmit_seqs_max = 64;
 
 static_assert(pending_bytes_max >= batch_bytes_max, "the pending queue must hold a full batch");
+static_assert(fetch_chunk_max + 4096 < message_size_max, "a fetch reply fits in a message");
+static_assert(fetch_assembly_bytes_max >= partition_size_max, "one partition must fit");
 static_assert(replicas_max >= 4, "PBFT needs n >= 3f+1 with f >= 1");
 static_assert(in_flight_max <= log_window_max, "in-flight batches must fit in the log window");
 static_assert(request_encoded_size_max <= batch_bytes_max, "one request must fit in a batch");

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "pbft/partitioned_state.h"
 #include "pbft/service.h"
 #include "pbft/status.h"
 
@@ -50,20 +51,50 @@ const char* code_name(Code c);
 // The store. Deterministic: results and state depend only on the sequence
 // of operations. delete of an absent key is ok; append to an absent key
 // creates it.
+//
+// Keys are hashed into a fixed number of buckets (the service's partitions,
+// see service.h), grouped into copy-on-write pages by PartitionedState: a
+// checkpoint rehashes only the buckets that changed, and state transfer
+// moves only the buckets that differ. A bucket's encoding is: count u32,
+// then per key in order: key length u32, key, value length u32, value.
 class Store final : public Service {
  public:
+  static constexpr uint64_t default_partitions = 4096;
+  // partitions must be at least 1 and the same at every replica.
+  explicit Store(uint64_t partitions = default_partitions);
+
   void execute(Seq seq, std::span<const Operation> operations,
                std::vector<Bytes>& results) override;
+
+  uint64_t partition_count() const override { return state_.partition_count(); }
+  void take_dirty_partitions(std::vector<uint64_t>& out) override { state_.take_dirty(out); }
+  void snapshot(Seq name) override { state_.snapshot(name); }
+  void release_snapshots_below(Seq name) override { state_.release_below(name); }
+  Bytes read_partition(std::optional<Seq> name, uint64_t index) const override;
+  Status install_partition(uint64_t index, ByteView bytes) override;
 
   // Applies one operation (the sequential specification, also used by tests
   // and the linearizability checker).
   OpResult apply(const Op& op);
 
   std::optional<Bytes> get(const Bytes& key) const;
-  size_t size() const { return map_.size(); }
+  size_t size() const { return size_; }
+
+  // The bucket a key belongs to: a fixed 64-bit hash (FNV-1a with a final
+  // mix), the same on every platform.
+  static uint64_t partition_of(ByteView key, uint64_t partitions);
 
  private:
-  std::map<Bytes, Bytes> map_;
+  using Bucket = std::map<Bytes, Bytes>;
+  const Bucket& bucket(const Bytes& key) const {
+    return state_.get(partition_of(key, state_.partition_count()));
+  }
+  Bucket& mutable_bucket(const Bytes& key) {
+    return state_.mutate(partition_of(key, state_.partition_count()));
+  }
+
+  PartitionedState<Bucket> state_;
+  size_t size_ = 0;  // keys in the current state
 };
 
 }  // namespace pbft::kv

@@ -21,8 +21,7 @@ enum class MessageType : uint8_t {
   view_change = 7,
   new_view = 8,
   status = 9,
-  // Reserved for state transfer (checkpoint and state-transfer issue).
-  fetch_request = 10,
+  fetch = 10,
   fetch_reply = 11,
 };
 
@@ -130,13 +129,48 @@ struct StatusMessage {
   View view = 0;
   Seq last_executed = 0;
   Seq last_stable = 0;
+  // Set by a replica that restarted without its state: peers answer with
+  // their own STATUS and stable checkpoint proof, which it needs to learn how
+  // far it must catch up before it may vote again.
+  bool recovering = false;
   ReplicaId sender = 0;
   std::vector<Mac> authenticator;
   friend bool operator==(const StatusMessage&, const StatusMessage&) = default;
 };
 
+// FETCH(s, l, x, o, i): state transfer. Asks for node x at level l of the
+// digest tree of checkpoint s: the digests of its children when l > 0, or,
+// when l == 0, the encoding of partition x from byte offset o on.
+struct Fetch {
+  Seq checkpoint = 0;
+  uint32_t level = 0;
+  uint64_t index = 0;
+  uint64_t offset = 0;
+  ReplicaId sender = 0;
+  std::vector<Mac> authenticator;
+  friend bool operator==(const Fetch&, const Fetch&) = default;
+};
+
+// The answer to a FETCH. Level > 0: `digests` holds the node's children's
+// digests. Level 0: `data` holds bytes [offset, offset + data.size()) of the
+// partition's encoding, which is total_size bytes long. The fetcher checks
+// everything against the digest tree of the proven checkpoint, so a faulty
+// sender can waste its time but not corrupt its state.
+struct FetchReply {
+  Seq checkpoint = 0;
+  uint32_t level = 0;
+  uint64_t index = 0;
+  uint64_t offset = 0;
+  uint64_t total_size = 0;
+  std::vector<Digest> digests;
+  Bytes data;
+  ReplicaId sender = 0;
+  std::vector<Mac> authenticator;
+  friend bool operator==(const FetchReply&, const FetchReply&) = default;
+};
+
 using Message = std::variant<Request, PrePrepare, Prepare, Commit, Reply, Checkpoint,
-                             ViewChange, NewView, StatusMessage>;
+                             ViewChange, NewView, StatusMessage, Fetch, FetchReply>;
 
 MessageType type_of(const Message& m);
 const char* type_name(MessageType t);

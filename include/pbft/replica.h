@@ -53,10 +53,27 @@ struct Executed {
   std::vector<ExecutedRequest> requests;
 };
 
+// A checkpoint installed by state transfer: the replica's state jumped to
+// the state after `seq` without executing the batches in between.
+struct StateInstalled {
+  Seq seq;
+  Digest digest;
+  uint64_t bytes_fetched;  // partition bytes and tree digests received for this transfer
+};
+
 struct Effects {
   std::vector<Send> sends;
   std::vector<Executed> executed;
-  bool empty() const { return sends.empty() && executed.empty(); }
+  std::vector<StateInstalled> installed;
+  bool empty() const { return sends.empty() && executed.empty() && installed.empty(); }
+};
+
+struct ReplicaOptions {
+  // The replica restarted and lost its state (or never had it but its peers
+  // may have run without it). It fetches the state by state transfer and
+  // does not vote until it has executed past every sequence number it might
+  // have voted on before. False only for the first start of a new cluster.
+  bool recovering = false;
 };
 
 // Why inputs were ignored, counted (never logged per message on a hot path).
@@ -65,6 +82,13 @@ struct ReplicaCounters {
   uint64_t requests_ignored = 0;       // old timestamp, too many pending, ...
   uint64_t pre_prepares_rejected = 0;  // a rule of "accept pre-prepare" failed
   uint64_t retransmissions = 0;        // messages resent on a peer's STATUS
+  uint64_t checkpoints_taken = 0;
+  uint64_t checkpoints_stable = 0;
+  uint64_t state_transfers_started = 0;
+  uint64_t state_transfers_completed = 0;
+  uint64_t fetch_bytes_received = 0;   // over all transfers
+  uint64_t fetch_replies_rejected = 0; // did not match the proven digests
+  uint64_t fetches_served = 0;
   uint64_t batches_executed = 0;
   uint64_t requests_executed = 0;
 };
@@ -76,7 +100,8 @@ class Replica {
   // Fails on an invalid config or an id out of range. crypto.self() must be
   // replica `self`. crypto and service must outlive the Replica.
   static Result<std::unique_ptr<Replica>> create(const ProtocolConfig& config, ReplicaId self,
-                                                 const Crypto& crypto, Service& service);
+                                                 const Crypto& crypto, Service& service,
+                                                 ReplicaOptions options = {});
   ~Replica();
 
   // A verified message from a replica, or a request from a client (directly
@@ -96,6 +121,10 @@ class Replica {
   bool is_primary() const;
   size_t log_size() const;         // sequence numbers with state in the log
   size_t pending_requests() const; // requests waiting to be ordered
+  size_t checkpoints_held() const; // checkpoints kept (stable and newer)
+  bool recovering() const;         // restarted without state and not yet voting
+  bool transferring() const;       // a state transfer is in progress
+  std::optional<Seq> transfer_target() const;
   const ReplicaCounters& counters() const;
 
  private:

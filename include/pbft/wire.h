@@ -43,5 +43,7 @@ Bytes auth_payload(const Checkpoint& m);
 Bytes auth_payload(const ViewChange& m);
 Bytes auth_payload(const NewView& m);
 Bytes auth_payload(const StatusMessage& m);
+Bytes auth_payload(const Fetch& m);
+Bytes auth_payload(const FetchReply& m);
 
 }  // namespace pbft::wire

@@ -1,7 +1,8 @@
 // The normal case of PBFT (Castro and Liskov, OSDI 1999, section 4.2;
 // TOCS 2002, section 2.3): pre-prepare, prepare, commit, in-order execution
 // with exactly-once replies, and status-driven retransmission of lost
-// protocol messages (Castro's thesis, section 5.2).
+// protocol messages (Castro's thesis, section 5.2). Checkpoints are in
+// checkpoint.cpp, state transfer and recovery in state_transfer.cpp.
 //
 // Each handler reads: early returns (counted) for messages the rules say to
 // ignore, then the state change.
@@ -16,8 +17,28 @@
 namespace pbft {
 
 ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const Crypto& crypto,
-                           Service& service)
-    : config_(config), self_(self), crypto_(crypto), service_(service) {}
+                           Service& service, const ReplicaOptions& options)
+    : config_(config),
+      self_(self),
+      crypto_(crypto),
+      service_(service),
+      replies_(constants::reply_partitions),
+      recovering_(options.recovering) {
+  // The tree of the initial state: every partition hashed once.
+  working_tree_ = StateTree(leaf_count(), Digest{}, crypto_);
+  for (uint64_t leaf = 0; leaf < leaf_count(); leaf++) {
+    working_tree_.set_leaf(leaf, leaf_digest(leaf, read_leaf(std::nullopt, leaf)));
+  }
+  working_tree_.update(crypto_);
+  std::vector<uint64_t> ignored;
+  service_.take_dirty_partitions(ignored);
+  replies_.take_dirty(ignored);
+  // Sequence number 0 is the initial state: a checkpoint every replica
+  // starts from (unless it restarted without its state), stable by fiat.
+  own_checkpoints_[0] = OwnCheckpoint{working_tree_.root(), working_tree_, nullptr};
+  service_.snapshot(0);
+  replies_.snapshot(0);
+}
 
 void ReplicaState::send(Destination to, Message m) {
   effects.sends.push_back({to, std::make_shared<const Message>(std::move(m))});
@@ -42,12 +63,17 @@ void ReplicaState::step(const Message& message) {
           on_prepare(m);
         } else if constexpr (std::is_same_v<T, Commit>) {
           on_commit(m);
+        } else if constexpr (std::is_same_v<T, Checkpoint>) {
+          on_checkpoint(m);
         } else if constexpr (std::is_same_v<T, StatusMessage>) {
           on_status(m);
+        } else if constexpr (std::is_same_v<T, Fetch>) {
+          on_fetch(m);
+        } else if constexpr (std::is_same_v<T, FetchReply>) {
+          on_fetch_reply(m);
         } else {
           // Replies are never delivered to replicas (the verifier rejects
-          // them); checkpoints, view changes and new views arrive with the
-          // checkpoint and view-change work.
+          // them); view changes and new views arrive with the view-change work.
           counters.messages_ignored++;
         }
       },
@@ -56,9 +82,16 @@ void ReplicaState::step(const Message& message) {
 
 void ReplicaState::tick() {
   ticks_++;
-  if (waiting() && ticks_ - last_progress_tick_ >= config_.status_interval_ticks &&
-      ticks_ - last_status_sent_tick_ >= config_.status_interval_ticks) {
+  fetches_answered_.clear();
+  const bool status_due = ticks_ - last_status_sent_tick_ >= config_.status_interval_ticks;
+  if (status_due && (recovering_ || (waiting() && ticks_ - last_progress_tick_ >=
+                                                     config_.status_interval_ticks))) {
     on_status_timeout();
+  }
+  if (transfer_) {
+    on_fetch_timeout();
+  } else {
+    maybe_start_transfer();
   }
 }
 
@@ -68,14 +101,13 @@ void ReplicaState::tick() {
 void ReplicaState::on_request(const Request& request) {
   // Exactly-once: a request at or below the client's last executed timestamp
   // is not ordered again; the last one gets its cached reply re-sent.
-  if (auto it = last_replies_.find(request.client); it != last_replies_.end()) {
-    const LastReply& last = it->second;
-    if (request.timestamp < last.timestamp) {
+  if (const LastReply* last = last_reply(request.client)) {
+    if (request.timestamp < last->timestamp) {
       counters.requests_ignored++;
       return;
     }
-    if (request.timestamp == last.timestamp) {
-      send_shared(Destination::client(request.client), last.reply);
+    if (request.timestamp == last->timestamp) {
+      send_reply(request.client, *last);
       return;
     }
   }
@@ -150,7 +182,7 @@ size_t batch_entry_size(const Request& r) {
 // requests while the window allows (liveness policy: batch as much as has
 // arrived, never wait for more).
 void ReplicaState::maybe_send_pre_prepare() {
-  if (!is_primary() || view_changing_) return;
+  if (!is_primary() || view_changing_ || silent() || transfer_) return;
   while (!pending_.empty() && last_assigned_ - last_executed_ < config_.in_flight_max &&
          last_assigned_ + 1 <= high_watermark()) {
     std::vector<Request> batch;
@@ -208,6 +240,7 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     counters.messages_ignored++;
     return;
   }
+  saw(pp.sender, pp.seq);
   if (!in_window(pp.seq)) {
     counters.messages_ignored++;
     return;
@@ -232,6 +265,11 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
   Slot& s = slot(pp.seq);
   s.pre_prepare_message = message;
   s.pre_prepare = &std::get<PrePrepare>(*message);
+  if (!waiting()) last_progress_tick_ = ticks_;
+  if (silent()) {
+    check_prepared(pp.seq, s);  // on the others' prepares only
+    return;
+  }
 
   Prepare prepare;
   prepare.view = view_;
@@ -242,7 +280,6 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
   s.prepares.emplace(self_, prepare);
   s.own_prepare = std::make_shared<const Message>(std::move(prepare));
   send_shared(Destination::all_replicas(), s.own_prepare);
-  if (!waiting()) last_progress_tick_ = ticks_;
   check_prepared(pp.seq, s);
 }
 
@@ -252,6 +289,7 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
 // pre-prepare and 2f matching prepares from distinct backups.
 
 void ReplicaState::on_prepare(const Prepare& prepare) {
+  if (prepare.view == view_) saw(prepare.sender, prepare.seq);
   if (prepare.view != view_ || view_changing_ || !in_window(prepare.seq) ||
       prepare.seq <= last_executed_) {
     counters.messages_ignored++;
@@ -277,6 +315,10 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
   if (matching < 2 * config_.f) return;
 
   s.prepared = true;
+  if (silent()) {
+    check_committed(seq, s);  // on the others' commits only
+    return;
+  }
   Commit commit;
   commit.view = view_;
   commit.seq = seq;
@@ -295,6 +337,7 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
 // own included) are in the log.
 
 void ReplicaState::on_commit(const Commit& commit) {
+  if (commit.view == view_) saw(commit.sender, commit.seq);
   if (commit.view != view_ || view_changing_ || !in_window(commit.seq) ||
       commit.seq <= last_executed_) {
     counters.messages_ignored++;
@@ -325,6 +368,7 @@ void ReplicaState::check_committed(Seq seq, Slot& s) {
 // store the reply, send it. An old t gets the cached reply (t equal) or nothing.
 
 void ReplicaState::execute_committed() {
+  if (transfer_) return;  // the state is being replaced
   for (;;) {
     auto it = log_.find(last_executed_ + 1);
     if (it == log_.end() || !it->second.committed) break;
@@ -350,8 +394,8 @@ void ReplicaState::execute(Seq seq, Slot& s) {
     Timestamp last = 0;
     if (auto b = batch_last.find(r.client); b != batch_last.end()) {
       last = b->second;
-    } else if (auto l = last_replies_.find(r.client); l != last_replies_.end()) {
-      last = l->second.timestamp;
+    } else if (const LastReply* l = last_reply(r.client)) {
+      last = l->timestamp;
     }
     const bool fresh = r.timestamp > last;
     executed.requests.push_back({r.client, r.timestamp, fresh, request_digest(crypto_, r)});
@@ -369,25 +413,17 @@ void ReplicaState::execute(Seq seq, Slot& s) {
 
   for (size_t k = 0; k < fresh_index.size(); k++) {
     const Request& r = batch[fresh_index[k]];
-    Reply reply;
-    reply.view = view_;
-    reply.timestamp = r.timestamp;
-    reply.client = r.client;
-    reply.sender = self_;
-    reply.result = std::move(results[k]);
-    reply.mac = crypto_.mac(Principal::client(r.client), wire::auth_payload(reply));
-    auto message = std::make_shared<const Message>(std::move(reply));
-    last_replies_[r.client] = LastReply{r.timestamp, message};
-    send_shared(Destination::client(r.client), message);
+    LastReply& last =
+        replies_.mutate(r.client % constants::reply_partitions)[r.client];
+    last = LastReply{r.timestamp, std::move(results[k])};
+    send_reply(r.client, last);
   }
   // Requests with an old timestamp that equals the last executed one get the
   // cached reply (the client may have missed it).
   for (const ExecutedRequest& e : executed.requests) {
     if (e.fresh) continue;
-    auto l = last_replies_.find(e.client);
-    if (l != last_replies_.end() && l->second.timestamp == e.timestamp) {
-      send_shared(Destination::client(e.client), l->second.reply);
-    }
+    const LastReply* last = last_reply(e.client);
+    if (last != nullptr && last->timestamp == e.timestamp) send_reply(e.client, *last);
   }
   for (const Request& r : batch) {
     remove_pending(r.client, r.timestamp);
@@ -401,6 +437,27 @@ void ReplicaState::execute(Seq seq, Slot& s) {
   counters.batches_executed++;
   counters.requests_executed += operations.size();
   effects.executed.push_back(std::move(executed));
+  if (seq % config_.checkpoint_interval == 0) take_checkpoint(seq);
+  check_recovered();
+}
+
+const LastReply* ReplicaState::last_reply(ClientId client) const {
+  const ReplyPartition& partition = replies_.get(client % constants::reply_partitions);
+  auto it = partition.find(client);
+  return it == partition.end() ? nullptr : &it->second;
+}
+
+// REPLY(v, t, c, i, r), MAC'd for the client; built on each send since the
+// view and the MAC are this replica's, not part of the checkpointed state.
+void ReplicaState::send_reply(ClientId client, const LastReply& last) {
+  Reply reply;
+  reply.view = view_;
+  reply.timestamp = last.timestamp;
+  reply.client = client;
+  reply.sender = self_;
+  reply.result = last.result;
+  reply.mac = crypto_.mac(Principal::client(client), wire::auth_payload(reply));
+  send(Destination::client(client), std::move(reply));
 }
 
 // ---------------------------------------------------------------------------
@@ -412,7 +469,22 @@ void ReplicaState::execute(Seq seq, Slot& s) {
 // own commit. Answers are rate-limited per peer.
 
 bool ReplicaState::waiting() const {
-  return !pending_.empty() || (!log_.empty() && log_.rbegin()->first > last_executed_);
+  return !pending_.empty() || (!log_.empty() && log_.rbegin()->first > last_executed_) ||
+         behind();
+}
+
+void ReplicaState::saw(ReplicaId sender, Seq s) {
+  Seq& highest = highest_seen_[sender];
+  highest = std::max(highest, s);
+}
+
+bool ReplicaState::behind() const {
+  if (highest_seen_.size() < config_.weak_quorum()) return false;
+  std::vector<Seq> seen;
+  seen.reserve(highest_seen_.size());
+  for (const auto& [sender, s] : highest_seen_) seen.push_back(s);
+  std::nth_element(seen.begin(), seen.begin() + config_.f, seen.end(), std::greater<>());
+  return seen[config_.f] > last_executed_;  // f+1 replicas are past us
 }
 
 void ReplicaState::on_status_timeout() {
@@ -421,13 +493,22 @@ void ReplicaState::on_status_timeout() {
   status.view = view_;
   status.last_executed = last_executed_;
   status.last_stable = low_watermark_;
+  status.recovering = recovering_;
   status.sender = self_;
   status.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(status));
   send(Destination::all_replicas(), std::move(status));
 }
 
 void ReplicaState::on_status(const StatusMessage& status) {
-  if (status.sender == self_ || status.view != view_) {
+  if (status.sender == self_) {
+    counters.messages_ignored++;
+    return;
+  }
+  if (recovering_ && !status.recovering) {
+    recovery_reports_[status.sender] = status.last_executed;
+    check_recovered();
+  }
+  if (status.view != view_) {
     counters.messages_ignored++;
     return;
   }
@@ -461,22 +542,43 @@ void ReplicaState::on_status(const StatusMessage& status) {
       counters.retransmissions++;
     }
   }
-  // A lagging peer that was primary-bound may also need the primary to order
-  // what it holds; nothing else to do here in the normal case.
+  // Checkpoints the peer may have missed: the proof of our stable one (for a
+  // peer behind it, the start of a state transfer), and our own CHECKPOINT
+  // for each newer one, so that it can move its watermarks.
+  if (status.last_executed < low_watermark_ || status.last_stable < low_watermark_) {
+    for (const Checkpoint& c : stable_proof_) {
+      if (c.sender != status.sender) send(to, c);
+    }
+  }
+  for (const auto& [seq, own] : own_checkpoints_) {
+    if (seq > status.last_stable && own.message != nullptr) send_shared(to, own.message);
+  }
+  // A recovering peer needs to know how far this replica got.
+  if (status.recovering && !recovering_) {
+    StatusMessage mine;
+    mine.view = view_;
+    mine.last_executed = last_executed_;
+    mine.last_stable = low_watermark_;
+    mine.sender = self_;
+    mine.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(mine));
+    send(to, std::move(mine));
+  }
 }
 
 // ---------------------------------------------------------------------------
 // Public face
 
 Result<std::unique_ptr<Replica>> Replica::create(const ProtocolConfig& config, ReplicaId self,
-                                                 const Crypto& crypto, Service& service) {
+                                                 const Crypto& crypto, Service& service,
+                                                 ReplicaOptions options) {
   if (auto s = config.validate(); !s) return s;
   if (self >= config.n) return Status::error("replica id out of range");
   if (crypto.self() != Principal::replica(self)) {
     return Status::error("crypto belongs to another principal");
   }
+  if (service.partition_count() < 1) return Status::error("the service has no partitions");
   return std::unique_ptr<Replica>(
-      new Replica(std::make_unique<ReplicaState>(config, self, crypto, service)));
+      new Replica(std::make_unique<ReplicaState>(config, self, crypto, service, options)));
 }
 
 Replica::Replica(std::unique_ptr<ReplicaState> state) : state_(std::move(state)) {}
@@ -494,6 +596,13 @@ Seq Replica::high_watermark() const { return state_->high_watermark(); }
 bool Replica::is_primary() const { return state_->is_primary(); }
 size_t Replica::log_size() const { return state_->log_.size(); }
 size_t Replica::pending_requests() const { return state_->pending_.size(); }
+size_t Replica::checkpoints_held() const { return state_->own_checkpoints_.size(); }
+bool Replica::recovering() const { return state_->recovering_; }
+bool Replica::transferring() const { return state_->transfer_.has_value(); }
+std::optional<Seq> Replica::transfer_target() const {
+  if (!state_->transfer_) return std::nullopt;
+  return state_->transfer_->target;
+}
 const ReplicaCounters& Replica::counters() const { return state_->counters; }
 
 }  // namespace pbft

@@ -1,15 +1,21 @@
 // The replica core's state and handlers (private to src/core). The public
-// face is include/pbft/replica.h.
+// face is include/pbft/replica.h. The handlers are split by protocol part:
+//   replica.cpp         dispatch, requests, the normal case, execution, STATUS
+//   checkpoint.cpp      checkpoints, the state tree, garbage collection
+//   state_transfer.cpp  fetching and serving checkpoints, recovery
 #pragma once
 
 #include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
+#include "pbft/partitioned_state.h"
 #include "pbft/replica.h"
+#include "state_tree.h"
 
 namespace pbft {
 
@@ -30,16 +36,59 @@ struct Slot {
   bool committed = false;  // committed-local(m, v, s, i) holds
 };
 
-// The last reply sent to a client: exactly-once semantics and re-sends.
+// Checkpoint votes for one checkpoint sequence number in the window.
+struct CheckpointVotes {
+  std::map<ReplicaId, Checkpoint> received;  // the first CHECKPOINT from each replica
+};
+
+// A checkpoint this replica took (or installed by state transfer), kept
+// while it may still be stable or be fetched by others: its digest tree.
+struct OwnCheckpoint {
+  Digest digest{};
+  StateTree tree;
+  std::shared_ptr<const Message> message;  // this replica's CHECKPOINT for it
+};
+
+// The last reply to one client: exactly-once semantics and re-sends. Part of
+// the checkpointed state (only timestamp and result: what every correct
+// replica agrees on).
 struct LastReply {
   Timestamp timestamp = 0;
-  std::shared_ptr<const Message> reply;
+  Bytes result;
+};
+using ReplyPartition = std::map<ClientId, LastReply>;
+
+// A state transfer in progress (PBFT.md "State transfer"): the replica
+// fetches the proven checkpoint top-down by digests, only what differs from
+// its own state, checking every piece against the proven root.
+struct Transfer {
+  struct Node {
+    uint32_t level;
+    uint64_t index;
+    Digest digest;  // what the proven tree says this node is
+  };
+  struct InFlight {
+    Node node;
+    ReplicaId server;
+    uint64_t sent_tick;
+    uint64_t offset;  // leaves: the next byte wanted
+  };
+  Seq target = 0;
+  Digest root{};
+  std::vector<Checkpoint> proof;          // 2f+1 matching CHECKPOINTs for target
+  std::deque<Node> queue;                 // nodes still to fetch
+  std::map<std::pair<uint32_t, uint64_t>, InFlight> in_flight;
+  std::map<uint64_t, Bytes> assemblies;   // leaf index -> bytes received so far
+  size_t assembly_bytes = 0;
+  std::set<ReplicaId> suspects;           // sent bad data or were slow for this target
+  uint32_t next_server = 0;               // round robin over the proof's signers
+  uint64_t bytes_fetched = 0;
 };
 
 class ReplicaState {
  public:
   ReplicaState(const ProtocolConfig& config, ReplicaId self, const Crypto& crypto,
-               Service& service);
+               Service& service, const ReplicaOptions& options);
 
   // Dispatcher: validates the envelope, then hands over to on_<message>.
   void step(const Message& message);
@@ -50,14 +99,22 @@ class ReplicaState {
   void on_pre_prepare(const std::shared_ptr<const Message>& message, const PrePrepare& pp);
   void on_prepare(const Prepare& prepare);
   void on_commit(const Commit& commit);
+  void on_checkpoint(const Checkpoint& checkpoint);
   void on_status(const StatusMessage& status);
+  void on_fetch(const Fetch& fetch);
+  void on_fetch_reply(const FetchReply& reply);
   void on_status_timeout();
+  void on_fetch_timeout();
 
   // Observers.
   ReplicaId primary() const { return config_.primary(view_); }
   bool is_primary() const { return primary() == self_; }
   Seq high_watermark() const { return low_watermark_ + config_.log_window; }
   bool in_window(Seq s) const { return s > low_watermark_ && s <= high_watermark(); }
+  // A replica that restarted without its state votes (sends PRE-PREPARE,
+  // PREPARE or COMMIT) only after it executed past every sequence number it
+  // might have voted on before (see state_transfer.cpp).
+  bool silent() const { return recovering_; }
 
   Effects effects;
   ReplicaCounters counters;
@@ -69,7 +126,7 @@ class ReplicaState {
 
   View view_ = 0;                // the current view
   bool view_changing_ = false;   // set while changing views (view-change issue)
-  Seq low_watermark_ = 0;        // h: the last stable checkpoint (0 until checkpoints)
+  Seq low_watermark_ = 0;        // h: the last stable checkpoint
   Seq last_executed_ = 0;        // every batch up to here has executed, in order
   Seq last_assigned_ = 0;        // primary: the last sequence number it assigned
   std::map<Seq, Slot> log_;      // slots in (h, H]
@@ -90,18 +147,46 @@ class ReplicaState {
   // not executed yet, so a retransmitted request is not ordered twice.
   std::unordered_map<ClientId, Timestamp> ordered_;
 
-  std::unordered_map<ClientId, LastReply> last_replies_;
+  // The last-reply table, partitioned by client id (leaves of the state
+  // tree after the service's partitions).
+  PartitionedState<ReplyPartition> replies_;
+
+  // The digest tree of the current state as of its last update, and the
+  // checkpoints this replica holds: the stable one at h and newer ones.
+  StateTree working_tree_;
+  std::map<Seq, OwnCheckpoint> own_checkpoints_;
+  // Votes for checkpoints in (h, H], and the proof of the stable one at h:
+  // 2f+1 matching CHECKPOINTs (empty while h is 0).
+  std::map<Seq, CheckpointVotes> checkpoint_votes_;
+  std::vector<Checkpoint> stable_proof_;
+  // CHECKPOINTs above what this replica executed, even beyond the window, a
+  // few per sender: 2f+1 matching ones prove a stable checkpoint it lacks.
+  std::map<ReplicaId, std::map<Seq, Checkpoint>> claims_;
+  std::optional<Transfer> transfer_;
+
+  // Recovery after a restart without state.
+  bool recovering_ = false;
+  std::map<ReplicaId, Seq> recovery_reports_;  // peers' last executed, from their STATUS
+  std::optional<Seq> recovery_horizon_;        // silent until last_executed_ reaches it
+
+  // The highest sequence number each replica has shown in a valid message,
+  // even outside the window: when f+1 replicas are past last_executed_, at
+  // least one correct replica is, and this one is behind.
+  std::map<ReplicaId, Seq> highest_seen_;
 
   uint64_t ticks_ = 0;
   uint64_t last_progress_tick_ = 0;   // when a batch last executed (or the wait began)
   uint64_t last_status_sent_tick_ = 0;
   std::map<ReplicaId, uint64_t> last_status_answered_tick_;
+  // Fetches answered per peer in the current tick (serving is rate-limited).
+  std::map<ReplicaId, uint32_t> fetches_answered_;
 
  private:
   void send(Destination to, Message m);
   void send_shared(Destination to, std::shared_ptr<const Message> m);
   Slot& slot(Seq s) { return log_[s]; }
 
+  // Normal case (replica.cpp).
   void maybe_send_pre_prepare();
   void check_prepared(Seq s, Slot& slot);
   void check_committed(Seq s, Slot& slot);
@@ -109,8 +194,33 @@ class ReplicaState {
   void execute(Seq s, Slot& slot);
   void add_pending(const Request& request);
   void remove_pending(ClientId client, Timestamp executed);
+  const LastReply* last_reply(ClientId client) const;
+  void send_reply(ClientId client, const LastReply& last);
   bool waiting() const;
   bool pending_order_live(const std::pair<ClientId, uint64_t>& entry) const;
+  void saw(ReplicaId sender, Seq s);
+  bool behind() const;
+
+  // Checkpoints (checkpoint.cpp).
+  uint64_t leaf_count() const { return service_.partition_count() + constants::reply_partitions; }
+  Bytes read_leaf(std::optional<Seq> snapshot, uint64_t leaf) const;
+  Digest leaf_digest(uint64_t leaf, ByteView bytes) const;
+  Status install_leaf(uint64_t leaf, ByteView bytes);
+  void update_working_tree(std::optional<Seq> snapshot);
+  void take_checkpoint(Seq s);
+  void check_stable(Seq s);
+  void make_stable(Seq s, const Digest& d);
+  void discard_below(Seq s);
+  void record_claim(const Checkpoint& checkpoint);
+  std::optional<std::pair<Seq, Digest>> proven_claim() const;
+
+  // State transfer and recovery (state_transfer.cpp).
+  void maybe_start_transfer();
+  void start_transfer(Seq target, const Digest& root);
+  void pump_transfer();
+  void send_fetch(Transfer::Node node, uint64_t offset);
+  void finish_transfer();
+  void check_recovered();
 };
 
 }  // namespace pbft

@@ -86,7 +86,8 @@ Result<Verified> Verifier::verify(Message message) const {
           return Status::error("a replica does not accept replies");
         } else {
           if (auto s = check_replica(m.sender); !s) return s;
-          if constexpr (std::is_same_v<T, Commit> || std::is_same_v<T, StatusMessage>) {
+          if constexpr (std::is_same_v<T, Commit> || std::is_same_v<T, StatusMessage> ||
+                        std::is_same_v<T, Fetch> || std::is_same_v<T, FetchReply>) {
             if (m.authenticator.size() != config_.n) {
               return Status::error("authenticator has the wrong size");
             }

@@ -229,33 +229,61 @@ void Store::execute(Seq /*seq: results do not depend on it*/, std::span<const Op
   }
 }
 
+Store::Store(uint64_t partitions) : state_(partitions) {}
+
+uint64_t Store::partition_of(ByteView key, uint64_t partitions) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a offset basis
+  for (uint8_t b : key) {
+    h ^= b;
+    h *= 0x100000001b3ull;  // FNV prime
+  }
+  // A final avalanche (the murmur3 finalizer), so that the low bits used for
+  // the bucket depend on every byte.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h % partitions;
+}
+
 OpResult Store::apply(const Op& op) {
   if (op.key.size() > key_size_max) return {Code::too_large, {}};
   switch (op.type) {
     case OpType::get: {
-      auto it = map_.find(op.key);
-      if (it == map_.end()) return {Code::not_found, {}};
+      const Bucket& b = bucket(op.key);
+      auto it = b.find(op.key);
+      if (it == b.end()) return {Code::not_found, {}};
       return {Code::ok, it->second};
     }
     case OpType::put: {
       if (op.value.size() > value_size_max) return {Code::too_large, {}};
-      map_.insert_or_assign(op.key, op.value);
+      auto [it, inserted] = mutable_bucket(op.key).insert_or_assign(op.key, op.value);
+      (void)it;
+      if (inserted) size_++;
       return {Code::ok, {}};
     }
     case OpType::del: {
       // Deleting an absent key is not an error: the postcondition (the key
       // is absent) holds, and a retried delete must give the same answer.
-      map_.erase(op.key);
+      // An absent key leaves the bucket untouched (not even marked dirty).
+      if (bucket(op.key).count(op.key) == 0) return {Code::ok, {}};
+      mutable_bucket(op.key).erase(op.key);
+      size_--;
       return {Code::ok, {}};
     }
     case OpType::append: {
       // The check comes before any change: an append that would grow the
       // value over its limit leaves the state as it was.
-      auto it = map_.find(op.key);
-      const size_t current_size = it == map_.end() ? 0 : it->second.size();
+      const Bucket& b = bucket(op.key);
+      auto found = b.find(op.key);
+      const size_t current_size = found == b.end() ? 0 : found->second.size();
       if (op.value.size() > value_size_max - current_size) return {Code::too_large, {}};
-      if (it == map_.end()) {
-        map_.emplace(op.key, op.value);
+      Bucket& m = mutable_bucket(op.key);
+      auto it = m.find(op.key);
+      if (it == m.end()) {
+        m.emplace(op.key, op.value);
+        size_++;
       } else {
         it->second.insert(it->second.end(), op.value.begin(), op.value.end());
       }
@@ -268,9 +296,56 @@ OpResult Store::apply(const Op& op) {
 }
 
 std::optional<Bytes> Store::get(const Bytes& key) const {
-  auto it = map_.find(key);
-  if (it == map_.end()) return std::nullopt;
+  const Bucket& b = bucket(key);
+  auto it = b.find(key);
+  if (it == b.end()) return std::nullopt;
   return it->second;
+}
+
+Bytes Store::read_partition(std::optional<Seq> name, uint64_t index) const {
+  const Bucket& b = name ? state_.get(*name, index) : state_.get(index);
+  Bytes out;
+  put_u32(out, b.size());
+  for (const auto& [key, value] : b) {
+    put_bytes(out, key);
+    put_bytes(out, value);
+  }
+  return out;
+}
+
+// Decodes a bucket from state transfer. The bytes matched the proven digest,
+// so they come from correct replicas; they are checked all the same (keys
+// in order, in this bucket, within the limits), and nothing changes unless
+// all of it is good.
+Status Store::install_partition(uint64_t index, ByteView bytes) {
+  if (index >= state_.partition_count()) return Status::error("bucket index out of range");
+  Reader reader(bytes);
+  uint32_t count = 0;
+  if (!reader.read_u32(count)) return Status::error("bucket: truncated count");
+  if (count > reader.remaining() / (2 * length_size)) return Status::error("bucket: count too large");
+  Bucket bucket_value;
+  for (uint32_t i = 0; i < count; i++) {
+    auto key = read_length_prefixed(reader, "key");
+    if (!key) return key.status();
+    auto value = read_length_prefixed(reader, "value");
+    if (!value) return value.status();
+    if (key->size() > key_size_max || value->size() > value_size_max) {
+      return Status::error("bucket: key or value over its limit");
+    }
+    if (partition_of(*key, state_.partition_count()) != index) {
+      return Status::error("bucket: key in the wrong bucket");
+    }
+    Bytes k(key->begin(), key->end());
+    if (!bucket_value.empty() && !(bucket_value.rbegin()->first < k)) {
+      return Status::error("bucket: keys out of order");
+    }
+    bucket_value.emplace_hint(bucket_value.end(), std::move(k), Bytes(value->begin(), value->end()));
+  }
+  if (reader.remaining() != 0) return Status::error("bucket: trailing bytes");
+  size_ -= state_.get(index).size();
+  size_ += bucket_value.size();
+  state_.replace(index, std::move(bucket_value));
+  return Status::ok();
 }
 
 }  // namespace pbft::kv

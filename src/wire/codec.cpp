@@ -100,9 +100,23 @@ constexpr size_t nested_view_change_min = id_size + view_change_body_min;
 // New view: view, view-change count, pre-prepare count | signature.
 constexpr size_t new_view_body_min = 8 + count_size + count_size + signature_size;
 
-// Status: view, last executed, last stable | authenticator.
-constexpr size_t status_body_min = 8 + 8 + 8 + count_size;
-constexpr size_t status_body_max = 8 + 8 + 8 + authenticator_size_max;
+// Status: view, last executed, last stable, recovering | authenticator.
+constexpr size_t status_body_min = 8 + 8 + 8 + 1 + count_size;
+constexpr size_t status_body_max = 8 + 8 + 8 + 1 + authenticator_size_max;
+
+// Fetch: checkpoint, level, index, offset | authenticator.
+constexpr size_t fetch_fields_size = 8 + 4 + 8 + 8;
+constexpr size_t fetch_body_min = fetch_fields_size + count_size;
+constexpr size_t fetch_body_max = fetch_fields_size + authenticator_size_max;
+
+// Fetch reply: fetch's fields, total size, digest count, digests, data | authenticator.
+constexpr size_t fetch_reply_fields_min = fetch_fields_size + 8 + count_size + count_size;
+constexpr size_t fetch_reply_body_min = fetch_reply_fields_min + count_size;
+// A tree node has at most this many children (the state tree's fanout).
+constexpr size_t fetch_digests_max = 256;
+constexpr size_t fetch_reply_body_max = fetch_reply_fields_min + fetch_digests_max * digest_size +
+                                        constants::fetch_chunk_max + authenticator_size_max;
+static_assert(fetch_reply_body_max + constants::header_size <= constants::message_size_max);
 
 constexpr size_t body_size_max = constants::message_size_max - constants::header_size;
 
@@ -129,10 +143,10 @@ BodyLimits body_limits(MessageType type) {
     case MessageType::view_change: return {view_change_body_min, body_size_max};
     case MessageType::new_view: return {new_view_body_min, body_size_max};
     case MessageType::status: return {status_body_min, status_body_max};
-    case MessageType::fetch_request:
-    case MessageType::fetch_reply: break;
+    case MessageType::fetch: return {fetch_body_min, fetch_body_max};
+    case MessageType::fetch_reply: return {fetch_reply_body_min, fetch_reply_body_max};
   }
-  PBFT_ASSERT(false && "body_limits of an unsupported type");
+  PBFT_ASSERT(false && "body_limits of an unknown type");
   return {0, 0};
 }
 
@@ -311,9 +325,39 @@ void put_fields(Sink& s, const StatusMessage& m) {
   s.u64(m.view);
   s.u64(m.last_executed);
   s.u64(m.last_stable);
+  s.boolean(m.recovering);
 }
 template <typename Sink>
 void put_tag(Sink& s, const StatusMessage& m) {
+  put_authenticator(s, m.authenticator);
+}
+
+template <typename Sink>
+void put_fetch_fields(Sink& s, Seq checkpoint, uint32_t level, uint64_t index, uint64_t offset) {
+  s.u64(checkpoint);
+  s.u32(level);
+  s.u64(index);
+  s.u64(offset);
+}
+template <typename Sink>
+void put_fields(Sink& s, const Fetch& m) {
+  put_fetch_fields(s, m.checkpoint, m.level, m.index, m.offset);
+}
+template <typename Sink>
+void put_tag(Sink& s, const Fetch& m) {
+  put_authenticator(s, m.authenticator);
+}
+
+template <typename Sink>
+void put_fields(Sink& s, const FetchReply& m) {
+  put_fetch_fields(s, m.checkpoint, m.level, m.index, m.offset);
+  s.u64(m.total_size);
+  s.count(m.digests.size());
+  for (const Digest& d : m.digests) s.array(d);
+  s.bytes(m.data);
+}
+template <typename Sink>
+void put_tag(Sink& s, const FetchReply& m) {
   put_authenticator(s, m.authenticator);
 }
 
@@ -441,8 +485,30 @@ void get_fields(Reader& r, StatusMessage& m) {
   m.view = r.u64("view");
   m.last_executed = r.u64("last executed");
   m.last_stable = r.u64("last stable");
+  m.recovering = r.boolean("recovering flag");
 }
 void get_tag(Reader& r, StatusMessage& m) { get_authenticator(r, m.authenticator); }
+
+void get_fields(Reader& r, Fetch& m) {
+  m.checkpoint = r.u64("checkpoint");
+  m.level = r.u32("level");
+  m.index = r.u64("index");
+  m.offset = r.u64("offset");
+}
+void get_tag(Reader& r, Fetch& m) { get_authenticator(r, m.authenticator); }
+
+void get_fields(Reader& r, FetchReply& m) {
+  m.checkpoint = r.u64("checkpoint");
+  m.level = r.u32("level");
+  m.index = r.u64("index");
+  m.offset = r.u64("offset");
+  m.total_size = r.u64("total size");
+  const uint32_t n = r.count("digest count", fetch_digests_max, digest_size);
+  m.digests.resize(n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) r.array(m.digests[i], "digest");
+  r.bytes(m.data, constants::fetch_chunk_max, "data");
+}
+void get_tag(Reader& r, FetchReply& m) { get_authenticator(r, m.authenticator); }
 
 template <typename M>
 void get_body(Reader& r, M& m) {
@@ -522,13 +588,8 @@ Result<Header> decode_header(ByteView header_bytes) {
   if (version != constants::wire_version) {
     return Status::error("header: unsupported version " + std::to_string(version));
   }
-  if (type == static_cast<uint8_t>(MessageType::fetch_request) ||
-      type == static_cast<uint8_t>(MessageType::fetch_reply)) {
-    return Status::error("header: unsupported type " + std::to_string(type) + " (" +
-                         type_name(static_cast<MessageType>(type)) + ")");
-  }
   if (type < static_cast<uint8_t>(MessageType::request) ||
-      type > static_cast<uint8_t>(MessageType::status)) {
+      type > static_cast<uint8_t>(MessageType::fetch_reply)) {
     return Status::error("header: unknown type " + std::to_string(type));
   }
   if (reserved != 0) return Status::error("header: reserved field must be zero");
@@ -567,10 +628,10 @@ Result<Message> decode(ByteView frame) {
     case MessageType::view_change: return decode_body<ViewChange>(*header, body);
     case MessageType::new_view: return decode_body<NewView>(*header, body);
     case MessageType::status: return decode_body<StatusMessage>(*header, body);
-    case MessageType::fetch_request:
-    case MessageType::fetch_reply: break;
+    case MessageType::fetch: return decode_body<Fetch>(*header, body);
+    case MessageType::fetch_reply: return decode_body<FetchReply>(*header, body);
   }
-  PBFT_ASSERT(false && "decode_header admitted an unsupported type");
+  PBFT_ASSERT(false && "decode_header admitted an unknown type");
   return Status::error("unreachable");
 }
 
@@ -583,5 +644,7 @@ Bytes auth_payload(const Checkpoint& m) { return payload_of(m, MessageType::chec
 Bytes auth_payload(const ViewChange& m) { return payload_of(m, MessageType::view_change); }
 Bytes auth_payload(const NewView& m) { return payload_of(m, MessageType::new_view); }
 Bytes auth_payload(const StatusMessage& m) { return payload_of(m, MessageType::status); }
+Bytes auth_payload(const Fetch& m) { return payload_of(m, MessageType::fetch); }
+Bytes auth_payload(const FetchReply& m) { return payload_of(m, MessageType::fetch_reply); }
 
 }  // namespace pbft::wire

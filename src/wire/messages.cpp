@@ -26,6 +26,8 @@ struct TypeOf {
   MessageType operator()(const ViewChange&) const { return MessageType::view_change; }
   MessageType operator()(const NewView&) const { return MessageType::new_view; }
   MessageType operator()(const StatusMessage&) const { return MessageType::status; }
+  MessageType operator()(const Fetch&) const { return MessageType::fetch; }
+  MessageType operator()(const FetchReply&) const { return MessageType::fetch_reply; }
 };
 }  // namespace
 
@@ -42,7 +44,7 @@ const char* type_name(MessageType t) {
     case MessageType::view_change: return "view-change";
     case MessageType::new_view: return "new-view";
     case MessageType::status: return "status";
-    case MessageType::fetch_request: return "fetch-request";
+    case MessageType::fetch: return "fetch";
     case MessageType::fetch_reply: return "fetch-reply";
   }
   return "unknown";

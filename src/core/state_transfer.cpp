@@ -1,0 +1,327 @@
+// State transfer and recovery (PBFT.md "State transfer"; Castro's thesis,
+// section 5.3.2).
+//
+// Fetching. A replica that learns of a stable checkpoint (2f+1 matching
+// CHECKPOINT claims) above what it executed, and cannot reach it by
+// executing (it is beyond the window, or no progress was made for two
+// status intervals), fetches that checkpoint's state: top-down by the
+// digest tree, asking for a node's children only when the node's digest
+// differs from its own state's, and for a partition's bytes only when its
+// leaf differs. Every answer is checked against the proven root before it is
+// used: children against their parent's digest, a partition's bytes against
+// its leaf. Requests go round robin to the replicas that signed the proof, at
+// most fetch_in_flight_max at once; a server that sends bad data or is slow
+// is passed over. If a newer stable checkpoint appears meanwhile, the
+// transfer retargets: what was installed and matches is not fetched again.
+// The last-reply table is part of the tree, so exactly-once survives.
+//
+// Recovery. A replica that restarted without its state may have voted,
+// before it lost it, on any sequence number up to its old high watermark.
+// Voting again there could contradict what it said, so it stays silent
+// (no PRE-PREPARE, PREPARE or COMMIT; it still executes on the others'
+// certificates, and fetches state) until it has executed past a horizon:
+// L above the highest last-executed number that 2f+1 other replicas report.
+// Its old low watermark was a checkpoint that at least f+1 correct replicas
+// executed, and any 2f+1 other replicas include one of them, so the horizon
+// is above every sequence number it could have voted on.
+
+#include <algorithm>
+
+#include "pbft/assert.h"
+#include "pbft/wire.h"
+#include "replica_state.h"
+
+namespace pbft {
+
+// ---------------------------------------------------------------------------
+// Serving
+
+void ReplicaState::on_fetch(const Fetch& fetch) {
+  if (fetch.sender == self_) {
+    counters.messages_ignored++;
+    return;
+  }
+  // Rate limit: a fetching replica has at most fetch_in_flight_max requests
+  // out; a faulty one cannot make this replica read more than twice that per tick.
+  uint32_t& answered = fetches_answered_[fetch.sender];
+  if (answered >= 2 * constants::fetch_in_flight_max) {
+    counters.messages_ignored++;
+    return;
+  }
+  auto it = own_checkpoints_.find(fetch.checkpoint);
+  if (it == own_checkpoints_.end()) {
+    counters.messages_ignored++;  // not held (any more): the fetcher asks another replica
+    return;
+  }
+  const StateTree& tree = it->second.tree;
+  FetchReply reply;
+  reply.checkpoint = fetch.checkpoint;
+  reply.level = fetch.level;
+  reply.index = fetch.index;
+  reply.offset = fetch.offset;
+  reply.sender = self_;
+  if (fetch.level > 0) {
+    if (fetch.level >= tree.level_count() || fetch.index >= tree.width(fetch.level) ||
+        fetch.offset != 0) {
+      counters.messages_ignored++;
+      return;
+    }
+    reply.digests = tree.children(fetch.level, fetch.index);
+  } else {
+    if (fetch.index >= tree.leaf_count()) {
+      counters.messages_ignored++;
+      return;
+    }
+    const Bytes bytes = read_leaf(fetch.checkpoint, fetch.index);
+    if (fetch.offset > bytes.size()) {
+      counters.messages_ignored++;
+      return;
+    }
+    reply.total_size = bytes.size();
+    const size_t n = std::min<size_t>(constants::fetch_chunk_max, bytes.size() - fetch.offset);
+    const auto begin = bytes.begin() + static_cast<ptrdiff_t>(fetch.offset);
+    reply.data.assign(begin, begin + static_cast<ptrdiff_t>(n));
+  }
+  reply.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(reply));
+  answered++;
+  counters.fetches_served++;
+  send(Destination::replica(fetch.sender), std::move(reply));
+}
+
+// ---------------------------------------------------------------------------
+// Fetching
+
+void ReplicaState::maybe_start_transfer() {
+  if (transfer_) return;
+  auto proven = proven_claim();
+  if (!proven) return;
+  const Seq target = proven->first;
+  // A replica that can get there by executing does so; one beyond the
+  // window, or stuck, fetches.
+  const bool stuck = ticks_ - last_progress_tick_ >= 2 * config_.status_interval_ticks;
+  if (target > high_watermark() || stuck || recovering_) start_transfer(target, proven->second);
+}
+
+void ReplicaState::start_transfer(Seq target, const Digest& root) {
+  PBFT_ASSERT(target > last_executed_);
+  if (!transfer_) counters.state_transfers_started++;
+  const uint64_t carried_bytes = transfer_ ? transfer_->bytes_fetched : 0;
+  transfer_.emplace();
+  transfer_->target = target;
+  transfer_->root = root;
+  transfer_->bytes_fetched = carried_bytes;
+  for (const auto& [sender, claims] : claims_) {
+    auto it = claims.find(target);
+    if (it != claims.end() && it->second.state_digest == root) transfer_->proof.push_back(it->second);
+  }
+  PBFT_ASSERT(transfer_->proof.size() >= config_.quorum());
+  // Compare against the current state: bring the tree up to date first.
+  update_working_tree(std::nullopt);
+  transfer_->queue.push_back({working_tree_.level_count() - 1, 0, root});
+  pump_transfer();
+}
+
+// Sends fetches for queued nodes while there is room; skips nodes that
+// already match; finishes when nothing is left.
+void ReplicaState::pump_transfer() {
+  Transfer& t = *transfer_;
+  while (!t.queue.empty() && t.in_flight.size() < constants::fetch_in_flight_max) {
+    Transfer::Node node = t.queue.front();
+    if (working_tree_.node(node.level, node.index) == node.digest) {
+      t.queue.pop_front();  // this subtree already matches
+      continue;
+    }
+    if (node.level == 0 && t.assembly_bytes + constants::fetch_chunk_max >
+                               constants::fetch_assembly_bytes_max) {
+      break;  // wait until partitions being assembled are done
+    }
+    t.queue.pop_front();
+    send_fetch(node, 0);
+  }
+  if (t.queue.empty() && t.in_flight.empty()) finish_transfer();
+}
+
+void ReplicaState::send_fetch(Transfer::Node node, uint64_t offset) {
+  Transfer& t = *transfer_;
+  // Round robin over the proof's signers that are not suspects (all of them
+  // again once every one is).
+  std::vector<ReplicaId> servers;
+  for (const Checkpoint& c : t.proof) {
+    if (c.sender != self_ && !t.suspects.count(c.sender)) servers.push_back(c.sender);
+  }
+  if (servers.empty()) {
+    t.suspects.clear();
+    for (const Checkpoint& c : t.proof) {
+      if (c.sender != self_) servers.push_back(c.sender);
+    }
+  }
+  PBFT_ASSERT(!servers.empty());
+  const ReplicaId server = servers[t.next_server++ % servers.size()];
+  t.in_flight[{node.level, node.index}] = Transfer::InFlight{node, server, ticks_, offset};
+
+  Fetch fetch;
+  fetch.checkpoint = t.target;
+  fetch.level = node.level;
+  fetch.index = node.index;
+  fetch.offset = offset;
+  fetch.sender = self_;
+  fetch.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(fetch));
+  send(Destination::replica(server), std::move(fetch));
+}
+
+void ReplicaState::on_fetch_reply(const FetchReply& reply) {
+  if (!transfer_ || reply.checkpoint != transfer_->target) {
+    counters.messages_ignored++;
+    return;
+  }
+  Transfer& t = *transfer_;
+  auto it = t.in_flight.find({reply.level, reply.index});
+  if (it == t.in_flight.end() || it->second.server != reply.sender ||
+      it->second.offset != reply.offset) {
+    counters.messages_ignored++;  // not asked of this sender (a late or forged answer)
+    return;
+  }
+  const Transfer::InFlight request = it->second;
+  t.in_flight.erase(it);
+  t.bytes_fetched += reply.data.size() + reply.digests.size() * digest_size;
+  counters.fetch_bytes_received += reply.data.size() + reply.digests.size() * digest_size;
+
+  auto reject = [&] {
+    counters.fetch_replies_rejected++;
+    t.suspects.insert(reply.sender);
+    if (request.node.level == 0) {
+      auto a = t.assemblies.find(request.node.index);
+      if (a != t.assemblies.end()) {
+        t.assembly_bytes -= a->second.size();
+        t.assemblies.erase(a);
+      }
+    }
+    t.queue.push_front(request.node);  // ask someone else, from the start
+  };
+
+  if (request.node.level > 0) {
+    // Children: they must hash to the (proven) parent, and the tree shapes
+    // must agree.
+    const uint32_t child_level = request.node.level - 1;
+    const uint64_t first = request.node.index * StateTree::fanout;
+    const uint64_t expected =
+        std::min<uint64_t>(working_tree_.width(child_level) - first, StateTree::fanout);
+    if (!reply.data.empty() || reply.digests.size() != expected ||
+        StateTree::parent_digest(crypto_, reply.digests) != request.node.digest) {
+      reject();
+    } else {
+      working_tree_.update(crypto_);
+      for (uint64_t c = 0; c < expected; c++) {
+        if (working_tree_.node(child_level, first + c) != reply.digests[c]) {
+          t.queue.push_back({child_level, first + c, reply.digests[c]});
+        }
+      }
+    }
+  } else {
+    const uint64_t leaf = request.node.index;
+    Bytes& assembly = t.assemblies[leaf];
+    if (!reply.digests.empty() || reply.total_size > constants::partition_size_max ||
+        reply.offset != assembly.size() || reply.offset + reply.data.size() > reply.total_size ||
+        (reply.data.empty() && reply.offset != reply.total_size)) {
+      reject();
+    } else {
+      assembly.insert(assembly.end(), reply.data.begin(), reply.data.end());
+      t.assembly_bytes += reply.data.size();
+      if (assembly.size() < reply.total_size) {
+        send_fetch(request.node, assembly.size());  // the next chunk
+      } else if (leaf_digest(leaf, assembly) != request.node.digest ||
+                 !install_leaf(leaf, assembly).is_ok()) {
+        reject();
+      } else {
+        working_tree_.set_leaf(leaf, request.node.digest);
+        t.assembly_bytes -= assembly.size();
+        t.assemblies.erase(leaf);
+      }
+    }
+  }
+  pump_transfer();
+}
+
+// Fetches unanswered for a status interval go to another server.
+void ReplicaState::on_fetch_timeout() {
+  Transfer& t = *transfer_;
+  std::vector<Transfer::InFlight> late;
+  for (auto it = t.in_flight.begin(); it != t.in_flight.end();) {
+    if (ticks_ - it->second.sent_tick >= config_.status_interval_ticks) {
+      late.push_back(it->second);
+      it = t.in_flight.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const Transfer::InFlight& f : late) {
+    t.suspects.insert(f.server);
+    send_fetch(f.node, f.offset);
+  }
+}
+
+void ReplicaState::finish_transfer() {
+  Transfer& t = *transfer_;
+  // Partitions that differed are installed; the tree must now be the proven one.
+  std::vector<uint64_t> ignored;
+  service_.take_dirty_partitions(ignored);  // installed leaves are already in the tree
+  replies_.take_dirty(ignored);
+  working_tree_.update(crypto_);
+  if (working_tree_.root() != t.root) {
+    // Cannot happen with a collision-resistant digest unless the state
+    // changed under the transfer; start over from the root.
+    counters.fetch_replies_rejected++;
+    t.queue.push_back({working_tree_.level_count() - 1, 0, t.root});
+    return;
+  }
+
+  const Seq target = t.target;
+  service_.snapshot(target);
+  replies_.snapshot(target);
+  own_checkpoints_.clear();
+  own_checkpoints_[target] = OwnCheckpoint{t.root, working_tree_, nullptr};
+  stable_proof_ = t.proof;
+  last_executed_ = target;
+  last_assigned_ = std::max(last_assigned_, target);
+  discard_below(target);
+  for (auto it = ordered_.begin(); it != ordered_.end();) {
+    const LastReply* last = last_reply(it->first);
+    it = (last != nullptr && last->timestamp >= it->second) ? ordered_.erase(it) : std::next(it);
+  }
+  counters.state_transfers_completed++;
+  effects.installed.push_back({target, t.root, t.bytes_fetched});
+  transfer_.reset();
+  last_progress_tick_ = ticks_;
+
+  // This replica now holds the checkpoint: its own CHECKPOINT for it, for
+  // peers that still need votes.
+  Checkpoint mine;
+  mine.seq = target;
+  mine.state_digest = own_checkpoints_[target].digest;
+  mine.sender = self_;
+  mine.signature = crypto_.sign(wire::auth_payload(mine));
+  own_checkpoints_[target].message = std::make_shared<const Message>(mine);
+
+  check_recovered();
+  execute_committed();  // slots above the checkpoint may be committed already
+  maybe_start_transfer();
+}
+
+// ---------------------------------------------------------------------------
+// Recovery
+
+void ReplicaState::check_recovered() {
+  if (!recovering_) return;
+  if (!recovery_horizon_) {
+    if (recovery_reports_.size() < config_.quorum()) return;
+    Seq highest = 0;
+    for (const auto& [sender, executed] : recovery_reports_) highest = std::max(highest, executed);
+    recovery_horizon_ = highest + config_.log_window;
+  }
+  if (last_executed_ >= *recovery_horizon_) {
+    recovering_ = false;
+    recovery_reports_.clear();
+  }
+}
+
+}  // namespace pbft
