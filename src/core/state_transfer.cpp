@@ -284,10 +284,17 @@ void ReplicaState::finish_transfer() {
   last_executed_ = target;
   last_assigned_ = std::max(last_assigned_, target);
   discard_below(target);
+  // Requests the installed state already executed are no longer pending.
   for (auto it = ordered_.begin(); it != ordered_.end();) {
     const LastReply* last = last_reply(it->first);
     it = (last != nullptr && last->timestamp >= it->second) ? ordered_.erase(it) : std::next(it);
   }
+  std::vector<std::pair<ClientId, Timestamp>> done;
+  for (const auto& [client, pending] : pending_) {
+    const LastReply* last = last_reply(client);
+    if (last != nullptr) done.emplace_back(client, last->timestamp);
+  }
+  for (const auto& [client, executed] : done) remove_pending(client, executed);
   counters.state_transfers_completed++;
   effects.installed.push_back({target, t.root, t.bytes_fetched});
   transfer_.reset();
