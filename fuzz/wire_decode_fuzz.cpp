@@ -9,6 +9,9 @@
 //     mean the same message (a signature over one encoding cannot be
 //     replayed under another) and decode(encode(m)) == m;
 //   - decode_header agrees with decode on type, sender and body size;
+//   - the frame and what it carries are within constants.h: at most
+//     message_size_max bytes, an authenticator of at most replicas_max MACs,
+//     a fetch reply of at most 256 digests and fetch_chunk_max bytes of data;
 //   - auth_payload is defined for the message and everything nested in it.
 //
 // Seeds: fuzz/corpus/wire_decode/ (one encoded sample of each type, kept in
@@ -60,6 +63,34 @@ size_t touch_payloads(const pbft::Message& message) {
       message);
 }
 
+// The bounds the core sizes its work by (state transfer, authenticator checks).
+void check_bounds(const pbft::Message& message) {
+  using namespace pbft;
+  std::visit(
+      [](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (requires { m.authenticator; }) {
+          if (m.authenticator.size() > constants::replicas_max) {
+            violated("an authenticator with more than replicas_max MACs");
+          }
+        }
+        if constexpr (std::is_same_v<T, PrePrepare>) {
+          for (const Request& r : m.batch) {
+            if (r.authenticator.size() > constants::replicas_max) {
+              violated("a batched request's authenticator with more than replicas_max MACs");
+            }
+          }
+        }
+        if constexpr (std::is_same_v<T, FetchReply>) {
+          if (m.digests.size() > 256) violated("a fetch reply with more than 256 digests");
+          if (m.data.size() > constants::fetch_chunk_max) {
+            violated("a fetch reply with more than fetch_chunk_max bytes of data");
+          }
+        }
+      },
+      message);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -80,6 +111,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (header->type != type_of(m)) violated("header type differs from the decoded type");
   if (header->sender != sender_of(m).id) violated("header sender differs from sender_of");
   if (header->body_size + constants::header_size != size) violated("body size mismatch");
+  if (size > constants::message_size_max) violated("accepted a frame above message_size_max");
+  check_bounds(m);
 
   const Bytes encoded = wire::encode(m);
   if (encoded.size() != size || !std::equal(encoded.begin(), encoded.end(), data)) {

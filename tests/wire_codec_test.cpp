@@ -12,6 +12,9 @@
 //   rejected by decode or yields a message that some intended receiver
 //   rejects, because its signature or MAC no longer verifies, or its batch
 //   no longer matches the pre-prepare's digest.
+// The state-transfer messages (FETCH, FETCH-REPLY) and a recovering STATUS
+// are held to the same rules, at their limits too: a fetch reply with the
+// most digests a tree node may have, and one with a full chunk of data.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -84,6 +87,41 @@ void fix_body_length(Bytes& frame) {
 }
 
 constexpr size_t header = constants::header_size;
+
+// The most digests a fetch reply may carry (the codec's bound on a tree
+// node's children).
+constexpr size_t fetch_digests_max = 256;
+
+// Where the probing tests look in a frame. Up to 16 KiB: every byte. Above,
+// too big to try at every byte: all of the first and last `edge` bytes (the
+// header, the fixed fields, the counts and the authenticator of the limit
+// samples), the `edge` bytes around each of `landmarks` (counts and lengths
+// in the middle of the frame), and every `stride`-th byte in between.
+std::vector<size_t> probe_positions(size_t size, std::vector<size_t> landmarks = {},
+                                    size_t edge = 256, size_t stride = 4093) {
+  constexpr size_t every_byte_size_max = 16 * 1024;
+  std::vector<size_t> out;
+  if (size <= every_byte_size_max) {
+    for (size_t i = 0; i < size; ++i) out.push_back(i);
+    return out;
+  }
+  auto near = [&](size_t i) {
+    if (i < edge || i + edge >= size) return true;
+    for (size_t l : landmarks) {
+      if (i + edge >= l && i < l + edge) return true;
+    }
+    return false;
+  };
+  for (size_t i = 0; i < size; ++i) {
+    if (near(i) || i % stride == 0) out.push_back(i);
+  }
+  return out;
+}
+
+// The offset of a fetch reply's data length in its frame.
+size_t fetch_reply_data_length_offset(const FetchReply& r) {
+  return header + 8 + 4 + 8 + 8 + 8 + 4 + r.digests.size() * digest_size;
+}
 
 // ---------------------------------------------------------------------------
 // A small cluster with the fake crypto: n = 4 replicas and a few clients, and
@@ -209,14 +247,55 @@ class WireCodecTest : public ::testing::Test {
     return nv;
   }
 
-  StatusMessage status(ReplicaId sender) const {
+  StatusMessage status(ReplicaId sender, bool recovering = false) const {
     StatusMessage s;
     s.view = 3;
     s.last_executed = 140;
     s.last_stable = 128;
+    s.recovering = recovering;
     s.sender = sender;
     s.authenticator = make_authenticator(replica(sender), n, wire::auth_payload(s));
     return s;
+  }
+
+  // FETCH(s, l, x, o, i) for node x at level l of checkpoint s's digest tree.
+  Fetch fetch(Seq checkpoint, uint32_t level, uint64_t index, uint64_t offset,
+              ReplicaId sender) const {
+    Fetch f;
+    f.checkpoint = checkpoint;
+    f.level = level;
+    f.index = index;
+    f.offset = offset;
+    f.sender = sender;
+    f.authenticator = make_authenticator(replica(sender), n, wire::auth_payload(f));
+    return f;
+  }
+
+  // The answer for an inner node: `count` child digests.
+  FetchReply fetch_reply_digests(size_t count, ReplicaId sender) const {
+    FetchReply r;
+    r.checkpoint = 384;
+    r.level = 1;
+    r.index = 2;
+    for (size_t i = 0; i < count; ++i) r.digests.push_back(some_digest(static_cast<uint8_t>(i)));
+    r.sender = sender;
+    r.authenticator = make_authenticator(replica(sender), n, wire::auth_payload(r));
+    return r;
+  }
+
+  // The answer for a leaf: `size` bytes of a partition's encoding from `offset` on.
+  FetchReply fetch_reply_data(size_t size, uint64_t offset, ReplicaId sender) const {
+    FetchReply r;
+    r.checkpoint = 384;
+    r.level = 0;
+    r.index = 37;
+    r.offset = offset;
+    r.total_size = offset + size + 1000;
+    r.data.resize(size);
+    for (size_t i = 0; i < size; ++i) r.data[i] = static_cast<uint8_t>(i * 31 + (i >> 8));
+    r.sender = sender;
+    r.authenticator = make_authenticator(replica(sender), n, wire::auth_payload(r));
+    return r;
   }
 
   Digest some_digest(uint8_t seed) const {
@@ -245,6 +324,28 @@ class WireCodecTest : public ::testing::Test {
         {"view-change", view_change(6, 3)},
         {"new-view", new_view(6)},
         {"status", status(1)},
+        {"status-recovering", status(2, /*recovering=*/true)},
+        {"fetch", fetch(384, 2, 5, 0, 3)},
+        {"fetch-leaf", fetch(384, 0, 37, 65536, 0)},
+        {"fetch-reply-digests", fetch_reply_digests(16, 1)},
+        {"fetch-reply-data", fetch_reply_data(300, 4096, 2)},
+        {"fetch-reply-empty", fetch_reply_data(0, 0, 3)},
+    };
+  }
+
+  std::vector<std::pair<std::string, Message>> all_samples() const {
+    auto all = samples();
+    for (auto& s : limit_samples()) all.push_back(std::move(s));
+    return all;
+  }
+
+  // Fetch replies at their limits: as many digests as a node may have, and a
+  // full chunk of data. The tests below try them at probe_positions(): every
+  // byte of the first (8 KiB), a sample of the second (1 MiB).
+  std::vector<std::pair<std::string, Message>> limit_samples() const {
+    return {
+        {"fetch-reply-max-digests", fetch_reply_digests(fetch_digests_max, 1)},
+        {"fetch-reply-max-data", fetch_reply_data(constants::fetch_chunk_max, 1 << 24, 2)},
     };
   }
 
@@ -295,6 +396,14 @@ class WireCodecTest : public ::testing::Test {
     return authenticator_accepted_by_all(Principal::replica(m.sender), m.authenticator,
                                          wire::auth_payload(m));
   }
+  bool accepted(const Fetch& m) const {
+    return authenticator_accepted_by_all(Principal::replica(m.sender), m.authenticator,
+                                         wire::auth_payload(m));
+  }
+  bool accepted(const FetchReply& m) const {
+    return authenticator_accepted_by_all(Principal::replica(m.sender), m.authenticator,
+                                         wire::auth_payload(m));
+  }
   // A reply is delivered to the client it was sent to (`addressee`), which
   // takes only replies naming itself, with a MAC from the claimed replica.
   bool accepted(const Reply& m, ClientId addressee) const {
@@ -325,6 +434,43 @@ class WireCodecTest : public ::testing::Test {
     return true;
   }
 
+  struct CorruptionOutcomes {
+    size_t rejected_by_decode = 0;
+    size_t rejected_by_authentication = 0;
+  };
+
+  // Flips bits of m's frame at each of `positions`, one byte at a time: each
+  // result must be rejected by decode (with a reason, allocating no more than
+  // the frame justifies) or decode to a different message, encoded as exactly
+  // that frame, which an intended receiver rejects.
+  CorruptionOutcomes corrupt_and_check(const std::string& name, const Message& m,
+                                       const std::vector<size_t>& positions) const {
+    CorruptionOutcomes outcomes;
+    Bytes corrupted = wire::encode(m);
+    const size_t frame_size = corrupted.size();
+    for (size_t i : positions) {
+      for (uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}}) {
+        corrupted[i] ^= flip;
+        const Decoded d = decode_counting(corrupted);
+        EXPECT_LE(d.allocated_bytes, allocation_allowance(frame_size))
+            << name << " byte " << i << " ^ " << int{flip};
+        if (!d.result) {
+          EXPECT_FALSE(d.result.reason().empty());
+          ++outcomes.rejected_by_decode;
+        } else {
+          // The encoding is canonical: a different frame is a different message.
+          EXPECT_NE(*d.result, m) << name << " byte " << i;
+          EXPECT_EQ(wire::encode(*d.result), corrupted) << name << " byte " << i;
+          EXPECT_FALSE(accepted(*d.result, m))
+              << name << ": byte " << i << " ^ " << int{flip} << " decodes and authenticates";
+          ++outcomes.rejected_by_authentication;
+        }
+        corrupted[i] ^= flip;
+      }
+    }
+    return outcomes;
+  }
+
   // `original` says who the message was addressed to (for replies).
   bool accepted(const Message& m, const Message& original) const {
     return std::visit(
@@ -352,13 +498,13 @@ class WireCodecTest : public ::testing::Test {
 
 TEST_F(WireCodecTest, EverySampleIsAuthenticBeforeAnyCorruption) {
   // The corruption test below is only meaningful if the samples verify.
-  for (const auto& [name, m] : samples()) {
+  for (const auto& [name, m] : all_samples()) {
     EXPECT_TRUE(accepted(m, m)) << name;
   }
 }
 
 TEST_F(WireCodecTest, EveryTypeRoundTrips) {
-  for (const auto& [name, m] : samples()) {
+  for (const auto& [name, m] : all_samples()) {
     const Bytes frame = wire::encode(m);
     ASSERT_LE(frame.size(), constants::message_size_max) << name;
     Result<Message> decoded = wire::decode(frame);
@@ -413,7 +559,8 @@ TEST_F(WireCodecTest, DefaultMessagesRoundTripAndHaveTheMinimumBodySize) {
   // have no variable part, so one byte more is rejected too.
   const std::vector<Message> minimal = {Request{},    PrePrepare{}, Prepare{},
                                         Commit{},     Reply{},      Checkpoint{},
-                                        ViewChange{}, NewView{},    StatusMessage{}};
+                                        ViewChange{}, NewView{},    StatusMessage{},
+                                        Fetch{},      FetchReply{}};
   for (const Message& m : minimal) {
     const char* name = type_name(type_of(m));
     Bytes frame = wire::encode(m);
@@ -429,6 +576,16 @@ TEST_F(WireCodecTest, DefaultMessagesRoundTripAndHaveTheMinimumBodySize) {
       EXPECT_FALSE(wire::decode_header(ByteView(frame).first(header))) << name;
     }
   }
+}
+
+TEST_F(WireCodecTest, StatusAndStateTransferMinimumBodiesAreTheirFixedFields) {
+  // status: view, last executed, last stable, recovering, authenticator count;
+  // fetch: checkpoint, level, index, offset, authenticator count;
+  // fetch reply: fetch's fields, total size, digest count, data length,
+  // authenticator count.
+  EXPECT_EQ(wire::encode(StatusMessage{}).size(), header + 8 + 8 + 8 + 1 + 4);
+  EXPECT_EQ(wire::encode(Fetch{}).size(), header + 8 + 4 + 8 + 8 + 4);
+  EXPECT_EQ(wire::encode(FetchReply{}).size(), header + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4);
 }
 
 TEST_F(WireCodecTest, LargestRequestAndReplyDecode) {
@@ -511,6 +668,66 @@ TEST_F(WireCodecTest, AuthPayloadCoversEmbeddedProofs) {
   EXPECT_NE(wire::auth_payload(vc), wire::auth_payload(altered));
 }
 
+TEST_F(WireCodecTest, AuthPayloadCoversRecoveringAndEveryStateTransferField) {
+  // A recovering STATUS is a different claim from a plain one: a peer must
+  // not be able to turn one into the other.
+  const StatusMessage plain = status(1);
+  StatusMessage flipped = plain;
+  flipped.recovering = true;
+  EXPECT_NE(wire::auth_payload(plain), wire::auth_payload(flipped));
+  EXPECT_FALSE(accepted(flipped));
+
+  const Fetch f = fetch(384, 0, 37, 65536, 0);
+  std::vector<Fetch> fetches(5, f);
+  fetches[0].checkpoint++;
+  fetches[1].level++;
+  fetches[2].index++;
+  fetches[3].offset++;
+  fetches[4].sender++;
+  for (const Fetch& changed : fetches) {
+    EXPECT_NE(wire::auth_payload(changed), wire::auth_payload(f));
+    EXPECT_FALSE(accepted(changed));
+  }
+
+  const FetchReply r = fetch_reply_digests(16, 1);
+  std::vector<FetchReply> replies(8, r);
+  replies[0].checkpoint++;
+  replies[1].level++;
+  replies[2].index++;
+  replies[3].offset++;
+  replies[4].total_size++;
+  replies[5].digests[7][31] ^= 1;
+  replies[6].digests.pop_back();
+  replies[7].data.push_back(0);
+  for (const FetchReply& changed : replies) {
+    EXPECT_NE(wire::auth_payload(changed), wire::auth_payload(r));
+    EXPECT_FALSE(accepted(changed));
+  }
+  // The split between digests and data is part of what is covered: the same
+  // 32 bytes as one digest or as data give different payloads.
+  FetchReply as_digest;
+  as_digest.digests.push_back(some_digest(1));
+  FetchReply as_data;
+  as_data.data.assign(some_digest(1).begin(), some_digest(1).end());
+  EXPECT_NE(wire::auth_payload(as_digest), wire::auth_payload(as_data));
+
+  // A FETCH and a FETCH-REPLY with the same leading fields never share a payload.
+  FetchReply same_fields;
+  same_fields.checkpoint = f.checkpoint;
+  same_fields.level = f.level;
+  same_fields.index = f.index;
+  same_fields.offset = f.offset;
+  same_fields.sender = f.sender;
+  const Bytes fetch_payload = wire::auth_payload(f);
+  const Bytes reply_payload = wire::auth_payload(same_fields);
+  EXPECT_NE(fetch_payload[0], reply_payload[0]);
+
+  // The tag is left out.
+  FetchReply untagged = r;
+  untagged.authenticator.clear();
+  EXPECT_EQ(wire::auth_payload(untagged), wire::auth_payload(r));
+}
+
 // ---------------------------------------------------------------------------
 // Truncation and extension.
 
@@ -540,8 +757,26 @@ TEST_F(WireCodecTest, EveryTruncatedBodyIsRejectedEvenWithAConsistentLength) {
   }
 }
 
+TEST_F(WireCodecTest, LimitSamplesTruncatedAtEveryProbeAreRejected) {
+  for (const auto& [name, m] : limit_samples()) {
+    const Bytes frame = wire::encode(m);
+    const auto& reply = std::get<FetchReply>(m);
+    for (size_t size : probe_positions(frame.size(), {fetch_reply_data_length_offset(reply)})) {
+      const Decoded d = decode_counting(ByteView(frame).first(size));
+      EXPECT_FALSE(d.result) << name << " truncated to " << size;
+      EXPECT_LE(d.allocated_bytes, allocation_allowance(size)) << name << " truncated to " << size;
+      if (size < header) continue;
+      Bytes truncated(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(size));
+      fix_body_length(truncated);
+      const Decoded body = decode_counting(truncated);
+      EXPECT_FALSE(body.result) << name << " body truncated to " << size - header;
+      EXPECT_LE(body.allocated_bytes, allocation_allowance(size)) << name;
+    }
+  }
+}
+
 TEST_F(WireCodecTest, TrailingBytesAreRejected) {
-  for (const auto& [name, m] : samples()) {
+  for (const auto& [name, m] : all_samples()) {
     Bytes frame = wire::encode(m);
     frame.push_back(0);
     const auto unchanged_length = wire::decode(frame);
@@ -562,58 +797,72 @@ TEST_F(WireCodecTest, TrailingBytesAreRejected) {
 // Single-byte corruption.
 
 TEST_F(WireCodecTest, EverySingleByteCorruptionIsRejectedOrFailsAuthentication) {
-  size_t rejected_by_decode = 0;
-  size_t rejected_by_authentication = 0;
-  std::map<std::string, size_t> decodable_by_sample;
+  CorruptionOutcomes total;
   for (const auto& [name, m] : samples()) {
     const Bytes frame = wire::encode(m);
-    for (size_t i = 0; i < frame.size(); ++i) {
-      for (uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}}) {
-        Bytes corrupted = frame;
-        corrupted[i] ^= flip;
-        const Decoded d = decode_counting(corrupted);
-        EXPECT_LE(d.allocated_bytes, allocation_allowance(frame.size()))
-            << name << " byte " << i << " ^ " << int{flip};
-        if (!d.result) {
-          EXPECT_FALSE(d.result.reason().empty());
-          ++rejected_by_decode;
-          continue;
-        }
-        // The encoding is canonical: a different frame is a different message.
-        EXPECT_NE(*d.result, m) << name << " byte " << i;
-        EXPECT_EQ(wire::encode(*d.result), corrupted) << name << " byte " << i;
-        EXPECT_FALSE(accepted(*d.result, m))
-            << name << ": byte " << i << " ^ " << int{flip} << " decodes and authenticates";
-        ++rejected_by_authentication;
-        ++decodable_by_sample[name];
-      }
-    }
+    std::vector<size_t> every_byte(frame.size());
+    for (size_t i = 0; i < frame.size(); ++i) every_byte[i] = i;
+    const CorruptionOutcomes outcomes = corrupt_and_check(name, m, every_byte);
+    // For every sample some corruption decodes (a changed field or tag), so
+    // the authentication side is really exercised.
+    EXPECT_GT(outcomes.rejected_by_authentication, 0u) << name;
+    total.rejected_by_decode += outcomes.rejected_by_decode;
+    total.rejected_by_authentication += outcomes.rejected_by_authentication;
   }
-  // Both outcomes occur, and for every sample some corruption decodes (a
-  // changed field or tag), so the authentication side is really exercised.
-  EXPECT_GT(rejected_by_decode, 0u);
-  EXPECT_GT(rejected_by_authentication, 0u);
-  for (const auto& [name, m] : samples()) {
-    EXPECT_GT(decodable_by_sample[name], 0u) << name;
+  // Both outcomes occur.
+  EXPECT_GT(total.rejected_by_decode, 0u);
+  EXPECT_GT(total.rejected_by_authentication, 0u);
+}
+
+TEST_F(WireCodecTest, LimitSamplesCorruptedAtEveryProbeAreRejectedOrFailAuthentication) {
+  for (const auto& [name, m] : limit_samples()) {
+    const Bytes frame = wire::encode(m);
+    const auto& reply = std::get<FetchReply>(m);
+    const std::vector<size_t> positions =
+        probe_positions(frame.size(), {fetch_reply_data_length_offset(reply)});
+    const CorruptionOutcomes outcomes = corrupt_and_check(name, m, positions);
+    EXPECT_GT(outcomes.rejected_by_decode, 0u) << name;
+    EXPECT_GT(outcomes.rejected_by_authentication, 0u) << name;
   }
 }
 
 TEST_F(WireCodecTest, CorruptedAuthenticatorEntryIsCaughtByTheReplicaItWasMeantFor) {
   // Changing the MAC meant for replica 2 leaves the other replicas' entries
-  // valid; only replica 2 can tell (the "big MAC" situation).
-  Commit c = commit(1, 7, some_digest(9), 0);
-  Bytes frame = wire::encode(c);
-  const size_t entry_2 = header + 48 + 4 + 2 * mac_size;
-  frame[entry_2 + 5] ^= 0x10;
-  const auto decoded = wire::decode(frame);
-  ASSERT_TRUE(decoded) << decoded.reason();
-  const auto& got = std::get<Commit>(*decoded);
-  EXPECT_EQ(wire::auth_payload(got), wire::auth_payload(c));
-  const Bytes payload = wire::auth_payload(got);
-  for (ReplicaId r = 0; r < n; ++r) {
-    EXPECT_EQ(verify_authenticator(replica(r), Principal::replica(0), got.authenticator, payload),
-              r != 2)
-        << "replica " << r;
+  // valid; only replica 2 can tell (the "big MAC" situation). The
+  // authenticator ends each of these frames.
+  const std::vector<std::pair<std::string, Message>> messages = {
+      {"commit", commit(1, 7, some_digest(9), 0)},
+      {"status-recovering", status(0, /*recovering=*/true)},
+      {"fetch", fetch(384, 0, 37, 65536, 0)},
+      {"fetch-reply-digests", fetch_reply_digests(16, 0)},
+      {"fetch-reply-data", fetch_reply_data(300, 4096, 0)},
+  };
+  for (const auto& [name, m] : messages) {
+    Bytes frame = wire::encode(m);
+    const size_t entry_2 = frame.size() - (n - 2) * mac_size;
+    if (name == "commit") {
+      ASSERT_EQ(entry_2, header + 48 + 4 + 2 * mac_size);
+    }
+    frame[entry_2 + 5] ^= 0x10;
+    const auto decoded = wire::decode(frame);
+    ASSERT_TRUE(decoded) << name << ": " << decoded.reason();
+    std::visit(
+        [&](const auto& got) {
+          using T = std::decay_t<decltype(got)>;
+          if constexpr (requires { got.authenticator; }) {
+            EXPECT_EQ(wire::auth_payload(got), wire::auth_payload(std::get<T>(m))) << name;
+            const Bytes payload = wire::auth_payload(got);
+            for (ReplicaId r = 0; r < n; ++r) {
+              EXPECT_EQ(verify_authenticator(replica(r), Principal::replica(0), got.authenticator,
+                                             payload),
+                        r != 2)
+                  << name << ", replica " << r;
+            }
+          } else {
+            ADD_FAILURE() << name << " has no authenticator";
+          }
+        },
+        *decoded);
   }
 }
 
@@ -639,7 +888,12 @@ TEST_F(WireCodecTest, CorruptedBatchIsCaughtByTheDigest) {
 // The offset of the first count of each sample below, in the frame.
 constexpr size_t pre_prepare_batch_count = header + 48 + signature_size;
 constexpr size_t commit_authenticator_count = header + 48;
-constexpr size_t status_authenticator_count = header + 24;
+constexpr size_t status_recovering_flag = header + 24;
+constexpr size_t status_authenticator_count = header + 25;
+constexpr size_t fetch_authenticator_count = header + 28;
+constexpr size_t fetch_reply_digest_count = header + 36;
+constexpr size_t fetch_reply_data_length = header + 40;  // with no digests
+constexpr size_t fetch_reply_authenticator_count = header + 44;  // with no digests or data
 constexpr size_t view_change_proof_count = header + 16;
 constexpr size_t new_view_view_change_count = header + 8;
 constexpr size_t request_operation_length = header + 9;
@@ -685,6 +939,14 @@ TEST_F(WireCodecTest, HugeCountsAreRejectedWithoutAllocating) {
       {"operation", Request{}, request_operation_length, "operation",
        constants::operation_size_max},
       {"result", Reply{}, reply_result_length, "result", constants::result_size_max},
+      {"fetch", Fetch{}, fetch_authenticator_count, "authenticator count",
+       constants::replicas_max},
+      {"fetch-reply digests", FetchReply{}, fetch_reply_digest_count, "digest count",
+       fetch_digests_max},
+      {"fetch-reply data", FetchReply{}, fetch_reply_data_length, "data",
+       constants::fetch_chunk_max},
+      {"fetch-reply authenticator", FetchReply{}, fetch_reply_authenticator_count,
+       "authenticator count", constants::replicas_max},
   };
   for (const OversizedCase& c : cases) {
     for (uint32_t huge : {UINT32_MAX, 0x80000000u, 1u << 20, static_cast<uint32_t>(c.limit)}) {
@@ -783,6 +1045,119 @@ TEST_F(WireCodecTest, ViewChangeCertificateCountIsBoundedByTheLogWindow) {
   EXPECT_THAT(decoded.reason(), HasSubstr("prepared certificate count"));
 }
 
+TEST_F(WireCodecTest, FetchReplyDigestsAndDataAboveTheLimitAreRejected) {
+  // The header's bound for a fetch reply leaves room for the most digests,
+  // a full chunk and a full authenticator at once, so one digest or byte too
+  // many alone is caught by the body's own limits.
+  FetchReply digests;
+  digests.digests.resize(fetch_digests_max + 1);
+  const auto too_many = wire::decode(wire::encode(digests));
+  ASSERT_FALSE(too_many);
+  EXPECT_THAT(too_many.reason(), HasSubstr("digest count"));
+  EXPECT_THAT(too_many.reason(), HasSubstr("limit"));
+  digests.digests.resize(fetch_digests_max);
+  EXPECT_TRUE(wire::decode(wire::encode(digests)));
+
+  FetchReply data;
+  data.data.resize(constants::fetch_chunk_max + 1);
+  const auto too_long = wire::decode(wire::encode(data));
+  ASSERT_FALSE(too_long);
+  EXPECT_THAT(too_long.reason(), HasSubstr("data"));
+  EXPECT_THAT(too_long.reason(), HasSubstr("limit"));
+  data.data.resize(constants::fetch_chunk_max);
+  EXPECT_TRUE(wire::decode(wire::encode(data)));
+
+  FetchReply macs;
+  macs.authenticator.resize(constants::replicas_max + 1);
+  const auto too_many_macs = wire::decode(wire::encode(macs));
+  ASSERT_FALSE(too_many_macs);
+  EXPECT_THAT(too_many_macs.reason(), HasSubstr("authenticator count"));
+
+  // Fetch and status have no variable part but the authenticator: the
+  // header's size bound already excludes one entry too many.
+  Fetch f;
+  f.authenticator.resize(constants::replicas_max + 1);
+  EXPECT_THAT(wire::decode(wire::encode(f)).reason(), HasSubstr("body length"));
+  f.authenticator.resize(constants::replicas_max);
+  EXPECT_TRUE(wire::decode(wire::encode(f)));
+  StatusMessage st;
+  st.authenticator.resize(constants::replicas_max + 1);
+  EXPECT_THAT(wire::decode(wire::encode(st)).reason(), HasSubstr("body length"));
+  st.authenticator.resize(constants::replicas_max);
+  EXPECT_TRUE(wire::decode(wire::encode(st)));
+}
+
+TEST_F(WireCodecTest, LimitFetchRepliesAtProbedSizesAreRejectedWithoutOverAllocating) {
+  // In a full fetch reply, the digest count and the data length are set to
+  // their limit + 1 (the count check), and to huge values (the remaining
+  // bytes check): nothing is allocated for what is not there.
+  for (const auto& [name, m] : limit_samples()) {
+    const auto& reply = std::get<FetchReply>(m);
+    const size_t data_length = fetch_reply_data_length_offset(reply);
+    struct Probe {
+      size_t offset;
+      uint32_t value;
+      const char* field;
+    };
+    const std::vector<Probe> probes = {
+        {fetch_reply_digest_count, static_cast<uint32_t>(fetch_digests_max + 1), "digest count"},
+        {fetch_reply_digest_count, UINT32_MAX, "digest count"},
+        {data_length, static_cast<uint32_t>(constants::fetch_chunk_max + 1), "data"},
+        {data_length, UINT32_MAX, "data"},
+    };
+    for (const Probe& p : probes) {
+      Bytes frame = wire::encode(m);
+      put_u32(frame, p.offset, p.value);
+      const Decoded d = decode_counting(frame);
+      ASSERT_FALSE(d.result) << name << " " << p.field << " = " << p.value;
+      EXPECT_THAT(d.result.reason(), HasSubstr(p.field)) << name;
+      // The digests already read are all a failed decode may have kept.
+      EXPECT_LT(d.allocated_bytes, reply.digests.size() * digest_size + 1024)
+          << name << ": " << d.result.reason();
+    }
+  }
+}
+
+TEST_F(WireCodecTest, LargestFetchReplyFillsTheHeaderBoundExactly) {
+  // The most digests, a full chunk, the largest authenticator and the largest
+  // field values: the biggest body decode_header admits for a fetch reply,
+  // and it still fits in a message.
+  FetchReply r;
+  r.checkpoint = UINT64_MAX;
+  r.level = UINT32_MAX;
+  r.index = UINT64_MAX;
+  r.offset = UINT64_MAX;
+  r.total_size = UINT64_MAX;
+  r.digests.resize(fetch_digests_max);
+  for (size_t i = 0; i < r.digests.size(); ++i) r.digests[i] = some_digest(static_cast<uint8_t>(i));
+  r.data.assign(constants::fetch_chunk_max, 0xfe);
+  r.authenticator.resize(constants::replicas_max);
+  r.sender = constants::replicas_max - 1;
+  Bytes frame = wire::encode(r);
+  const size_t body_max = 8 + 4 + 8 + 8 + 8 + 4 + fetch_digests_max * digest_size + 4 +
+                          constants::fetch_chunk_max + 4 + constants::replicas_max * mac_size;
+  ASSERT_EQ(frame.size(), header + body_max);
+  EXPECT_LE(frame.size(), constants::message_size_max);
+  const auto decoded = wire::decode(frame);
+  ASSERT_TRUE(decoded) << decoded.reason();
+  EXPECT_EQ(std::get<FetchReply>(*decoded), r);
+
+  put_u32(frame, 12, static_cast<uint32_t>(body_max + 1));
+  EXPECT_THAT(wire::decode_header(ByteView(frame).first(header)).reason(),
+              HasSubstr("body length"));
+
+  Fetch f;
+  f.checkpoint = UINT64_MAX;
+  f.level = UINT32_MAX;
+  f.index = UINT64_MAX;
+  f.offset = UINT64_MAX;
+  f.sender = constants::replicas_max - 1;
+  f.authenticator.resize(constants::replicas_max);
+  const auto fetch = wire::decode(wire::encode(f));
+  ASSERT_TRUE(fetch) << fetch.reason();
+  EXPECT_EQ(std::get<Fetch>(*fetch), f);
+}
+
 // ---------------------------------------------------------------------------
 // Booleans, enums and ids.
 
@@ -799,6 +1174,24 @@ TEST_F(WireCodecTest, BooleansAndEnumsOutOfRangeAreRejected) {
   const auto auth = wire::decode(bad_auth);
   ASSERT_FALSE(auth);
   EXPECT_THAT(auth.reason(), HasSubstr("auth mode"));
+}
+
+TEST_F(WireCodecTest, RecoveringFlagMustBeZeroOrOne) {
+  for (bool recovering : {false, true}) {
+    const StatusMessage s = status(1, recovering);
+    const Bytes frame = wire::encode(s);
+    ASSERT_EQ(frame[status_recovering_flag], recovering ? 1 : 0);
+    const auto decoded = wire::decode(frame);
+    ASSERT_TRUE(decoded) << decoded.reason();
+    EXPECT_EQ(std::get<StatusMessage>(*decoded).recovering, recovering);
+    for (uint8_t v : {2, 0x80, 0xff}) {
+      Bytes bad = frame;
+      bad[status_recovering_flag] = v;
+      const auto rejected = wire::decode(bad);
+      ASSERT_FALSE(rejected) << int{v};
+      EXPECT_THAT(rejected.reason(), HasSubstr("recovering flag")) << int{v};
+    }
+  }
 }
 
 TEST_F(WireCodecTest, IdsOutOfRangeAreRejected) {
@@ -824,6 +1217,16 @@ TEST_F(WireCodecTest, IdsOutOfRangeAreRejected) {
   pp.batch.resize(1);
   pp.batch[0].client = constants::clients_max;
   EXPECT_THAT(wire::decode(wire::encode(pp)).reason(), HasSubstr("client id"));
+
+  StatusMessage st;
+  st.sender = constants::replicas_max;
+  EXPECT_THAT(wire::decode(wire::encode(st)).reason(), HasSubstr("replica id out of range"));
+  Fetch f;
+  f.sender = constants::replicas_max;
+  EXPECT_THAT(wire::decode(wire::encode(f)).reason(), HasSubstr("replica id out of range"));
+  FetchReply fr;
+  fr.sender = constants::replicas_max;
+  EXPECT_THAT(wire::decode(wire::encode(fr)).reason(), HasSubstr("replica id out of range"));
 }
 
 // ---------------------------------------------------------------------------
@@ -862,7 +1265,8 @@ TEST_F(WireHeaderTest, BadMagicIsRejected) {
 }
 
 TEST_F(WireHeaderTest, OtherVersionsAreRejected) {
-  for (uint8_t v : {0, 2, 255}) {
+  for (uint8_t v : {0, static_cast<int>(constants::wire_version) - 1,
+                    static_cast<int>(constants::wire_version) + 1, 255}) {
     frame_[4] = v;
     EXPECT_THAT(header_of(frame_).reason(), HasSubstr("version")) << int{v};
   }
@@ -875,12 +1279,16 @@ TEST_F(WireHeaderTest, UnknownTypesAreRejected) {
   }
 }
 
-TEST_F(WireHeaderTest, ReservedStateTransferTypesAreUnsupported) {
-  for (MessageType t : {MessageType::fetch_request, MessageType::fetch_reply}) {
+TEST_F(WireHeaderTest, StateTransferTypesAreKnown) {
+  // FETCH and FETCH-REPLY are the last known types; the next one is not.
+  for (MessageType t : {MessageType::fetch, MessageType::fetch_reply}) {
     frame_[5] = static_cast<uint8_t>(t);
-    EXPECT_THAT(header_of(frame_).reason(), HasSubstr("unsupported type"));
-    EXPECT_THAT(wire::decode(frame_).reason(), HasSubstr("unsupported type"));
+    const auto h = header_of(frame_);
+    ASSERT_TRUE(h) << h.reason();
+    EXPECT_EQ(h->type, t);
   }
+  frame_[5] = static_cast<uint8_t>(MessageType::fetch_reply) + 1;
+  EXPECT_THAT(header_of(frame_).reason(), HasSubstr("unknown type"));
 }
 
 TEST_F(WireHeaderTest, ReservedMustBeZero) {

@@ -12,7 +12,7 @@ namespace pbft::constants {
 
 // Wire header.
 constexpr uint32_t wire_magic = 0x54464250;  // "PBFT" little-endian
-constexpr uint8_t wire_version = 1;
+constexpr uint8_t wire_version = 2;  // 2: FETCH, FETCH-REPLY, STATUS.recovering
 constexpr size_t header_size = 16;  // magic u32, version u8, type u8, reserved u16, sender u32, length u32
 
 // Membership.
@@ -57,6 +57,10 @@ constexpr size_t partition_size_max = 64 * 1024 * 1024;
 constexpr size_t fetch_chunk_max = 1024 * 1024;
 constexpr size_t fetch_in_flight_max = 16;
 constexpr size_t fetch_assembly_bytes_max = 2 * partition_size_max;
+// The state tree's fan-out, and the most digests a FETCH-REPLY may carry
+// (a correct one carries one node's children: at most the fan-out).
+constexpr uint32_t state_tree_fanout = 16;
+constexpr size_t fetch_digests_max = 256;
 // Partitions of the last-reply table (by client id), leaves of the state
 // tree beside the service's partitions.
 constexpr uint64_t reply_partitions = 256;
@@ -71,6 +75,8 @@ constexpr uint64_t retransmit_seqs_max = 64;
 static_assert(pending_bytes_max >= batch_bytes_max, "the pending queue must hold a full batch");
 static_assert(fetch_chunk_max + 4096 < message_size_max, "a fetch reply fits in a message");
 static_assert(fetch_assembly_bytes_max >= partition_size_max, "one partition must fit");
+static_assert(state_tree_fanout >= 2 && state_tree_fanout <= fetch_digests_max,
+              "a node's children must fit in one fetch reply");
 static_assert(replicas_max >= 4, "PBFT needs n >= 3f+1 with f >= 1");
 static_assert(in_flight_max <= log_window_max, "in-flight batches must fit in the log window");
 static_assert(request_encoded_size_max <= batch_bytes_max, "one request must fit in a batch");

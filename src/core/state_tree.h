@@ -15,6 +15,7 @@
 #include <set>
 #include <vector>
 
+#include "pbft/constants.h"
 #include "pbft/crypto.h"
 #include "pbft/types.h"
 
@@ -47,7 +48,7 @@ class CowVector {
 
 class StateTree {
  public:
-  static constexpr uint32_t fanout = 16;
+  static constexpr uint32_t fanout = constants::state_tree_fanout;
 
   StateTree() = default;
   // A tree over leaf_count leaves, every leaf's digest set to `leaf`,

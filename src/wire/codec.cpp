@@ -112,8 +112,7 @@ constexpr size_t fetch_body_max = fetch_fields_size + authenticator_size_max;
 // Fetch reply: fetch's fields, total size, digest count, digests, data | authenticator.
 constexpr size_t fetch_reply_fields_min = fetch_fields_size + 8 + count_size + count_size;
 constexpr size_t fetch_reply_body_min = fetch_reply_fields_min + count_size;
-// A tree node has at most this many children (the state tree's fanout).
-constexpr size_t fetch_digests_max = 256;
+using constants::fetch_digests_max;
 constexpr size_t fetch_reply_body_max = fetch_reply_fields_min + fetch_digests_max * digest_size +
                                         constants::fetch_chunk_max + authenticator_size_max;
 static_assert(fetch_reply_body_max + constants::header_size <= constants::message_size_max);
