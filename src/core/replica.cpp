@@ -16,6 +16,11 @@
 
 namespace pbft {
 
+namespace {
+// An idle replica multicasts STATUS every this many status intervals.
+constexpr uint64_t idle_status_intervals = 4;
+}  // namespace
+
 ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const Crypto& crypto,
                            Service& service, const ReplicaOptions& options)
     : config_(config),
@@ -83,9 +88,15 @@ void ReplicaState::step(const Message& message) {
 void ReplicaState::tick() {
   ticks_++;
   fetches_answered_.clear();
-  const bool status_due = ticks_ - last_status_sent_tick_ >= config_.status_interval_ticks;
-  if (status_due && (recovering_ || (waiting() && ticks_ - last_progress_tick_ >=
-                                                     config_.status_interval_ticks))) {
+  // STATUS goes out every status interval while this replica waits for
+  // something (or recovers), and every few intervals regardless: a replica
+  // that was cut off while the cluster went quiet learns from the others'
+  // STATUS that it is behind (Castro's thesis, section 5.2).
+  const uint64_t since_status = ticks_ - last_status_sent_tick_;
+  const bool waiting_long =
+      waiting() && ticks_ - last_progress_tick_ >= config_.status_interval_ticks;
+  if ((since_status >= config_.status_interval_ticks && (recovering_ || waiting_long)) ||
+      since_status >= idle_status_intervals * config_.status_interval_ticks) {
     on_status_timeout();
   }
   if (transfer_) {
@@ -504,6 +515,7 @@ void ReplicaState::on_status(const StatusMessage& status) {
     counters.messages_ignored++;
     return;
   }
+  saw(status.sender, status.last_executed);
   if (recovering_ && !status.recovering) {
     recovery_reports_[status.sender] = status.last_executed;
     check_recovered();
