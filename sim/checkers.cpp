@@ -31,7 +31,29 @@ void AgreementChecker::observe(ReplicaId replica, const Executed& executed) {
                   replica, short_digest(executed.batch_digest), executed.view)};
 }
 
+void AgreementChecker::observe_checkpoint(ReplicaId replica, Seq seq, const Digest& digest) {
+  auto [it, inserted] = checkpoints_.try_emplace(seq, Announcement{digest, replica});
+  if (inserted || it->second.state_digest == digest || failure_) return;
+  failure_ = Failure{
+      checker_name::agreement,
+      fmt::format("checkpoint {}: replica {} announced state {}, but replica {} announced "
+                  "state {}",
+                  seq, it->second.replica, short_digest(it->second.state_digest), replica,
+                  short_digest(digest))};
+}
+
+std::optional<Digest> AgreementChecker::checkpoint_digest(Seq seq) const {
+  auto it = checkpoints_.find(seq);
+  if (it == checkpoints_.end()) return std::nullopt;
+  return it->second.state_digest;
+}
+
 void ExactlyOnceChecker::observe(ReplicaId replica, const Executed& executed) {
+  if (auto [it, inserted] = reference_.try_emplace(executed.seq); inserted) {
+    for (const ExecutedRequest& request : executed.requests) {
+      if (request.fresh) it->second.push_back({request.client, request.timestamp});
+    }
+  }
   if (failure_) return;
   std::map<ClientId, LastFresh>& last = last_fresh_.at(replica);
   for (const ExecutedRequest& request : executed.requests) {
@@ -57,6 +79,31 @@ void ExactlyOnceChecker::observe(ReplicaId replica, const Executed& executed) {
   }
 }
 
+void ExactlyOnceChecker::observe_install(ReplicaId replica, Seq seq) {
+  if (failure_) return;
+  std::map<ClientId, LastFresh> record;
+  Seq expected = 1;
+  for (auto it = reference_.begin(); it != reference_.end() && it->first <= seq; ++it) {
+    if (it->first != expected) break;
+    for (const FreshRequest& request : it->second) {
+      record.insert_or_assign(request.client, LastFresh{request.timestamp, it->first});
+    }
+    expected++;
+  }
+  if (expected <= seq) {
+    // Every checkpoint's state was built by executing the batches below it
+    // at some replica; a state nobody executed came from nowhere.
+    failure_ = Failure{checker_name::exactly_once,
+                       fmt::format("replica {} installed checkpoint {}, but no replica executed "
+                                   "seq {}",
+                                   replica, seq, expected)};
+    return;
+  }
+  last_fresh_.at(replica) = std::move(record);
+}
+
+void ExactlyOnceChecker::observe_wipe(ReplicaId replica) { last_fresh_.at(replica).clear(); }
+
 void ExecutionOrderChecker::observe(ReplicaId replica, const Executed& executed) {
   Seq& last = last_executed_.at(replica);
   if (!failure_ && executed.seq != last + 1) {
@@ -66,6 +113,86 @@ void ExecutionOrderChecker::observe(ReplicaId replica, const Executed& executed)
                                    executed.seq, last)};
   }
   if (executed.seq > last) last = executed.seq;
+}
+
+void ExecutionOrderChecker::observe_install(ReplicaId replica, const StateInstalled& installed,
+                                            const std::optional<Digest>& announced) {
+  Seq& last = last_executed_.at(replica);
+  if (!failure_) {
+    if (installed.seq <= last) {
+      failure_ = Failure{checker_name::execution_order,
+                         fmt::format("replica {} installed checkpoint {} after executing seq {}",
+                                     replica, installed.seq, last)};
+    } else if (!announced) {
+      failure_ = Failure{checker_name::execution_order,
+                         fmt::format("replica {} installed checkpoint {} (state {}), which no "
+                                     "replica announced",
+                                     replica, installed.seq, short_digest(installed.digest))};
+    } else if (*announced != installed.digest) {
+      failure_ = Failure{checker_name::execution_order,
+                         fmt::format("replica {} installed checkpoint {} with state {}, but the "
+                                     "replicas announced state {}",
+                                     replica, installed.seq, short_digest(installed.digest),
+                                     short_digest(*announced))};
+    }
+  }
+  if (installed.seq > last) last = installed.seq;
+}
+
+void ExecutionOrderChecker::observe_wipe(ReplicaId replica) { last_executed_.at(replica) = 0; }
+
+void RecoverySilenceChecker::observe_send(ReplicaId replica, bool recovering,
+                                          const Message& message) {
+  if (failure_) return;
+  std::optional<VoteKey> key;
+  Digest digest{};
+  if (const auto* m = std::get_if<PrePrepare>(&message)) {
+    key = VoteKey{replica, MessageType::pre_prepare, m->view, m->seq};
+    digest = m->digest;
+  } else if (const auto* p = std::get_if<Prepare>(&message)) {
+    key = VoteKey{replica, MessageType::prepare, p->view, p->seq};
+    digest = p->digest;
+  } else if (const auto* c = std::get_if<Commit>(&message)) {
+    key = VoteKey{replica, MessageType::commit, c->view, c->seq};
+    digest = c->digest;
+  }
+  // Relayed votes (a retransmitted PREPARE of another replica) are not this
+  // replica's: the signer is the sender field.
+  if (!key || sender_of(message) != Principal::replica(replica)) return;
+  const auto& [who, type, view, seq] = *key;
+  if (recovering) {
+    failure_ = Failure{checker_name::recovery_silence,
+                       fmt::format("replica {} sent {} v{} s{} while recovering", who,
+                                   type_name(type), view, seq)};
+    return;
+  }
+  auto [it, inserted] = votes_.try_emplace(*key, digest);
+  if (inserted || it->second == digest) return;
+  failure_ = Failure{checker_name::recovery_silence,
+                     fmt::format("replica {} sent {} v{} s{} for batch {} after sending it for "
+                                 "batch {}",
+                                 who, type_name(type), view, seq, short_digest(digest),
+                                 short_digest(it->second))};
+}
+
+std::optional<Failure> check_catch_up(const std::vector<ReplicaEnd>& replicas) {
+  Seq mark = 0;
+  for (const ReplicaEnd& r : replicas) {
+    if (r.reference) mark = std::max(mark, r.low_watermark);
+  }
+  for (const ReplicaEnd& r : replicas) {
+    if (r.faults.empty() || r.last_executed >= mark) continue;
+    std::string faults;
+    for (NodeFault fault : r.faults) {
+      if (!faults.empty()) faults += ", ";
+      faults += to_string(fault);
+    }
+    return Failure{checker_name::catch_up,
+                   fmt::format("replica {} ({}) executed up to seq {}, below the stable "
+                               "checkpoint {} of the replicas that stayed correct",
+                               r.replica, faults, r.last_executed, mark)};
+  }
+  return std::nullopt;
 }
 
 void BoundedMemoryChecker::observe(ReplicaId replica, size_t log_size, size_t pending_requests) {

@@ -1,10 +1,16 @@
 // The simulator's checkers: each watches one property of PBFT (PBFT.md,
 // "What correct means") and, when it is violated, says which property and
 // gives the details needed to find the cause. The execution checkers are
-// fed online, one Executed effect at a time, so a violation is caught at the
-// step that made it; linearizability and liveness are judged at the end of
-// a run from the client history. Every checker keeps its first failure only:
-// later ones are usually consequences of the first.
+// fed online, one Executed or StateInstalled effect at a time (and told of
+// wipes), so a violation is caught at the step that made it; catch-up,
+// linearizability and liveness are judged at the end of a run. Every
+// checker keeps its first failure only: later ones are usually
+// consequences of the first.
+//
+// A replica's state has a lineage: it starts empty, grows by executing
+// batches in order, jumps to a checkpoint's state by state transfer, and
+// starts over empty when the replica is wiped. The execution checkers
+// follow each replica's lineage (keyed by replica id, across wipes).
 //
 // Thread safety: none.
 #pragma once
@@ -13,10 +19,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "pbft/history.h"
 #include "pbft/replica.h"
+#include "sim/options.h"
 
 namespace pbft::sim {
 
@@ -33,19 +41,27 @@ inline constexpr const char* agreement = "agreement";
 inline constexpr const char* exactly_once = "exactly-once";
 inline constexpr const char* execution_order = "execution-order";
 inline constexpr const char* bounded_memory = "bounded-memory";
+inline constexpr const char* recovery_silence = "recovery-silence";
+inline constexpr const char* catch_up = "catch-up";
 inline constexpr const char* client_results = "client-results";
 inline constexpr const char* linearizability = "linearizability";
 inline constexpr const char* liveness = "liveness";
 }  // namespace checker_name
 
 // Agreement: no two replicas execute different batches (digests) at the
-// same sequence number, whatever views they executed them in.
+// same sequence number, whatever views they executed them in; and no two
+// replicas announce different state digests in CHECKPOINTs for the same
+// sequence number (the states after it, last-reply tables included, agree).
 class AgreementChecker {
  public:
   void observe(ReplicaId replica, const Executed& executed);
+  // A CHECKPOINT(seq, digest) signed by `replica`, seen on the network.
+  void observe_checkpoint(ReplicaId replica, Seq seq, const Digest& digest);
   const std::optional<Failure>& failure() const { return failure_; }
   // Sequence numbers executed by at least one replica.
   size_t decided() const { return decided_.size(); }
+  // The state digest announced for checkpoint `seq`, if any replica did.
+  std::optional<Digest> checkpoint_digest(Seq seq) const;
 
  private:
   struct Decision {
@@ -53,17 +69,32 @@ class AgreementChecker {
     ReplicaId replica;  // the first replica that executed it
     View view;
   };
+  struct Announcement {
+    Digest state_digest;
+    ReplicaId replica;  // the first replica that announced it
+  };
   std::map<Seq, Decision> decided_;
+  std::map<Seq, Announcement> checkpoints_;
   std::optional<Failure> failure_;
 };
 
 // Exactly-once: a replica executes a request fresh only if its timestamp is
 // above every timestamp it executed fresh for that client before; so no
 // (client, timestamp) runs twice and no old request runs after a newer one.
+//
+// The record of what a replica executed follows its state's lineage: a wipe
+// empties it (the service state is gone, so executing a request again on
+// the new, empty state is no violation); an install at seq s sets it to what
+// the state after s holds: the requests executed fresh at sequence numbers
+// up to s, as the first replica to execute each one did. So a request that
+// is part of the installed state and runs fresh again afterwards (a
+// last-reply table lost in the transfer) is caught.
 class ExactlyOnceChecker {
  public:
   explicit ExactlyOnceChecker(uint32_t replica_count) : last_fresh_(replica_count) {}
   void observe(ReplicaId replica, const Executed& executed);
+  void observe_install(ReplicaId replica, Seq seq);
+  void observe_wipe(ReplicaId replica);
   const std::optional<Failure>& failure() const { return failure_; }
 
  private:
@@ -71,21 +102,60 @@ class ExactlyOnceChecker {
     Timestamp timestamp;
     Seq seq;  // where it executed
   };
+  struct FreshRequest {
+    ClientId client;
+    Timestamp timestamp;
+  };
   std::vector<std::map<ClientId, LastFresh>> last_fresh_;  // index = replica
+  // The fresh requests of each sequence number as first executed: the
+  // lineage every correct state follows, to rebuild a record at an install.
+  std::map<Seq, std::vector<FreshRequest>> reference_;
   std::optional<Failure> failure_;
 };
 
 // Execution order: each replica executes sequence numbers 1, 2, 3, ... with
 // no gap and no repeat ("batch s runs once every batch below s has run").
+// State transfer is the one allowed jump: an install at s moves a replica
+// from below s to the state after s, which must be the state other replicas
+// announced for checkpoint s (`announced`, from their CHECKPOINTs; nullopt
+// when none did, itself a violation); it continues at s + 1. A wipe starts
+// the replica over at 0.
 class ExecutionOrderChecker {
  public:
   explicit ExecutionOrderChecker(uint32_t replica_count) : last_executed_(replica_count, 0) {}
   void observe(ReplicaId replica, const Executed& executed);
+  void observe_install(ReplicaId replica, const StateInstalled& installed,
+                       const std::optional<Digest>& announced);
+  void observe_wipe(ReplicaId replica);
   const std::optional<Failure>& failure() const { return failure_; }
   Seq last_executed(ReplicaId replica) const { return last_executed_.at(replica); }
 
  private:
   std::vector<Seq> last_executed_;  // index = replica
+  std::optional<Failure> failure_;
+};
+
+// Recovery silence: a replica that restarted without its state sends no
+// PRE-PREPARE, PREPARE or COMMIT while it is recovering (PBFT.md, proactive
+// recovery; state_transfer.cpp): it may have voted before it lost its state
+// and must not contradict itself. The checker also holds every vote each
+// replica id ever sent, across wipes, and fails on a vote that contradicts
+// an earlier one: another digest for the same (type, view, seq). That is
+// the harm silence prevents, and a correct replica never does it anyway.
+//
+// Memory: one entry per vote sent over the run (the simulator's runs are
+// short).
+class RecoverySilenceChecker {
+ public:
+  // A message `replica` sends. `recovering`: the replica was recovering
+  // before the input that produced it and still is after it, so the
+  // message was certainly sent while recovering.
+  void observe_send(ReplicaId replica, bool recovering, const Message& message);
+  const std::optional<Failure>& failure() const { return failure_; }
+
+ private:
+  using VoteKey = std::tuple<ReplicaId, MessageType, View, Seq>;
+  std::map<VoteKey, Digest> votes_;
   std::optional<Failure> failure_;
 };
 
@@ -104,6 +174,24 @@ class BoundedMemoryChecker {
   size_t pending_max_;
   std::optional<Failure> failure_;
 };
+
+// Where a replica stands at the end of a run, for the catch-up checker.
+struct ReplicaEnd {
+  ReplicaId replica = 0;
+  // Crashed, wiped or lagged during the run: it must have caught up.
+  std::vector<NodeFault> faults;
+  // Correct all run long (no node fault, not the badstate replica): its
+  // stable checkpoint is the mark the others must reach.
+  bool reference = false;
+  Seq last_executed = 0;
+  Seq low_watermark = 0;
+};
+
+// Catch-up: every replica that crashed, was wiped or lagged has, by the end
+// of the run, executed (or installed) at least up to the highest stable
+// checkpoint of the replicas that stayed correct. That it executed the same
+// batches is agreement's and execution order's business.
+std::optional<Failure> check_catch_up(const std::vector<ReplicaEnd>& replicas);
 
 // Linearizability of the client history for the key-value service. A search
 // that ran out of budget is a failure too: the history was not checked.

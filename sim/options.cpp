@@ -9,12 +9,16 @@ namespace pbft::sim {
 namespace {
 
 // The names of the faults in their canonical order, with the flag each sets.
-constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 5> fault_names = {{
+constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 9> fault_names = {{
     {"drop", &FaultSet::drop},
     {"dup", &FaultSet::dup},
     {"reorder", &FaultSet::reorder},
     {"delay", &FaultSet::delay},
     {"partition", &FaultSet::partition},
+    {"crash", &FaultSet::crash},
+    {"wipe", &FaultSet::wipe},
+    {"lag", &FaultSet::lag},
+    {"badstate", &FaultSet::badstate},
 }};
 
 std::string valid_fault_names() {
@@ -64,15 +68,23 @@ std::string to_string(const FaultSet& faults) {
   return list.empty() ? "none" : list;
 }
 
+const char* to_string(NodeFault fault) {
+  switch (fault) {
+    case NodeFault::crash: return "crash";
+    case NodeFault::wipe: return "wipe";
+    case NodeFault::lag: return "lag";
+  }
+  return "unknown";
+}
+
 ProtocolConfig Options::simulation_protocol_defaults() {
   ProtocolConfig config;
-  // Until checkpoints move the low watermark (the checkpoint and
-  // state-transfer issue), h stays 0 and a run orders at most log_window
-  // batches: the window is the largest allowed, so that any default-sized
-  // run fits. (Lead's note to the simulator's author: keep this until the
-  // core has checkpoints; then K = 8, L = 32 make GC part of every run.)
-  config.checkpoint_interval = 128;
-  config.log_window = constants::log_window_max;
+  // A default run orders about 80 batches. Checkpoints every 8 and a window
+  // of 32 make every run take several stable checkpoints, collect garbage,
+  // hit the high watermark when commits are slow, and push a replica that
+  // falls behind by more than the window into state transfer.
+  config.checkpoint_interval = 8;
+  config.log_window = 32;
   config.in_flight_max = 8;
   return config;
 }
@@ -120,6 +132,29 @@ Status validate(const Options& options) {
   }
   if (r.partition_duration_min_ns > r.partition_duration_max_ns) {
     return Status::error("partition durations must satisfy min <= max");
+  }
+  if (r.node_fault_gap_min_ns > r.node_fault_gap_max_ns || r.node_fault_gap_min_ns < 1) {
+    return Status::error("node fault gaps must satisfy 1 <= min <= max");
+  }
+  if (r.down_time_min_ns > r.down_time_max_ns) {
+    return Status::error("down times must satisfy min <= max");
+  }
+  if (!(r.badstate_probability >= 0 && r.badstate_probability <= 1)) {
+    return Status::error("badstate probability must be in [0, 1]");
+  }
+  if (options.script) {
+    const ProtocolConfig config = protocol_config(options);
+    for (const ScriptedNodeFault& e : options.script->episodes) {
+      if (e.replica >= config.n) return Status::error("script: replica out of range");
+      // View changes do not exist yet: a faulty primary would stall the run.
+      if (e.replica == config.primary(0)) return Status::error("script: the primary must not fail");
+      if (options.script->badstate && e.replica == *options.script->badstate) {
+        return Status::error("script: the badstate replica cannot also crash, wipe or lag");
+      }
+    }
+    if (options.script->badstate && *options.script->badstate >= config.n) {
+      return Status::error("script: badstate replica out of range");
+    }
   }
   if (options.client.retransmit_ticks < 1 ||
       options.client.retransmit_ticks > options.client.retransmit_ticks_max) {

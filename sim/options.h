@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pbft/client.h"
 #include "pbft/config.h"
@@ -18,22 +20,31 @@ namespace pbft::sim {
 constexpr uint64_t ns_per_ms = 1'000'000;
 constexpr uint64_t ns_per_s = 1'000'000'000;
 
-// The network faults injected during the fault phase.
+// The faults injected during the fault phase: network faults, and node
+// faults that strike whole replicas. At any moment at most f replicas are
+// faulty under the node faults together (a badstate replica for the whole
+// run). Until view changes exist, crash, wipe and lag never strike the
+// primary: a dead primary would stall the cluster for good.
 struct FaultSet {
   bool drop = false;       // a message is lost
   bool dup = false;        // a message is delivered twice
   bool reorder = false;    // a message is held back so that later ones overtake it
   bool delay = false;      // heavy-tailed latency: occasionally tens of milliseconds
   bool partition = false;  // the nodes split into two sides that cannot talk, then heal
+  bool crash = false;      // a replica stops for a while, then resumes with its state
+  bool wipe = false;       // a replica stops, then restarts with empty state (recovering)
+  bool lag = false;        // a replica is cut off until the others are more than L ahead
+  bool badstate = false;   // a Byzantine backup answers FETCH with wrong or stale data
 
-  bool any() const { return drop || dup || reorder || delay || partition; }
-  static FaultSet all() { return {true, true, true, true, true}; }
+  bool any_network() const { return drop || dup || reorder || delay || partition; }
+  bool any_node() const { return crash || wipe || lag || badstate; }
+  static FaultSet all() { return {true, true, true, true, true, true, true, true, true}; }
   friend bool operator==(const FaultSet&, const FaultSet&) = default;
 };
 
 // Parses a comma-separated list of fault names: drop, dup, reorder, delay,
-// partition, or the single words none or all. An unknown name is an error
-// whose reason lists the valid ones.
+// partition, crash, wipe, lag, badstate, or the single words none or all. An
+// unknown name is an error whose reason lists the valid ones.
 Result<FaultSet> parse_faults(std::string_view list);
 // The canonical list form ("none" when empty), which parse_faults accepts.
 std::string to_string(const FaultSet& faults);
@@ -53,7 +64,39 @@ struct FaultRates {
   uint64_t partition_gap_max_ns = 300 * ns_per_ms;
   uint64_t partition_duration_min_ns = 20 * ns_per_ms;
   uint64_t partition_duration_max_ns = 300 * ns_per_ms;
+  // Node faults (crash, wipe, lag) come one after another in each of the
+  // f fault slots (f - 1 with a badstate replica), after a random quiet gap.
+  // A crashed or wiped replica is down for a random time; a lagging one is
+  // cut off until the others executed more than L sequence numbers past it,
+  // or the fault phase ends.
+  uint64_t node_fault_gap_min_ns = 20 * ns_per_ms;
+  uint64_t node_fault_gap_max_ns = 200 * ns_per_ms;
+  uint64_t down_time_min_ns = 10 * ns_per_ms;
+  uint64_t down_time_max_ns = 300 * ns_per_ms;
+  // How often the badstate replica corrupts a FETCH-REPLY it sends (the
+  // others go out intact, so that transfers also meet a mixed server).
+  double badstate_probability = 0.75;
   friend bool operator==(const FaultRates&, const FaultRates&) = default;
+};
+
+// A node fault that strikes one replica for a while.
+enum class NodeFault : uint8_t { crash, wipe, lag };
+const char* to_string(NodeFault fault);
+
+// Node faults given by hand instead of drawn from the seed (scenario
+// tests). Each episode starts at start_ns; crash and wipe keep the replica
+// down for down_ns; a lag lasts until the others are more than L ahead or
+// the fault phase ends. Episodes must not strike the primary, and the
+// script must respect the budget of f faulty replicas.
+struct ScriptedNodeFault {
+  NodeFault fault = NodeFault::crash;
+  uint32_t replica = 1;
+  uint64_t start_ns = 0;
+  uint64_t down_ns = 0;  // crash and wipe only
+};
+struct NodeFaultScript {
+  std::vector<ScriptedNodeFault> episodes;
+  std::optional<uint32_t> badstate;  // the Byzantine state server, if any
 };
 
 // The network: base latency always, faults only during the fault phase.
@@ -105,6 +148,10 @@ struct Options {
   // defaults are simulation_protocol_defaults() (options.cpp says why).
   ProtocolConfig protocol = simulation_protocol_defaults();
   ClientOptions client;
+
+  // When set, the node faults come from this script and the node-fault
+  // flags of `faults` are ignored.
+  std::optional<NodeFaultScript> script;
 
   // States the linearizability search may explore per key before it gives
   // up (a give-up is reported as a failure: the history was not checked).

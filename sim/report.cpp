@@ -8,32 +8,53 @@
 
 namespace pbft::sim {
 
+std::string format_ratio(uint64_t part, uint64_t whole) {
+  if (whole == 0) return "n/a";
+  return fmt::format("{:.1f}%", 100.0 * double(part) / double(whole));
+}
+
 std::string format_summary(const RunReport& r) {
   std::string out;
-  out += fmt::format("seed            {}\n", r.seed);
-  out += fmt::format("cluster         n={} f={}, {} clients\n", r.replicas, r.f, r.clients);
-  out += fmt::format("faults          {} for {}, then reliable (liveness bound {})\n",
+  out += fmt::format("seed             {}\n", r.seed);
+  out += fmt::format("cluster          n={} f={}, {} clients\n", r.replicas, r.f, r.clients);
+  out += fmt::format("faults           {} for {}, then reliable (liveness bound {})\n",
                      to_string(r.faults), format_seconds(r.fault_phase_ns),
                      format_seconds(r.liveness_bound_ns));
-  out += fmt::format("operations      {} of {} completed\n", r.ops_completed, r.ops_total);
-  out += fmt::format("virtual time    {}\n", format_seconds(r.virtual_time_ns));
+  out += fmt::format("operations       {} of {} completed\n", r.ops_completed, r.ops_total);
+  out += fmt::format("virtual time     {}\n", format_seconds(r.virtual_time_ns));
   out += fmt::format(
-      "messages        {} sent, {} delivered, {} dropped, {} partitioned, {} duplicated\n",
+      "messages         {} sent, {} delivered, {} dropped, {} partitioned, {} duplicated\n",
       r.messages_sent, r.messages_delivered, r.messages_dropped, r.messages_partitioned,
       r.messages_duplicated);
   if (r.decode_failures + r.verify_failures + r.misaddressed > 0) {
-    out += fmt::format("rejected        {} undecodable, {} unverified, {} misaddressed\n",
+    out += fmt::format("rejected         {} undecodable, {} unverified, {} misaddressed\n",
                        r.decode_failures, r.verify_failures, r.misaddressed);
   }
-  out += fmt::format("batches         {} executed, highest view {}\n", r.batches_executed,
+  out += fmt::format("batches          {} executed, highest view {}\n", r.batches_executed,
                      r.view_max);
+  if (r.crashes + r.wipes + r.lags > 0 || r.badstate_replica) {
+    out += fmt::format("node faults      {} crashes, {} wipes, {} lags ({} beyond the window)",
+                       r.crashes, r.wipes, r.lags, r.lags_beyond_window);
+    if (r.badstate_replica) {
+      out += fmt::format("; r{} served bad state ({} replies corrupted)", *r.badstate_replica,
+                         r.fetch_replies_corrupted);
+    }
+    out += fmt::format(", {} messages lost to them\n", r.messages_lost_node_faults);
+  }
+  out += fmt::format("checkpoints      stable up to s{}, peak log {} sequence numbers\n",
+                     r.stable_checkpoint_max, r.peak_log_size);
+  out += fmt::format(
+      "state transfer   {} completed, {} bytes fetched, state {} bytes ({}), {} replies "
+      "rejected\n",
+      r.state_transfers, r.state_bytes_fetched, r.state_size_bytes,
+      format_ratio(r.state_bytes_fetched, r.state_size_bytes), r.fetch_replies_rejected);
   for (const CheckerOutcome& c : r.checkers) {
-    out += fmt::format("{:<16}{}", c.name, to_string(c.state));
+    out += fmt::format("{:<17}{}", c.name, to_string(c.state));
     if (!c.details.empty()) out += ": " + c.details;
     out += '\n';
   }
-  out += fmt::format("trace hash      {}\n", format_trace_hash(r.trace_hash));
-  out += fmt::format("result          {}\n", r.passed ? "passed" : "FAILED");
+  out += fmt::format("trace hash       {}\n", format_trace_hash(r.trace_hash));
+  out += fmt::format("result           {}\n", r.passed ? "passed" : "FAILED");
   return out;
 }
 
@@ -66,6 +87,38 @@ std::string to_json_line(const RunReport& r) {
   j["misaddressed"] = r.misaddressed;
   j["batches_executed"] = r.batches_executed;
   j["view_max"] = r.view_max;
+  j["messages_lost_node_faults"] = r.messages_lost_node_faults;
+  if (r.badstate_replica) {
+    j["badstate_replica"] = *r.badstate_replica;
+  } else {
+    j["badstate_replica"] = nullptr;
+  }
+  j["crashes"] = r.crashes;
+  j["wipes"] = r.wipes;
+  j["lags"] = r.lags;
+  j["lags_beyond_window"] = r.lags_beyond_window;
+  j["fetch_replies_corrupted"] = r.fetch_replies_corrupted;
+  j["stable_checkpoint_max"] = r.stable_checkpoint_max;
+  j["peak_log_size"] = r.peak_log_size;
+  j["state_transfers"] = r.state_transfers;
+  j["state_bytes_fetched"] = r.state_bytes_fetched;
+  j["state_size_bytes"] = r.state_size_bytes;
+  j["fetch_replies_rejected"] = r.fetch_replies_rejected;
+  nlohmann::ordered_json replicas = nlohmann::ordered_json::array();
+  for (const RunReport::ReplicaOutcome& o : r.replica_outcomes) {
+    replicas.push_back({{"crashes", o.crashes},
+                        {"wipes", o.wipes},
+                        {"lags", o.lags},
+                        {"badstate", o.badstate},
+                        {"restarted_recovering", o.restarted_recovering},
+                        {"last_executed", o.last_executed},
+                        {"low_watermark", o.low_watermark},
+                        {"recovering", o.recovering},
+                        {"state_transfers", o.state_transfers},
+                        {"state_bytes_fetched", o.state_bytes_fetched},
+                        {"fetch_replies_rejected", o.fetch_replies_rejected}});
+  }
+  j["replica_outcomes"] = std::move(replicas);
   j["history_entries"] = r.history.size();
   nlohmann::ordered_json checkers = nlohmann::ordered_json::object();
   for (const CheckerOutcome& c : r.checkers) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "pbft/replica.h"
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
+#include "sim/badstate.h"
 #include "sim/event_queue.h"
 #include "sim/network.h"
 #include "sim/random.h"
@@ -92,10 +94,31 @@ std::string describe(const Message& message) {
 
 struct ReplicaNode {
   std::unique_ptr<Crypto> crypto;
-  kv::Store store;
+  std::unique_ptr<kv::Store> store;  // replaced, empty, when the replica is wiped
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<Replica> replica;
   View view = 0;  // the view last seen, to log changes
+  // A crashed replica, or a wiped one not restarted yet, is down: it gets no
+  // messages (they are lost) and no ticks, so it sends nothing either.
+  bool down = false;
+  // A lagging replica is cut off: the network carries nothing to or from it.
+  bool cut_off = false;
+  std::optional<BadStateServer> badstate;  // set for the Byzantine state server
+  // Fetch replies rejected by incarnations lost to wipes.
+  uint64_t retired_fetch_replies_rejected = 0;
+  RunReport::ReplicaOutcome outcome;
+};
+
+// A node fault in progress. The f fault slots (f - 1 with a badstate
+// replica) each run one episode at a time, so at most f replicas are faulty
+// at once; a wiped replica holds its slot until it has recovered, since a
+// silent replica is as faulty as a down one for the quorums.
+struct Episode {
+  NodeFault fault;
+  ReplicaId replica;
+  std::optional<size_t> slot;  // nullopt for a scripted episode
+  uint64_t restart_ns = 0;     // crash and wipe: when the replica comes back
+  bool restarted = false;      // wipe: the new incarnation runs (and recovers)
 };
 
 struct ClientNode {
@@ -122,9 +145,25 @@ class Simulation {
   void handle(const Tick&);
   void handle(const ClientWake& wake);
 
-  void drain_replica(ReplicaId r);
+  // Node faults (crash, wipe, lag, badstate).
+  void plan_node_faults();
+  void advance_node_faults();
+  bool episode_over(Episode& episode);
+  void start_episode(NodeFault fault, ReplicaId replica, uint64_t down_ns,
+                     std::optional<size_t> slot);
+  void start_random_episode(size_t slot);
+  void restart_wiped(ReplicaId r);
+  bool faulty(ReplicaId r) const;
+  Seq others_executed(ReplicaId r) const;
+  Seq stable_mark() const;
+  bool node_faults_settled() const;
+
+  // was_recovering: the replica was recovering before the input whose
+  // effects these are.
+  void drain_replica(ReplicaId r, bool was_recovering);
   void drain_client(ClientId c);
   void observe(ReplicaId r, const Executed& executed);
+  void observe(ReplicaId r, const StateInstalled& installed);
   void issue(ClientId c);
   void complete(ClientId c, const Completion& completion);
   void fail_client_results(std::string details);
@@ -161,7 +200,14 @@ class Simulation {
   ExactlyOnceChecker exactly_once_;
   ExecutionOrderChecker execution_order_;
   BoundedMemoryChecker bounded_memory_;
+  RecoverySilenceChecker recovery_silence_;
   std::optional<Failure> client_results_;
+
+  std::vector<Episode> episodes_;              // in progress
+  std::vector<uint64_t> slot_next_start_ns_;   // per fault slot; busy slots have an episode
+  std::vector<NodeFault> random_faults_;       // the node faults the slots draw from
+  size_t script_next_ = 0;                     // the next scripted episode to start
+  std::vector<ScriptedNodeFault> script_;      // sorted by start time
 };
 
 Simulation::Simulation(const Options& options)
@@ -179,8 +225,9 @@ Simulation::Simulation(const Options& options)
     auto node = std::make_unique<ReplicaNode>();
     node->crypto = fake::make_crypto(Principal::replica(r), universe, config_.n, options.clients);
     node->verifier = std::make_unique<Verifier>(config_, *node->crypto);
+    node->store = std::make_unique<kv::Store>();
     Result<std::unique_ptr<Replica>> replica =
-        Replica::create(config_, r, *node->crypto, node->store);
+        Replica::create(config_, r, *node->crypto, *node->store);
     PBFT_ASSERT(replica.is_ok());  // the options were validated
     node->replica = std::move(replica).value();
     replicas_.push_back(std::move(node));
@@ -195,6 +242,7 @@ Simulation::Simulation(const Options& options)
     node->client = std::move(client).value();
     clients_.push_back(std::move(node));
   }
+  plan_node_faults();
 }
 
 RunReport Simulation::run() {
@@ -212,7 +260,8 @@ RunReport Simulation::run() {
   for (ClientId c = 0; c < options_.clients; c++) {
     queue_.push(random_.uniform_between(0, options_.think_time_max_ns), ClientWake{c});
   }
-  uint64_t stop_ns = options_.fault_phase_ns + options_.liveness_bound_ns;
+  const uint64_t deadline_ns = options_.fault_phase_ns + options_.liveness_bound_ns;
+  uint64_t stop_ns = deadline_ns;
   bool settling = false;
   bool stopped_by_safety = false;
   while (!queue_.empty() && queue_.next_time() <= stop_ns) {
@@ -223,12 +272,19 @@ RunReport Simulation::run() {
       stopped_by_safety = true;
       break;
     }
-    if (!settling && clients_done_ == options_.clients) {
+    const bool done = clients_done_ == options_.clients && node_faults_settled();
+    if (!settling && done) {
       // Let the batches still in flight execute everywhere, so that the
       // checkers see them, then stop.
       settling = true;
       stop_ns = now_ + options_.settle_ns;
-      if (logging(1)) log("every client completed its workload");
+      if (logging(1)) log("every client completed its workload and every replica caught up");
+    } else if (settling && !done) {
+      // A newer checkpoint became stable meanwhile and a replica that failed
+      // is behind it again: wait for it once more.
+      settling = false;
+      stop_ns = deadline_ns;
+      if (logging(1)) log("a replica that failed fell behind a newer stable checkpoint");
     }
   }
   RunReport report = std::move(report_);
@@ -238,10 +294,18 @@ RunReport Simulation::run() {
 
 bool Simulation::safety_violated() const {
   return agreement_.failure() || exactly_once_.failure() || execution_order_.failure() ||
-         bounded_memory_.failure() || client_results_;
+         bounded_memory_.failure() || recovery_silence_.failure() || client_results_;
 }
 
 void Simulation::handle(const Delivery& delivery) {
+  if (delivery.to < config_.n && replicas_[delivery.to]->down) {
+    // A crashed replica loses what arrives meanwhile.
+    report_.messages_lost_node_faults++;
+    if (logging(2)) {
+      log(fmt::format("{} -> {}: lost (down)", node_name(delivery.from), node_name(delivery.to)));
+    }
+    return;
+  }
   report_.messages_delivered++;
   trace_.add(now_);
   trace_.add(delivery.from);
@@ -271,8 +335,9 @@ void Simulation::handle(const Delivery& delivery) {
       }
       return;
     }
+    const bool was_recovering = node.replica->recovering();
     node.replica->step(verified.value());
-    drain_replica(delivery.to);
+    drain_replica(delivery.to, was_recovering);
   } else {
     const ClientId c = delivery.to - config_.n;
     ClientNode& node = *clients_[c];
@@ -291,9 +356,13 @@ void Simulation::handle(const Delivery& delivery) {
 }
 
 void Simulation::handle(const Tick&) {
+  advance_node_faults();
   for (ReplicaId r = 0; r < config_.n; r++) {
-    replicas_[r]->replica->tick();
-    drain_replica(r);
+    ReplicaNode& node = *replicas_[r];
+    if (node.down) continue;
+    const bool was_recovering = node.replica->recovering();
+    node.replica->tick();
+    drain_replica(r, was_recovering);
   }
   for (ClientId c = 0; c < options_.clients; c++) {
     clients_[c]->client->tick();
@@ -304,12 +373,36 @@ void Simulation::handle(const Tick&) {
 
 void Simulation::handle(const ClientWake& wake) { issue(wake.client); }
 
-void Simulation::drain_replica(ReplicaId r) {
+void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
   ReplicaNode& node = *replicas_[r];
   Effects effects = node.replica->take_effects();
-  for (const Executed& executed : effects.executed) observe(r, executed);
-  for (const Send& s : effects.sends) send(r, s);
+  // Effects keep executions and installs in separate lists. Within one
+  // input a replica's last executed sequence number only grows (an install
+  // jumps above it, executions follow it one by one), so replaying both in
+  // sequence order restores the order they happened in.
+  size_t next_install = 0;
+  for (const Executed& executed : effects.executed) {
+    while (next_install < effects.installed.size() &&
+           effects.installed[next_install].seq < executed.seq) {
+      observe(r, effects.installed[next_install++]);
+    }
+    observe(r, executed);
+  }
+  while (next_install < effects.installed.size()) observe(r, effects.installed[next_install++]);
+  // Votes count as sent while recovering only if the replica was recovering
+  // before this input and still is: it may leave recovery and vote within
+  // one input. The checker's record of every vote covers that case.
+  const bool silent = was_recovering && node.replica->recovering();
+  for (const Send& s : effects.sends) {
+    recovery_silence_.observe_send(r, silent, *s.message);
+    if (const auto* checkpoint = std::get_if<Checkpoint>(s.message.get())) {
+      agreement_.observe_checkpoint(checkpoint->sender, checkpoint->seq,
+                                    checkpoint->state_digest);
+    }
+    send(r, s);
+  }
   bounded_memory_.observe(r, node.replica->log_size(), node.replica->pending_requests());
+  report_.peak_log_size = std::max(report_.peak_log_size, node.replica->log_size());
   note_view(r);
 }
 
@@ -340,6 +433,24 @@ void Simulation::observe(ReplicaId r, const Executed& executed) {
   agreement_.observe(r, executed);
   exactly_once_.observe(r, executed);
   execution_order_.observe(r, executed);
+}
+
+void Simulation::observe(ReplicaId r, const StateInstalled& installed) {
+  trace_.add(r);
+  trace_.add(installed.seq);
+  trace_.add(ByteView(installed.digest.data(), installed.digest.size()));
+  trace_.add(installed.bytes_fetched);
+  if (logging(1)) {
+    log(fmt::format("r{} installed checkpoint s{} state {} ({} bytes fetched)", r, installed.seq,
+                    to_hex(ByteView(installed.digest.data(), 8)), installed.bytes_fetched));
+  }
+  report_.state_transfers++;
+  report_.state_bytes_fetched += installed.bytes_fetched;
+  RunReport::ReplicaOutcome& outcome = replicas_[r]->outcome;
+  outcome.state_transfers++;
+  outcome.state_bytes_fetched += installed.bytes_fetched;
+  execution_order_.observe_install(r, installed, agreement_.checkpoint_digest(installed.seq));
+  exactly_once_.observe_install(r, installed.seq);
 }
 
 void Simulation::drain_client(ClientId c) {
@@ -410,9 +521,24 @@ void Simulation::fail_client_results(std::string details) {
 
 void Simulation::send(NodeIndex from, const Send& s) {
   PBFT_ASSERT(s.message != nullptr);
+  std::shared_ptr<const Message> message = s.message;
+  if (from < config_.n && replicas_[from]->badstate) {
+    if (const auto* reply = std::get_if<FetchReply>(message.get())) {
+      ReplicaNode& node = *replicas_[from];
+      std::optional<FetchReply> bad = node.badstate->rewrite(*reply, *node.store, random_);
+      if (bad) {
+        if (logging(1)) {
+          log(fmt::format("r{} (badstate) corrupts its fetch-reply for checkpoint s{} level {} "
+                          "index {}",
+                          from, reply->checkpoint, reply->level, reply->index));
+        }
+        message = std::make_shared<const Message>(std::move(*bad));
+      }
+    }
+  }
   // Encoded once per send, whatever the number of destinations, as the
   // runtime does; every destination receives the same bytes.
-  auto bytes = std::make_shared<const Bytes>(wire::encode(*s.message));
+  auto bytes = std::make_shared<const Bytes>(wire::encode(*message));
   switch (s.to.kind) {
     case Destination::Kind::replica:
       if (s.to.id >= config_.n) {
@@ -440,6 +566,12 @@ void Simulation::send(NodeIndex from, const Send& s) {
 void Simulation::transmit(NodeIndex from, NodeIndex to,
                           const std::shared_ptr<const Bytes>& bytes) {
   report_.messages_sent++;
+  if ((from < config_.n && replicas_[from]->cut_off) ||
+      (to < config_.n && replicas_[to]->cut_off)) {
+    report_.messages_lost_node_faults++;
+    if (logging(2)) log(fmt::format("{} -> {}: lost (lagging)", node_name(from), node_name(to)));
+    return;
+  }
   if (from == to) {
     // A node talking to itself does not use the network.
     queue_.push(now_, Delivery{from, to, bytes});
@@ -458,6 +590,221 @@ void Simulation::transmit(NodeIndex from, NodeIndex to,
   }
 }
 
+// ---------------------------------------------------------------------------
+// Node faults
+
+void Simulation::plan_node_faults() {
+  if (options_.script) {
+    script_ = options_.script->episodes;
+    std::stable_sort(script_.begin(), script_.end(),
+                     [](const ScriptedNodeFault& a, const ScriptedNodeFault& b) {
+                       return a.start_ns < b.start_ns;
+                     });
+    if (options_.script->badstate) report_.badstate_replica = *options_.script->badstate;
+  } else {
+    const FaultSet& faults = options_.faults;
+    if (faults.crash) random_faults_.push_back(NodeFault::crash);
+    if (faults.wipe) random_faults_.push_back(NodeFault::wipe);
+    if (faults.lag) random_faults_.push_back(NodeFault::lag);
+    uint32_t slots = random_faults_.empty() ? 0 : config_.f;
+    if (faults.badstate) {
+      // The badstate replica takes one of the f places for the whole run.
+      // With f = 1 that leaves none for crash, wipe and lag, so then half
+      // the seeds run a badstate replica and half the other node faults.
+      const bool byzantine = config_.f > 1 || random_faults_.empty() || random_.chance(0.5);
+      if (byzantine) {
+        // A backup: it serves bad state, and the primary must stay correct
+        // until view changes exist.
+        report_.badstate_replica = static_cast<ReplicaId>(1 + random_.uniform(config_.n - 1));
+        if (slots > 0) slots--;
+      }
+    }
+    for (uint32_t i = 0; i < slots; i++) {
+      const FaultRates& r = options_.rates;
+      slot_next_start_ns_.push_back(
+          random_.uniform_between(r.node_fault_gap_min_ns, r.node_fault_gap_max_ns));
+    }
+  }
+  if (report_.badstate_replica) {
+    ReplicaNode& node = *replicas_[*report_.badstate_replica];
+    node.badstate.emplace(config_, *node.crypto, options_.rates.badstate_probability);
+    node.outcome.badstate = true;
+    if (logging(1)) log(fmt::format("r{} serves bad state", *report_.badstate_replica));
+  }
+}
+
+bool Simulation::faulty(ReplicaId r) const {
+  if (report_.badstate_replica && *report_.badstate_replica == r) return true;
+  return std::any_of(episodes_.begin(), episodes_.end(),
+                     [r](const Episode& e) { return e.replica == r; });
+}
+
+// The highest sequence number another replica executed.
+Seq Simulation::others_executed(ReplicaId r) const {
+  Seq highest = 0;
+  for (ReplicaId other = 0; other < config_.n; other++) {
+    if (other != r) highest = std::max(highest, replicas_[other]->replica->last_executed());
+  }
+  return highest;
+}
+
+// The highest stable checkpoint of the replicas that stayed correct: where
+// every replica that failed must get back to.
+Seq Simulation::stable_mark() const {
+  Seq mark = 0;
+  for (ReplicaId r = 0; r < config_.n; r++) {
+    const ReplicaNode& node = *replicas_[r];
+    const RunReport::ReplicaOutcome& o = node.outcome;
+    if (o.badstate || o.crashes + o.wipes + o.lags > 0) continue;
+    mark = std::max(mark, node.replica->low_watermark());
+  }
+  return mark;
+}
+
+bool Simulation::node_faults_settled() const {
+  const Seq mark = stable_mark();
+  for (const auto& node : replicas_) {
+    if (node->down || node->cut_off) return false;
+    const RunReport::ReplicaOutcome& o = node->outcome;
+    if (o.crashes + o.wipes + o.lags == 0) continue;
+    if (node->replica->last_executed() < mark || node->replica->transferring()) return false;
+  }
+  return true;
+}
+
+void Simulation::advance_node_faults() {
+  for (auto it = episodes_.begin(); it != episodes_.end();) {
+    if (!episode_over(*it)) {
+      ++it;
+      continue;
+    }
+    if (logging(1)) log(fmt::format("r{}'s {} is over", it->replica, to_string(it->fault)));
+    if (it->slot) {
+      const FaultRates& r = options_.rates;
+      slot_next_start_ns_[*it->slot] =
+          now_ + random_.uniform_between(r.node_fault_gap_min_ns, r.node_fault_gap_max_ns);
+    }
+    it = episodes_.erase(it);
+  }
+  while (script_next_ < script_.size() && script_[script_next_].start_ns <= now_) {
+    const ScriptedNodeFault& e = script_[script_next_++];
+    start_episode(e.fault, e.replica, e.down_ns, std::nullopt);
+  }
+  // New episodes only while the fault phase lasts and the workload runs:
+  // the liveness phase needs every replica back.
+  if (now_ >= options_.fault_phase_ns || clients_done_ == options_.clients) return;
+  for (size_t slot = 0; slot < slot_next_start_ns_.size(); slot++) {
+    const bool busy = std::any_of(episodes_.begin(), episodes_.end(),
+                                  [slot](const Episode& e) { return e.slot == slot; });
+    if (!busy && now_ >= slot_next_start_ns_[slot]) start_random_episode(slot);
+  }
+}
+
+void Simulation::start_random_episode(size_t slot) {
+  const FaultRates& rates = options_.rates;
+  // Never the primary (view changes do not exist yet, so a dead primary
+  // would stall the cluster for good), nor a replica that is faulty already.
+  const ReplicaId primary = config_.primary(report_.view_max);
+  std::vector<ReplicaId> eligible;
+  for (ReplicaId r = 0; r < config_.n; r++) {
+    if (r != primary && !faulty(r)) eligible.push_back(r);
+  }
+  if (eligible.empty()) {
+    slot_next_start_ns_[slot] =
+        now_ + random_.uniform_between(rates.node_fault_gap_min_ns, rates.node_fault_gap_max_ns);
+    return;
+  }
+  const NodeFault fault = random_faults_[random_.uniform(random_faults_.size())];
+  const ReplicaId replica = eligible[random_.uniform(eligible.size())];
+  const uint64_t down_ns = random_.uniform_between(rates.down_time_min_ns, rates.down_time_max_ns);
+  start_episode(fault, replica, down_ns, slot);
+}
+
+void Simulation::start_episode(NodeFault fault, ReplicaId r, uint64_t down_ns,
+                               std::optional<size_t> slot) {
+  ReplicaNode& node = *replicas_[r];
+  Episode episode{fault, r, slot};
+  // Everyone is back by the end of the fault phase.
+  episode.restart_ns = std::max(now_, std::min(now_ + down_ns, options_.fault_phase_ns));
+  trace_.add(0xfa17);
+  trace_.add(static_cast<uint64_t>(fault));
+  trace_.add(r);
+  switch (fault) {
+    case NodeFault::crash:
+      node.down = true;
+      node.outcome.crashes++;
+      report_.crashes++;
+      break;
+    case NodeFault::wipe:
+      node.down = true;
+      node.outcome.wipes++;
+      report_.wipes++;
+      break;
+    case NodeFault::lag:
+      node.cut_off = true;
+      node.outcome.lags++;
+      report_.lags++;
+      break;
+  }
+  if (logging(1)) {
+    log(fmt::format("r{} {}{}", r, to_string(fault),
+                    fault == NodeFault::lag
+                        ? std::string(" (cut off)")
+                        : fmt::format(" until {}", format_seconds(episode.restart_ns))));
+  }
+  episodes_.push_back(episode);
+}
+
+bool Simulation::episode_over(Episode& episode) {
+  ReplicaNode& node = *replicas_[episode.replica];
+  switch (episode.fault) {
+    case NodeFault::crash:
+      if (now_ < episode.restart_ns) return false;
+      node.down = false;  // resumes with its state, as if paused
+      return true;
+    case NodeFault::wipe:
+      if (!episode.restarted) {
+        if (now_ < episode.restart_ns) return false;
+        restart_wiped(episode.replica);
+        episode.restarted = true;
+      }
+      // Silent while it recovers: faulty for the quorums until then.
+      return !node.replica->recovering();
+    case NodeFault::lag: {
+      const bool beyond_window =
+          others_executed(episode.replica) > node.replica->last_executed() + config_.log_window;
+      if (!beyond_window && now_ < options_.fault_phase_ns) return false;
+      if (beyond_window) report_.lags_beyond_window++;
+      node.cut_off = false;
+      return true;
+    }
+  }
+  return true;
+}
+
+// A wiped replica comes back as a new incarnation: same keys, an empty
+// store, and recovering, so it fetches the state and stays silent until it
+// is past every sequence number it may have voted on.
+void Simulation::restart_wiped(ReplicaId r) {
+  ReplicaNode& node = *replicas_[r];
+  node.retired_fetch_replies_rejected += node.replica->counters().fetch_replies_rejected;
+  node.replica.reset();
+  node.store = std::make_unique<kv::Store>();
+  Result<std::unique_ptr<Replica>> replica = Replica::create(
+      config_, r, *node.crypto, *node.store, ReplicaOptions{.recovering = true});
+  PBFT_ASSERT(replica.is_ok());
+  node.replica = std::move(replica).value();
+  node.down = false;
+  node.view = 0;
+  if (!node.replica->recovering()) node.outcome.restarted_recovering = false;
+  execution_order_.observe_wipe(r);
+  exactly_once_.observe_wipe(r);
+  trace_.add(0x5a5e);
+  trace_.add(r);
+  if (logging(1)) log(fmt::format("r{} restarts with empty state, recovering", r));
+  drain_replica(r, true);
+}
+
 std::string Simulation::node_name(NodeIndex node) const {
   return node < config_.n ? fmt::format("r{}", node) : fmt::format("c{}", node - config_.n);
 }
@@ -474,6 +821,11 @@ std::string Simulation::cluster_state() const {
     if (r > 0) state += ", ";
     state += fmt::format("r{} v{} e{} h{} p{}", r, replica.view(), replica.last_executed(),
                          replica.low_watermark(), replica.pending_requests());
+    const ReplicaNode& node = *replicas_[r];
+    if (node.down) state += " down";
+    if (node.cut_off) state += " cut-off";
+    if (replica.recovering()) state += " recovering";
+    if (replica.transferring()) state += fmt::format(" fetching s{}", *replica.transfer_target());
   }
   return state;
 }
@@ -505,6 +857,7 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
   add(checker_name::exactly_once, exactly_once_.failure());
   add(checker_name::execution_order, execution_order_.failure());
   add(checker_name::bounded_memory, bounded_memory_.failure());
+  add(checker_name::recovery_silence, recovery_silence_.failure());
   add(checker_name::client_results, client_results_);
   add(checker_name::linearizability,
       check_linearizability(history_, options_.linearizability_budget));
@@ -532,6 +885,49 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
           "; replicas at the end (view, executed, stable, pending): " + cluster_state();
     }
     add(checker_name::liveness, liveness);
+  }
+  if (stopped_by_safety) {
+    report.checkers.push_back(CheckerOutcome{checker_name::catch_up,
+                                             CheckerOutcome::State::skipped,
+                                             "the run stopped at a safety violation"});
+  } else {
+    std::vector<ReplicaEnd> ends;
+    for (ReplicaId r = 0; r < config_.n; r++) {
+      const ReplicaNode& node = *replicas_[r];
+      const RunReport::ReplicaOutcome& o = node.outcome;
+      ReplicaEnd end;
+      end.replica = r;
+      if (o.crashes > 0) end.faults.push_back(NodeFault::crash);
+      if (o.wipes > 0) end.faults.push_back(NodeFault::wipe);
+      if (o.lags > 0) end.faults.push_back(NodeFault::lag);
+      end.reference = end.faults.empty() && !o.badstate;
+      end.last_executed = node.replica->last_executed();
+      end.low_watermark = node.replica->low_watermark();
+      ends.push_back(std::move(end));
+    }
+    std::optional<Failure> catch_up = check_catch_up(ends);
+    if (catch_up) catch_up->details += "; replicas at the end: " + cluster_state();
+    add(checker_name::catch_up, catch_up);
+  }
+
+  for (ReplicaId r = 0; r < config_.n; r++) {
+    const ReplicaNode& node = *replicas_[r];
+    RunReport::ReplicaOutcome outcome = node.outcome;
+    outcome.last_executed = node.replica->last_executed();
+    outcome.low_watermark = node.replica->low_watermark();
+    outcome.recovering = node.replica->recovering();
+    outcome.fetch_replies_rejected =
+        node.retired_fetch_replies_rejected + node.replica->counters().fetch_replies_rejected;
+    report.fetch_replies_rejected += outcome.fetch_replies_rejected;
+    report.stable_checkpoint_max = std::max(report.stable_checkpoint_max, outcome.low_watermark);
+    if (node.badstate) report.fetch_replies_corrupted += node.badstate->corrupted();
+    report.replica_outcomes.push_back(outcome);
+  }
+  // The state's size as the service encodes it for state transfer: every
+  // partition of a correct replica's store (replica 0 never fails).
+  const kv::Store& store = *replicas_[0]->store;
+  for (uint64_t i = 0; i < store.partition_count(); i++) {
+    report.state_size_bytes += store.read_partition(std::nullopt, i).size();
   }
   report.passed = !report.failure.has_value();
   report.history = history_;

@@ -6,13 +6,17 @@
 // verified by the receiver, as in production.
 //
 // A run has two phases. During the fault phase the network drops,
-// duplicates, reorders, delays and partitions messages (the faults in
-// Options::faults); afterwards it is reliable, and every client must finish
-// its workload within Options::liveness_bound_ns. Checkers watch every
-// execution (agreement, exactly-once, execution order), every replica's
-// memory (log and pending requests within their bounds) and every client
-// result, and judge the client history at the end (linearizability,
-// liveness).
+// duplicates, reorders, delays and partitions messages, and replicas crash,
+// are wiped, lag behind or serve bad state (the faults in Options::faults);
+// afterwards the network is reliable and every replica is up, and every
+// client must finish its workload within Options::liveness_bound_ns.
+// Checkers watch every execution and state transfer (agreement,
+// exactly-once, execution order), every replica's memory (log and pending
+// requests within their bounds), every vote a recovering replica might send,
+// and every client result; they judge the client history at the end
+// (linearizability, liveness) and whether every replica that failed caught
+// up. After the last client finished, the run goes on until every replica
+// is up again and caught up (or the liveness bound), then settles.
 #pragma once
 
 #include <cstdint>
@@ -48,9 +52,9 @@ struct RunReport {
   // The first checker that failed, in the order of `checkers`.
   std::optional<Failure> failure;
   // Every checker, in a fixed order: agreement, exactly-once,
-  // execution-order, bounded-memory, client-results, linearizability,
-  // liveness. A safety violation stops the run at once; liveness is then
-  // skipped.
+  // execution-order, bounded-memory, recovery-silence, client-results,
+  // linearizability, liveness, catch-up. A safety violation stops the run at
+  // once; liveness and catch-up are then skipped.
   std::vector<CheckerOutcome> checkers;
 
   uint64_t trace_hash = 0;
@@ -68,9 +72,45 @@ struct RunReport {
   uint64_t decode_failures = 0;      // copies the receiver's decoder rejected
   uint64_t verify_failures = 0;      // copies the receiver's verifier rejected
   uint64_t misaddressed = 0;         // sends to a replica or client that does not exist
+  uint64_t messages_lost_node_faults = 0;  // to a down replica, or to or from a cut-off one
 
   uint64_t batches_executed = 0;  // distinct sequence numbers executed by some replica
   View view_max = 0;              // the highest view any replica reached
+
+  // Node faults.
+  std::optional<ReplicaId> badstate_replica;
+  uint64_t crashes = 0;
+  uint64_t wipes = 0;
+  uint64_t lags = 0;
+  uint64_t lags_beyond_window = 0;       // healed with the others more than L ahead
+  uint64_t fetch_replies_corrupted = 0;  // sent by the badstate replica
+
+  // Checkpoints and state transfer.
+  Seq stable_checkpoint_max = 0;         // the highest low watermark at the end
+  uint64_t state_transfers = 0;          // completed (StateInstalled effects)
+  uint64_t state_bytes_fetched = 0;      // sum of StateInstalled::bytes_fetched
+  // The state's size: the encoded partitions of replica 0's store at the
+  // end (replica 0, the primary, never fails).
+  uint64_t state_size_bytes = 0;
+  uint64_t fetch_replies_rejected = 0;   // by every replica, wiped incarnations included
+  size_t peak_log_size = 0;              // the most sequence numbers any replica's log held
+
+  // Per replica, index = replica id.
+  struct ReplicaOutcome {
+    uint32_t crashes = 0;
+    uint32_t wipes = 0;
+    uint32_t lags = 0;
+    bool badstate = false;
+    // Every restart after a wipe came up recovering (silent).
+    bool restarted_recovering = true;
+    Seq last_executed = 0;
+    Seq low_watermark = 0;
+    bool recovering = false;  // at the end
+    uint64_t state_transfers = 0;
+    uint64_t state_bytes_fetched = 0;
+    uint64_t fetch_replies_rejected = 0;
+  };
+  std::vector<ReplicaOutcome> replica_outcomes;
 
   std::vector<history::Entry> history;  // one entry per client operation, in call order
 };

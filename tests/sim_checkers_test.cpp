@@ -99,6 +99,172 @@ TEST(ExecutionOrderChecker, CatchesARepeat) {
   EXPECT_EQ(checker.failure()->details, "replica 1 re-executed seq 2 after executing seq 2");
 }
 
+StateInstalled install(Seq seq, uint8_t digest_byte) {
+  return StateInstalled{seq, digest_of(digest_byte), 100};
+}
+
+TEST(AgreementChecker, RemembersTheAnnouncedCheckpointDigest) {
+  AgreementChecker checker;
+  EXPECT_FALSE(checker.checkpoint_digest(8));
+  checker.observe_checkpoint(0, 8, digest_of(0x11));
+  checker.observe_checkpoint(1, 8, digest_of(0x11));
+  EXPECT_FALSE(checker.failure());
+  EXPECT_EQ(checker.checkpoint_digest(8), digest_of(0x11));
+}
+
+TEST(AgreementChecker, CatchesDivergentCheckpointStates) {
+  AgreementChecker checker;
+  checker.observe_checkpoint(0, 16, digest_of(0x11));
+  checker.observe_checkpoint(2, 16, digest_of(0x22));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, "agreement");
+  EXPECT_NE(checker.failure()->details.find("checkpoint 16: replica 0 announced state"),
+            std::string::npos);
+  EXPECT_NE(checker.failure()->details.find("replica 2"), std::string::npos);
+}
+
+TEST(ExecutionOrderChecker, AcceptsAJumpByStateTransfer) {
+  ExecutionOrderChecker checker(2);
+  checker.observe(1, batch(1, 0));
+  checker.observe(1, batch(2, 0));
+  checker.observe_install(1, install(16, 0x11), digest_of(0x11));
+  checker.observe(1, batch(17, 0));
+  EXPECT_FALSE(checker.failure());
+  EXPECT_EQ(checker.last_executed(1), 17u);
+}
+
+TEST(ExecutionOrderChecker, CatchesAnInstallThatGoesBack) {
+  ExecutionOrderChecker checker(2);
+  for (Seq s = 1; s <= 9; s++) checker.observe(0, batch(s, 0));
+  checker.observe_install(0, install(8, 0x11), digest_of(0x11));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->details, "replica 0 installed checkpoint 8 after executing seq 9");
+}
+
+TEST(ExecutionOrderChecker, CatchesAnInstalledStateNobodyHad) {
+  ExecutionOrderChecker wrong(2);
+  wrong.observe_install(1, install(8, 0x33), digest_of(0x11));
+  ASSERT_TRUE(wrong.failure());
+  EXPECT_NE(wrong.failure()->details.find("but the replicas announced state"), std::string::npos);
+
+  ExecutionOrderChecker unannounced(2);
+  unannounced.observe_install(1, install(8, 0x33), std::nullopt);
+  ASSERT_TRUE(unannounced.failure());
+  EXPECT_NE(unannounced.failure()->details.find("which no replica announced"), std::string::npos);
+}
+
+TEST(ExecutionOrderChecker, AWipeStartsTheReplicaOver) {
+  ExecutionOrderChecker checker(2);
+  for (Seq s = 1; s <= 5; s++) checker.observe(1, batch(s, 0));
+  checker.observe_wipe(1);
+  checker.observe(1, batch(1, 0));  // executing from the empty state again
+  EXPECT_FALSE(checker.failure());
+  checker.observe(1, batch(3, 0));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->details, "replica 1 skipped to seq 3 after executing seq 1");
+}
+
+TEST(ExactlyOnceChecker, AnInstallBringsTheInstalledStatesRecord) {
+  ExactlyOnceChecker checker(4);
+  checker.observe(0, batch(1, 1, {fresh(7, 5)}));
+  checker.observe(0, batch(2, 2, {fresh(8, 1)}));
+  // Replica 3 never executed seqs 1 and 2: it installs the state after 2,
+  // in which client 7's request 5 has run. Running it again is a violation.
+  checker.observe_install(3, 2);
+  EXPECT_FALSE(checker.failure());
+  checker.observe(3, batch(3, 3, {stale(7, 5), fresh(8, 2)}));
+  EXPECT_FALSE(checker.failure());
+  checker.observe(3, batch(4, 4, {fresh(7, 5)}));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_NE(checker.failure()->details.find("replica 3 executed the same request twice: client "
+                                            "7 timestamp 5 at seq 4, after timestamp 5 at seq 1"),
+            std::string::npos);
+}
+
+TEST(ExactlyOnceChecker, AWipeEmptiesTheRecordAndAnInstallRefillsIt) {
+  ExactlyOnceChecker checker(4);
+  checker.observe(0, batch(1, 1, {fresh(7, 5)}));
+  checker.observe(2, batch(1, 1, {fresh(7, 5)}));
+  checker.observe_wipe(2);
+  // The wiped replica's state is empty: executing seq 1 again is no violation.
+  checker.observe(2, batch(1, 1, {fresh(7, 5)}));
+  EXPECT_FALSE(checker.failure());
+  // But after a wipe and an install of the state after seq 1, request 5 is
+  // part of the state again.
+  checker.observe_wipe(2);
+  checker.observe_install(2, 1);
+  checker.observe(2, batch(2, 2, {fresh(7, 5)}));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, "exactly-once");
+}
+
+TEST(ExactlyOnceChecker, CatchesAStateThatNobodyExecuted) {
+  ExactlyOnceChecker checker(4);
+  checker.observe(0, batch(1, 1, {fresh(7, 5)}));
+  checker.observe_install(1, 8);
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->details,
+            "replica 1 installed checkpoint 8, but no replica executed seq 2");
+}
+
+Message prepare_message(ReplicaId sender, Seq seq, uint8_t digest_byte) {
+  Prepare p;
+  p.view = 0;
+  p.seq = seq;
+  p.digest = digest_of(digest_byte);
+  p.sender = sender;
+  return p;
+}
+
+TEST(RecoverySilenceChecker, LetsARecoveringReplicaFetchButNotVote) {
+  RecoverySilenceChecker checker;
+  checker.observe_send(2, true, StatusMessage{0, 0, 0, true, 2, {}});
+  checker.observe_send(2, true, Fetch{8, 0, 3, 0, 2, {}});
+  checker.observe_send(2, true, Checkpoint{8, digest_of(1), 2, {}});
+  EXPECT_FALSE(checker.failure());
+  checker.observe_send(2, true, prepare_message(2, 9, 0xaa));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, "recovery-silence");
+  EXPECT_EQ(checker.failure()->details, "replica 2 sent prepare v0 s9 while recovering");
+}
+
+TEST(RecoverySilenceChecker, CatchesAVoteThatContradictsOneFromBeforeAWipe) {
+  RecoverySilenceChecker checker;
+  checker.observe_send(1, false, prepare_message(1, 5, 0xaa));
+  checker.observe_send(1, false, prepare_message(1, 5, 0xaa));  // a retransmission
+  // A relayed prepare of replica 3 is replica 3's vote, not replica 1's.
+  checker.observe_send(1, false, prepare_message(3, 5, 0xbb));
+  EXPECT_FALSE(checker.failure());
+  checker.observe_send(1, false, prepare_message(1, 5, 0xcc));
+  ASSERT_TRUE(checker.failure());
+  EXPECT_NE(checker.failure()->details.find("replica 1 sent prepare v0 s5 for batch"),
+            std::string::npos);
+}
+
+TEST(CatchUp, AcceptsFailedReplicasThatReachedTheStableCheckpoint) {
+  std::vector<ReplicaEnd> ends = {
+      {0, {}, true, 80, 80},
+      {1, {NodeFault::wipe}, false, 80, 72},
+      {2, {}, false, 12, 8},  // the badstate replica: no mark, no duty
+      {3, {}, true, 76, 72},
+  };
+  EXPECT_FALSE(check_catch_up(ends));
+}
+
+TEST(CatchUp, CatchesAReplicaLeftBehind) {
+  std::vector<ReplicaEnd> ends = {
+      {0, {}, true, 80, 80},
+      {1, {NodeFault::crash, NodeFault::lag}, false, 48, 48},
+      {2, {}, true, 80, 72},
+  };
+  const std::optional<Failure> failure = check_catch_up(ends);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->checker, "catch-up");
+  EXPECT_EQ(failure->details,
+            "replica 1 (crash, lag) executed up to seq 48, below the stable checkpoint 80 of the "
+            "replicas that stayed correct");
+}
+
 TEST(BoundedMemoryChecker, AcceptsALogWithinTheWindow) {
   BoundedMemoryChecker checker(32, 100);
   checker.observe(0, 32, 100);

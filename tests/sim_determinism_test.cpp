@@ -60,7 +60,7 @@ TEST(Simulator, AFaultFreeRunPassesEveryChecker) {
   EXPECT_EQ(report.messages_dropped + report.messages_duplicated + report.messages_partitioned,
             0u);
   EXPECT_EQ(report.decode_failures + report.verify_failures, 0u);
-  ASSERT_EQ(report.checkers.size(), 7u);
+  ASSERT_EQ(report.checkers.size(), 9u);
   for (const CheckerOutcome& c : report.checkers) {
     EXPECT_EQ(c.state, CheckerOutcome::State::ok) << c.name << ": " << c.details;
   }
@@ -103,17 +103,24 @@ TEST(Options, ParsesFaultLists) {
   ASSERT_TRUE(faults);
   EXPECT_TRUE(faults->drop && faults->partition);
   EXPECT_FALSE(faults->dup || faults->reorder || faults->delay);
+  EXPECT_FALSE(faults->any_node());
   EXPECT_EQ(to_string(faults.value()), "drop,partition");
   EXPECT_EQ(to_string(parse_faults("none").value()), "none");
   EXPECT_EQ(parse_faults("all").value(), FaultSet::all());
-  EXPECT_EQ(to_string(FaultSet::all()), "drop,dup,reorder,delay,partition");
+  EXPECT_EQ(to_string(FaultSet::all()),
+            "drop,dup,reorder,delay,partition,crash,wipe,lag,badstate");
+  Result<FaultSet> node = parse_faults("wipe,badstate");
+  ASSERT_TRUE(node);
+  EXPECT_TRUE(node->wipe && node->badstate && node->any_node());
+  EXPECT_FALSE(node->crash || node->lag || node->any_network());
 }
 
 TEST(Options, AnUnknownFaultListsTheValidOnes) {
   Result<FaultSet> faults = parse_faults("drop,jitter");
   ASSERT_FALSE(faults);
   EXPECT_NE(faults.reason().find("'jitter'"), std::string::npos);
-  EXPECT_NE(faults.reason().find("drop, dup, reorder, delay, partition, none, all"),
+  EXPECT_NE(faults.reason().find(
+                "drop, dup, reorder, delay, partition, crash, wipe, lag, badstate, none, all"),
             std::string::npos);
   EXPECT_FALSE(parse_faults(""));
   EXPECT_FALSE(parse_faults("drop,"));

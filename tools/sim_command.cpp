@@ -1,9 +1,11 @@
 // `pbft sim`: runs the deterministic simulator on one seed (a readable
 // report) or on seeds 1..N (one line per failed seed, with the checker, the
-// reason and the command that replays it; then an aggregate line; then
-// "N passed, M failed" as the last line).
+// reason and the command that replays it; then aggregate lines: speed,
+// node faults, state transfer and log size; then "N passed, M failed" as
+// the last line).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -123,12 +125,35 @@ int run_many(const SimArgs& args, sim::Options options) {
   uint64_t failed = 0;
   uint64_t ops = 0;
   uint64_t virtual_ns = 0;
+  // Node faults and state transfer over all seeds.
+  uint64_t crashes = 0;
+  uint64_t wipes = 0;
+  uint64_t lags = 0;
+  uint64_t badstate_runs = 0;
+  uint64_t transfers = 0;
+  uint64_t bytes_fetched = 0;
+  // The state's size counted once per transfer: bytes_fetched over it is
+  // the share of the state an average transfer moved.
+  uint64_t state_bytes_per_transfer = 0;
+  uint64_t replies_rejected = 0;
+  uint64_t replies_corrupted = 0;
+  size_t peak_log = 0;
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t seed = 1; seed <= args.seeds; seed++) {
     options.seed = seed;
     const sim::RunReport report = sim::run(options);
     ops += report.ops_completed;
     virtual_ns += report.virtual_time_ns;
+    crashes += report.crashes;
+    wipes += report.wipes;
+    lags += report.lags;
+    badstate_runs += report.badstate_replica ? 1 : 0;
+    transfers += report.state_transfers;
+    bytes_fetched += report.state_bytes_fetched;
+    state_bytes_per_transfer += report.state_size_bytes * report.state_transfers;
+    replies_rejected += report.fetch_replies_rejected;
+    replies_corrupted += report.fetch_replies_corrupted;
+    peak_log = std::max(peak_log, report.peak_log_size);
     if (report.passed) {
       passed++;
     } else {
@@ -150,6 +175,15 @@ int run_many(const SimArgs& args, sim::Options options) {
              "time\n",
              args.seeds, wall_s, wall_s > 0 ? double(args.seeds) / wall_s : 0.0, ops,
              sim::format_seconds(virtual_ns));
+  fmt::print(args.json ? stderr : stdout,
+             "node faults: {} crashes, {} wipes, {} lags, a badstate replica in {} runs; "
+             "{} fetch replies corrupted, {} rejected\n",
+             crashes, wipes, lags, badstate_runs, replies_corrupted, replies_rejected);
+  fmt::print(args.json ? stderr : stdout,
+             "state transfer: {} completed, {} bytes fetched, {} of the state per transfer; "
+             "peak log {} sequence numbers\n",
+             transfers, bytes_fetched, sim::format_ratio(bytes_fetched, state_bytes_per_transfer),
+             peak_log);
   std::fflush(stderr);
   fmt::print("{} passed, {} failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
@@ -163,8 +197,9 @@ void add_sim_command(CLI::App& app, int& exit_status) {
   constexpr uint64_t max_ms = 1'000'000'000;
   CLI::App* sim = app.add_subcommand(
       "sim",
-      "Run the deterministic simulator: a whole cluster on virtual time, network faults "
-      "from one seed, checkers for agreement, exactly-once, linearizability and liveness");
+      "Run the deterministic simulator: a whole cluster on virtual time, network and "
+      "replica faults from one seed, checkers for agreement, exactly-once, linearizability, "
+      "liveness and catch-up");
 
   CLI::Option* seed = sim->add_option("--seed", args->seed, "The seed to run")->capture_default_str();
   CLI::Option* seeds = sim->add_option("--seeds", args->seeds, "Run seeds 1..N and summarize")
@@ -178,8 +213,9 @@ void add_sim_command(CLI::App& app, int& exit_status) {
   sim->add_option("--keys", args->options.keys, "Keys the operations are drawn from")
       ->capture_default_str();
   sim->add_option("--faults", args->faults,
-                  "Network faults during the fault phase: a comma-separated list of drop, dup, "
-                  "reorder, delay, partition; or none, or all")
+                  "Faults during the fault phase: a comma-separated list of drop, dup, reorder, "
+                  "delay, partition (network), crash, wipe, lag, badstate (replicas); or none, "
+                  "or all")
       ->capture_default_str();
   sim->add_option("--fault-time", args->fault_time_ms,
                   "Length of the fault phase in virtual ms")
