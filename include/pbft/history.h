@@ -39,9 +39,12 @@ Result<Entry> parse_json_line(std::string_view line);
 Status write_file(const std::string& path, const std::vector<Entry>& entries);
 Result<std::vector<Entry>> read_file(const std::string& path);
 
+// When complete is false the search gave up (step budget or its 1 GiB memory
+// cap) and the outcome is undecided: linearizable is then false too, so
+// callers test complete first.
 struct CheckResult {
   bool linearizable = true;
-  bool complete = true;     // false if the search gave up (budget exhausted)
+  bool complete = true;     // false if the search gave up
   std::string explanation;  // for a violation: the key and the operations involved
 };
 

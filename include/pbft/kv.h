@@ -55,8 +55,9 @@ class Store final : public Service {
   void execute(Seq seq, std::span<const Operation> operations,
                std::vector<Bytes>& results) override;
 
-  // Applies one operation (the sequential specification, also used by tests
-  // and the linearizability checker).
+  // Applies one operation: the sequential specification. (The
+  // linearizability checker has its own model of it, cross-checked against
+  // this one by its tests.)
   OpResult apply(const Op& op);
 
   std::optional<Bytes> get(const Bytes& key) const;
