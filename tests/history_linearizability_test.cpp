@@ -396,6 +396,7 @@ TEST(Linearizability, MalformedEntriesAreRejectedWithAReason) {
   Entry no_value = ok_append(1, "k", "a", 0, 1);
   no_value.value.reset();
   EXPECT_FALSE(check_linearizable({no_value}).complete);
+  EXPECT_FALSE(check_linearizable({unknown(no_value)}).complete) << "whatever the outcome";
 }
 
 // --- Randomized ------------------------------------------------------------------

@@ -39,9 +39,12 @@ Result<Entry> parse_json_line(std::string_view line);
 Status write_file(const std::string& path, const std::vector<Entry>& entries);
 Result<std::vector<Entry>> read_file(const std::string& path);
 
+// When complete is false the search gave up (step budget or its 1 GiB memory
+// cap) and the outcome is undecided: linearizable is then false too, so
+// callers test complete first.
 struct CheckResult {
   bool linearizable = true;
-  bool complete = true;     // false if the search gave up (budget exhausted)
+  bool complete = true;     // false if the search gave up
   std::string explanation;  // for a violation: the key and the operations involved
 };
 
@@ -49,8 +52,11 @@ struct CheckResult {
 // (get returns the last put/append result or null; delete removes; append
 // concatenates). Linearizability is local, so each key is checked alone,
 // with the Wing-Gong/Lowe search and memoization of visited states. fail
-// operations are ignored; unknown ones may take effect at any point after
-// their call, or never. search_budget bounds the states explored per key.
+// operations are ignored (operations the store refused, too_large or
+// malformed, belong in the history as fail: the model has no size limits);
+// unknown ones may take effect at any point after their call, or never. Two
+// events at the same timestamp count as concurrent. search_budget bounds the
+// states explored per key.
 CheckResult check_linearizable(const std::vector<Entry>& entries,
                                uint64_t search_budget = 10'000'000);
 

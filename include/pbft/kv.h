@@ -73,8 +73,9 @@ class Store final : public Service {
   Bytes read_partition(std::optional<Seq> name, uint64_t index) const override;
   Status install_partition(uint64_t index, ByteView bytes) override;
 
-  // Applies one operation (the sequential specification, also used by tests
-  // and the linearizability checker).
+  // Applies one operation: the sequential specification. (The
+  // linearizability checker has its own model of it, cross-checked against
+  // this one by its tests.)
   OpResult apply(const Op& op);
 
   std::optional<Bytes> get(const Bytes& key) const;
