@@ -226,5 +226,66 @@ TEST(Recovery, ARestartedReplicaIsSilentUntilPastItsHorizon) {
   EXPECT_EQ(c.store(3).get(Bytes{'k', '0'}), c.store(0).get(Bytes{'k', '0'}));
 }
 
+
+StatusMessage status_from(const Cluster& c, ReplicaId i, Seq executed, bool recovering = false) {
+  StatusMessage s;
+  s.last_executed = executed;
+  s.recovering = recovering;
+  s.sender = i;
+  s.authenticator = make_authenticator(c.crypto(i), c.config().n, wire::auth_payload(s));
+  return s;
+}
+
+// Regression (review of the recovery horizon): a faulty replica reporting
+// last_executed = 2^64-1 must not wrap the horizon around and end a
+// recovering replica's silence early.
+TEST(Recovery, AHugeReportDoesNotWrapTheHorizon) {
+  Cluster c(checkpoint_config(), 1);
+  run_puts(c, 30);
+  c.restart_empty(3);
+  ASSERT_TRUE(c.deliver(3, status_from(c, 1, UINT64_MAX)));
+  c.drain(3);
+  auto faulty_quiet = [](const Envelope& e, bool to_client, uint32_t id) {
+    return e.from == Principal::replica(1) && !to_client && id == 3;
+  };
+  settle(c, faulty_quiet, 60);
+  EXPECT_TRUE(c.replica(3).recovering()) << "left recovery at " << c.replica(3).last_executed();
+}
+
+// Regression (review of checkpoint claims): a faulty replica that fills its
+// claim slots with made-up checkpoints far ahead must not push out its real
+// signature, which a lagging replica needs for a proof when the faulty
+// replica then goes silent (the other two correct replicas are only 2f).
+TEST(StateTransfer, MadeUpClaimsDoNotPushOutARealSignature) {
+  Cluster c(checkpoint_config(), 1);
+  run_puts(c, 3);
+  run_puts(c, 20, isolate(3));
+  for (Seq s = 4000; s < 4016; s += 4) {
+    Checkpoint cp{s, Digest{}, 1, {}};
+    cp.signature = c.crypto(1).sign(wire::auth_payload(cp));
+    ASSERT_TRUE(c.deliver(3, cp));
+  }
+  c.drain(3);
+  auto silent1 = [](const Envelope& e, bool to_client, uint32_t id) {
+    return e.from == Principal::replica(1) || (!to_client && id == 1);
+  };
+  settle(c, silent1, 300);
+  EXPECT_EQ(c.replica(3).counters().state_transfers_completed, 1u);
+  EXPECT_EQ(c.replica(3).last_executed(), c.replica(0).last_executed());
+  run_puts(c, 3, silent1);  // 0, 2 and 3 are a quorum again
+}
+
+// Regression (review): STATUS answers are rate-limited from the very first
+// tick, not only after it.
+TEST(Retransmission, StatusAnswersAreRateLimitedBeforeTheFirstTick) {
+  Cluster c(checkpoint_config(), 1);
+  size_t answers = 0;
+  for (int i = 0; i < 1000; i++) {
+    ASSERT_TRUE(c.deliver(2, status_from(c, 1, 0, true)));
+    answers += sent<StatusMessage>(c.drain(2)).size();
+  }
+  EXPECT_LE(answers, 1u);
+}
+
 }  // namespace
 }  // namespace pbft::testing

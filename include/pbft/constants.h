@@ -57,6 +57,12 @@ constexpr size_t partition_size_max = 64 * 1024 * 1024;
 constexpr size_t fetch_chunk_max = 1024 * 1024;
 constexpr size_t fetch_in_flight_max = 16;
 constexpr size_t fetch_assembly_bytes_max = 2 * partition_size_max;
+// Serving state transfer: per peer and tick, at most this many fetches are
+// answered and at most this many partition bytes read to answer them (a
+// partition is read whole to answer any chunk of it), so a faulty peer
+// cannot make a replica do unbounded work.
+constexpr uint32_t fetch_serve_count_per_tick = 1024;
+constexpr size_t fetch_serve_bytes_per_tick = 64 * 1024 * 1024;
 // The state tree's fan-out, and the most digests a FETCH-REPLY may carry
 // (a correct one carries one node's children: at most the fan-out).
 constexpr uint32_t state_tree_fanout = 16;
@@ -75,6 +81,8 @@ constexpr uint64_t retransmit_seqs_max = 64;
 static_assert(pending_bytes_max >= batch_bytes_max, "the pending queue must hold a full batch");
 static_assert(fetch_chunk_max + 4096 < message_size_max, "a fetch reply fits in a message");
 static_assert(fetch_assembly_bytes_max >= partition_size_max, "one partition must fit");
+static_assert(fetch_serve_bytes_per_tick >= partition_size_max,
+              "the largest partition must be servable within one tick's budget");
 static_assert(state_tree_fanout >= 2 && state_tree_fanout <= fetch_digests_max,
               "a node's children must fit in one fetch reply");
 static_assert(replicas_max >= 4, "PBFT needs n >= 3f+1 with f >= 1");

@@ -33,7 +33,8 @@ Result<Op> decode_op(ByteView bytes);
 enum class Code : uint8_t {
   ok = 0,
   not_found = 1,  // get of an absent key
-  too_large = 2,  // key, value, or the value an append would produce, is over its limit
+  too_large = 2,  // key, value, the value an append would produce, or the key's bucket
+                  // (constants::partition_size_max) would be over its limit
   malformed = 3,  // the operation could not be decoded
 };
 
@@ -90,12 +91,18 @@ class Store final : public Service {
   const Bucket& bucket(const Bytes& key) const {
     return state_.get(partition_of(key, state_.partition_count()));
   }
-  Bucket& mutable_bucket(const Bytes& key) {
-    return state_.mutate(partition_of(key, state_.partition_count()));
+
+  // A bucket's encoded size with one entry more or less.
+  static uint64_t entry_size(size_t key_size, size_t value_size) {
+    return 8 + key_size + value_size;
   }
 
   PartitionedState<Bucket> state_;
   size_t size_ = 0;  // keys in the current state
+  // Each bucket's encoded size in the current state: a write that would take
+  // it over constants::partition_size_max is refused (too_large), so every
+  // bucket can be moved by state transfer, however clients choose keys.
+  std::vector<uint64_t> bucket_bytes_;
 };
 
 }  // namespace pbft::kv

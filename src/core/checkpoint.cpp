@@ -191,17 +191,40 @@ void ReplicaState::discard_below(Seq s) {
   own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.lower_bound(s));
   service_.release_snapshots_below(s);
   replies_.release_below(s);
-  for (auto& [sender, claims] : claims_) claims.erase(claims.begin(), claims.upper_bound(s));
+  for (auto& [sender, claims] : claims_) {
+    claims.erase(claims.begin(), claims.lower_bound(std::make_pair(s + 1, Digest{})));
+  }
 }
 
 // Claims: CHECKPOINTs above what this replica executed, kept (a few per
 // sender, the highest) even beyond the window, to find a stable checkpoint
 // it does not have.
+//
+// When a sender has too many, the claim the fewest other replicas support
+// goes (the highest of those on a tie): a faulty replica's made-up claims
+// have no support, so they cannot push out its real signature, which a
+// lagging replica may need for a proof (with 2f correct peers, every proof
+// it can get includes a faulty replica's signature).
 void ReplicaState::record_claim(const Checkpoint& checkpoint) {
   if (checkpoint.seq <= last_executed_) return;
-  std::map<Seq, Checkpoint>& claims = claims_[checkpoint.sender];
-  claims.emplace(checkpoint.seq, checkpoint);  // the first claim per (sender, seq)
-  while (claims.size() > constants::checkpoint_claims_per_replica_max) claims.erase(claims.begin());
+  auto& claims = claims_[checkpoint.sender];
+  claims.emplace(std::make_pair(checkpoint.seq, checkpoint.state_digest), checkpoint);
+  if (claims.size() <= constants::checkpoint_claims_per_replica_max) return;
+  auto support = [&](const std::pair<Seq, Digest>& key) {
+    uint32_t n = 0;
+    for (const auto& [sender, others] : claims_) n += others.count(key) ? 1 : 0;
+    return n;
+  };
+  auto victim = claims.begin();
+  uint32_t victim_support = support(victim->first);
+  for (auto it = std::next(claims.begin()); it != claims.end(); ++it) {
+    const uint32_t s = support(it->first);
+    if (s <= victim_support) {  // ties: the later (higher) one
+      victim = it;
+      victim_support = s;
+    }
+  }
+  claims.erase(victim);
 }
 
 // The highest checkpoint above last_executed_ that 2f+1 replicas claim with
@@ -209,8 +232,8 @@ void ReplicaState::record_claim(const Checkpoint& checkpoint) {
 std::optional<std::pair<Seq, Digest>> ReplicaState::proven_claim() const {
   std::map<std::pair<Seq, Digest>, uint32_t> counts;
   for (const auto& [sender, claims] : claims_) {
-    for (const auto& [seq, checkpoint] : claims) {
-      if (seq > last_executed_) counts[{seq, checkpoint.state_digest}]++;
+    for (const auto& [key, checkpoint] : claims) {
+      if (key.first > last_executed_) counts[key]++;
     }
   }
   std::optional<std::pair<Seq, Digest>> best;

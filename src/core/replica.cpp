@@ -148,6 +148,11 @@ void ReplicaState::add_pending(const Request& request) {
   if (auto it = pending_.find(request.client); it != pending_.end()) {
     Request& held = it->second.request;
     if (held.timestamp == request.timestamp) return;  // a retransmission
+    if (pending_bytes_ - held.operation.size() + request.operation.size() >
+        constants::pending_bytes_max) {
+      counters.requests_ignored++;
+      return;
+    }
     pending_bytes_ -= held.operation.size();
     pending_bytes_ += request.operation.size();
     held = request;  // a newer request keeps its client's place in the order
@@ -524,16 +529,23 @@ void ReplicaState::on_status(const StatusMessage& status) {
     counters.messages_ignored++;
     return;
   }
-  uint64_t& answered = last_status_answered_tick_[status.sender];
-  if (answered != 0 && ticks_ - answered < config_.status_interval_ticks) {
-    counters.messages_ignored++;  // rate limit: a faulty peer cannot make us flood
-    return;
+  // Rate limit: at most one answer per peer per status interval, so a faulty
+  // peer cannot make this replica flood.
+  auto [answered, first] = last_status_answered_tick_.try_emplace(status.sender, ticks_);
+  if (!first) {
+    if (ticks_ - answered->second < config_.status_interval_ticks) {
+      counters.messages_ignored++;
+      return;
+    }
+    answered->second = ticks_;
   }
-  answered = std::max<uint64_t>(ticks_, 1);
 
   const Destination to = Destination::replica(status.sender);
+  // Only slots inside the peer's window are any use to it (a peer far
+  // behind catches up by state transfer instead).
   const Seq from = std::max(status.last_executed, low_watermark_) + 1;
-  const Seq to_seq = from + constants::retransmit_seqs_max;
+  const Seq to_seq = std::min(from + constants::retransmit_seqs_max,
+                              status.last_stable + config_.log_window + 1);
   for (auto it = log_.lower_bound(from); it != log_.end() && it->first < to_seq; ++it) {
     const Slot& s = it->second;
     if (s.pre_prepare_message != nullptr) {

@@ -78,8 +78,14 @@ struct Transfer {
   std::vector<Checkpoint> proof;          // 2f+1 matching CHECKPOINTs for target
   std::deque<Node> queue;                 // nodes still to fetch
   std::map<std::pair<uint32_t, uint64_t>, InFlight> in_flight;
-  std::map<uint64_t, Bytes> assemblies;   // leaf index -> bytes received so far
-  size_t assembly_bytes = 0;
+  // Partitions being fetched in several chunks: the bytes so far and the
+  // size the first chunk announced, reserved in assembly_bytes.
+  struct Assembly {
+    Bytes bytes;
+    uint64_t total_size = 0;
+  };
+  std::map<uint64_t, Assembly> assemblies;
+  size_t assembly_bytes = 0;  // reserved: sum of the assemblies' total sizes
   std::set<ReplicaId> suspects;           // sent bad data or were slow for this target
   uint32_t next_server = 0;               // round robin over the proof's signers
   uint64_t bytes_fetched = 0;
@@ -161,7 +167,8 @@ class ReplicaState {
   std::vector<Checkpoint> stable_proof_;
   // CHECKPOINTs above what this replica executed, even beyond the window, a
   // few per sender: 2f+1 matching ones prove a stable checkpoint it lacks.
-  std::map<ReplicaId, std::map<Seq, Checkpoint>> claims_;
+  // Keyed by (seq, digest): a faulty replica may claim several digests.
+  std::map<ReplicaId, std::map<std::pair<Seq, Digest>, Checkpoint>> claims_;
   std::optional<Transfer> transfer_;
 
   // Recovery after a restart without state.
@@ -178,8 +185,12 @@ class ReplicaState {
   uint64_t last_progress_tick_ = 0;   // when a batch last executed (or the wait began)
   uint64_t last_status_sent_tick_ = 0;
   std::map<ReplicaId, uint64_t> last_status_answered_tick_;
-  // Fetches answered per peer in the current tick (serving is rate-limited).
-  std::map<ReplicaId, uint32_t> fetches_answered_;
+  // Serving budget used per peer in the current tick (rate limit).
+  struct ServeBudget {
+    uint32_t fetches = 0;
+    size_t bytes = 0;
+  };
+  std::map<ReplicaId, ServeBudget> fetches_answered_;
 
  private:
   void send(Destination to, Message m);
@@ -218,7 +229,10 @@ class ReplicaState {
   void maybe_start_transfer();
   void start_transfer(Seq target, const Digest& root);
   void pump_transfer();
-  void send_fetch(Transfer::Node node, uint64_t offset);
+  void send_fetch(Transfer::Node node, uint64_t offset,
+                  std::optional<ReplicaId> same_server = std::nullopt);
+  void send_fetch_to(ReplicaId server, Transfer::Node node, uint64_t offset);
+  void vote_on_logged_slots();
   void finish_transfer();
   void check_recovered();
 };

@@ -41,13 +41,16 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
     counters.messages_ignored++;
     return;
   }
-  // Rate limit: a fetching replica has at most fetch_in_flight_max requests
-  // out; a faulty one cannot make this replica read more than twice that per tick.
-  uint32_t& answered = fetches_answered_[fetch.sender];
-  if (answered >= 2 * constants::fetch_in_flight_max) {
+  // Rate limit, charged for every fetch, answered or not: a faulty peer
+  // cannot make this replica do unbounded work per tick. A correct fetcher
+  // that hits it retries after a status interval.
+  ServeBudget& budget = fetches_answered_[fetch.sender];
+  if (budget.fetches >= constants::fetch_serve_count_per_tick ||
+      budget.bytes >= constants::fetch_serve_bytes_per_tick) {
     counters.messages_ignored++;
     return;
   }
+  budget.fetches++;
   auto it = own_checkpoints_.find(fetch.checkpoint);
   if (it == own_checkpoints_.end()) {
     counters.messages_ignored++;  // not held (any more): the fetcher asks another replica
@@ -73,6 +76,7 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
       return;
     }
     const Bytes bytes = read_leaf(fetch.checkpoint, fetch.index);
+    budget.bytes += bytes.size();
     if (fetch.offset > bytes.size()) {
       counters.messages_ignored++;
       return;
@@ -83,7 +87,6 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
     reply.data.assign(begin, begin + static_cast<ptrdiff_t>(n));
   }
   reply.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(reply));
-  answered++;
   counters.fetches_served++;
   send(Destination::replica(fetch.sender), std::move(reply));
 }
@@ -111,8 +114,8 @@ void ReplicaState::start_transfer(Seq target, const Digest& root) {
   transfer_->root = root;
   transfer_->bytes_fetched = carried_bytes;
   for (const auto& [sender, claims] : claims_) {
-    auto it = claims.find(target);
-    if (it != claims.end() && it->second.state_digest == root) transfer_->proof.push_back(it->second);
+    auto it = claims.find({target, root});
+    if (it != claims.end()) transfer_->proof.push_back(it->second);
   }
   PBFT_ASSERT(transfer_->proof.size() >= config_.quorum());
   // Compare against the current state: bring the tree up to date first.
@@ -141,8 +144,13 @@ void ReplicaState::pump_transfer() {
   if (t.queue.empty() && t.in_flight.empty()) finish_transfer();
 }
 
-void ReplicaState::send_fetch(Transfer::Node node, uint64_t offset) {
+void ReplicaState::send_fetch(Transfer::Node node, uint64_t offset,
+                              std::optional<ReplicaId> same_server) {
   Transfer& t = *transfer_;
+  if (same_server) {
+    send_fetch_to(*same_server, node, offset);
+    return;
+  }
   // Round robin over the proof's signers that are not suspects (all of them
   // again once every one is).
   std::vector<ReplicaId> servers;
@@ -156,7 +164,11 @@ void ReplicaState::send_fetch(Transfer::Node node, uint64_t offset) {
     }
   }
   PBFT_ASSERT(!servers.empty());
-  const ReplicaId server = servers[t.next_server++ % servers.size()];
+  send_fetch_to(servers[t.next_server++ % servers.size()], node, offset);
+}
+
+void ReplicaState::send_fetch_to(ReplicaId server, Transfer::Node node, uint64_t offset) {
+  Transfer& t = *transfer_;
   t.in_flight[{node.level, node.index}] = Transfer::InFlight{node, server, ticks_, offset};
 
   Fetch fetch;
@@ -186,16 +198,16 @@ void ReplicaState::on_fetch_reply(const FetchReply& reply) {
   t.bytes_fetched += reply.data.size() + reply.digests.size() * digest_size;
   counters.fetch_bytes_received += reply.data.size() + reply.digests.size() * digest_size;
 
+  auto drop_assembly = [&](uint64_t leaf) {
+    auto a = t.assemblies.find(leaf);
+    if (a == t.assemblies.end()) return;
+    t.assembly_bytes -= a->second.total_size;
+    t.assemblies.erase(a);
+  };
   auto reject = [&] {
     counters.fetch_replies_rejected++;
     t.suspects.insert(reply.sender);
-    if (request.node.level == 0) {
-      auto a = t.assemblies.find(request.node.index);
-      if (a != t.assemblies.end()) {
-        t.assembly_bytes -= a->second.size();
-        t.assemblies.erase(a);
-      }
-    }
+    if (request.node.level == 0) drop_assembly(request.node.index);
     t.queue.push_front(request.node);  // ask someone else, from the start
   };
 
@@ -219,23 +231,36 @@ void ReplicaState::on_fetch_reply(const FetchReply& reply) {
     }
   } else {
     const uint64_t leaf = request.node.index;
-    Bytes& assembly = t.assemblies[leaf];
+    auto a = t.assemblies.find(leaf);
+    const bool first_chunk = a == t.assemblies.end();
+    const uint64_t expected_offset = first_chunk ? 0 : a->second.bytes.size();
     if (!reply.digests.empty() || reply.total_size > constants::partition_size_max ||
-        reply.offset != assembly.size() || reply.offset + reply.data.size() > reply.total_size ||
+        (!first_chunk && reply.total_size != a->second.total_size) ||
+        reply.offset != expected_offset || reply.offset + reply.data.size() > reply.total_size ||
         (reply.data.empty() && reply.offset != reply.total_size)) {
       reject();
+    } else if (first_chunk && t.assembly_bytes + reply.total_size >
+                                  constants::fetch_assembly_bytes_max) {
+      // No room to assemble it now: fetch it again once others are done.
+      t.queue.push_back(request.node);
     } else {
+      if (first_chunk) {
+        a = t.assemblies.emplace(leaf, Transfer::Assembly{{}, reply.total_size}).first;
+        a->second.bytes.reserve(reply.total_size);
+        t.assembly_bytes += reply.total_size;
+      }
+      Bytes& assembly = a->second.bytes;
       assembly.insert(assembly.end(), reply.data.begin(), reply.data.end());
-      t.assembly_bytes += reply.data.size();
       if (assembly.size() < reply.total_size) {
-        send_fetch(request.node, assembly.size());  // the next chunk
+        // The next chunk, from the same server: if the whole leaf does not
+        // match its digest, the blame is that server's.
+        send_fetch(request.node, assembly.size(), request.server);
       } else if (leaf_digest(leaf, assembly) != request.node.digest ||
                  !install_leaf(leaf, assembly).is_ok()) {
         reject();
       } else {
         working_tree_.set_leaf(leaf, request.node.digest);
-        t.assembly_bytes -= assembly.size();
-        t.assemblies.erase(leaf);
+        drop_assembly(leaf);
       }
     }
   }
@@ -256,7 +281,15 @@ void ReplicaState::on_fetch_timeout() {
   }
   for (const Transfer::InFlight& f : late) {
     t.suspects.insert(f.server);
-    send_fetch(f.node, f.offset);
+    if (f.node.level == 0 && f.offset > 0) {
+      // A leaf comes whole from one server: start it over elsewhere.
+      auto a = t.assemblies.find(f.node.index);
+      if (a != t.assemblies.end()) {
+        t.assembly_bytes -= a->second.total_size;
+        t.assemblies.erase(a);
+      }
+    }
+    send_fetch(f.node, 0);
   }
 }
 
@@ -272,6 +305,7 @@ void ReplicaState::finish_transfer() {
     // changed under the transfer; start over from the root.
     counters.fetch_replies_rejected++;
     t.queue.push_back({working_tree_.level_count() - 1, 0, t.root});
+    pump_transfer();
     return;
   }
 
@@ -317,17 +351,53 @@ void ReplicaState::finish_transfer() {
 // ---------------------------------------------------------------------------
 // Recovery
 
+// On leaving silence: the votes this replica held back for slots above the
+// horizon that it logged while silent, so those slots do not depend on it
+// staying quiet.
+void ReplicaState::vote_on_logged_slots() {
+  for (auto& [seq, s] : log_) {
+    if (seq <= last_executed_ || s.pre_prepare == nullptr || is_primary()) continue;
+    if (s.own_prepare == nullptr) {
+      Prepare prepare;
+      prepare.view = view_;
+      prepare.seq = seq;
+      prepare.digest = s.pre_prepare->digest;
+      prepare.sender = self_;
+      prepare.signature = crypto_.sign(wire::auth_payload(prepare));
+      s.prepares.insert_or_assign(self_, prepare);
+      s.own_prepare = std::make_shared<const Message>(std::move(prepare));
+      send_shared(Destination::all_replicas(), s.own_prepare);
+      check_prepared(seq, s);  // sends the commit if this prepare completes it
+    }
+    if (s.prepared && s.own_commit == nullptr) {
+      Commit commit;
+      commit.view = view_;
+      commit.seq = seq;
+      commit.digest = s.pre_prepare->digest;
+      commit.sender = self_;
+      commit.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(commit));
+      s.commits.insert_or_assign(self_, commit.digest);
+      s.own_commit = std::make_shared<const Message>(std::move(commit));
+      send_shared(Destination::all_replicas(), s.own_commit);
+    }
+  }
+  execute_committed();
+}
+
 void ReplicaState::check_recovered() {
   if (!recovering_) return;
   if (!recovery_horizon_) {
     if (recovery_reports_.size() < config_.quorum()) return;
     Seq highest = 0;
     for (const auto& [sender, executed] : recovery_reports_) highest = std::max(highest, executed);
-    recovery_horizon_ = highest + config_.log_window;
+    // Saturating: a faulty report near 2^64 must not wrap the horizon around.
+    recovery_horizon_ = highest > UINT64_MAX - config_.log_window ? UINT64_MAX
+                                                                  : highest + config_.log_window;
   }
   if (last_executed_ >= *recovery_horizon_) {
     recovering_ = false;
     recovery_reports_.clear();
+    vote_on_logged_slots();
   }
 }
 

@@ -229,7 +229,7 @@ void Store::execute(Seq /*seq: results do not depend on it*/, std::span<const Op
   }
 }
 
-Store::Store(uint64_t partitions) : state_(partitions) {}
+Store::Store(uint64_t partitions) : state_(partitions), bucket_bytes_(partitions, 4) {}
 
 uint64_t Store::partition_of(ByteView key, uint64_t partitions) {
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a offset basis
@@ -258,28 +258,46 @@ OpResult Store::apply(const Op& op) {
     }
     case OpType::put: {
       if (op.value.size() > value_size_max) return {Code::too_large, {}};
-      auto [it, inserted] = mutable_bucket(op.key).insert_or_assign(op.key, op.value);
+      const uint64_t index = partition_of(op.key, state_.partition_count());
+      const Bucket& b = state_.get(index);
+      auto found = b.find(op.key);
+      const uint64_t old_entry = found == b.end() ? 0 : entry_size(op.key.size(), found->second.size());
+      const uint64_t new_bytes =
+          bucket_bytes_[index] - old_entry + entry_size(op.key.size(), op.value.size());
+      if (new_bytes > constants::partition_size_max) return {Code::too_large, {}};
+      auto [it, inserted] = state_.mutate(index).insert_or_assign(op.key, op.value);
       (void)it;
       if (inserted) size_++;
+      bucket_bytes_[index] = new_bytes;
       return {Code::ok, {}};
     }
     case OpType::del: {
       // Deleting an absent key is not an error: the postcondition (the key
       // is absent) holds, and a retried delete must give the same answer.
       // An absent key leaves the bucket untouched (not even marked dirty).
-      if (bucket(op.key).count(op.key) == 0) return {Code::ok, {}};
-      mutable_bucket(op.key).erase(op.key);
+      const uint64_t index = partition_of(op.key, state_.partition_count());
+      auto found = state_.get(index).find(op.key);
+      if (found == state_.get(index).end()) return {Code::ok, {}};
+      bucket_bytes_[index] -= entry_size(op.key.size(), found->second.size());
+      state_.mutate(index).erase(op.key);
       size_--;
       return {Code::ok, {}};
     }
     case OpType::append: {
       // The check comes before any change: an append that would grow the
       // value over its limit leaves the state as it was.
-      const Bucket& b = bucket(op.key);
+      const uint64_t index = partition_of(op.key, state_.partition_count());
+      const Bucket& b = state_.get(index);
       auto found = b.find(op.key);
       const size_t current_size = found == b.end() ? 0 : found->second.size();
       if (op.value.size() > value_size_max - current_size) return {Code::too_large, {}};
-      Bucket& m = mutable_bucket(op.key);
+      const uint64_t added = found == b.end() ? entry_size(op.key.size(), op.value.size())
+                                              : op.value.size();
+      if (bucket_bytes_[index] + added > constants::partition_size_max) {
+        return {Code::too_large, {}};
+      }
+      bucket_bytes_[index] += added;
+      Bucket& m = state_.mutate(index);
       auto it = m.find(op.key);
       if (it == m.end()) {
         m.emplace(op.key, op.value);
@@ -344,6 +362,7 @@ Status Store::install_partition(uint64_t index, ByteView bytes) {
   if (reader.remaining() != 0) return Status::error("bucket: trailing bytes");
   size_ -= state_.get(index).size();
   size_ += bucket_value.size();
+  bucket_bytes_[index] = bytes.size();
   state_.replace(index, std::move(bucket_value));
   return Status::ok();
 }
