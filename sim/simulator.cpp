@@ -790,8 +790,12 @@ void Simulation::restart_wiped(ReplicaId r) {
   node.retired_fetch_replies_rejected += node.replica->counters().fetch_replies_rejected;
   node.replica.reset();
   node.store = std::make_unique<kv::Store>();
-  Result<std::unique_ptr<Replica>> replica = Replica::create(
-      config_, r, *node.crypto, *node.store, ReplicaOptions{.recovering = true});
+  // The host's fresh nonce for this incarnation (never 0), from the seeded
+  // generator so that the run replays.
+  const uint64_t nonce = random_.next() | 1;
+  Result<std::unique_ptr<Replica>> replica =
+      Replica::create(config_, r, *node.crypto, *node.store,
+                      ReplicaOptions{.recovering = true, .recovery_nonce = nonce});
   PBFT_ASSERT(replica.is_ok());
   node.replica = std::move(replica).value();
   node.down = false;

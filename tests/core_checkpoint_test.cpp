@@ -227,10 +227,12 @@ TEST(Recovery, ARestartedReplicaIsSilentUntilPastItsHorizon) {
 }
 
 
-StatusMessage status_from(const Cluster& c, ReplicaId i, Seq executed, bool recovering = false) {
+StatusMessage status_from(const Cluster& c, ReplicaId i, Seq executed, bool recovering = false,
+                          uint64_t nonce = 0) {
   StatusMessage s;
   s.last_executed = executed;
   s.recovering = recovering;
+  s.nonce = nonce;
   s.sender = i;
   s.authenticator = make_authenticator(c.crypto(i), c.config().n, wire::auth_payload(s));
   return s;
@@ -242,8 +244,8 @@ StatusMessage status_from(const Cluster& c, ReplicaId i, Seq executed, bool reco
 TEST(Recovery, AHugeReportDoesNotWrapTheHorizon) {
   Cluster c(checkpoint_config(), 1);
   run_puts(c, 30);
-  c.restart_empty(3);
-  ASSERT_TRUE(c.deliver(3, status_from(c, 1, UINT64_MAX)));
+  c.restart_empty(3);  // the harness's first restart: nonce 1, which the faulty replica echoes
+  ASSERT_TRUE(c.deliver(3, status_from(c, 1, UINT64_MAX, false, 1)));
   c.drain(3);
   auto faulty_quiet = [](const Envelope& e, bool to_client, uint32_t id) {
     return e.from == Principal::replica(1) && !to_client && id == 3;
@@ -273,6 +275,22 @@ TEST(StateTransfer, MadeUpClaimsDoNotPushOutARealSignature) {
   EXPECT_EQ(c.replica(3).counters().state_transfers_completed, 1u);
   EXPECT_EQ(c.replica(3).last_executed(), c.replica(0).last_executed());
   run_puts(c, 3, silent1);  // 0, 2 and 3 are a quorum again
+}
+
+// Recovery reports must answer this incarnation's question: a STATUS with
+// another nonce (one a peer sent before the crash, say) does not count.
+TEST(Recovery, ReportsWithoutTheNonceDoNotCount) {
+  Cluster c(checkpoint_config(), 1);
+  run_puts(c, 12);
+  c.restart_empty(3);  // nonce 1
+  for (ReplicaId peer : {0u, 1u, 2u}) ASSERT_TRUE(c.deliver(3, status_from(c, peer, 0, false, 7)));
+  // Were those counted, the horizon would be 0 + L = 8, already passed after
+  // a transfer to checkpoint 12.
+  auto only_3_asks = [](const Envelope& e, bool, uint32_t) {
+    return std::holds_alternative<StatusMessage>(*e.message) && e.from != Principal::replica(3);
+  };
+  settle(c, only_3_asks, 40);
+  EXPECT_TRUE(c.replica(3).recovering());
 }
 
 // Regression (review): STATUS answers are rate-limited from the very first

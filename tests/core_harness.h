@@ -134,6 +134,7 @@ class Cluster {
     stores_[i] = std::make_unique<kv::Store>();
     ReplicaOptions options;
     options.recovering = true;
+    options.recovery_nonce = ++restarts_;
     auto r = Replica::create(config_, i, *crypto_[i], *stores_[i], options);
     EXPECT_TRUE(r.is_ok()) << r.status().reason();
     replicas_[i] = std::move(r.value());
@@ -216,6 +217,7 @@ class Cluster {
   std::deque<Envelope> in_flight_;
   std::map<ReplicaId, std::vector<Executed>> executed_;
   std::map<ReplicaId, std::vector<StateInstalled>> installed_;
+  uint64_t restarts_ = 0;
   std::map<ClientId, std::vector<Completion>> completions_;
 };
 

@@ -135,6 +135,10 @@ struct StatusMessage {
   bool recovering = false;
   ReplicaId sender = 0;
   std::vector<Mac> authenticator;
+  // Freshness of recovery reports: a recovering replica's STATUS carries a
+  // nonce from its host, and a peer's answer echoes it, so that a STATUS a
+  // peer sent before the crash cannot be taken for an answer. 0 otherwise.
+  uint64_t nonce = 0;
   friend bool operator==(const StatusMessage&, const StatusMessage&) = default;
 };
 

@@ -74,6 +74,9 @@ struct ReplicaOptions {
   // does not vote until it has executed past every sequence number it might
   // have voted on before. False only for the first start of a new cluster.
   bool recovering = false;
+  // With recovering: a value the host never used before for this replica
+  // (e.g. 64 random bits), which peers echo in their answers.
+  uint64_t recovery_nonce = 0;
 };
 
 // Why inputs were ignored, counted (never logged per message on a hot path).

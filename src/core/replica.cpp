@@ -28,7 +28,8 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       crypto_(crypto),
       service_(service),
       replies_(constants::reply_partitions),
-      recovering_(options.recovering) {
+      recovering_(options.recovering),
+      recovery_nonce_(options.recovery_nonce) {
   // The tree of the initial state: every partition hashed once.
   working_tree_ = StateTree(leaf_count(), Digest{}, crypto_);
   for (uint64_t leaf = 0; leaf < leaf_count(); leaf++) {
@@ -510,6 +511,7 @@ void ReplicaState::on_status_timeout() {
   status.last_executed = last_executed_;
   status.last_stable = low_watermark_;
   status.recovering = recovering_;
+  status.nonce = recovering_ ? recovery_nonce_ : 0;
   status.sender = self_;
   status.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(status));
   send(Destination::all_replicas(), std::move(status));
@@ -521,7 +523,9 @@ void ReplicaState::on_status(const StatusMessage& status) {
     return;
   }
   saw(status.sender, status.last_executed);
-  if (recovering_ && !status.recovering) {
+  // Only answers to this incarnation's question count: a STATUS the peer
+  // sent before this replica lost its state might predate its old votes.
+  if (recovering_ && !status.recovering && status.nonce == recovery_nonce_) {
     recovery_reports_[status.sender] = status.last_executed;
     check_recovered();
   }
@@ -583,6 +587,7 @@ void ReplicaState::on_status(const StatusMessage& status) {
     mine.view = view_;
     mine.last_executed = last_executed_;
     mine.last_stable = low_watermark_;
+    mine.nonce = status.nonce;
     mine.sender = self_;
     mine.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(mine));
     send(to, std::move(mine));
@@ -601,6 +606,9 @@ Result<std::unique_ptr<Replica>> Replica::create(const ProtocolConfig& config, R
     return Status::error("crypto belongs to another principal");
   }
   if (service.partition_count() < 1) return Status::error("the service has no partitions");
+  if (options.recovering && options.recovery_nonce == 0) {
+    return Status::error("a recovering replica needs a nonzero recovery_nonce");
+  }
   return std::unique_ptr<Replica>(
       new Replica(std::make_unique<ReplicaState>(config, self, crypto, service, options)));
 }

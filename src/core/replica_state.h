@@ -173,6 +173,7 @@ class ReplicaState {
 
   // Recovery after a restart without state.
   bool recovering_ = false;
+  uint64_t recovery_nonce_ = 0;
   std::map<ReplicaId, Seq> recovery_reports_;  // peers' last executed, from their STATUS
   std::optional<Seq> recovery_horizon_;        // silent until last_executed_ reaches it
 
