@@ -189,6 +189,7 @@ void ReplicaState::discard_below(Seq s) {
   log_.erase(log_.begin(), log_.upper_bound(s));
   checkpoint_votes_.erase(checkpoint_votes_.begin(), checkpoint_votes_.upper_bound(s));
   own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.lower_bound(s));
+  if (serve_cache_ && serve_cache_->checkpoint < s) serve_cache_.reset();
   service_.release_snapshots_below(s);
   replies_.release_below(s);
   for (auto& [sender, claims] : claims_) {

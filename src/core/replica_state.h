@@ -192,6 +192,15 @@ class ReplicaState {
     size_t bytes = 0;
   };
   std::map<ReplicaId, ServeBudget> fetches_answered_;
+  // The last partition encoded to serve a fetch, when it spans several
+  // chunks: a fetcher asks for them one after another, and encoding the
+  // whole partition for each chunk would cost quadratic time.
+  struct ServeCache {
+    Seq checkpoint = 0;
+    uint64_t leaf = 0;
+    Bytes bytes;
+  };
+  std::optional<ServeCache> serve_cache_;
 
  private:
   void send(Destination to, Message m);

@@ -75,8 +75,13 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
       counters.messages_ignored++;
       return;
     }
-    const Bytes bytes = read_leaf(fetch.checkpoint, fetch.index);
-    budget.bytes += bytes.size();
+    if (!serve_cache_ || serve_cache_->checkpoint != fetch.checkpoint ||
+        serve_cache_->leaf != fetch.index) {
+      serve_cache_ =
+          ServeCache{fetch.checkpoint, fetch.index, read_leaf(fetch.checkpoint, fetch.index)};
+      budget.bytes += serve_cache_->bytes.size();
+    }
+    const Bytes& bytes = serve_cache_->bytes;
     if (fetch.offset > bytes.size()) {
       counters.messages_ignored++;
       return;
