@@ -288,16 +288,34 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     return;
   }
 
+  send_prepare(pp.seq, s);
+  check_prepared(pp.seq, s);
+}
+
+// PREPARE(v, s, d, i) for the logged pre-prepare, multicast and logged.
+void ReplicaState::send_prepare(Seq seq, Slot& s) {
   Prepare prepare;
   prepare.view = view_;
-  prepare.seq = pp.seq;
-  prepare.digest = pp.digest;
+  prepare.seq = seq;
+  prepare.digest = s.pre_prepare->digest;
   prepare.sender = self_;
   prepare.signature = crypto_.sign(wire::auth_payload(prepare));
-  s.prepares.emplace(self_, prepare);
+  s.prepares.insert_or_assign(self_, prepare);
   s.own_prepare = std::make_shared<const Message>(std::move(prepare));
   send_shared(Destination::all_replicas(), s.own_prepare);
-  check_prepared(pp.seq, s);
+}
+
+// COMMIT(v, s, d, i) for a prepared slot, multicast and logged.
+void ReplicaState::send_commit(Seq seq, Slot& s) {
+  Commit commit;
+  commit.view = view_;
+  commit.seq = seq;
+  commit.digest = s.pre_prepare->digest;
+  commit.sender = self_;
+  commit.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(commit));
+  s.commits.insert_or_assign(self_, commit.digest);
+  s.own_commit = std::make_shared<const Message>(std::move(commit));
+  send_shared(Destination::all_replicas(), s.own_commit);
 }
 
 // ---------------------------------------------------------------------------
@@ -336,15 +354,7 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
     check_committed(seq, s);  // on the others' commits only
     return;
   }
-  Commit commit;
-  commit.view = view_;
-  commit.seq = seq;
-  commit.digest = d;
-  commit.sender = self_;
-  commit.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(commit));
-  s.commits.emplace(self_, d);
-  s.own_commit = std::make_shared<const Message>(std::move(commit));
-  send_shared(Destination::all_replicas(), s.own_commit);
+  send_commit(seq, s);
   check_committed(seq, s);
 }
 

@@ -209,6 +209,8 @@ class ReplicaState {
 
   // Normal case (replica.cpp).
   void maybe_send_pre_prepare();
+  void send_prepare(Seq s, Slot& slot);
+  void send_commit(Seq s, Slot& slot);
   void check_prepared(Seq s, Slot& slot);
   void check_committed(Seq s, Slot& slot);
   void execute_committed();

@@ -363,28 +363,10 @@ void ReplicaState::vote_on_logged_slots() {
   for (auto& [seq, s] : log_) {
     if (seq <= last_executed_ || s.pre_prepare == nullptr || is_primary()) continue;
     if (s.own_prepare == nullptr) {
-      Prepare prepare;
-      prepare.view = view_;
-      prepare.seq = seq;
-      prepare.digest = s.pre_prepare->digest;
-      prepare.sender = self_;
-      prepare.signature = crypto_.sign(wire::auth_payload(prepare));
-      s.prepares.insert_or_assign(self_, prepare);
-      s.own_prepare = std::make_shared<const Message>(std::move(prepare));
-      send_shared(Destination::all_replicas(), s.own_prepare);
+      send_prepare(seq, s);
       check_prepared(seq, s);  // sends the commit if this prepare completes it
     }
-    if (s.prepared && s.own_commit == nullptr) {
-      Commit commit;
-      commit.view = view_;
-      commit.seq = seq;
-      commit.digest = s.pre_prepare->digest;
-      commit.sender = self_;
-      commit.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(commit));
-      s.commits.insert_or_assign(self_, commit.digest);
-      s.own_commit = std::make_shared<const Message>(std::move(commit));
-      send_shared(Destination::all_replicas(), s.own_commit);
-    }
+    if (s.prepared && s.own_commit == nullptr) send_commit(seq, s);
   }
   execute_committed();
 }
