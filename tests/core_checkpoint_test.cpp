@@ -305,5 +305,55 @@ TEST(Retransmission, StatusAnswersAreRateLimitedBeforeTheFirstTick) {
   EXPECT_LE(answers, 1u);
 }
 
+
+// A partition larger than a chunk, whose fetch is overtaken by a newer stable
+// checkpoint (in which it did not change): the transfer retargets and resumes
+// the partition where it stopped instead of fetching it again from the start.
+TEST(StateTransfer, ARetargetResumesAPartitionFetchedInChunks) {
+  Cluster c(checkpoint_config(), 1);
+  // 24 values of 60 KiB in one bucket: ~1.4 MiB, more than one chunk.
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 24; i++) {
+    const std::string key = "big" + std::to_string(i);
+    if (kv::Store::partition_of(as_bytes(key), kv::Store::default_partitions) == 7) keys.push_back(key);
+  }
+  auto put_all = [&](auto drop) {
+    for (const std::string& key : keys) {
+      ASSERT_TRUE(c.client(0).submit(kv::encode_op(put(key, std::string(60 * 1024, 'b')))).is_ok());
+      c.run(drop);
+      ASSERT_FALSE(c.client(0).busy());
+    }
+  };
+  put_all(isolate(3));
+  run_puts(c, 8, isolate(3));
+  const size_t big = c.store(0).read_partition(std::nullopt, 7).size();
+  ASSERT_GT(big, constants::fetch_chunk_max);
+
+  // Heal, but hold back the big partition's later chunks: replica 3 has its
+  // first chunk when the cluster moves on to a newer stable checkpoint.
+  // (Only for the first target: once it retargets, the resumed fetch goes through.)
+  std::optional<Seq> first_target;
+  auto hold_later_chunks = [&](const Envelope& e, bool to_client, uint32_t id) {
+    const auto* f = std::get_if<Fetch>(e.message.get());
+    return !to_client && id != 3 && f != nullptr && f->level == 0 && f->offset > 0 &&
+           (!first_target || f->checkpoint == *first_target);
+  };
+  for (int t = 0; t < 50 && !c.replica(3).transferring(); t++) {
+    c.tick_all();
+    c.run(hold_later_chunks);
+  }
+  ASSERT_TRUE(c.replica(3).transferring());
+  first_target = c.replica(3).transfer_target();
+  run_puts(c, 8, hold_later_chunks);
+  EXPECT_EQ(c.replica(3).counters().state_transfers_completed, 1u);  // at the newer target
+  EXPECT_GT(c.installed(3).at(0).seq, *first_target);
+
+  settle(c, no_drop());
+  EXPECT_EQ(c.replica(3).last_executed(), c.replica(0).last_executed());
+  EXPECT_EQ(c.store(3).get(Bytes(keys[0].begin(), keys[0].end())),
+            c.store(0).get(Bytes(keys[0].begin(), keys[0].end())));
+  // The big partition's bytes crossed once, not once per target.
+  EXPECT_LT(c.replica(3).counters().fetch_bytes_received, big + big / 2);
+}
 }  // namespace
 }  // namespace pbft::testing

@@ -83,9 +83,15 @@ struct Transfer {
   struct Assembly {
     Bytes bytes;
     uint64_t total_size = 0;
+    Digest digest{};  // the leaf digest the bytes must hash to
   };
   std::map<uint64_t, Assembly> assemblies;
-  size_t assembly_bytes = 0;  // reserved: sum of the assemblies' total sizes
+  // Assemblies begun for an earlier target: when the new target's leaf has
+  // the same digest, the bytes so far are the same and fetching resumes
+  // where it was (a large partition may take longer to fetch than the
+  // cluster takes to make the next checkpoint stable).
+  std::map<uint64_t, Assembly> carried;
+  size_t assembly_bytes = 0;  // reserved: the total sizes of assemblies and carried
   std::set<ReplicaId> suspects;           // sent bad data or were slow for this target
   uint32_t next_server = 0;               // round robin over the proof's signers
   uint64_t bytes_fetched = 0;

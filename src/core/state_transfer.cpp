@@ -114,10 +114,19 @@ void ReplicaState::start_transfer(Seq target, const Digest& root) {
   PBFT_ASSERT(target > last_executed_);
   if (!transfer_) counters.state_transfers_started++;
   const uint64_t carried_bytes = transfer_ ? transfer_->bytes_fetched : 0;
+  std::map<uint64_t, Transfer::Assembly> carried;
+  size_t carried_reserved = 0;
+  if (transfer_) {
+    carried = std::move(transfer_->carried);
+    carried.merge(transfer_->assemblies);
+    carried_reserved = transfer_->assembly_bytes;
+  }
   transfer_.emplace();
   transfer_->target = target;
   transfer_->root = root;
   transfer_->bytes_fetched = carried_bytes;
+  transfer_->carried = std::move(carried);
+  transfer_->assembly_bytes = carried_reserved;
   for (const auto& [sender, claims] : claims_) {
     auto it = claims.find({target, root});
     if (it != claims.end()) transfer_->proof.push_back(it->second);
@@ -139,9 +148,28 @@ void ReplicaState::pump_transfer() {
       t.queue.pop_front();  // this subtree already matches
       continue;
     }
-    if (node.level == 0 && t.assembly_bytes + constants::fetch_chunk_max >
-                               constants::fetch_assembly_bytes_max) {
-      break;  // wait until partitions being assembled are done
+    if (node.level == 0) {
+      if (auto c = t.carried.find(node.index); c != t.carried.end()) {
+        if (c->second.digest == node.digest) {
+          // Resume the partition where the earlier target's fetch stopped.
+          t.queue.pop_front();
+          const uint64_t offset = c->second.bytes.size();
+          t.assemblies.insert(t.carried.extract(c));
+          send_fetch(node, offset);
+          continue;
+        }
+        t.assembly_bytes -= c->second.total_size;
+        t.carried.erase(c);
+      }
+      if (t.assembly_bytes + constants::fetch_chunk_max > constants::fetch_assembly_bytes_max &&
+          !t.carried.empty()) {
+        // Room is needed now: give up what earlier targets left.
+        for (const auto& [leaf, assembly] : t.carried) t.assembly_bytes -= assembly.total_size;
+        t.carried.clear();
+      }
+      if (t.assembly_bytes + constants::fetch_chunk_max > constants::fetch_assembly_bytes_max) {
+        break;  // wait until partitions being assembled are done
+      }
     }
     t.queue.pop_front();
     send_fetch(node, 0);
@@ -250,7 +278,8 @@ void ReplicaState::on_fetch_reply(const FetchReply& reply) {
       t.queue.push_back(request.node);
     } else {
       if (first_chunk) {
-        a = t.assemblies.emplace(leaf, Transfer::Assembly{{}, reply.total_size}).first;
+        a = t.assemblies.emplace(leaf, Transfer::Assembly{{}, reply.total_size, request.node.digest})
+                .first;
         a->second.bytes.reserve(reply.total_size);
         t.assembly_bytes += reply.total_size;
       }
