@@ -709,7 +709,8 @@ TEST_F(WireCodecTest, AuthPayloadCoversRecoveringAndEveryStateTransferField) {
   FetchReply as_digest;
   as_digest.digests.push_back(some_digest(1));
   FetchReply as_data;
-  as_data.data.assign(some_digest(1).begin(), some_digest(1).end());
+  const Digest bytes = some_digest(1);  // one object: begin and end of the same array
+  as_data.data.assign(bytes.begin(), bytes.end());
   EXPECT_NE(wire::auth_payload(as_digest), wire::auth_payload(as_data));
 
   // A FETCH and a FETCH-REPLY with the same leading fields never share a payload.
