@@ -23,7 +23,7 @@
 #   --no-setup           do not run scripts/setup.sh   (env PBFT_SKIP_SETUP=1)
 #   --dry-run            print the commands, run nothing
 # More environment: JOBS (ninja -j, default ninja's), CTEST_JOBS (default 2),
-# CTEST_TIMEOUT (seconds per test, default 1500), ASAN_SIM_SEEDS (default 40),
+# CTEST_TIMEOUT (seconds per test, default 1500), ASAN_SIM_SEEDS (default 100),
 # BUILD_PREFIX (default "build": build dirs are $BUILD_PREFIX, -asan, -fuzz).
 set -euo pipefail
 
@@ -37,7 +37,7 @@ fail_fast=0
 dry_run=0
 ctest_jobs="${CTEST_JOBS:-2}"
 ctest_timeout="${CTEST_TIMEOUT:-1500}"
-asan_sim_seeds="${ASAN_SIM_SEEDS:-40}"
+asan_sim_seeds="${ASAN_SIM_SEEDS:-100}"
 build_prefix="${BUILD_PREFIX:-build}"
 
 usage() { awk '/^# shellcheck/ { next } NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
