@@ -557,9 +557,10 @@ void ReplicaState::on_status(const StatusMessage& status) {
   const Destination to = Destination::replica(status.sender);
   // Only slots inside the peer's window are any use to it (a peer far
   // behind catches up by state transfer instead).
-  const Seq from = std::max(status.last_executed, low_watermark_) + 1;
-  const Seq to_seq = std::min(from + constants::retransmit_seqs_max,
-                              status.last_stable + config_.log_window + 1);
+  // (Clamped first: the peer's numbers may be anything, and must not wrap.)
+  const Seq from = std::min(std::max(status.last_executed, low_watermark_), high_watermark()) + 1;
+  const Seq peer_high = std::min(status.last_stable, high_watermark()) + config_.log_window;
+  const Seq to_seq = std::min(from + constants::retransmit_seqs_max, peer_high + 1);
   for (auto it = log_.lower_bound(from); it != log_.end() && it->first < to_seq; ++it) {
     const Slot& s = it->second;
     if (s.pre_prepare_message != nullptr) {
