@@ -10,4 +10,7 @@ namespace pbft::tools {
 // `pbft sim`: runs the deterministic simulator (tools/sim_command.cpp).
 void add_sim_command(CLI::App& app, int& exit_status);
 
+// `pbft keygen`: keys and a cluster.toml (tools/keygen_command.cpp).
+void add_keygen_command(CLI::App& app, int& exit_status);
+
 }  // namespace pbft::tools

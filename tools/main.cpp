@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_status = 0;
   pbft::tools::add_sim_command(app, exit_status);
+  pbft::tools::add_keygen_command(app, exit_status);
   CLI11_PARSE(app, argc, argv);
   return exit_status;
 }

@@ -1,0 +1,136 @@
+// A cluster as an operator describes it: the cluster file (TOML) listing the
+// replicas, the clients' public keys and the protocol parameters, and the
+// private key files beside it. Everything read from disk is validated here;
+// every error names the file, the TOML key and what is wrong, e.g.
+//
+//   /etc/pbft/cluster.toml: replicas[2].port: must be in 1..65535, got 70000
+//
+// The file format (every key outside [[replicas]] is optional except f):
+//
+//   # Byzantine faults tolerated; the file must list exactly n = 3f+1 replicas.
+//   f = 1
+//   # How clients authenticate requests: "signature" (default) or "mac".
+//   client_auth = "signature"
+//   # The runtime's clock tick, and protocol timers in ticks.
+//   tick_ms = 10
+//   status_interval_ticks = 10      # a waiting replica asks peers to retransmit
+//   client_retransmit_ticks = 50    # a client re-sends after this (doubling)
+//   # Batching and the log (in requests and sequence numbers).
+//   batch_size_max = 64
+//   in_flight_max = 16
+//   checkpoint_interval = 128       # K
+//   log_window = 256                # L = H - h
+//   # The key-value service's partitions (the same at every replica).
+//   kv_partitions = 4096
+//   log_level = "info"              # trace, debug, info, warn, error, off
+//
+//   [[replicas]]                    # one table per replica, ids 0..n-1
+//   id = 0
+//   host = "127.0.0.1"
+//   port = 7000
+//   public_key = "<64 hex chars: the Ed25519 public key>"
+//   key_file = "replica-0.key"      # optional; relative to this file's directory
+//
+//   [[clients]]                     # optional; one table per client allowed in
+//   id = 0
+//   public_key = "<64 hex chars>"
+//   key_file = "client-0.key"       # optional
+//
+// Unknown keys are errors (a typo must not silently fall back to a default).
+//
+// A private key file holds one Ed25519 seed (32 bytes) as 64 hex characters
+// and an optional newline; it must be readable by its owner only (mode 0600
+// or stricter). `pbft keygen` writes a complete cluster (generate_cluster).
+//
+// Thread safety: the functions are independent and may run concurrently on
+// different paths.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pbft/config.h"
+#include "pbft/crypto.h"
+#include "pbft/status.h"
+#include "pbft/types.h"
+
+namespace pbft {
+
+struct ReplicaEndpoint {
+  ReplicaId id = 0;
+  std::string host;  // a name or an address, non-empty
+  uint16_t port = 0;
+  PublicKey public_key{};
+  // Where this replica's private key is; relative paths in the file are
+  // resolved against the file's directory. Empty if the file names none.
+  std::filesystem::path key_file;
+};
+
+struct ClusterConfig {
+  // n is the number of replicas listed; f, batching, window, checkpoint
+  // interval, status timer and client authentication come from the file.
+  ProtocolConfig protocol;
+  std::vector<ReplicaEndpoint> replicas;            // index = id
+  std::map<ClientId, PublicKey> clients;            // the clients allowed in
+  std::map<ClientId, std::filesystem::path> client_key_files;  // those the file names
+  uint32_t tick_ms = 10;                 // the runtime's clock tick
+  uint64_t client_retransmit_ticks = 50;  // ClientOptions::retransmit_ticks
+  uint64_t kv_partitions = 4096;          // kv::Store partitions
+  std::string log_level = "info";
+  std::filesystem::path directory;  // the directory the file was in
+
+  // The public keys of every replica and listed client, for make_crypto.
+  KeyDirectory key_directory() const;
+};
+
+// Limits on the fields that no other header bounds.
+namespace cluster_limits {
+constexpr uint32_t tick_ms_max = 60'000;
+constexpr uint64_t kv_partitions_max = 1u << 20;
+}  // namespace cluster_limits
+
+// Reads and validates a cluster file. Fails (naming file, key and problem) on
+// a missing or unreadable file, a TOML syntax error, a missing required key,
+// a value of the wrong type or out of its range, f < 1, a replica count other
+// than 3f+1, replica ids other than exactly 0..n-1, a duplicate host:port, a
+// malformed public key (not 64 hex characters or not a valid Ed25519 point),
+// two principals with the same public key, a client id not below
+// constants::clients_max or listed twice, an unknown client_auth or
+// log_level, or an unknown key.
+Result<ClusterConfig> load_cluster_config(const std::filesystem::path& file);
+
+// Reads a private key file and returns the full Ed25519 secret key (seed ||
+// public key). Fails on a missing or unreadable file, a file readable by
+// group or others (the mode is named), content other than 64 hex characters
+// and an optional newline, or a seed whose public key is not `expected`.
+// Copies of the seed made here are wiped.
+Result<SecretKey> load_secret_key(const std::filesystem::path& file, const PublicKey& expected);
+
+// Creates `file` with mode 0600 holding `seed` in the format above. The file
+// is created exclusively (O_CREAT|O_EXCL with the mode given at creation, so
+// it is never readable by others, not even briefly); an existing file is
+// never overwritten.
+Status write_secret_key(const std::filesystem::path& file, const std::array<uint8_t, 32>& seed);
+
+// What `pbft keygen` makes.
+struct ClusterSpec {
+  uint32_t replicas = 4;  // n; must be 3f+1 with f >= 1
+  uint32_t clients = 8;
+  std::string host = "127.0.0.1";
+  uint16_t base_port = 7000;  // replica i listens on base_port + i
+  bool force = false;         // replace existing files
+};
+
+// Generates fresh keys and writes, in `directory` (created if needed),
+// replica-<i>.key, client-<c>.key (mode 0600) and cluster.toml with default
+// parameters, which load_cluster_config accepts as it is. Without
+// spec.force, fails before writing anything if any of those files exists.
+// Returns the paths written, cluster.toml last.
+Result<std::vector<std::filesystem::path>> generate_cluster(const std::filesystem::path& directory,
+                                                            const ClusterSpec& spec);
+
+}  // namespace pbft

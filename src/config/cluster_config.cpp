@@ -1,0 +1,413 @@
+// Reading and validating the cluster file (format in cluster_config.h).
+#include "pbft/cluster_config.h"
+
+#include <sodium.h>
+
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <toml++/toml.h>
+#include <utility>
+
+#include "hex.h"
+
+namespace pbft {
+
+namespace {
+
+// The default for client_auth is "signature", not "mac", because of the
+// big-MAC attack: a faulty client can send an authenticator whose MAC for
+// the primary is right and whose MACs for the backups are wrong. The primary
+// orders the request, every backup rejects the pre-prepare, and the correct
+// primary is voted out; one client can repeat this in every view and stall
+// the service. A signature is the same for every replica, so the primary's
+// check is every backup's check. The price is one Ed25519 verification per
+// request per replica (~47 us, ~100x a MAC), which the runtime spreads over a
+// verification pool; a cluster whose clients are all trusted can choose
+// "mac" for the higher throughput.
+constexpr RequestAuth default_client_auth = RequestAuth::signature;
+
+constexpr std::string_view top_level_keys[] = {
+    "f", "client_auth", "tick_ms", "status_interval_ticks", "client_retransmit_ticks",
+    "batch_size_max", "in_flight_max", "checkpoint_interval", "log_window", "kv_partitions",
+    "log_level", "replicas", "clients"};
+constexpr std::string_view replica_keys[] = {"id", "host", "port", "public_key", "key_file"};
+constexpr std::string_view client_keys[] = {"id", "public_key", "key_file"};
+constexpr std::string_view log_levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+
+// The client retransmission timer doubles up to ClientOptions'
+// retransmit_ticks_max (800); the first timeout must not exceed it.
+constexpr uint64_t client_retransmit_ticks_max = 800;
+
+template <size_t N>
+bool contains(const std::string_view (&list)[N], std::string_view key) {
+  for (std::string_view k : list) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+// Reads one file's values; every error it makes names the file and the key.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  Status error(std::string_view key, std::string_view problem) const {
+    return Status::error(file_ + ": " + std::string(key) + ": " + std::string(problem));
+  }
+
+  // An integer in min..max at table[name], or `fallback` when absent (a
+  // required key has no fallback).
+  Status integer(const toml::table& table, std::string_view name, const std::string& key,
+                 uint64_t min, uint64_t max, std::optional<uint64_t> fallback,
+                 uint64_t& out) const {
+    const toml::node* node = table.get(name);
+    if (node == nullptr) {
+      if (!fallback) return error(key, "is required but missing");
+      out = *fallback;
+      return Status::ok();
+    }
+    const toml::value<int64_t>* value = node->as_integer();
+    if (value == nullptr) return error(key, "must be an integer, got " + type_name(*node));
+    const int64_t v = value->get();
+    if (v < 0 || static_cast<uint64_t>(v) < min || static_cast<uint64_t>(v) > max) {
+      return error(key, "must be in " + std::to_string(min) + ".." + std::to_string(max) +
+                            ", got " + std::to_string(v));
+    }
+    out = static_cast<uint64_t>(v);
+    return Status::ok();
+  }
+
+  Status string(const toml::table& table, std::string_view name, const std::string& key,
+                std::optional<std::string> fallback, std::string& out) const {
+    const toml::node* node = table.get(name);
+    if (node == nullptr) {
+      if (!fallback) return error(key, "is required but missing");
+      out = *fallback;
+      return Status::ok();
+    }
+    const toml::value<std::string>* value = node->as_string();
+    if (value == nullptr) return error(key, "must be a string, got " + type_name(*node));
+    out = value->get();
+    return Status::ok();
+  }
+
+  Status public_key(const toml::table& table, const std::string& key_prefix,
+                    PublicKey& out) const {
+    std::string text;
+    const std::string key = key_prefix + ".public_key";
+    if (Status s = string(table, "public_key", key, std::nullopt, text); !s) return s;
+    if (!config::parse_hex(text, out)) {
+      return error(key, "must be " + std::to_string(2 * public_key_size) +
+                            " hex characters, got \"" + text + "\"");
+    }
+    if (crypto_core_ed25519_is_valid_point(out.data()) != 1) {
+      return error(key, "is not a valid Ed25519 public key: \"" + text + "\"");
+    }
+    return Status::ok();
+  }
+
+  Status unknown_keys(const toml::table& table, const std::string& key_prefix,
+                      bool (*known)(std::string_view)) const {
+    for (const auto& [name, node] : table) {
+      if (!known(name.str())) {
+        const std::string key = key_prefix.empty() ? std::string(name.str())
+                                                   : key_prefix + "." + std::string(name.str());
+        return error(key, "is not a known key (a typo?)");
+      }
+    }
+    return Status::ok();
+  }
+
+  // The array of tables at table[name]; absent means empty.
+  Status tables(const toml::table& table, std::string_view name,
+                std::vector<const toml::table*>& out) const {
+    const toml::node* node = table.get(name);
+    if (node == nullptr) return Status::ok();
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      return error(name, "must be an array of tables ([[" + std::string(name) + "]]), got " +
+                             type_name(*node));
+    }
+    for (size_t i = 0; i < array->size(); i++) {
+      const toml::table* entry = array->get(i)->as_table();
+      if (entry == nullptr) {
+        return error(std::string(name) + "[" + std::to_string(i) + "]",
+                     "must be a table, got " + type_name(*array->get(i)));
+      }
+      out.push_back(entry);
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::string file_;
+};
+
+Status read_protocol(const Reader& r, const toml::table& root, ClusterConfig& c) {
+  ProtocolConfig& p = c.protocol;
+  uint64_t v = 0;
+  if (Status s = r.integer(root, "f", "f", 1, (constants::replicas_max - 1) / 3, std::nullopt, v);
+      !s) {
+    return s;
+  }
+  p.f = static_cast<uint32_t>(v);
+  if (Status s = r.integer(root, "batch_size_max", "batch_size_max", 1,
+                           constants::batch_requests_max, p.batch_size_max, v);
+      !s) {
+    return s;
+  }
+  p.batch_size_max = static_cast<uint32_t>(v);
+  if (Status s = r.integer(root, "checkpoint_interval", "checkpoint_interval", 1,
+                           constants::log_window_max, p.checkpoint_interval, v);
+      !s) {
+    return s;
+  }
+  p.checkpoint_interval = v;
+  if (Status s = r.integer(root, "log_window", "log_window", 1, constants::log_window_max,
+                           p.log_window, v);
+      !s) {
+    return s;
+  }
+  p.log_window = v;
+  if (Status s = r.integer(root, "in_flight_max", "in_flight_max", 1, constants::in_flight_max,
+                           p.in_flight_max, v);
+      !s) {
+    return s;
+  }
+  p.in_flight_max = v;
+  if (Status s = r.integer(root, "status_interval_ticks", "status_interval_ticks", 1,
+                           1'000'000, p.status_interval_ticks, v);
+      !s) {
+    return s;
+  }
+  p.status_interval_ticks = v;
+
+  std::string auth;
+  if (Status s = r.string(root, "client_auth", "client_auth",
+                          default_client_auth == RequestAuth::signature ? "signature" : "mac",
+                          auth);
+      !s) {
+    return s;
+  }
+  if (auth == "mac") {
+    p.client_auth = RequestAuth::authenticator;
+  } else if (auth == "signature") {
+    p.client_auth = RequestAuth::signature;
+  } else {
+    return r.error("client_auth", "must be \"mac\" or \"signature\", got \"" + auth + "\"");
+  }
+  return Status::ok();
+}
+
+Status read_runtime(const Reader& r, const toml::table& root, ClusterConfig& c) {
+  uint64_t v = 0;
+  if (Status s = r.integer(root, "tick_ms", "tick_ms", 1, cluster_limits::tick_ms_max, c.tick_ms,
+                           v);
+      !s) {
+    return s;
+  }
+  c.tick_ms = static_cast<uint32_t>(v);
+  if (Status s = r.integer(root, "client_retransmit_ticks", "client_retransmit_ticks", 1,
+                           client_retransmit_ticks_max, c.client_retransmit_ticks, v);
+      !s) {
+    return s;
+  }
+  c.client_retransmit_ticks = v;
+  if (Status s = r.integer(root, "kv_partitions", "kv_partitions", 1,
+                           cluster_limits::kv_partitions_max, c.kv_partitions, v);
+      !s) {
+    return s;
+  }
+  c.kv_partitions = v;
+  if (Status s = r.string(root, "log_level", "log_level", c.log_level, c.log_level); !s) return s;
+  if (!contains(log_levels, c.log_level)) {
+    return r.error("log_level", "must be one of trace, debug, info, warn, error, off; got \"" +
+                                    c.log_level + "\"");
+  }
+  return Status::ok();
+}
+
+std::filesystem::path resolve(const std::filesystem::path& directory, const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.is_absolute() ? p : directory / p;
+}
+
+Status read_replicas(const Reader& r, const toml::table& root, ClusterConfig& c) {
+  std::vector<const toml::table*> tables;
+  if (Status s = r.tables(root, "replicas", tables); !s) return s;
+  const uint32_t f = c.protocol.f;
+  if (tables.size() != 3 * static_cast<size_t>(f) + 1) {
+    return r.error("replicas", "n must be 3f+1 = " + std::to_string(3 * f + 1) + " for f = " +
+                                   std::to_string(f) + ", but " + std::to_string(tables.size()) +
+                                   " replicas are listed");
+  }
+  const size_t n = tables.size();
+  c.protocol.n = static_cast<uint32_t>(n);
+  std::vector<std::optional<ReplicaEndpoint>> by_id(n);
+  std::map<std::pair<std::string, uint16_t>, size_t> endpoints;
+  for (size_t i = 0; i < n; i++) {
+    const toml::table& t = *tables[i];
+    const std::string prefix = "replicas[" + std::to_string(i) + "]";
+    if (Status s = r.unknown_keys(
+            t, prefix, [](std::string_view k) { return contains(replica_keys, k); });
+        !s) {
+      return s;
+    }
+    ReplicaEndpoint e;
+    uint64_t v = 0;
+    if (Status s = r.integer(t, "id", prefix + ".id", 0, n - 1, std::nullopt, v); !s) return s;
+    e.id = static_cast<ReplicaId>(v);
+    if (by_id[e.id]) {
+      return r.error(prefix + ".id", "replica id " + std::to_string(e.id) +
+                                         " is listed twice (ids must be exactly 0.." +
+                                         std::to_string(n - 1) + ")");
+    }
+    if (Status s = r.string(t, "host", prefix + ".host", std::nullopt, e.host); !s) return s;
+    if (e.host.empty()) return r.error(prefix + ".host", "must not be empty");
+    if (Status s = r.integer(t, "port", prefix + ".port", 1, 65535, std::nullopt, v); !s) return s;
+    e.port = static_cast<uint16_t>(v);
+    const auto [it, inserted] = endpoints.try_emplace({e.host, e.port}, i);
+    if (!inserted) {
+      return r.error(prefix + ".port", e.host + ":" + std::to_string(e.port) +
+                                           " is already used by replicas[" +
+                                           std::to_string(it->second) + "]");
+    }
+    if (Status s = r.public_key(t, prefix, e.public_key); !s) return s;
+    std::string key_file;
+    if (Status s = r.string(t, "key_file", prefix + ".key_file", "", key_file); !s) return s;
+    if (!key_file.empty()) e.key_file = resolve(c.directory, key_file);
+    by_id[e.id] = std::move(e);
+  }
+  // n entries with distinct ids in 0..n-1: every id is present.
+  for (std::optional<ReplicaEndpoint>& e : by_id) c.replicas.push_back(std::move(*e));
+  return Status::ok();
+}
+
+Status read_clients(const Reader& r, const toml::table& root, ClusterConfig& c) {
+  std::vector<const toml::table*> tables;
+  if (Status s = r.tables(root, "clients", tables); !s) return s;
+  if (tables.size() > constants::clients_max) {
+    return r.error("clients", "at most " + std::to_string(constants::clients_max) +
+                                  " clients may be listed, got " + std::to_string(tables.size()));
+  }
+  for (size_t i = 0; i < tables.size(); i++) {
+    const toml::table& t = *tables[i];
+    const std::string prefix = "clients[" + std::to_string(i) + "]";
+    if (Status s = r.unknown_keys(
+            t, prefix, [](std::string_view k) { return contains(client_keys, k); });
+        !s) {
+      return s;
+    }
+    uint64_t v = 0;
+    if (Status s = r.integer(t, "id", prefix + ".id", 0, constants::clients_max - 1,
+                             std::nullopt, v);
+        !s) {
+      return s;
+    }
+    const ClientId id = static_cast<ClientId>(v);
+    if (c.clients.count(id) != 0) {
+      return r.error(prefix + ".id", "client id " + std::to_string(id) + " is listed twice");
+    }
+    PublicKey key{};
+    if (Status s = r.public_key(t, prefix, key); !s) return s;
+    c.clients.emplace(id, key);
+    std::string key_file;
+    if (Status s = r.string(t, "key_file", prefix + ".key_file", "", key_file); !s) return s;
+    if (!key_file.empty()) c.client_key_files.emplace(id, resolve(c.directory, key_file));
+  }
+  return Status::ok();
+}
+
+// make_crypto derives pairwise MAC keys from the public keys; two principals
+// sharing one key could impersonate each other.
+Status check_distinct_keys(const Reader& r, const ClusterConfig& c) {
+  std::map<PublicKey, std::string> owners;
+  for (size_t i = 0; i < c.replicas.size(); i++) {
+    const std::string key = "replicas[" + std::to_string(i) + "].public_key";
+    const auto [it, inserted] = owners.try_emplace(c.replicas[i].public_key, key);
+    if (!inserted) return r.error(key, "is the same key as " + it->second);
+  }
+  // Clients are reported by id: their table order is not kept in the map.
+  for (const auto& [id, public_key] : c.clients) {
+    const std::string key = "clients (id " + std::to_string(id) + ").public_key";
+    const auto [it, inserted] = owners.try_emplace(public_key, key);
+    if (!inserted) return r.error(key, "is the same key as " + it->second);
+  }
+  return Status::ok();
+}
+
+// The first word of ProtocolConfig::validate()'s reason is the field; it is
+// the TOML key for every field the file sets.
+std::string protocol_key(const std::string& reason) {
+  const std::string word = reason.substr(0, reason.find(' '));
+  return contains(top_level_keys, word) ? word : std::string("replicas");
+}
+
+}  // namespace
+
+KeyDirectory ClusterConfig::key_directory() const {
+  KeyDirectory keys;
+  for (const ReplicaEndpoint& e : replicas) keys.replicas.push_back(e.public_key);
+  for (const auto& [id, key] : clients) keys.clients.emplace(id, key);
+  return keys;
+}
+
+Result<ClusterConfig> load_cluster_config(const std::filesystem::path& file) {
+  sodium::initialize();
+  const std::string name = file.string();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Status::error(name + ": cannot open the cluster file (missing or unreadable)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::error(name + ": cannot read the cluster file");
+
+  toml::table root;
+  try {
+    root = toml::parse(text.str(), name);
+  } catch (const toml::parse_error& e) {
+    const toml::source_position at = e.source().begin;
+    return Status::error(name + ":" + std::to_string(at.line) + ":" +
+                         std::to_string(at.column) + ": TOML syntax error: " +
+                         std::string(e.description()));
+  }
+
+  const Reader r(name);
+  ClusterConfig c;
+  c.directory = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  if (Status s = r.unknown_keys(root, "", [](std::string_view k) {
+        return contains(top_level_keys, k);
+      });
+      !s) {
+    return s;
+  }
+  if (Status s = read_protocol(r, root, c); !s) return s;
+  if (Status s = read_runtime(r, root, c); !s) return s;
+  if (Status s = read_replicas(r, root, c); !s) return s;
+  if (Status s = read_clients(r, root, c); !s) return s;
+  if (Status s = check_distinct_keys(r, c); !s) return s;
+  // The rules between fields (log_window >= checkpoint_interval,
+  // in_flight_max <= log_window, ...) live in one place.
+  if (Status s = c.protocol.validate(); !s) return r.error(protocol_key(s.reason()), s.reason());
+  return c;
+}
+
+}  // namespace pbft
