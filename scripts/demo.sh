@@ -48,7 +48,7 @@ fi
 run cmake "${fresh[@]}" -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_WERROR=ON
 run ninja -C "$build" "${ninja_jobs[@]}"
 
-faults=drop,dup,reorder,delay,partition
+faults=all
 
 simulator_demo() {
   step "simulator: seed 1, 4 replicas (f = 1), faults $faults"
