@@ -27,7 +27,7 @@ packages=(
   libfmt-dev
   nlohmann-json3-dev  # histories, --json output
   libasio-dev         # TCP runtime (later issues)
-  libtomlplusplus-dev # cluster configuration files (later issues)
+  libtomlplusplus-dev # cluster configuration files (cluster.toml)
   clang-14            # fuzz build
   libfuzzer-14-dev
   libclang-rt-14-dev  # clang's sanitizer runtimes
