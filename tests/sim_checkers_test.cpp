@@ -20,8 +20,8 @@ Executed batch(Seq seq, uint8_t digest_byte, std::vector<ExecutedRequest> reques
   return Executed{seq, view, digest_of(digest_byte), std::move(requests)};
 }
 
-ExecutedRequest fresh(ClientId client, Timestamp t) { return {client, t, true, Digest{}}; }
-ExecutedRequest stale(ClientId client, Timestamp t) { return {client, t, false, Digest{}}; }
+ExecutedRequest fresh(ClientId client, Timestamp t) { return {client, t, true}; }
+ExecutedRequest stale(ClientId client, Timestamp t) { return {client, t, false}; }
 
 TEST(AgreementChecker, AcceptsTheSameBatchAtEveryReplica) {
   AgreementChecker checker;

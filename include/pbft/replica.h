@@ -44,7 +44,6 @@ struct ExecutedRequest {
   ClientId client;
   Timestamp timestamp;
   bool fresh;  // executed now (false: an old timestamp, skipped for exactly-once)
-  Digest operation_digest;
 };
 struct Executed {
   Seq seq;

@@ -425,7 +425,7 @@ void ReplicaState::execute(Seq seq, Slot& s) {
       last = l->timestamp;
     }
     const bool fresh = r.timestamp > last;
-    executed.requests.push_back({r.client, r.timestamp, fresh, request_digest(crypto_, r)});
+    executed.requests.push_back({r.client, r.timestamp, fresh});
     if (!fresh) continue;
     batch_last[r.client] = r.timestamp;
     operations.push_back({r.client, r.timestamp, r.operation});
@@ -506,12 +506,10 @@ void ReplicaState::saw(ReplicaId sender, Seq s) {
 }
 
 bool ReplicaState::behind() const {
-  if (highest_seen_.size() < config_.weak_quorum()) return false;
-  std::vector<Seq> seen;
-  seen.reserve(highest_seen_.size());
-  for (const auto& [sender, s] : highest_seen_) seen.push_back(s);
-  std::nth_element(seen.begin(), seen.begin() + config_.f, seen.end(), std::greater<>());
-  return seen[config_.f] > last_executed_;  // f+1 replicas are past us
+  // f+1 replicas past us: at least one of them is correct.
+  const auto ahead = std::count_if(highest_seen_.begin(), highest_seen_.end(),
+                                   [&](const auto& seen) { return seen.second > last_executed_; });
+  return static_cast<uint32_t>(ahead) >= config_.weak_quorum();
 }
 
 void ReplicaState::on_status_timeout() {
