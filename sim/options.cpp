@@ -146,8 +146,6 @@ Status validate(const Options& options) {
     const ProtocolConfig config = protocol_config(options);
     for (const ScriptedNodeFault& e : options.script->episodes) {
       if (e.replica >= config.n) return Status::error("script: replica out of range");
-      // View changes do not exist yet: a faulty primary would stall the run.
-      if (e.replica == config.primary(0)) return Status::error("script: the primary must not fail");
       if (options.script->badstate && e.replica == *options.script->badstate) {
         return Status::error("script: the badstate replica cannot also crash, wipe or lag");
       }

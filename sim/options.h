@@ -23,8 +23,8 @@ constexpr uint64_t ns_per_s = 1'000'000'000;
 // The faults injected during the fault phase: network faults, and node
 // faults that strike whole replicas. At any moment at most f replicas are
 // faulty under the node faults together (a badstate replica for the whole
-// run). Until view changes exist, crash, wipe and lag never strike the
-// primary: a dead primary would stall the cluster for good.
+// run). Any replica may be struck, the primary included: a view change
+// replaces a primary that fails.
 struct FaultSet {
   bool drop = false;       // a message is lost
   bool dup = false;        // a message is delivered twice
@@ -86,8 +86,8 @@ const char* to_string(NodeFault fault);
 // Node faults given by hand instead of drawn from the seed (scenario
 // tests). Each episode starts at start_ns; crash and wipe keep the replica
 // down for down_ns; a lag lasts until the others are more than L ahead or
-// the fault phase ends. Episodes must not strike the primary, and the
-// script must respect the budget of f faulty replicas.
+// the fault phase ends. The script must respect the budget of f faulty
+// replicas.
 struct ScriptedNodeFault {
   NodeFault fault = NodeFault::crash;
   uint32_t replica = 1;

@@ -607,9 +607,7 @@ void Simulation::plan_node_faults() {
       // the seeds run a badstate replica and half the other node faults.
       const bool byzantine = config_.f > 1 || random_faults_.empty() || random_.chance(0.5);
       if (byzantine) {
-        // A backup: it serves bad state, and the primary must stay correct
-        // until view changes exist.
-        report_.badstate_replica = static_cast<ReplicaId>(1 + random_.uniform(config_.n - 1));
+        report_.badstate_replica = static_cast<ReplicaId>(random_.uniform(config_.n));
         if (slots > 0) slots--;
       }
     }
@@ -696,12 +694,10 @@ void Simulation::advance_node_faults() {
 
 void Simulation::start_random_episode(size_t slot) {
   const FaultRates& rates = options_.rates;
-  // Never the primary (view changes do not exist yet, so a dead primary
-  // would stall the cluster for good), nor a replica that is faulty already.
-  const ReplicaId primary = config_.primary(report_.view_max);
+  // Any replica that is not faulty already, the primary included.
   std::vector<ReplicaId> eligible;
   for (ReplicaId r = 0; r < config_.n; r++) {
-    if (r != primary && !faulty(r)) eligible.push_back(r);
+    if (!faulty(r)) eligible.push_back(r);
   }
   if (eligible.empty()) {
     slot_next_start_ns_[slot] =
@@ -922,8 +918,14 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
     report.replica_outcomes.push_back(outcome);
   }
   // The state's size as the service encodes it for state transfer: every
-  // partition of a correct replica's store (replica 0 never fails).
-  const kv::Store& store = *replicas_[0]->store;
+  // partition of the store of a replica that never failed.
+  ReplicaId healthy = 0;
+  while (healthy + 1 < config_.n) {
+    const RunReport::ReplicaOutcome& o = report.replica_outcomes[healthy];
+    if (!o.badstate && o.crashes + o.wipes + o.lags == 0) break;
+    healthy++;
+  }
+  const kv::Store& store = *replicas_[healthy]->store;
   for (uint64_t i = 0; i < store.partition_count(); i++) {
     report.state_size_bytes += store.read_partition(std::nullopt, i).size();
   }

@@ -89,8 +89,8 @@ struct RunReport {
   Seq stable_checkpoint_max = 0;         // the highest low watermark at the end
   uint64_t state_transfers = 0;          // completed (StateInstalled effects)
   uint64_t state_bytes_fetched = 0;      // sum of StateInstalled::bytes_fetched
-  // The state's size: the encoded partitions of replica 0's store at the
-  // end (replica 0, the primary, never fails).
+  // The state's size: the encoded partitions of the store of a replica
+  // that never failed, at the end.
   uint64_t state_size_bytes = 0;
   uint64_t fetch_replies_rejected = 0;   // by every replica, wiped incarnations included
   size_t peak_log_size = 0;              // the most sequence numbers any replica's log held

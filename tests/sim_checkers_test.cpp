@@ -218,7 +218,7 @@ Message prepare_message(ReplicaId sender, Seq seq, uint8_t digest_byte) {
 
 TEST(RecoverySilenceChecker, LetsARecoveringReplicaFetchButNotVote) {
   RecoverySilenceChecker checker;
-  checker.observe_send(2, true, StatusMessage{0, 0, 0, true, 2, {}});
+  checker.observe_send(2, true, StatusMessage{0, 0, 0, true, false, 2, {}});
   checker.observe_send(2, true, Fetch{8, 0, 3, 0, 2, {}});
   checker.observe_send(2, true, Checkpoint{8, digest_of(1), 2, {}});
   EXPECT_FALSE(checker.failure());

@@ -100,6 +100,7 @@ TEST(NodeFaults, RandomNodeFaultsStrikeAndReplayExactly) {
   uint64_t wipes = 0;
   uint64_t lags = 0;
   uint64_t badstate = 0;
+  uint64_t primary_faults = 0;
   for (uint64_t seed = 1; seed <= 12; seed++) {
     options.seed = seed;
     const RunReport report = run(options);
@@ -107,23 +108,23 @@ TEST(NodeFaults, RandomNodeFaultsStrikeAndReplayExactly) {
     wipes += report.wipes;
     lags += report.lags;
     badstate += report.badstate_replica ? 1 : 0;
-    // The primary never fails (no view changes yet), nor is it Byzantine.
-    EXPECT_EQ(report.replica_outcomes.at(0).crashes + report.replica_outcomes.at(0).wipes +
-                  report.replica_outcomes.at(0).lags,
-              0u);
-    EXPECT_FALSE(report.replica_outcomes.at(0).badstate);
+    // The first primary fails too, now and then (a view change replaces it).
+    const RunReport::ReplicaOutcome& first_primary = report.replica_outcomes.at(0);
+    primary_faults += first_primary.crashes + first_primary.wipes + first_primary.lags +
+                      (first_primary.badstate ? 1 : 0);
     EXPECT_EQ(run(options).trace_hash, report.trace_hash) << "seed " << seed;
   }
   EXPECT_GT(crashes, 0u);
   EXPECT_GT(wipes, 0u);
   EXPECT_GT(lags, 0u);
   EXPECT_GT(badstate, 0u);
+  EXPECT_GT(primary_faults, 0u);
 }
 
 TEST(NodeFaults, TheScriptIsValidated) {
   NodeFaultScript script;
   script.episodes.push_back({NodeFault::crash, 0, 0, 10});
-  EXPECT_NE(validate(scripted(4, script)).reason().find("primary"), std::string::npos);
+  EXPECT_TRUE(validate(scripted(4, script)).is_ok());  // the primary may fail
   script.episodes[0].replica = 4;
   EXPECT_NE(validate(scripted(4, script)).reason().find("out of range"), std::string::npos);
   script.episodes[0].replica = 2;

@@ -584,7 +584,7 @@ TEST_F(WireCodecTest, StatusAndStateTransferMinimumBodiesAreTheirFixedFields) {
   // fetch: checkpoint, level, index, offset, authenticator count;
   // fetch reply: fetch's fields, total size, digest count, data length,
   // authenticator count.
-  EXPECT_EQ(wire::encode(StatusMessage{}).size(), header + 8 + 8 + 8 + 1 + 8 + 4);
+  EXPECT_EQ(wire::encode(StatusMessage{}).size(), header + 8 + 8 + 8 + 1 + 1 + 8 + 4);
   EXPECT_EQ(wire::encode(Fetch{}).size(), header + 8 + 4 + 8 + 8 + 4);
   EXPECT_EQ(wire::encode(FetchReply{}).size(), header + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4);
 }
@@ -891,7 +891,7 @@ TEST_F(WireCodecTest, CorruptedBatchIsCaughtByTheDigest) {
 constexpr size_t pre_prepare_batch_count = header + 48 + signature_size;
 constexpr size_t commit_authenticator_count = header + 48;
 constexpr size_t status_recovering_flag = header + 24;
-constexpr size_t status_authenticator_count = header + 33;
+constexpr size_t status_authenticator_count = header + 34;
 constexpr size_t fetch_authenticator_count = header + 28;
 constexpr size_t fetch_reply_digest_count = header + 36;
 constexpr size_t fetch_reply_data_length = header + 40;  // with no digests

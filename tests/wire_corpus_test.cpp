@@ -106,6 +106,12 @@ std::vector<std::pair<std::string, Message>> seeds() {
                                .recovering = false,
                                .sender = 1,
                                .authenticator = authenticator}},
+      {"status_view_changing", StatusMessage{.view = 4,
+                                             .last_executed = 140,
+                                             .last_stable = 128,
+                                             .view_changing = true,
+                                             .sender = 3,
+                                             .authenticator = authenticator}},
       {"status_recovering", StatusMessage{.view = 3,
                                           .last_executed = 0,
                                           .last_stable = 0,
@@ -194,7 +200,7 @@ TEST(WireCorpusTest, PrepareFrameLayoutIsPinned) {
                                            pattern<digest_size>(0), 3, pattern<signature_size>(1)});
   const std::vector<uint8_t> expected_prefix = {
       0x50, 0x42, 0x46, 0x54,  // magic "PBFT"
-      0x02,                    // version
+      0x03,                    // version
       0x03,                    // type: prepare
       0x00, 0x00,              // reserved
       0x03, 0x00, 0x00, 0x00,  // sender

@@ -27,6 +27,12 @@ struct ProtocolConfig {
   // Timers, in ticks of the host's clock.
   // A replica waiting for protocol messages asks peers to retransmit this often.
   uint64_t status_interval_ticks = 10;
+  // View change (liveness policy, PBFT.md "View change"): a backup that
+  // waits this long for a request to execute, or for a new view to be
+  // installed, moves to the next view; the timeout doubles with each view
+  // that fails in a row (up to view_change_timeout_ticks << view_change_backoff_max)
+  // and returns to this value once a request executes.
+  uint64_t view_change_timeout_ticks = 200;
 
   // How clients authenticate requests (see messages.h, RequestAuth).
   RequestAuth client_auth = RequestAuth::authenticator;
@@ -37,6 +43,12 @@ struct ProtocolConfig {
 
   // Every rule between the fields; the reason names the field.
   Status validate() const;
+
+  // Upper bounds of the encoded sizes of a VIEW-CHANGE (with a prepared
+  // certificate for every sequence number in the window) and of a NEW-VIEW
+  // (2f+1 of those and O). validate() requires both to fit in a message.
+  uint64_t view_change_size_max() const;
+  uint64_t new_view_size_max() const;
 };
 
 }  // namespace pbft

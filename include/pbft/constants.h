@@ -12,7 +12,7 @@ namespace pbft::constants {
 
 // Wire header.
 constexpr uint32_t wire_magic = 0x54464250;  // "PBFT" little-endian
-constexpr uint8_t wire_version = 2;  // 2: FETCH, FETCH-REPLY, STATUS.recovering
+constexpr uint8_t wire_version = 3;  // 2: FETCH, FETCH-REPLY, STATUS.recovering; 3: STATUS.view_changing
 constexpr size_t header_size = 16;  // magic u32, version u8, type u8, reserved u16, sender u32, length u32
 
 // Membership.
@@ -39,9 +39,16 @@ constexpr uint64_t in_flight_max = log_window_max;
 constexpr size_t pre_prepare_fixed_size_max = 256;
 constexpr size_t message_size_max = header_size + pre_prepare_fixed_size_max + batch_bytes_max;
 
-// View change (room for the view-change issue): certificates per message.
+// View change: certificates per VIEW-CHANGE (one per sequence number in
+// the window) and checkpoints in its proof. A replica accepts VIEW-CHANGE
+// messages for views at most view_ahead_max above its own (a NEW-VIEW,
+// which proves its view with 2f+1 VIEW-CHANGEs, for any higher view), and
+// keeps one per sender: the highest. View-change timeouts double at most
+// view_change_backoff_max times in a row.
 constexpr size_t view_change_prepared_max = log_window_max;
 constexpr size_t checkpoint_proof_max = replicas_max;
+constexpr uint64_t view_ahead_max = 1u << 16;
+constexpr uint32_t view_change_backoff_max = 6;
 
 // Requests a replica holds while they wait to be ordered (at most one per
 // client), by count and by bytes.

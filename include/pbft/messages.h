@@ -133,6 +133,9 @@ struct StatusMessage {
   // their own STATUS and stable checkpoint proof, which it needs to learn how
   // far it must catch up before it may vote again.
   bool recovering = false;
+  // The sender is in `view` but has not installed its NEW-VIEW yet: peers
+  // that have answer with it.
+  bool view_changing = false;
   ReplicaId sender = 0;
   std::vector<Mac> authenticator;
   // Freshness of recovery reports: a recovering replica's STATUS carries a

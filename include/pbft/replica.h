@@ -93,6 +93,11 @@ struct ReplicaCounters {
   uint64_t fetches_served = 0;
   uint64_t batches_executed = 0;
   uint64_t requests_executed = 0;
+  uint64_t view_changes_started = 0;  // VIEW-CHANGEs this replica sent (or views it entered)
+  uint64_t new_views_installed = 0;
+  uint64_t view_changes_rejected = 0; // invalid VIEW-CHANGE (bad proof or certificate)
+  uint64_t new_views_rejected = 0;    // invalid NEW-VIEW (bad V, or O not what V implies)
+  uint64_t batches_adopted = 0;       // batches of NEW-VIEW slots received afterwards
 };
 
 class ReplicaState;  // defined in src/core
@@ -116,7 +121,8 @@ class Replica {
 
   // Observers.
   ReplicaId id() const;
-  View view() const;
+  View view() const;                // while changing views: the view being installed
+  bool view_changing() const;       // sent VIEW-CHANGE, not yet in the new view
   Seq last_executed() const;
   Seq low_watermark() const;
   Seq high_watermark() const;

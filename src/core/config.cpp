@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "pbft/wire.h"
+
 namespace pbft {
 
 Status ProtocolConfig::validate() const {
@@ -25,7 +27,42 @@ Status ProtocolConfig::validate() const {
     return Status::error("in_flight_max must be in 1..log_window");
   }
   if (status_interval_ticks < 1) return Status::error("status_interval_ticks must be at least 1");
+  if (view_change_timeout_ticks < status_interval_ticks) {
+    return Status::error("view_change_timeout_ticks must be at least status_interval_ticks");
+  }
+  if (view_change_timeout_ticks > (UINT64_MAX >> constants::view_change_backoff_max)) {
+    return Status::error("view_change_timeout_ticks is too large");
+  }
+  if (new_view_size_max() > constants::message_size_max) {
+    return Status::error("log_window is too large for n: a NEW-VIEW could take " +
+                         std::to_string(new_view_size_max()) + " bytes, more than the " +
+                         std::to_string(constants::message_size_max) + " a message may have");
+  }
   return Status::ok();
+}
+
+// The sizes come from the codec itself: an empty message, then what each
+// piece adds. Nested messages are smaller than their encoding on their own
+// (no header), so these are upper bounds.
+uint64_t ProtocolConfig::view_change_size_max() const {
+  ViewChange vc;
+  const uint64_t base = wire::encode(vc).size();
+  vc.checkpoint_proof.emplace_back();
+  const uint64_t per_checkpoint = wire::encode(vc).size() - base;
+  vc.checkpoint_proof.clear();
+  PreparedCertificate cert;
+  cert.prepares.resize(2 * static_cast<size_t>(f));
+  vc.prepared.push_back(cert);
+  const uint64_t per_certificate = wire::encode(vc).size() - base;
+  return base + n * per_checkpoint + log_window * per_certificate;
+}
+
+uint64_t ProtocolConfig::new_view_size_max() const {
+  NewView nv;
+  const uint64_t base = wire::encode(nv).size();
+  nv.pre_prepares.emplace_back();
+  const uint64_t per_pre_prepare = wire::encode(nv).size() - base;
+  return base + n * view_change_size_max() + log_window * per_pre_prepare;
 }
 
 }  // namespace pbft

@@ -29,7 +29,9 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       service_(service),
       replies_(constants::reply_partitions),
       recovering_(options.recovering),
-      recovery_nonce_(options.recovery_nonce) {
+      recovery_nonce_(options.recovery_nonce),
+      view_timer_(config.view_change_timeout_ticks),
+      null_digest_(batch_digest(crypto, {})) {
   // The tree of the initial state: every partition hashed once.
   working_tree_ = StateTree(leaf_count(), Digest{}, crypto_);
   for (uint64_t leaf = 0; leaf < leaf_count(); leaf++) {
@@ -77,10 +79,12 @@ void ReplicaState::step(const Message& message) {
           on_fetch(m);
         } else if constexpr (std::is_same_v<T, FetchReply>) {
           on_fetch_reply(m);
+        } else if constexpr (std::is_same_v<T, ViewChange>) {
+          on_view_change(m);
+        } else if constexpr (std::is_same_v<T, NewView>) {
+          on_new_view(std::make_shared<const Message>(m), m);
         } else {
-          // Replies are never delivered to replicas (the verifier rejects
-          // them); view changes and new views arrive with the view-change work.
-          counters.messages_ignored++;
+          counters.messages_ignored++;  // replies (the verifier rejects them)
         }
       },
       message);
@@ -96,10 +100,12 @@ void ReplicaState::tick() {
   const uint64_t since_status = ticks_ - last_status_sent_tick_;
   const bool waiting_long =
       waiting() && ticks_ - last_progress_tick_ >= config_.status_interval_ticks;
-  if ((since_status >= config_.status_interval_ticks && (recovering_ || waiting_long)) ||
+  if ((since_status >= config_.status_interval_ticks &&
+       (recovering_ || view_changing_ || waiting_long)) ||
       since_status >= idle_status_intervals * config_.status_interval_ticks) {
     on_status_timeout();
   }
+  on_view_timer();
   if (transfer_) {
     on_fetch_timeout();
   } else {
@@ -157,6 +163,7 @@ void ReplicaState::add_pending(const Request& request) {
     pending_bytes_ -= held.operation.size();
     pending_bytes_ += request.operation.size();
     held = request;  // a newer request keeps its client's place in the order
+    it->second.since_tick = ticks_;
     return;
   }
   if (pending_.size() >= constants::pending_requests_max ||
@@ -171,7 +178,7 @@ void ReplicaState::add_pending(const Request& request) {
     std::erase_if(pending_order_, [&](const auto& e) { return !pending_order_live(e); });
   }
   const uint64_t arrival = ++arrivals_;
-  pending_.emplace(request.client, PendingRequest{request, arrival});
+  pending_.emplace(request.client, PendingRequest{request, arrival, ticks_});
   pending_order_.emplace_back(request.client, arrival);
   pending_bytes_ += request.operation.size();
 }
@@ -236,6 +243,8 @@ void ReplicaState::maybe_send_pre_prepare() {
     Slot& s = slot(std::get<PrePrepare>(*message).seq);
     s.pre_prepare_message = message;
     s.pre_prepare = &std::get<PrePrepare>(*message);
+    s.batch_message = message;
+    s.batch = &s.pre_prepare->batch;
     send_shared(Destination::all_replicas(), message);
     check_prepared(s.pre_prepare->seq, s);
   }
@@ -246,11 +255,30 @@ void ReplicaState::maybe_send_pre_prepare() {
 // authentic (the verifier), it is in view v and not changing views, it has
 // accepted no other pre-prepare for (v, s) with another digest, h < s <= H,
 // the digest matches the batch and every request is authentic (verifier).
+//
+// A slot that a NEW-VIEW assigned may lack its batch: any PRE-PREPARE, of
+// any view, whose batch has the slot's digest supplies it.
 
 void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
                                   const PrePrepare& pp) {
   if (pp.sender != config_.primary(pp.view) || pp.sender == self_) {
     counters.pre_prepares_rejected++;  // only the view's primary pre-prepares
+    return;
+  }
+  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.batch == nullptr &&
+                                   it->second.pre_prepare != nullptr &&
+                                   it->second.pre_prepare->digest == pp.digest) {
+    Slot& s = it->second;
+    if (!adopt_batch(s, message, pp)) {
+      counters.pre_prepares_rejected++;  // the batch does not have the digest
+      return;
+    }
+    counters.batches_adopted++;
+    if (pp.view == view_) {  // the primary's own: relay it whole from now on
+      s.pre_prepare_message = message;
+      s.pre_prepare = &std::get<PrePrepare>(*message);
+    }
+    execute_committed();
     return;
   }
   if (pp.view != view_ || view_changing_) {
@@ -282,6 +310,8 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
   Slot& s = slot(pp.seq);
   s.pre_prepare_message = message;
   s.pre_prepare = &std::get<PrePrepare>(*message);
+  s.batch_message = message;
+  s.batch = &s.pre_prepare->batch;
   if (!waiting()) last_progress_tick_ = ticks_;
   if (silent()) {
     check_prepared(pp.seq, s);  // on the others' prepares only
@@ -325,8 +355,10 @@ void ReplicaState::send_commit(Seq seq, Slot& s) {
 
 void ReplicaState::on_prepare(const Prepare& prepare) {
   if (prepare.view == view_) saw(prepare.sender, prepare.seq);
+  // Slots this replica executed still take votes in a new view (the others
+  // may need its commit); otherwise an executed sequence number is done.
   if (prepare.view != view_ || view_changing_ || !in_window(prepare.seq) ||
-      prepare.seq <= last_executed_) {
+      (prepare.seq <= last_executed_ && !log_.contains(prepare.seq))) {
     counters.messages_ignored++;
     return;
   }
@@ -366,7 +398,7 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
 void ReplicaState::on_commit(const Commit& commit) {
   if (commit.view == view_) saw(commit.sender, commit.seq);
   if (commit.view != view_ || view_changing_ || !in_window(commit.seq) ||
-      commit.seq <= last_executed_) {
+      (commit.seq <= last_executed_ && !log_.contains(commit.seq))) {
     counters.messages_ignored++;
     return;
   }
@@ -398,7 +430,7 @@ void ReplicaState::execute_committed() {
   if (transfer_) return;  // the state is being replaced
   for (;;) {
     auto it = log_.find(last_executed_ + 1);
-    if (it == log_.end() || !it->second.committed) break;
+    if (it == log_.end() || !it->second.committed || it->second.batch == nullptr) break;
     execute(it->first, it->second);
   }
   maybe_send_pre_prepare();
@@ -406,8 +438,8 @@ void ReplicaState::execute_committed() {
 
 void ReplicaState::execute(Seq seq, Slot& s) {
   PBFT_ASSERT(seq == last_executed_ + 1);
-  PBFT_ASSERT(s.committed && s.pre_prepare != nullptr);
-  const std::vector<Request>& batch = s.pre_prepare->batch;
+  PBFT_ASSERT(s.committed && s.pre_prepare != nullptr && s.batch != nullptr);
+  const std::vector<Request>& batch = *s.batch;
 
   Executed executed{seq, view_, s.pre_prepare->digest, {}};
   executed.requests.reserve(batch.size());
@@ -461,6 +493,15 @@ void ReplicaState::execute(Seq seq, Slot& s) {
 
   last_executed_ = seq;
   last_progress_tick_ = ticks_;
+  if (!operations.empty() && !view_changing_) {
+    // Requests execute in this view: it works (view_timer.h).
+    view_timer_.reset_backoff();
+    if (pending_.empty()) {
+      view_timer_.stop();
+    } else {
+      view_timer_.restart(ticks_);
+    }
+  }
   counters.batches_executed++;
   counters.requests_executed += operations.size();
   effects.executed.push_back(std::move(executed));
@@ -519,6 +560,7 @@ void ReplicaState::on_status_timeout() {
   status.last_executed = last_executed_;
   status.last_stable = low_watermark_;
   status.recovering = recovering_;
+  status.view_changing = view_changing_;
   status.nonce = recovering_ ? recovery_nonce_ : 0;
   status.sender = self_;
   status.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(status));
@@ -537,10 +579,6 @@ void ReplicaState::on_status(const StatusMessage& status) {
     recovery_reports_[status.sender] = status.last_executed;
     check_recovered();
   }
-  if (status.view != view_) {
-    counters.messages_ignored++;
-    return;
-  }
   // Rate limit: at most one answer per peer per status interval, so a faulty
   // peer cannot make this replica flood.
   auto [answered, first] = last_status_answered_tick_.try_emplace(status.sender, ticks_);
@@ -553,32 +591,7 @@ void ReplicaState::on_status(const StatusMessage& status) {
   }
 
   const Destination to = Destination::replica(status.sender);
-  // Only slots inside the peer's window are any use to it (a peer far
-  // behind catches up by state transfer instead).
-  // (Clamped first: the peer's numbers may be anything, and must not wrap.)
-  const Seq from = std::min(std::max(status.last_executed, low_watermark_), high_watermark()) + 1;
-  const Seq peer_high = std::min(status.last_stable, high_watermark()) + config_.log_window;
-  const Seq to_seq = std::min(from + constants::retransmit_seqs_max, peer_high + 1);
-  for (auto it = log_.lower_bound(from); it != log_.end() && it->first < to_seq; ++it) {
-    const Slot& s = it->second;
-    if (s.pre_prepare_message != nullptr) {
-      send_shared(to, s.pre_prepare_message);
-      counters.retransmissions++;
-    }
-    for (const auto& [sender, prepare] : s.prepares) {
-      if (sender == status.sender) continue;
-      if (sender == self_ && s.own_prepare != nullptr) {
-        send_shared(to, s.own_prepare);
-      } else {
-        send(to, prepare);
-      }
-      counters.retransmissions++;
-    }
-    if (s.own_commit != nullptr) {
-      send_shared(to, s.own_commit);
-      counters.retransmissions++;
-    }
-  }
+  if (answer_view_status(status)) retransmit_slots(status);
   // Checkpoints the peer may have missed: the proof of our stable one (for a
   // peer behind it, the start of a state transfer), and our own CHECKPOINT
   // for each newer one, so that it can move its watermarks.
@@ -594,12 +607,50 @@ void ReplicaState::on_status(const StatusMessage& status) {
   if (status.recovering && !recovering_) {
     StatusMessage mine;
     mine.view = view_;
+    mine.view_changing = view_changing_;
     mine.last_executed = last_executed_;
     mine.last_stable = low_watermark_;
     mine.nonce = status.nonce;
     mine.sender = self_;
     mine.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(mine));
     send(to, std::move(mine));
+  }
+}
+
+// The log above a peer's last executed sequence number, for a peer in this
+// view: pre-prepares (or, for a slot whose NEW-VIEW pre-prepare came
+// without its batch, a PRE-PREPARE that carries it), prepares and commits.
+void ReplicaState::retransmit_slots(const StatusMessage& status) {
+  const Destination to = Destination::replica(status.sender);
+  // Only slots inside the peer's window are any use to it (a peer far
+  // behind catches up by state transfer instead).
+  // (Clamped first: the peer's numbers may be anything, and must not wrap.)
+  const Seq from = std::min(std::max(status.last_executed, low_watermark_), high_watermark()) + 1;
+  const Seq peer_high = std::min(status.last_stable, high_watermark()) + config_.log_window;
+  const Seq to_seq = std::min(from + constants::retransmit_seqs_max, peer_high + 1);
+  for (auto it = log_.lower_bound(from); it != log_.end() && it->first < to_seq; ++it) {
+    const Slot& s = it->second;
+    if (s.pre_prepare_message != nullptr) {
+      send_shared(to, s.pre_prepare_message);
+      counters.retransmissions++;
+    }
+    if (s.batch_message != nullptr && s.batch_message != s.pre_prepare_message) {
+      send_shared(to, s.batch_message);
+      counters.retransmissions++;
+    }
+    for (const auto& [sender, prepare] : s.prepares) {
+      if (sender == status.sender) continue;
+      if (sender == self_ && s.own_prepare != nullptr) {
+        send_shared(to, s.own_prepare);
+      } else {
+        send(to, prepare);
+      }
+      counters.retransmissions++;
+    }
+    if (s.own_commit != nullptr) {
+      send_shared(to, s.own_commit);
+      counters.retransmissions++;
+    }
   }
 }
 
@@ -631,6 +682,7 @@ Effects Replica::take_effects() { return std::exchange(state_->effects, Effects{
 
 ReplicaId Replica::id() const { return state_->self_; }
 View Replica::view() const { return state_->view_; }
+bool Replica::view_changing() const { return state_->view_changing_; }
 Seq Replica::last_executed() const { return state_->last_executed_; }
 Seq Replica::low_watermark() const { return state_->low_watermark_; }
 Seq Replica::high_watermark() const { return state_->high_watermark(); }

@@ -3,6 +3,7 @@
 //   replica.cpp         dispatch, requests, the normal case, execution, STATUS
 //   checkpoint.cpp      checkpoints, the state tree, garbage collection
 //   state_transfer.cpp  fetching and serving checkpoints, recovery
+//   view_change.cpp     view changes (the liveness timer is view_timer.h)
 #pragma once
 
 #include <deque>
@@ -16,15 +17,22 @@
 #include "pbft/partitioned_state.h"
 #include "pbft/replica.h"
 #include "state_tree.h"
+#include "view_timer.h"
 
 namespace pbft {
 
 // Everything the log holds for one sequence number in the current view.
 struct Slot {
-  // The primary's PRE-PREPARE with its batch (shared so that it can be
-  // relayed to a lagging peer without a copy).
+  // The primary's PRE-PREPARE (shared so that it can be relayed to a lagging
+  // peer without a copy). Normally it carries its batch; one that a NEW-VIEW
+  // assigned (from O) may not.
   std::shared_ptr<const Message> pre_prepare_message;
   const PrePrepare* pre_prepare = nullptr;  // points into pre_prepare_message
+  // The batch whose digest is pre_prepare->digest, and a PRE-PREPARE (of any
+  // view) that carries it; null while unknown (the slot cannot execute). The
+  // null request's batch is empty and always known.
+  std::shared_ptr<const Message> batch_message;
+  const std::vector<Request>* batch = nullptr;  // points into batch_message, or the empty batch
   // PREPAREs from backups, the first one from each sender (a replica that
   // prepares two digests for one slot is faulty; its second is ignored).
   std::map<ReplicaId, Prepare> prepares;
@@ -34,6 +42,11 @@ struct Slot {
   std::shared_ptr<const Message> own_commit;
   bool prepared = false;   // prepared(m, v, s, i) holds
   bool committed = false;  // committed-local(m, v, s, i) holds
+  // The prepared certificate of the latest earlier view in which this
+  // replica prepared this sequence number (for VIEW-CHANGE's P), and a
+  // PRE-PREPARE carrying its batch if this replica has it.
+  std::optional<PreparedCertificate> earlier;
+  std::shared_ptr<const Message> earlier_batch;
 };
 
 // Checkpoint votes for one checkpoint sequence number in the window.
@@ -115,6 +128,8 @@ class ReplicaState {
   void on_status(const StatusMessage& status);
   void on_fetch(const Fetch& fetch);
   void on_fetch_reply(const FetchReply& reply);
+  void on_view_change(const ViewChange& view_change);
+  void on_new_view(const std::shared_ptr<const Message>& message, const NewView& new_view);
   void on_status_timeout();
   void on_fetch_timeout();
 
@@ -136,8 +151,8 @@ class ReplicaState {
   const Crypto& crypto_;
   Service& service_;
 
-  View view_ = 0;                // the current view
-  bool view_changing_ = false;   // set while changing views (view-change issue)
+  View view_ = 0;                // the current view (while changing: the one being installed)
+  bool view_changing_ = false;   // sent VIEW-CHANGE for view_, not yet installed its NEW-VIEW
   Seq low_watermark_ = 0;        // h: the last stable checkpoint
   Seq last_executed_ = 0;        // every batch up to here has executed, in order
   Seq last_assigned_ = 0;        // primary: the last sequence number it assigned
@@ -150,6 +165,7 @@ class ReplicaState {
   struct PendingRequest {
     Request request;
     uint64_t arrival;
+    uint64_t since_tick;  // when this replica got it (or the client's newer one)
   };
   std::map<ClientId, PendingRequest> pending_;
   std::deque<std::pair<ClientId, uint64_t>> pending_order_;
@@ -208,6 +224,15 @@ class ReplicaState {
   };
   std::optional<ServeCache> serve_cache_;
 
+  // View change (view_change.cpp). The highest valid VIEW-CHANGE from each
+  // replica for a view above the current one (or for the view being
+  // installed), this replica's own among them; the NEW-VIEW that installed
+  // the current view (none for view 0), for peers that missed it.
+  ViewTimer view_timer_;
+  std::map<ReplicaId, std::shared_ptr<const Message>> view_changes_;
+  std::shared_ptr<const Message> new_view_message_;
+  Digest null_digest_{};  // D(the null request): the digest of the empty batch
+
  private:
   void send(Destination to, Message m);
   void send_shared(Destination to, std::shared_ptr<const Message> m);
@@ -226,6 +251,7 @@ class ReplicaState {
   const LastReply* last_reply(ClientId client) const;
   void send_reply(ClientId client, const LastReply& last);
   bool waiting() const;
+  void retransmit_slots(const StatusMessage& status);
   bool pending_order_live(const std::pair<ClientId, uint64_t>& entry) const;
   void saw(ReplicaId sender, Seq s);
   bool behind() const;
@@ -253,6 +279,20 @@ class ReplicaState {
   void vote_on_logged_slots();
   void finish_transfer();
   void check_recovered();
+
+  // View change (view_change.cpp).
+  void on_view_timer();
+  void start_view_change(View v);
+  void maybe_join_higher_view();
+  void maybe_send_new_view();
+  Status check_view_change(const ViewChange& vc) const;
+  struct NewViewPlan;
+  NewViewPlan plan_new_view(const std::vector<const ViewChange*>& view_changes) const;
+  void install_new_view(const std::shared_ptr<const Message>& message, const NewViewPlan& plan);
+  std::optional<PreparedCertificate> certificate_of(const Slot& s) const;
+  bool adopt_batch(Slot& s, const std::shared_ptr<const Message>& message, const PrePrepare& pp);
+  uint32_t view_changes_for(View v) const;
+  bool answer_view_status(const StatusMessage& status);
 };
 
 }  // namespace pbft

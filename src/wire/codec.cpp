@@ -100,9 +100,9 @@ constexpr size_t nested_view_change_min = id_size + view_change_body_min;
 // New view: view, view-change count, pre-prepare count | signature.
 constexpr size_t new_view_body_min = 8 + count_size + count_size + signature_size;
 
-// Status: view, last executed, last stable, recovering, nonce | authenticator.
-constexpr size_t status_body_min = 8 + 8 + 8 + 1 + 8 + count_size;
-constexpr size_t status_body_max = 8 + 8 + 8 + 1 + 8 + authenticator_size_max;
+// Status: view, last executed, last stable, recovering, view changing, nonce | authenticator.
+constexpr size_t status_body_min = 8 + 8 + 8 + 1 + 1 + 8 + count_size;
+constexpr size_t status_body_max = 8 + 8 + 8 + 1 + 1 + 8 + authenticator_size_max;
 
 // Fetch: checkpoint, level, index, offset | authenticator.
 constexpr size_t fetch_fields_size = 8 + 4 + 8 + 8;
@@ -325,6 +325,7 @@ void put_fields(Sink& s, const StatusMessage& m) {
   s.u64(m.last_executed);
   s.u64(m.last_stable);
   s.boolean(m.recovering);
+  s.boolean(m.view_changing);
   s.u64(m.nonce);
 }
 template <typename Sink>
@@ -486,6 +487,7 @@ void get_fields(Reader& r, StatusMessage& m) {
   m.last_executed = r.u64("last executed");
   m.last_stable = r.u64("last stable");
   m.recovering = r.boolean("recovering flag");
+  m.view_changing = r.boolean("view-changing flag");
   m.nonce = r.u64("nonce");
 }
 void get_tag(Reader& r, StatusMessage& m) { get_authenticator(r, m.authenticator); }

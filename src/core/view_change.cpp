@@ -1,0 +1,461 @@
+// View changes (Castro and Liskov, OSDI 1999, section 4.4; TOCS 2002,
+// section 2.4; PBFT.md "View change").
+//
+// A backup whose requests wait too long, or whose view change takes too
+// long, moves to the next view: it multicasts VIEW-CHANGE(v+1, s, C, P)
+// with its stable checkpoint s, the proof C, and a prepared certificate for
+// each sequence number above s that it prepared (in the latest view it did).
+// The new primary collects 2f+1 valid ones (V), computes O from them and
+// multicasts NEW-VIEW(v+1, V, O); every replica checks V and recomputes O
+// before it installs the view. What to put in O is a function of V alone
+// (plan_new_view), so a primary that omits or alters a prepared request is
+// caught by every correct backup.
+//
+// Timing (when to give up on a view) is liveness policy: the ViewTimer and
+// on_view_timer. Everything else here is safety and does not depend on it.
+
+#include <algorithm>
+
+#include "pbft/assert.h"
+#include "pbft/wire.h"
+#include "replica_state.h"
+
+namespace pbft {
+
+namespace {
+
+// The batch of the null request (O's filler for sequence numbers that no
+// certificate in V covers): empty, executed as a no-op.
+const std::vector<Request>& null_batch() {
+  static const std::vector<Request> empty;
+  return empty;
+}
+
+}  // namespace
+
+// What a NEW-VIEW's V implies: the checkpoint to start from (min-s, with
+// its proof) and the digest to order at each sequence number in
+// (min-s, max-s].
+struct ReplicaState::NewViewPlan {
+  View view = 0;
+  Seq min_s = 0;
+  std::vector<Checkpoint> proof;  // 2f+1 matching CHECKPOINTs for min_s (empty for 0)
+  std::vector<std::pair<Seq, Digest>> order;  // (min_s, max_s], in order
+};
+
+// ---------------------------------------------------------------------------
+// Liveness policy: when a view has failed.
+//
+// In a working view, a backup with requests waiting starts the timer, and
+// restarts it whenever a request executes (execute() does); if it runs out,
+// or one request has waited four timeouts (a primary that serves everybody
+// but one client), the backup moves to the next view. While changing views
+// the timer runs once 2f+1 VIEW-CHANGEs for the new view are in (so a
+// replica alone cannot race through views); if the new view is not
+// installed in time, the replica moves on with the timeout doubled.
+
+void ReplicaState::on_view_timer() {
+  if (view_changing_) {
+    if (!view_timer_.running() && view_changes_for(view_) >= config_.quorum()) {
+      view_timer_.start(ticks_);
+    }
+    if (view_timer_.expired(ticks_)) {
+      view_timer_.back_off();
+      start_view_change(view_ + 1);
+    }
+    return;
+  }
+  // The primary does not suspect itself; a replica fetching state or
+  // recovering is not waiting on the primary.
+  if (is_primary() || silent() || transfer_ || pending_.empty()) {
+    view_timer_.stop();
+    return;
+  }
+  view_timer_.start(ticks_);
+  while (!pending_order_.empty() && !pending_order_live(pending_order_.front())) {
+    pending_order_.pop_front();
+  }
+  bool starved = false;
+  if (!pending_order_.empty()) {
+    const PendingRequest& oldest = pending_.at(pending_order_.front().first);
+    starved = ticks_ - oldest.since_tick >= 4 * view_timer_.timeout();
+  }
+  if (view_timer_.expired(ticks_) || starved) start_view_change(view_ + 1);
+}
+
+// ---------------------------------------------------------------------------
+// Starting a view change: enter view v (not yet active) and multicast
+// VIEW-CHANGE(v, h, C, P).
+
+std::optional<PreparedCertificate> ReplicaState::certificate_of(const Slot& s) const {
+  if (!s.prepared) return s.earlier;
+  PreparedCertificate cert;
+  cert.pre_prepare = *s.pre_prepare;
+  cert.pre_prepare.batch.clear();  // the signature does not cover it
+  const Digest& d = s.pre_prepare->digest;
+  for (const auto& [sender, prepare] : s.prepares) {
+    if (prepare.digest != d) continue;
+    cert.prepares.push_back(prepare);
+    if (cert.prepares.size() == 2 * static_cast<size_t>(config_.f)) break;
+  }
+  PBFT_ASSERT(cert.prepares.size() == 2 * static_cast<size_t>(config_.f));
+  return cert;
+}
+
+void ReplicaState::start_view_change(View v) {
+  PBFT_ASSERT(v > view_);
+  view_ = v;
+  view_changing_ = true;
+  new_view_message_.reset();
+  view_timer_.stop();
+  counters.view_changes_started++;
+  // VIEW-CHANGEs for views below the new one are of no use any more.
+  std::erase_if(view_changes_, [&](const auto& entry) {
+    return std::get<ViewChange>(*entry.second).new_view < v;
+  });
+
+  // A replica that lost its state may have prepared things it no longer
+  // knows: its P would hide them. It waits for the others' NEW-VIEW.
+  if (silent()) return;
+
+  ViewChange vc;
+  vc.new_view = v;
+  vc.stable_seq = low_watermark_;
+  vc.checkpoint_proof = stable_proof_;
+  for (const auto& [seq, s] : log_) {
+    if (seq <= low_watermark_) continue;
+    if (auto cert = certificate_of(s)) vc.prepared.push_back(std::move(*cert));
+  }
+  vc.sender = self_;
+  vc.signature = crypto_.sign(wire::auth_payload(vc));
+  auto message = std::make_shared<const Message>(std::move(vc));
+  view_changes_[self_] = message;
+  send_shared(Destination::all_replicas(), message);
+  maybe_send_new_view();
+}
+
+uint32_t ReplicaState::view_changes_for(View v) const {
+  return static_cast<uint32_t>(std::count_if(view_changes_.begin(), view_changes_.end(),
+                                             [&](const auto& entry) {
+                                               return std::get<ViewChange>(*entry.second)
+                                                          .new_view == v;
+                                             }));
+}
+
+// ---------------------------------------------------------------------------
+// Receiving VIEW-CHANGE.
+
+// The rules a VIEW-CHANGE must satisfy beyond its signatures (the verifier
+// checked those): a proven stable checkpoint, and certificates that are
+// real prepared certificates inside the window above it, one per sequence
+// number, from views before the new one.
+Status ReplicaState::check_view_change(const ViewChange& vc) const {
+  if (vc.stable_seq % config_.checkpoint_interval != 0) {
+    return Status::error("stable checkpoint is not at a checkpoint interval");
+  }
+  if (vc.stable_seq == 0) {
+    if (!vc.checkpoint_proof.empty()) return Status::error("proof for the initial state");
+  } else {
+    std::set<ReplicaId> signers;
+    for (const Checkpoint& c : vc.checkpoint_proof) {
+      if (c.seq != vc.stable_seq || c.state_digest != vc.checkpoint_proof.front().state_digest) {
+        return Status::error("checkpoint proof does not match");
+      }
+      signers.insert(c.sender);
+    }
+    if (signers.size() < config_.quorum()) return Status::error("checkpoint proof too small");
+  }
+  Seq previous = vc.stable_seq;
+  for (const PreparedCertificate& cert : vc.prepared) {
+    const PrePrepare& pp = cert.pre_prepare;
+    if (pp.seq <= previous) return Status::error("certificates out of order");
+    previous = pp.seq;
+    if (pp.seq - vc.stable_seq > config_.log_window) {
+      return Status::error("certificate above the window");
+    }
+    if (pp.view >= vc.new_view) return Status::error("certificate from a later view");
+    if (pp.sender != config_.primary(pp.view)) {
+      return Status::error("certificate pre-prepare not from its view's primary");
+    }
+    std::set<ReplicaId> backups;
+    for (const Prepare& p : cert.prepares) {
+      if (p.view != pp.view || p.seq != pp.seq || p.digest != pp.digest) {
+        return Status::error("certificate prepare does not match its pre-prepare");
+      }
+      if (p.sender == pp.sender) return Status::error("certificate prepare from the primary");
+      backups.insert(p.sender);
+    }
+    if (backups.size() < 2 * static_cast<size_t>(config_.f)) {
+      return Status::error("certificate has fewer than 2f prepares");
+    }
+  }
+  return Status::ok();
+}
+
+void ReplicaState::on_view_change(const ViewChange& vc) {
+  if (vc.sender == self_) {
+    counters.messages_ignored++;
+    return;
+  }
+  const bool useful = vc.new_view > view_ || (vc.new_view == view_ && view_changing_);
+  if (!useful || vc.new_view - view_ > constants::view_ahead_max) {
+    counters.messages_ignored++;
+    return;
+  }
+  if (auto it = view_changes_.find(vc.sender);
+      it != view_changes_.end() && std::get<ViewChange>(*it->second).new_view >= vc.new_view) {
+    counters.messages_ignored++;  // one per sender: the highest
+    return;
+  }
+  if (auto s = check_view_change(vc); !s) {
+    counters.view_changes_rejected++;
+    return;
+  }
+  view_changes_[vc.sender] = std::make_shared<const Message>(vc);
+  maybe_join_higher_view();
+  maybe_send_new_view();
+}
+
+// f+1 replicas want views above this one: at least one of them is correct,
+// so this replica joins at once (the smallest view that f+1 of them want),
+// rather than wait for its own timer. Fewer than f+1 cannot move it.
+void ReplicaState::maybe_join_higher_view() {
+  std::vector<View> higher;
+  for (const auto& [sender, message] : view_changes_) {
+    const View v = std::get<ViewChange>(*message).new_view;
+    if (v > view_) higher.push_back(v);
+  }
+  if (higher.size() < config_.weak_quorum()) return;
+  std::sort(higher.begin(), higher.end(), std::greater<>());
+  start_view_change(higher[config_.f]);  // f+1 replicas want this view or above
+}
+
+// ---------------------------------------------------------------------------
+// The new primary: NEW-VIEW(v, V, O) once 2f+1 VIEW-CHANGEs for v are in.
+
+ReplicaState::NewViewPlan ReplicaState::plan_new_view(
+    const std::vector<const ViewChange*>& view_changes) const {
+  NewViewPlan plan;
+  for (const ViewChange* vc : view_changes) {
+    if (vc->stable_seq > plan.min_s || (vc->stable_seq == plan.min_s && plan.proof.empty())) {
+      plan.min_s = vc->stable_seq;
+      plan.proof = vc->checkpoint_proof;
+    }
+  }
+  // For each sequence number above min-s: the certificate of the latest view.
+  std::map<Seq, const PrePrepare*> chosen;
+  for (const ViewChange* vc : view_changes) {
+    for (const PreparedCertificate& cert : vc->prepared) {
+      const PrePrepare& pp = cert.pre_prepare;
+      if (pp.seq <= plan.min_s) continue;
+      auto [it, inserted] = chosen.emplace(pp.seq, &pp);
+      if (!inserted && pp.view > it->second->view) it->second = &pp;
+    }
+  }
+  const Seq max_s = chosen.empty() ? plan.min_s : chosen.rbegin()->first;
+  for (Seq s = plan.min_s + 1; s <= max_s && s > plan.min_s; s++) {
+    auto it = chosen.find(s);
+    plan.order.emplace_back(s, it == chosen.end() ? null_digest_ : it->second->digest);
+  }
+  return plan;
+}
+
+void ReplicaState::maybe_send_new_view() {
+  if (!view_changing_ || !is_primary() || silent()) return;
+  if (view_changes_for(view_) < config_.quorum()) return;
+  // V: this replica's own VIEW-CHANGE and the first 2f others' by id.
+  NewView nv;
+  nv.view = view_;
+  nv.sender = self_;
+  std::vector<const ViewChange*> chosen;
+  auto take = [&](const ViewChange& vc) {
+    nv.view_changes.push_back(vc);
+    return nv.view_changes.size() == config_.quorum();
+  };
+  if (auto own = view_changes_.find(self_); own != view_changes_.end()) {
+    take(std::get<ViewChange>(*own->second));
+  }
+  for (const auto& [sender, message] : view_changes_) {
+    const ViewChange& vc = std::get<ViewChange>(*message);
+    if (sender == self_ || vc.new_view != view_) continue;
+    if (take(vc)) break;
+  }
+  for (const ViewChange& vc : nv.view_changes) chosen.push_back(&vc);
+  NewViewPlan plan = plan_new_view(chosen);
+  plan.view = view_;
+  for (const auto& [seq, digest] : plan.order) {
+    PrePrepare pp;
+    pp.view = view_;
+    pp.seq = seq;
+    pp.digest = digest;
+    pp.sender = self_;
+    pp.signature = crypto_.sign(wire::auth_payload(pp));
+    nv.pre_prepares.push_back(std::move(pp));
+  }
+  nv.signature = crypto_.sign(wire::auth_payload(nv));
+  auto message = std::make_shared<const Message>(std::move(nv));
+  send_shared(Destination::all_replicas(), message);
+  install_new_view(message, plan);
+}
+
+// ---------------------------------------------------------------------------
+// Receiving NEW-VIEW: check V, recompute O, compare, install.
+
+void ReplicaState::on_new_view(const std::shared_ptr<const Message>& message,
+                               const NewView& nv) {
+  if (nv.sender == self_) {
+    counters.messages_ignored++;
+    return;
+  }
+  const bool useful = nv.view > view_ || (nv.view == view_ && view_changing_);
+  if (!useful) {
+    counters.messages_ignored++;
+    return;
+  }
+  auto reject = [&] { counters.new_views_rejected++; };
+  if (nv.sender != config_.primary(nv.view)) return reject();
+  if (nv.view_changes.size() < config_.quorum() || nv.view_changes.size() > config_.n) {
+    return reject();
+  }
+  std::set<ReplicaId> senders;
+  std::vector<const ViewChange*> view_changes;
+  for (const ViewChange& vc : nv.view_changes) {
+    if (vc.new_view != nv.view || !senders.insert(vc.sender).second) return reject();
+    if (!check_view_change(vc)) return reject();
+    view_changes.push_back(&vc);
+  }
+  NewViewPlan plan = plan_new_view(view_changes);
+  plan.view = nv.view;
+  if (nv.pre_prepares.size() != plan.order.size()) return reject();
+  for (size_t i = 0; i < plan.order.size(); i++) {
+    const PrePrepare& pp = nv.pre_prepares[i];
+    if (pp.view != nv.view || pp.sender != nv.sender || pp.seq != plan.order[i].first ||
+        pp.digest != plan.order[i].second || !pp.batch.empty()) {
+      return reject();
+    }
+  }
+  install_new_view(message, plan);
+}
+
+// Takes the batch for a slot that lacks it from a PRE-PREPARE (of any view)
+// whose batch has the slot's digest.
+bool ReplicaState::adopt_batch(Slot& s, const std::shared_ptr<const Message>& message,
+                               const PrePrepare& pp) {
+  if (s.pre_prepare == nullptr || s.batch != nullptr || pp.digest != s.pre_prepare->digest) {
+    return false;
+  }
+  if (batch_digest(crypto_, pp.batch) != pp.digest) return false;
+  s.batch_message = message;
+  s.batch = &std::get<PrePrepare>(*message).batch;
+  return true;
+}
+
+void ReplicaState::install_new_view(const std::shared_ptr<const Message>& message,
+                                    const NewViewPlan& plan) {
+  const NewView& nv = std::get<NewView>(*message);
+  view_ = plan.view;
+  view_changing_ = false;
+  new_view_message_ = message;
+  std::erase_if(view_changes_, [&](const auto& entry) {
+    return std::get<ViewChange>(*entry.second).new_view <= view_;
+  });
+  counters.new_views_installed++;
+
+  // The log of the new view: a slot for each pre-prepare in O above the low
+  // watermark. What this replica knew of a sequence number carries over: the
+  // batch when the digest matches, and its latest prepared certificate (for
+  // the next VIEW-CHANGE, should this view fail too).
+  std::map<Seq, Slot> old = std::move(log_);
+  log_.clear();
+  last_assigned_ = std::max(plan.min_s, last_executed_);
+  ordered_.clear();
+  for (const PrePrepare& pp : nv.pre_prepares) {
+    last_assigned_ = std::max(last_assigned_, pp.seq);
+    if (pp.seq <= low_watermark_) continue;  // this replica has a later stable checkpoint
+    Slot& s = log_[pp.seq];
+    s.pre_prepare_message = std::make_shared<const Message>(pp);
+    s.pre_prepare = &std::get<PrePrepare>(*s.pre_prepare_message);
+    if (pp.digest == null_digest_) s.batch = &null_batch();
+    auto it = old.find(pp.seq);
+    if (it == old.end()) continue;
+    Slot& before = it->second;
+    s.earlier = certificate_of(before);
+    s.earlier_batch = before.prepared ? before.batch_message : before.earlier_batch;
+    if (s.batch == nullptr && before.batch_message != nullptr) {
+      adopt_batch(s, before.batch_message, std::get<PrePrepare>(*before.batch_message));
+    }
+    if (s.batch == nullptr && before.earlier_batch != nullptr) {
+      adopt_batch(s, before.earlier_batch, std::get<PrePrepare>(*before.earlier_batch));
+    }
+  }
+
+  // The checkpoint at min-s: its proof goes through the checkpoint rules,
+  // which make it stable here (this replica has it) or fetch it.
+  for (const Checkpoint& c : plan.proof) {
+    if (c.sender != self_) on_checkpoint(c);
+  }
+  if (plan.min_s > last_executed_) {
+    if (auto proven = proven_claim();
+        proven && proven->first >= plan.min_s && (!transfer_ || transfer_->target < proven->first)) {
+      start_transfer(proven->first, proven->second);
+    }
+  }
+
+  if (is_primary()) {
+    // The primary sends the batches it has with O's pre-prepares (the
+    // signature covers (v, s, d) only, so O's signature stands); backups
+    // take the others from any replica that has them (STATUS).
+    for (auto& [seq, s] : log_) {
+      if (s.batch == nullptr || s.batch->empty()) continue;
+      PrePrepare full = *s.pre_prepare;
+      full.batch = *s.batch;
+      s.pre_prepare_message = std::make_shared<const Message>(std::move(full));
+      s.pre_prepare = &std::get<PrePrepare>(*s.pre_prepare_message);
+      s.batch_message = s.pre_prepare_message;
+      s.batch = &s.pre_prepare->batch;
+      send_shared(Destination::all_replicas(), s.pre_prepare_message);
+    }
+  }
+  for (auto& [seq, s] : log_) {
+    if (s.batch != nullptr && seq > last_executed_) {
+      for (const Request& r : *s.batch) {
+        Timestamp& t = ordered_[r.client];
+        t = std::max(t, r.timestamp);
+        if (is_primary()) remove_pending(r.client, r.timestamp);
+      }
+    }
+    // Every backup prepares O again, executed or not: the others may need
+    // its votes to commit what it executed already.
+    if (!is_primary() && !silent()) send_prepare(seq, s);
+    check_prepared(seq, s);
+  }
+
+  view_timer_.stop();
+  if (!pending_.empty() && !is_primary()) view_timer_.start(ticks_);
+  last_progress_tick_ = ticks_;
+  execute_committed();
+}
+
+// ---------------------------------------------------------------------------
+// STATUS answers about views: a peer in an older view, or in this view
+// without its NEW-VIEW, gets the NEW-VIEW; a peer changing to the same view
+// gets this replica's VIEW-CHANGE (the new primary may have lost it).
+// Returns whether the peer is in this replica's view and working in it.
+
+bool ReplicaState::answer_view_status(const StatusMessage& status) {
+  const Destination to = Destination::replica(status.sender);
+  if (status.view < view_ || (status.view == view_ && status.view_changing)) {
+    if (!view_changing_ && new_view_message_ != nullptr) {
+      send_shared(to, new_view_message_);
+      counters.retransmissions++;
+    } else if (view_changing_) {
+      if (auto own = view_changes_.find(self_); own != view_changes_.end()) {
+        send_shared(to, own->second);
+        counters.retransmissions++;
+      }
+    }
+  }
+  return status.view == view_ && !status.view_changing && !view_changing_;
+}
+
+}  // namespace pbft
