@@ -9,7 +9,7 @@ namespace pbft::sim {
 namespace {
 
 // The names of the faults in their canonical order, with the flag each sets.
-constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 9> fault_names = {{
+constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 23> fault_names = {{
     {"drop", &FaultSet::drop},
     {"dup", &FaultSet::dup},
     {"reorder", &FaultSet::reorder},
@@ -19,28 +19,62 @@ constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 9> fault_nam
     {"wipe", &FaultSet::wipe},
     {"lag", &FaultSet::lag},
     {"badstate", &FaultSet::badstate},
+    {"silent", &FaultSet::silent},
+    {"equivocate", &FaultSet::equivocate},
+    {"slow", &FaultSet::slow},
+    {"censor", &FaultSet::censor},
+    {"forge", &FaultSet::forge},
+    {"replay", &FaultSet::replay},
+    {"wrong-digest", &FaultSet::wrong_digest},
+    {"bad-checkpoint", &FaultSet::bad_checkpoint},
+    {"bad-view-change", &FaultSet::bad_view_change},
+    {"bad-new-view", &FaultSet::bad_new_view},
+    {"twins", &FaultSet::twins},
+    {"client-timestamps", &FaultSet::client_timestamps},
+    {"big-mac", &FaultSet::big_mac},
+    {"client-flood", &FaultSet::client_flood},
 }};
+// The first Byzantine entry of fault_names.
+constexpr size_t first_byzantine = 9;
 
 std::string valid_fault_names() {
   std::string names;
   for (const auto& [name, flag] : fault_names) {
     names += std::string(name) + ", ";
   }
-  return names + "none, all";
+  return names + "none, byzantine, all";
 }
 
 }  // namespace
+
+FaultSet FaultSet::byzantine() {
+  FaultSet faults;
+  for (size_t i = first_byzantine; i < fault_names.size(); i++) faults.*(fault_names[i].second) = true;
+  return faults;
+}
+
+FaultSet FaultSet::all() {
+  FaultSet faults;
+  for (const auto& [name, flag] : fault_names) faults.*flag = true;
+  return faults;
+}
 
 Result<FaultSet> parse_faults(std::string_view list) {
   FaultSet faults;
   if (list == "none") return faults;
   if (list == "all") return FaultSet::all();
+  if (list == "byzantine") return FaultSet::byzantine();
   if (list.empty()) return Status::error("empty fault list; valid faults: " + valid_fault_names());
   while (!list.empty()) {
     const size_t comma = list.find(',');
     const std::string_view name = list.substr(0, comma);
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     bool known = false;
+    if (name == "byzantine") {
+      const FaultSet byzantine = FaultSet::byzantine();
+      for (const auto& [fault_name, flag] : fault_names) faults.*flag |= byzantine.*flag;
+      known = true;
+    }
     for (const auto& [fault_name, flag] : fault_names) {
       if (name == fault_name) {
         faults.*flag = true;
@@ -59,9 +93,19 @@ Result<FaultSet> parse_faults(std::string_view list) {
 }
 
 std::string to_string(const FaultSet& faults) {
+  if (faults == FaultSet::all()) return "all";
+  const FaultSet byzantine = FaultSet::byzantine();
+  bool every_byzantine = true;
+  for (size_t i = first_byzantine; i < fault_names.size(); i++) {
+    every_byzantine = every_byzantine && faults.*(fault_names[i].second);
+  }
   std::string list;
-  for (const auto& [name, flag] : fault_names) {
-    if (!(faults.*flag)) continue;
+  for (size_t i = 0; i < fault_names.size(); i++) {
+    const auto& [name, flag] = fault_names[i];
+    if (every_byzantine && i == first_byzantine) {
+      list += list.empty() ? "byzantine" : ",byzantine";
+    }
+    if (!(faults.*flag) || (every_byzantine && byzantine.*flag)) continue;
     if (!list.empty()) list += ',';
     list += name;
   }
@@ -86,6 +130,9 @@ ProtocolConfig Options::simulation_protocol_defaults() {
   config.checkpoint_interval = 8;
   config.log_window = 32;
   config.in_flight_max = 8;
+  // Signed requests, as the cluster configuration's default (MACs are open
+  // to the "big MAC" attack, which the Byzantine clients mount).
+  config.client_auth = RequestAuth::signature;
   return config;
 }
 

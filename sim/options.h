@@ -34,11 +34,36 @@ struct FaultSet {
   bool crash = false;      // a replica stops for a while, then resumes with its state
   bool wipe = false;       // a replica stops, then restarts with empty state (recovering)
   bool lag = false;        // a replica is cut off until the others are more than L ahead
-  bool badstate = false;   // a Byzantine backup answers FETCH with wrong or stale data
+  bool badstate = false;   // a Byzantine replica answers FETCH with wrong or stale data
+  // Byzantine replicas (sim/byzantine.h says what each does), up to f of
+  // them with the node faults above, any replica, the primary included.
+  bool silent = false;
+  bool equivocate = false;
+  bool slow = false;
+  bool censor = false;
+  bool forge = false;
+  bool replay = false;
+  bool wrong_digest = false;
+  bool bad_checkpoint = false;
+  bool bad_view_change = false;
+  bool bad_new_view = false;
+  bool twins = false;
+  // Byzantine clients, beside the workload's.
+  bool client_timestamps = false;
+  bool big_mac = false;
+  bool client_flood = false;
 
   bool any_network() const { return drop || dup || reorder || delay || partition; }
-  bool any_node() const { return crash || wipe || lag || badstate; }
-  static FaultSet all() { return {true, true, true, true, true, true, true, true, true}; }
+  bool any_node() const { return crash || wipe || lag || badstate || any_byzantine_replica(); }
+  bool any_byzantine_replica() const {
+    return silent || equivocate || slow || censor || forge || replay || wrong_digest ||
+           bad_checkpoint || bad_view_change || bad_new_view || twins;
+  }
+  bool any_byzantine_client() const { return client_timestamps || big_mac || client_flood; }
+  // Every Byzantine replica behaviour and client attack ("byzantine").
+  static FaultSet byzantine();
+  // Everything ("all").
+  static FaultSet all();
   friend bool operator==(const FaultSet&, const FaultSet&) = default;
 };
 

@@ -17,6 +17,7 @@
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
 #include "sim/badstate.h"
+#include "sim/byzantine.h"
 #include "sim/event_queue.h"
 #include "sim/network.h"
 #include "sim/random.h"
@@ -104,6 +105,12 @@ struct ReplicaNode {
   // A lagging replica is cut off: the network carries nothing to or from it.
   bool cut_off = false;
   std::optional<BadStateServer> badstate;  // set for the Byzantine state server
+  std::optional<ByzantineReplica> byzantine;  // set for a Byzantine replica
+  // Twins: a second instance with the same keys and its own state, driven
+  // independently during the fault phase (its effects are not observed:
+  // the checkers speak of the correct replicas).
+  std::unique_ptr<kv::Store> twin_store;
+  std::unique_ptr<Replica> twin;
   // Fetch replies rejected by incarnations lost to wipes.
   uint64_t retired_fetch_replies_rejected = 0;
   RunReport::ReplicaOutcome outcome;
@@ -119,6 +126,14 @@ struct Episode {
   std::optional<size_t> slot;  // nullopt for a scripted episode
   uint64_t restart_ns = 0;     // crash and wipe: when the replica comes back
   bool restarted = false;      // wipe: the new incarnation runs (and recovers)
+};
+
+// A Byzantine client (sim/byzantine.h), beside the workload's clients.
+struct Attacker {
+  ClientId id;
+  ClientAttack attack;
+  std::unique_ptr<Crypto> crypto;
+  Timestamp next_timestamp = 0;
 };
 
 struct ClientNode {
@@ -161,6 +176,11 @@ class Simulation {
   // was_recovering: the replica was recovering before the input whose
   // effects these are.
   void drain_replica(ReplicaId r, bool was_recovering);
+  void drain_twin(ReplicaId r);
+  void plan_byzantine(uint32_t count);
+  void attack();
+  bool fault_phase() const { return now_ < options_.fault_phase_ns; }
+  void note_progress();
   void drain_client(ClientId c);
   void observe(ReplicaId r, const Executed& executed);
   void observe(ReplicaId r, const StateInstalled& installed);
@@ -169,7 +189,10 @@ class Simulation {
   void fail_client_results(std::string details);
 
   void send(NodeIndex from, const Send& send);
-  void transmit(NodeIndex from, NodeIndex to, const std::shared_ptr<const Bytes>& bytes);
+  void transmit(NodeIndex from, NodeIndex to, const std::shared_ptr<const Bytes>& bytes,
+                uint64_t extra_delay_ns = 0);
+  void send_bytes(NodeIndex from, Destination to, const std::shared_ptr<const Bytes>& bytes,
+                  uint64_t extra_delay_ns);
   void note_view(ReplicaId r);
 
   bool logging(int level) const { return options_.verbosity >= level && options_.log; }
@@ -189,6 +212,9 @@ class Simulation {
   EventQueue<Event> queue_;
   std::vector<std::unique_ptr<ReplicaNode>> replicas_;
   std::vector<std::unique_ptr<ClientNode>> clients_;
+  std::vector<Attacker> attackers_;
+  // Stalls: when a correct replica last executed a batch.
+  uint64_t last_progress_ns_ = 0;
 
   uint64_t now_ = 0;
   uint32_t clients_done_ = 0;
@@ -221,9 +247,22 @@ Simulation::Simulation(const Options& options)
   // The fake crypto's keys derive from the seed too, so a replay rebuilds
   // the same signatures and MACs and hence the same bytes on the wire.
   const uint64_t universe = options.seed ^ 0x5eed5eed5eed5eedull;
+  // Byzantine clients take the ids after the workload's.
+  std::vector<ClientAttack> attacks;
+  if (options.faults.client_timestamps) attacks.push_back(ClientAttack::timestamps);
+  if (options.faults.big_mac) attacks.push_back(ClientAttack::big_mac);
+  if (options.faults.client_flood) attacks.push_back(ClientAttack::flood);
+  const uint32_t all_clients = options.clients + static_cast<uint32_t>(attacks.size());
+  for (size_t i = 0; i < attacks.size(); i++) {
+    const ClientId id = options.clients + static_cast<ClientId>(i);
+    attackers_.push_back({id, attacks[i],
+                          fake::make_crypto(Principal::client(id), universe, config_.n, all_clients),
+                          0});
+    report_.byzantine_clients.push_back(to_string(attacks[i]));
+  }
   for (ReplicaId r = 0; r < config_.n; r++) {
     auto node = std::make_unique<ReplicaNode>();
-    node->crypto = fake::make_crypto(Principal::replica(r), universe, config_.n, options.clients);
+    node->crypto = fake::make_crypto(Principal::replica(r), universe, config_.n, all_clients);
     node->verifier = std::make_unique<Verifier>(config_, *node->crypto);
     node->store = std::make_unique<kv::Store>();
     Result<std::unique_ptr<Replica>> replica =
@@ -234,7 +273,7 @@ Simulation::Simulation(const Options& options)
   }
   for (ClientId c = 0; c < options.clients; c++) {
     auto node = std::make_unique<ClientNode>();
-    node->crypto = fake::make_crypto(Principal::client(c), universe, config_.n, options.clients);
+    node->crypto = fake::make_crypto(Principal::client(c), universe, config_.n, all_clients);
     node->verifier = std::make_unique<Verifier>(config_, *node->crypto);
     Result<std::unique_ptr<Client>> client =
         Client::create(config_, c, *node->crypto, options.client);
@@ -339,6 +378,19 @@ void Simulation::handle(const Delivery& delivery) {
   }
   if (to_replica) {
     ReplicaNode& node = *replicas_[delivery.to];
+    if (node.byzantine && fault_phase() && node.byzantine->has(Behaviour::replay) &&
+        random_.chance(0.1)) {
+      node.byzantine->observe_received(std::make_shared<const Message>(verified.value().message()));
+    }
+    if (node.twin && fault_phase()) {
+      // Each twin gets a random part of what arrives: a third each, a third both.
+      const uint64_t who = random_.uniform(3);
+      if (who != 0) {
+        node.twin->step(verified.value());
+        drain_twin(delivery.to);
+      }
+      if (who == 1) return;
+    }
     const bool was_recovering = node.replica->recovering();
     node.replica->step(verified.value());
     drain_replica(delivery.to, was_recovering);
@@ -357,7 +409,19 @@ void Simulation::handle(const Tick&) {
     const bool was_recovering = node.replica->recovering();
     node.replica->tick();
     drain_replica(r, was_recovering);
+    if (node.twin && fault_phase()) {
+      node.twin->tick();
+      drain_twin(r);
+    }
+    if (node.byzantine && fault_phase()) {
+      for (Outgoing& out : node.byzantine->on_tick(node.replica->view(),
+                                                   node.replica->low_watermark(), random_)) {
+        auto bytes = std::make_shared<const Bytes>(wire::encode(*out.message));
+        send_bytes(r, out.to, bytes, out.extra_delay_ns);
+      }
+    }
   }
+  if (fault_phase()) attack();
   for (ClientId c = 0; c < options_.clients; c++) {
     clients_[c]->client->tick();
     drain_client(c);
@@ -400,6 +464,34 @@ void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
   note_view(r);
 }
 
+// A twin's effects go out like its sibling's (rewritten by the Byzantine
+// layer) but are not observed: the checkers speak of correct replicas.
+void Simulation::drain_twin(ReplicaId r) {
+  ReplicaNode& node = *replicas_[r];
+  Effects effects = node.twin->take_effects();
+  for (const Send& s : effects.sends) send(r, s);
+}
+
+// The Byzantine clients' requests for this tick, each to one replica or to all.
+void Simulation::attack() {
+  for (Attacker& a : attackers_) {
+    if (!random_.chance(0.3)) continue;
+    for (Request& r : client_attack(a.attack, a.id, config_, *a.crypto, a.next_timestamp, random_)) {
+      report_.attacker_requests++;
+      auto bytes = std::make_shared<const Bytes>(wire::encode(Message(std::move(r))));
+      const bool to_all = random_.chance(0.5);
+      const ReplicaId target = static_cast<ReplicaId>(random_.uniform(config_.n));
+      for (ReplicaId to = 0; to < config_.n; to++) {
+        if (!to_all && to != target) continue;
+        const uint64_t latency =
+            random_.uniform_between(options_.latency_min_ns, options_.latency_max_ns);
+        queue_.push(now_ + latency,
+                    Delivery{static_cast<NodeIndex>(config_.n + options_.clients), to, bytes});
+      }
+    }
+  }
+}
+
 void Simulation::note_view(ReplicaId r) {
   ReplicaNode& node = *replicas_[r];
   const View view = node.replica->view();
@@ -410,6 +502,10 @@ void Simulation::note_view(ReplicaId r) {
 }
 
 void Simulation::observe(ReplicaId r, const Executed& executed) {
+  if (!replicas_[r]->byzantine && clients_done_ < options_.clients) {
+    report_.longest_stall_ns = std::max(report_.longest_stall_ns, now_ - last_progress_ns_);
+    last_progress_ns_ = now_;
+  }
   trace_.add(r);
   trace_.add(executed.seq);
   trace_.add(executed.view);
@@ -530,35 +626,50 @@ void Simulation::send(NodeIndex from, const Send& s) {
       }
     }
   }
+  if (from < config_.n && replicas_[from]->byzantine && fault_phase()) {
+    ReplicaNode& node = *replicas_[from];
+    for (Outgoing& out : node.byzantine->rewrite(Send{s.to, message}, random_)) {
+      Bytes encoded = wire::encode(*out.message);
+      if (out.corrupt_bytes) encoded[random_.uniform(encoded.size())] ^= 0xa5;
+      send_bytes(from, out.to, std::make_shared<const Bytes>(std::move(encoded)),
+                 out.extra_delay_ns);
+    }
+    return;
+  }
   // Encoded once per send, whatever the number of destinations, as the
   // runtime does; every destination receives the same bytes.
-  auto bytes = std::make_shared<const Bytes>(wire::encode(*message));
-  switch (s.to.kind) {
+  send_bytes(from, s.to, std::make_shared<const Bytes>(wire::encode(*message)), 0);
+}
+
+void Simulation::send_bytes(NodeIndex from, Destination to,
+                            const std::shared_ptr<const Bytes>& bytes, uint64_t extra_delay_ns) {
+  switch (to.kind) {
     case Destination::Kind::replica:
-      if (s.to.id >= config_.n) {
+      if (to.id >= config_.n) {
         report_.misaddressed++;
         return;
       }
-      transmit(from, s.to.id, bytes);
+      transmit(from, to.id, bytes, extra_delay_ns);
       return;
     case Destination::Kind::all_replicas:
       for (ReplicaId r = 0; r < config_.n; r++) {
-        if (r != from) transmit(from, r, bytes);
+        if (r != from) transmit(from, r, bytes, extra_delay_ns);
       }
       return;
     case Destination::Kind::client:
-      if (s.to.id >= options_.clients) {
-        report_.misaddressed++;
+      if (to.id >= options_.clients) {
+        // A Byzantine client's replies go nowhere; anything else is a bug.
+        if (to.id >= options_.clients + attackers_.size()) report_.misaddressed++;
         return;
       }
-      transmit(from, client_node(s.to.id), bytes);
+      transmit(from, client_node(to.id), bytes, extra_delay_ns);
       return;
   }
   PBFT_ASSERT(false);
 }
 
-void Simulation::transmit(NodeIndex from, NodeIndex to,
-                          const std::shared_ptr<const Bytes>& bytes) {
+void Simulation::transmit(NodeIndex from, NodeIndex to, const std::shared_ptr<const Bytes>& bytes,
+                          uint64_t extra_delay_ns) {
   report_.messages_sent++;
   if ((from < config_.n && replicas_[from]->cut_off) ||
       (to < config_.n && replicas_[to]->cut_off)) {
@@ -580,7 +691,7 @@ void Simulation::transmit(NodeIndex from, NodeIndex to,
                     route.partitioned ? "partition" : "drop"));
   }
   for (uint32_t i = 0; i < route.copies; i++) {
-    queue_.push(now_ + route.delay_ns[i], Delivery{from, to, bytes});
+    queue_.push(now_ + route.delay_ns[i] + extra_delay_ns, Delivery{from, to, bytes});
   }
 }
 
@@ -600,22 +711,39 @@ void Simulation::plan_node_faults() {
     if (faults.crash) random_faults_.push_back(NodeFault::crash);
     if (faults.wipe) random_faults_.push_back(NodeFault::wipe);
     if (faults.lag) random_faults_.push_back(NodeFault::lag);
-    uint32_t slots = random_faults_.empty() ? 0 : config_.f;
-    if (faults.badstate) {
-      // The badstate replica takes one of the f places for the whole run.
-      // With f = 1 that leaves none for crash, wipe and lag, so then half
-      // the seeds run a badstate replica and half the other node faults.
-      const bool byzantine = config_.f > 1 || random_faults_.empty() || random_.chance(0.5);
-      if (byzantine) {
-        report_.badstate_replica = static_cast<ReplicaId>(random_.uniform(config_.n));
-        if (slots > 0) slots--;
-      }
+    // The f places for faulty replicas go to three kinds: the node-fault
+    // slots (crash, wipe, lag: one episode at a time each), the badstate
+    // replica (one at most), and Byzantine replicas. Each enabled kind gets
+    // a place while places last, in an order the seed picks (with f = 1 the
+    // seed picks one kind); places left over go to node-fault slots or
+    // Byzantine replicas.
+    enum Kind : uint8_t { node_slot, badstate, byzantine };
+    std::vector<Kind> kinds;
+    if (!random_faults_.empty()) kinds.push_back(node_slot);
+    if (faults.badstate) kinds.push_back(badstate);
+    if (faults.any_byzantine_replica()) kinds.push_back(byzantine);
+    for (size_t i = kinds.size(); i > 1; i--) std::swap(kinds[i - 1], kinds[random_.uniform(i)]);
+    std::array<uint32_t, 3> places{};
+    uint32_t left = config_.f;
+    for (Kind kind : kinds) {
+      if (left == 0) break;
+      places[kind]++;
+      left--;
     }
-    for (uint32_t i = 0; i < slots; i++) {
+    std::vector<Kind> growable;
+    for (Kind kind : {node_slot, byzantine}) {
+      if (places[kind] > 0) growable.push_back(kind);
+    }
+    for (; left > 0 && !growable.empty(); left--) places[growable[random_.uniform(growable.size())]]++;
+    if (places[badstate] > 0) {
+      report_.badstate_replica = static_cast<ReplicaId>(random_.uniform(config_.n));
+    }
+    for (uint32_t i = 0; i < places[node_slot]; i++) {
       const FaultRates& r = options_.rates;
       slot_next_start_ns_.push_back(
           random_.uniform_between(r.node_fault_gap_min_ns, r.node_fault_gap_max_ns));
     }
+    plan_byzantine(places[byzantine]);
   }
   if (report_.badstate_replica) {
     ReplicaNode& node = *replicas_[*report_.badstate_replica];
@@ -625,8 +753,66 @@ void Simulation::plan_node_faults() {
   }
 }
 
+// `count` Byzantine replicas, any but the badstate one, each with one or
+// two of the enabled behaviours.
+void Simulation::plan_byzantine(uint32_t count) {
+  const FaultSet& faults = options_.faults;
+  std::vector<Behaviour> enabled;
+  const std::array<std::pair<bool, Behaviour>, behaviour_count> flags = {{
+      {faults.silent, Behaviour::silent},
+      {faults.equivocate, Behaviour::equivocate},
+      {faults.slow, Behaviour::slow},
+      {faults.censor, Behaviour::censor},
+      {faults.forge, Behaviour::forge},
+      {faults.replay, Behaviour::replay},
+      {faults.wrong_digest, Behaviour::wrong_digest},
+      {faults.bad_checkpoint, Behaviour::bad_checkpoint},
+      {faults.bad_view_change, Behaviour::bad_view_change},
+      {faults.bad_new_view, Behaviour::bad_new_view},
+      {faults.twins, Behaviour::twins},
+  }};
+  for (const auto& [on, behaviour] : flags) {
+    if (on) enabled.push_back(behaviour);
+  }
+  std::vector<ReplicaId> candidates;
+  for (ReplicaId r = 0; r < config_.n; r++) {
+    if (!report_.badstate_replica || *report_.badstate_replica != r) candidates.push_back(r);
+  }
+  for (uint32_t i = 0; i < count && !enabled.empty() && !candidates.empty(); i++) {
+    const size_t pick = random_.uniform(candidates.size());
+    const ReplicaId r = candidates[pick];
+    candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
+    std::vector<Behaviour> behaviours = {enabled[random_.uniform(enabled.size())]};
+    if (enabled.size() > 1 && random_.chance(0.3)) {
+      const Behaviour second = enabled[random_.uniform(enabled.size())];
+      if (second != behaviours.front()) behaviours.push_back(second);
+    }
+    ReplicaNode& node = *replicas_[r];
+    RunReport::ByzantineReplicaPlan plan{r, {}};
+    for (Behaviour b : behaviours) plan.behaviours.push_back(to_string(b));
+    report_.byzantine_replicas.push_back(plan);
+    node.outcome.byzantine = true;
+    const bool twins = std::find(behaviours.begin(), behaviours.end(), Behaviour::twins) !=
+                       behaviours.end();
+    node.byzantine.emplace(config_, *node.crypto, std::move(behaviours), options_.tick_ns);
+    if (twins) {
+      node.twin_store = std::make_unique<kv::Store>();
+      Result<std::unique_ptr<Replica>> twin =
+          Replica::create(config_, r, *node.crypto, *node.twin_store);
+      PBFT_ASSERT(twin.is_ok());
+      node.twin = std::move(twin).value();
+    }
+    if (logging(1)) {
+      std::string list;
+      for (const std::string& b : plan.behaviours) list += (list.empty() ? "" : ", ") + b;
+      log(fmt::format("r{} is Byzantine: {}", r, list));
+    }
+  }
+}
+
 bool Simulation::faulty(ReplicaId r) const {
   if (report_.badstate_replica && *report_.badstate_replica == r) return true;
+  if (replicas_[r]->byzantine) return true;
   return std::any_of(episodes_.begin(), episodes_.end(),
                      [r](const Episode& e) { return e.replica == r; });
 }

@@ -84,6 +84,22 @@ struct RunReport {
   uint64_t lags = 0;
   uint64_t lags_beyond_window = 0;       // healed with the others more than L ahead
   uint64_t fetch_replies_corrupted = 0;  // sent by the badstate replica
+  // Byzantine replicas and clients (sim/byzantine.h): who, doing what.
+  struct ByzantineReplicaPlan {
+    ReplicaId replica = 0;
+    std::vector<std::string> behaviours;
+  };
+  std::vector<ByzantineReplicaPlan> byzantine_replicas;
+  std::vector<std::string> byzantine_clients;  // one attack each
+  uint64_t byzantine_lies = 0;                 // messages rewritten, forged or withheld
+  uint64_t attacker_requests = 0;              // requests the Byzantine clients sent
+
+  // View changes: NEW-VIEWs installed (by any replica), VIEW-CHANGEs sent
+  // by correct replicas, and the longest stretch of virtual time in which
+  // no correct replica executed a batch while clients were waiting.
+  uint64_t new_views_installed = 0;
+  uint64_t view_changes_started = 0;
+  uint64_t longest_stall_ns = 0;
 
   // Checkpoints and state transfer.
   Seq stable_checkpoint_max = 0;         // the highest low watermark at the end
@@ -101,6 +117,7 @@ struct RunReport {
     uint32_t wipes = 0;
     uint32_t lags = 0;
     bool badstate = false;
+    bool byzantine = false;  // one of the Byzantine replicas (sim/byzantine.h)
     // Every restart after a wipe came up recovering (silent).
     bool restarted_recovering = true;
     Seq last_executed = 0;

@@ -107,8 +107,18 @@ TEST(Options, ParsesFaultLists) {
   EXPECT_EQ(to_string(faults.value()), "drop,partition");
   EXPECT_EQ(to_string(parse_faults("none").value()), "none");
   EXPECT_EQ(parse_faults("all").value(), FaultSet::all());
-  EXPECT_EQ(to_string(FaultSet::all()),
-            "drop,dup,reorder,delay,partition,crash,wipe,lag,badstate");
+  EXPECT_EQ(to_string(FaultSet::all()), "all");
+  EXPECT_EQ(to_string(FaultSet::byzantine()), "byzantine");
+  EXPECT_EQ(parse_faults("drop,byzantine").value(), parse_faults(to_string(
+                                                         parse_faults("drop,byzantine").value()))
+                                                         .value());
+  EXPECT_EQ(to_string(parse_faults("drop,byzantine").value()), "drop,byzantine");
+  Result<FaultSet> byzantine = parse_faults("equivocate,twins,big-mac");
+  ASSERT_TRUE(byzantine);
+  EXPECT_TRUE(byzantine->equivocate && byzantine->twins && byzantine->big_mac);
+  EXPECT_TRUE(byzantine->any_byzantine_replica() && byzantine->any_byzantine_client());
+  EXPECT_FALSE(byzantine->any_network());
+  EXPECT_EQ(to_string(byzantine.value()), "equivocate,twins,big-mac");
   Result<FaultSet> node = parse_faults("wipe,badstate");
   ASSERT_TRUE(node);
   EXPECT_TRUE(node->wipe && node->badstate && node->any_node());
@@ -120,7 +130,10 @@ TEST(Options, AnUnknownFaultListsTheValidOnes) {
   ASSERT_FALSE(faults);
   EXPECT_NE(faults.reason().find("'jitter'"), std::string::npos);
   EXPECT_NE(faults.reason().find(
-                "drop, dup, reorder, delay, partition, crash, wipe, lag, badstate, none, all"),
+                "drop, dup, reorder, delay, partition, crash, wipe, lag, badstate, silent, "
+                "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
+                "bad-view-change, bad-new-view, twins, client-timestamps, big-mac, client-flood, "
+                "none, byzantine, all"),
             std::string::npos);
   EXPECT_FALSE(parse_faults(""));
   EXPECT_FALSE(parse_faults("drop,"));

@@ -27,7 +27,8 @@ struct SimArgs {
   uint64_t seeds = 0;  // 0: run the single seed `seed`
   std::string faults = "none";
   std::string history_path;
-  std::string auth = "authenticator";
+  std::string auth =
+      sim::Options().protocol.client_auth == RequestAuth::signature ? "signature" : "authenticator";
   // The phases in whole milliseconds (the options hold nanoseconds).
   uint64_t fault_time_ms = sim::Options().fault_phase_ns / sim::ns_per_ms;
   uint64_t liveness_bound_ms = sim::Options().liveness_bound_ns / sim::ns_per_ms;

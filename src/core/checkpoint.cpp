@@ -201,16 +201,26 @@ void ReplicaState::discard_below(Seq s) {
 // sender, the highest) even beyond the window, to find a stable checkpoint
 // it does not have.
 //
-// When a sender has too many, the claim the fewest other replicas support
-// goes (the highest of those on a tie): a faulty replica's made-up claims
-// have no support, so they cannot push out its real signature, which a
-// lagging replica may need for a proof (with 2f correct peers, every proof
-// it can get includes a faulty replica's signature).
+// When a sender has too many, claims below the highest proven one go; then
+// the claim the fewest other replicas support (the highest of those on a
+// tie): a faulty replica's made-up claims have no support, so they cannot
+// push out its real signature, which a lagging replica may need for a proof
+// (with 2f correct peers, every proof it can get includes a faulty
+// replica's signature).
 void ReplicaState::record_claim(const Checkpoint& checkpoint) {
   if (checkpoint.seq <= last_executed_) return;
   auto& claims = claims_[checkpoint.sender];
   claims.emplace(std::make_pair(checkpoint.seq, checkpoint.state_digest), checkpoint);
   if (claims.size() <= constants::checkpoint_claims_per_replica_max) return;
+  // Claims below the highest proven one are superseded (a transfer keeps
+  // its own copy of its proof): without this, old claims that everybody
+  // supports would push out every new one, which has one supporter when it
+  // arrives, and a lagging replica would never learn of newer checkpoints.
+  if (auto proven = proven_claim()) {
+    const auto below = std::make_pair(proven->first, Digest{});
+    for (auto& [sender, others] : claims_) others.erase(others.begin(), others.lower_bound(below));
+    if (claims.size() <= constants::checkpoint_claims_per_replica_max) return;
+  }
   auto support = [&](const std::pair<Seq, Digest>& key) {
     uint32_t n = 0;
     for (const auto& [sender, others] : claims_) n += others.count(key) ? 1 : 0;

@@ -324,6 +324,7 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
 
 // PREPARE(v, s, d, i) for the logged pre-prepare, multicast and logged.
 void ReplicaState::send_prepare(Seq seq, Slot& s) {
+  PBFT_ASSERT(!view_changing_ && s.pre_prepare->view == view_);  // votes are for this view
   Prepare prepare;
   prepare.view = view_;
   prepare.seq = seq;
@@ -337,6 +338,7 @@ void ReplicaState::send_prepare(Seq seq, Slot& s) {
 
 // COMMIT(v, s, d, i) for a prepared slot, multicast and logged.
 void ReplicaState::send_commit(Seq seq, Slot& s) {
+  PBFT_ASSERT(!view_changing_ && s.pre_prepare->view == view_);  // votes are for this view
   Commit commit;
   commit.view = view_;
   commit.seq = seq;
@@ -493,14 +495,10 @@ void ReplicaState::execute(Seq seq, Slot& s) {
 
   last_executed_ = seq;
   last_progress_tick_ = ticks_;
-  if (!operations.empty() && !view_changing_) {
-    // Requests execute in this view: it works (view_timer.h).
-    view_timer_.reset_backoff();
-    if (pending_.empty()) {
-      view_timer_.stop();
-    } else {
-      view_timer_.restart(ticks_);
-    }
+  if (!view_changing_) {
+    // The view makes progress (view_timer.h); it works once requests execute.
+    view_timer_.restart(ticks_);
+    if (!operations.empty()) view_timer_.reset_backoff();
   }
   counters.batches_executed++;
   counters.requests_executed += operations.size();

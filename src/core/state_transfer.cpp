@@ -389,8 +389,14 @@ void ReplicaState::finish_transfer() {
 // horizon that it logged while silent, so those slots do not depend on it
 // staying quiet.
 void ReplicaState::vote_on_logged_slots() {
+  // Votes belong to a view: none while changing views (the NEW-VIEW's slots
+  // get them when it is installed), and none for a slot of an earlier view.
   for (auto& [seq, s] : log_) {
-    if (seq <= last_executed_ || s.pre_prepare == nullptr || is_primary()) continue;
+    if (view_changing_) break;
+    if (seq <= last_executed_ || s.pre_prepare == nullptr || is_primary() ||
+        s.pre_prepare->view != view_) {
+      continue;
+    }
     if (s.own_prepare == nullptr) {
       send_prepare(seq, s);
       check_prepared(seq, s);  // sends the commit if this prepare completes it

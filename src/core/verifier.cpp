@@ -30,6 +30,12 @@ Status Verifier::check_replica(ReplicaId id) const {
 
 Status Verifier::verify_request(const Request& r) const {
   if (r.client >= constants::clients_max) return Status::error("client id out of range");
+  // The cluster's choice binds every client: a client that may pick MACs
+  // when the cluster wants signatures can mount the "big MAC" attack
+  // (an authenticator valid for some replicas only).
+  if (r.auth != config_.client_auth) {
+    return Status::error("request authenticated otherwise than the cluster requires");
+  }
   const Bytes payload = wire::auth_payload(r);
   const Principal client = Principal::client(r.client);
   switch (r.auth) {

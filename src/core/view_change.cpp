@@ -46,10 +46,11 @@ struct ReplicaState::NewViewPlan {
 // ---------------------------------------------------------------------------
 // Liveness policy: when a view has failed.
 //
-// In a working view, a backup with requests waiting starts the timer, and
-// restarts it whenever a request executes (execute() does); if it runs out,
-// or one request has waited four timeouts (a primary that serves everybody
-// but one client), the backup moves to the next view. While changing views
+// In a working view, a replica with requests waiting (pending, or in
+// batches not yet executed) starts the timer, and restarts it whenever a
+// batch executes (execute() does); if it runs out, or one request has waited
+// four timeouts at a backup (a primary that serves everybody but one
+// client), the replica moves to the next view. While changing views
 // the timer runs once 2f+1 VIEW-CHANGEs for the new view are in (so a
 // replica alone cannot race through views); if the new view is not
 // installed in time, the replica moves on with the timeout doubled.
@@ -65,9 +66,15 @@ void ReplicaState::on_view_timer() {
     }
     return;
   }
-  // The primary does not suspect itself; a replica fetching state or
-  // recovering is not waiting on the primary.
-  if (is_primary() || silent() || transfer_ || pending_.empty()) {
+  // Waiting for requests to execute: pending ones, or ones in batches that
+  // were ordered but have not executed. This holds for the primary too: a
+  // primary whose batches do not commit (its backups moved on) must ask
+  // for a view change like anybody else, or the view would never end. A
+  // replica fetching state or recovering is not waiting on the primary.
+  auto unexecuted = log_.upper_bound(last_executed_);
+  while (unexecuted != log_.end() && unexecuted->second.pre_prepare == nullptr) ++unexecuted;
+  const bool holding = !pending_.empty() || unexecuted != log_.end();
+  if (silent() || transfer_ || !holding) {
     view_timer_.stop();
     return;
   }
@@ -76,7 +83,7 @@ void ReplicaState::on_view_timer() {
     pending_order_.pop_front();
   }
   bool starved = false;
-  if (!pending_order_.empty()) {
+  if (!is_primary() && !pending_order_.empty()) {
     const PendingRequest& oldest = pending_.at(pending_order_.front().first);
     starved = ticks_ - oldest.since_tick >= 4 * view_timer_.timeout();
   }
@@ -430,8 +437,7 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
     check_prepared(seq, s);
   }
 
-  view_timer_.stop();
-  if (!pending_.empty() && !is_primary()) view_timer_.start(ticks_);
+  view_timer_.restart(ticks_);  // the new view has a timeout's time to execute something
   last_progress_tick_ = ticks_;
   execute_committed();
 }
