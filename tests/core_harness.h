@@ -10,6 +10,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "pbft/client.h"
@@ -33,6 +34,12 @@ inline ProtocolConfig small_config(uint32_t f = 1) {
   c.log_window = 32;
   c.status_interval_ticks = 5;
   return c;
+}
+
+// `config` with the view-change timer set to `ticks` (the base timeout).
+inline ProtocolConfig with_view_change_timeout(ProtocolConfig config, uint64_t ticks) {
+  config.view_change_timeout_ticks = ticks;
+  return config;
 }
 
 // A message in flight: who sent it, and to whom it goes.
@@ -151,6 +158,19 @@ class Cluster {
     }
   }
 
+  // Ticks everyone and delivers what follows (under drop) until done()
+  // holds. Returns the ticks it took, or nullopt if it did not within
+  // max_ticks.
+  template <typename Done, typename Drop>
+  std::optional<int> tick_until(Done done, Drop drop, int max_ticks = 1000) {
+    for (int t = 0;; t++) {
+      if (done()) return t;
+      if (t == max_ticks) return std::nullopt;
+      tick_all();
+      run(drop);
+    }
+  }
+
   std::vector<Executed>& executed(ReplicaId i) { return executed_[i]; }
   std::vector<StateInstalled>& installed(ReplicaId i) { return installed_[i]; }
   std::vector<Completion>& completions(ClientId c) { return completions_[c]; }
@@ -177,13 +197,70 @@ class Cluster {
     c.authenticator = make_authenticator(*crypto_[i], config_.n, wire::auth_payload(c));
     return c;
   }
+  Checkpoint make_checkpoint(ReplicaId i, Seq s, const Digest& d) const {
+    Checkpoint cp{s, d, i, {}};
+    cp.signature = crypto_[i]->sign(wire::auth_payload(cp));
+    return cp;
+  }
+  // A prepared certificate for (v, s, d): the pre-prepare of v's primary
+  // (without its batch) and a prepare from each of `backups`.
+  PreparedCertificate make_certificate(View v, Seq s, const Digest& d,
+                                       const std::vector<ReplicaId>& backups) const {
+    PreparedCertificate cert;
+    const ReplicaId p = config_.primary(v);
+    cert.pre_prepare = PrePrepare{v, s, d, p, {}, {}};
+    cert.pre_prepare.signature = crypto_[p]->sign(wire::auth_payload(cert.pre_prepare));
+    for (ReplicaId b : backups) cert.prepares.push_back(make_prepare(b, v, s, d));
+    return cert;
+  }
+  ViewChange make_view_change(ReplicaId i, View new_view, Seq stable_seq = 0,
+                              std::vector<Checkpoint> proof = {},
+                              std::vector<PreparedCertificate> prepared = {}) const {
+    ViewChange vc;
+    vc.new_view = new_view;
+    vc.stable_seq = stable_seq;
+    vc.checkpoint_proof = std::move(proof);
+    vc.prepared = std::move(prepared);
+    vc.sender = i;
+    vc.signature = crypto_[i]->sign(wire::auth_payload(vc));
+    return vc;
+  }
+  // NEW-VIEW(v, V, O) from replica i, O being i's pre-prepares (without
+  // batches) for `order`.
+  NewView make_new_view(ReplicaId i, View v, std::vector<ViewChange> view_changes,
+                        const std::vector<std::pair<Seq, Digest>>& order) const {
+    NewView nv;
+    nv.view = v;
+    nv.view_changes = std::move(view_changes);
+    for (const auto& [s, d] : order) {
+      PrePrepare pp{v, s, d, i, {}, {}};
+      pp.signature = crypto_[i]->sign(wire::auth_payload(pp));
+      nv.pre_prepares.push_back(std::move(pp));
+    }
+    nv.sender = i;
+    nv.signature = crypto_[i]->sign(wire::auth_payload(nv));
+    return nv;
+  }
+  StatusMessage make_status(ReplicaId i, View v, bool view_changing, Seq last_executed,
+                            Seq last_stable) const {
+    StatusMessage s;
+    s.view = v;
+    s.view_changing = view_changing;
+    s.last_executed = last_executed;
+    s.last_stable = last_stable;
+    s.sender = i;
+    s.authenticator = make_authenticator(*crypto_[i], config_.n, wire::auth_payload(s));
+    return s;
+  }
+  // D(the null request): the digest of the empty batch.
+  Digest null_digest() const { return batch_digest(*crypto_[0], {}); }
   Request make_request(ClientId c, Timestamp t, const kv::Op& op) const {
     Request r;
     r.client = c;
     r.timestamp = t;
     r.operation = kv::encode_op(op);
     r.authenticator =
-        make_authenticator(*client_crypto_[c], config_.n, wire::auth_payload(r));
+        make_authenticator(*client_crypto_.at(c), config_.n, wire::auth_payload(r));
     return r;
   }
 
