@@ -153,16 +153,12 @@ TEST(ViewChangeTimer, ABackupHoldingAnUnexecutedRequestSendsViewChangeWithItsChe
   EXPECT_EQ(c.replica(2).counters().view_changes_rejected, 0u);
 }
 
-TEST(ViewChangeTimer, ABackupWithNoPendingRequestNeverTimesOut) {
+TEST(ViewChangeTimer, AReplicaWithNothingToExecuteNeverTimesOut) {
   Cluster c(vc_config(), 1);
   for (Timestamp t = 1; t <= 3; t++) execute_everywhere(c, c.make_request(0, t, put("k", "v")));
-  // A slot that never commits (every COMMIT is lost) is no request waiting.
-  ASSERT_TRUE(c.deliver(0, c.make_request(0, 4, put("k", "w"))));
-  auto no_commits = [](const Envelope& e, bool, uint32_t) { return is<Commit>(e); };
-  c.run(no_commits);
   for (int t = 0; t < 10 * static_cast<int>(timeout); t++) {
     c.tick_all();
-    c.run(no_commits);
+    c.run();
   }
   for (ReplicaId i = 0; i < 4; i++) {
     EXPECT_EQ(c.replica(i).view(), 0u) << i;
@@ -170,6 +166,22 @@ TEST(ViewChangeTimer, ABackupWithNoPendingRequestNeverTimesOut) {
     EXPECT_EQ(c.replica(i).counters().view_changes_started, 0u) << i;
   }
   EXPECT_EQ(c.replica(1).last_executed(), 3u);
+}
+
+// A batch that was ordered but never commits holds requests that have not
+// executed: the backups time out on it, as on a pending request.
+TEST(ViewChangeTimer, ABatchThatNeverCommitsStartsAViewChange) {
+  Cluster c(vc_config(), 1);
+  for (Timestamp t = 1; t <= 3; t++) execute_everywhere(c, c.make_request(0, t, put("k", "v")));
+  ASSERT_TRUE(c.deliver(0, c.make_request(0, 4, put("k", "w"))));
+  auto no_commits = [](const Envelope& e, bool, uint32_t) { return is<Commit>(e); };
+  c.run(no_commits);
+  ASSERT_EQ(c.replica(1).pending_requests(), 0u);  // the backups only saw the batch
+  const auto moved = c.tick_until([&] { return c.replica(1).view() >= 1; }, no_commits,
+                                  2 * static_cast<int>(timeout));
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_GE(*moved, static_cast<int>(timeout));
+  EXPECT_GE(c.replica(1).counters().view_changes_started, 1u);
 }
 
 TEST(ViewChangeTimer, ExecutingARequestRestartsTheTimer) {
@@ -218,20 +230,40 @@ TEST(ViewChangeTimer, ARequestWaitingFourTimeoutsStartsAViewChangeWhileOthersExe
   EXPECT_GT(c.replica(1).last_executed(), 4u);
 }
 
-TEST(ViewChangeTimer, ThePrimaryNeverSuspectsItself) {
+// The primary suspects itself only when its own batches do not execute
+// (its backups cannot be reached, say): then it asks for a view change like
+// anybody else, so that a view whose primary is cut off always ends.
+TEST(ViewChangeTimer, APrimaryWhoseBatchesDoNotExecuteAsksForAViewChange) {
   Cluster c(vc_config(), 3);
   for (ClientId id = 0; id < 3; id++) ASSERT_TRUE(c.deliver(0, c.make_request(id, 1, get("k"))));
   c.drain(0);
   c.in_flight().clear();  // its pre-prepares are lost: nothing executes
   ASSERT_EQ(c.replica(0).pending_requests(), 1u);  // in_flight_max = 2
-  for (int t = 0; t < 10 * static_cast<int>(timeout); t++) {
+  int sent_at = -1;
+  for (int t = 1; t <= 2 * static_cast<int>(timeout) && sent_at < 0; t++) {
     c.replica(0).tick();
-    EXPECT_TRUE(sent<ViewChange>(c.drain(0)).empty()) << "tick " << t;
+    if (!sent<ViewChange>(c.drain(0)).empty()) sent_at = t;
     c.in_flight().clear();
   }
-  EXPECT_EQ(c.replica(0).view(), 0u);
-  EXPECT_FALSE(c.replica(0).view_changing());
+  EXPECT_GE(sent_at, static_cast<int>(timeout));
+  EXPECT_LE(sent_at, static_cast<int>(timeout) + 1);
+  EXPECT_EQ(c.replica(0).view(), 1u);
+  EXPECT_TRUE(c.replica(0).view_changing());
+}
+
+// While its batches execute, the primary never suspects itself.
+TEST(ViewChangeTimer, APrimaryWhoseBatchesExecuteNeverSuspectsItself) {
+  Cluster c(vc_config(), 1);
+  for (int t = 1; t <= 10 * static_cast<int>(timeout); t++) {
+    if (t % 5 == 0) {
+      ASSERT_TRUE(c.deliver(0, c.make_request(0, static_cast<Timestamp>(t), put("k", "v"))));
+    }
+    c.tick_all();
+    c.run();
+  }
   EXPECT_EQ(c.replica(0).counters().view_changes_started, 0u);
+  EXPECT_EQ(c.replica(0).view(), 0u);
+  EXPECT_GE(c.replica(0).last_executed(), 10u * timeout / 5 - 1);
 }
 
 // ===========================================================================
@@ -752,9 +784,16 @@ TEST(ClassicTrap, ARequestThatExecutedSomewhereKeepsItsDigestWhenVHasOneReplicaT
   ASSERT_TRUE(c.tick_until(done, isolate(0), 20 * timeout).has_value());
   for (ReplicaId i = 1; i < 4; i++) {
     SCOPED_TRACE(i);
-    ASSERT_EQ(c.executed(i).size(), 1u);
+    ASSERT_GE(c.executed(i).size(), 1u);
     EXPECT_EQ(c.executed(i)[0].seq, 1u);
     EXPECT_EQ(c.executed(i)[0].batch_digest, pp.digest);
+    // The new primary may order m again (the backups hand it what they
+    // wait for); it runs only once.
+    size_t fresh = 0;
+    for (const Executed& e : c.executed(i)) {
+      for (const ExecutedRequest& r : e.requests) fresh += r.fresh ? 1 : 0;
+    }
+    EXPECT_EQ(fresh, 1u);
     EXPECT_EQ(value_at(c, i, "k"), "x");
   }
 }
@@ -902,8 +941,6 @@ TEST(Liveness, TheTimeoutReturnsToItsBaseOnceARequestExecutesInTheNewView) {
 // doubled". Here the primaries of views 1 and 2 install their views but
 // order nothing: view 1 is given up after one timeout, view 2 after two.
 TEST(Liveness, AViewInWhichNoRequestExecutesDoublesTheNextTimeout) {
-  GTEST_SKIP() << "BUG: a view that is installed but executes no request is given up after "
-                  "the base timeout: on_view_timer backs off only while changing views";
   Cluster c(vc_config(), 1);
   auto drop = [](const Envelope& e, bool to_client, uint32_t id) {
     const auto* pp = std::get_if<PrePrepare>(e.message.get());
@@ -919,7 +956,7 @@ TEST(Liveness, AViewInWhichNoRequestExecutesDoublesTheNextTimeout) {
   }
   ASSERT_TRUE(entered.count(1) && entered.count(2) && entered.count(3));
   EXPECT_GE(c.replica(3).counters().new_views_installed, 2u);  // views 1 and 2 were installed
-  EXPECT_EQ(c.replica(3).last_executed(), 0u);
+  for (const Executed& e : c.executed(3)) EXPECT_GE(e.view, 3u);  // nothing in views 1 and 2
   const int first = entered[2] - entered[1];
   const int second = entered[3] - entered[2];
   EXPECT_GE(first, static_cast<int>(timeout));

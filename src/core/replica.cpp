@@ -498,7 +498,10 @@ void ReplicaState::execute(Seq seq, Slot& s) {
   if (!view_changing_) {
     // The view makes progress (view_timer.h); it works once requests execute.
     view_timer_.restart(ticks_);
-    if (!operations.empty()) view_timer_.reset_backoff();
+    if (!operations.empty()) {
+      view_timer_.reset_backoff();
+      executed_in_view_ = true;
+    }
   }
   counters.batches_executed++;
   counters.requests_executed += operations.size();

@@ -231,6 +231,7 @@ class ReplicaState {
   ViewTimer view_timer_;
   std::map<ReplicaId, std::shared_ptr<const Message>> view_changes_;
   std::shared_ptr<const Message> new_view_message_;
+  bool executed_in_view_ = false;  // a request executed since the current view was installed
   Digest null_digest_{};  // D(the null request): the digest of the empty batch
 
  private:

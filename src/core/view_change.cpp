@@ -87,7 +87,12 @@ void ReplicaState::on_view_timer() {
     const PendingRequest& oldest = pending_.at(pending_order_.front().first);
     starved = ticks_ - oldest.since_tick >= 4 * view_timer_.timeout();
   }
-  if (view_timer_.expired(ticks_) || starved) start_view_change(view_ + 1);
+  if (view_timer_.expired(ticks_) || starved) {
+    // A view installed by a NEW-VIEW in which no request executed failed
+    // like a view change that timed out: the next one gets longer.
+    if (new_view_message_ != nullptr && !executed_in_view_) view_timer_.back_off();
+    start_view_change(view_ + 1);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -437,6 +442,14 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
     check_prepared(seq, s);
   }
 
+  // A backup hands what it waits for to the new primary, which may never
+  // have seen it (the client sent it to the old primary).
+  if (!is_primary() && !silent()) {
+    for (const auto& [client, pending] : pending_) {
+      send(Destination::replica(primary()), pending.request);
+    }
+  }
+  executed_in_view_ = false;
   view_timer_.restart(ticks_);  // the new view has a timeout's time to execute something
   last_progress_tick_ = ticks_;
   execute_committed();
