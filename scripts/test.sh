@@ -10,6 +10,10 @@
 #                       runs for FUZZ_SECONDS with its seed corpus
 #                       fuzz/corpus/<name>/ (read only; new inputs go to a
 #                       temporary directory, so the tree is not modified)
+#   mutants build-mutants/ PBFT_MUTANTS=ON (include/pbft/mutant.h): the
+#                       simulator against deliberately broken protocol
+#                       variants; each must be caught within 1,000 seeds
+#                       (ctest -L mutants, which names the checker)
 # Every stage runs even if an earlier one failed (unless --fail-fast). The
 # last line sums the ctest results of both builds and the fuzz targets as
 # exactly `N passed, M failed`; a build that fails counts as one failure (for
@@ -24,13 +28,13 @@
 #   --dry-run            print the commands, run nothing
 # More environment: JOBS (ninja -j, default ninja's), CTEST_JOBS (default 2),
 # CTEST_TIMEOUT (seconds per test, default 1500), ASAN_SIM_SEEDS (default 100),
-# BUILD_PREFIX (default "build": build dirs are $BUILD_PREFIX, -asan, -fuzz).
+# BUILD_PREFIX (default "build": build dirs are $BUILD_PREFIX, -asan, -fuzz, -mutants).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
-stages="${PBFT_TEST_STAGES:-main,asan,fuzz}"
+stages="${PBFT_TEST_STAGES:-main,asan,fuzz,mutants}"
 fuzz_seconds="${FUZZ_SECONDS:-30}"
 skip_setup="${PBFT_SKIP_SETUP:-0}"
 fail_fast=0
@@ -62,9 +66,9 @@ selected=()
 IFS=',' read -r -a requested <<<"$stages"
 for s in "${requested[@]}"; do
   case "$s" in
-    main|asan|fuzz) selected+=("$s") ;;
+    main|asan|fuzz|mutants) selected+=("$s") ;;
     "") ;;
-    *) echo "test.sh: unknown stage '$s' (stages: main, asan, fuzz)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown stage '$s' (stages: main, asan, fuzz, mutants)" >&2; exit 2 ;;
   esac
 done
 if ((${#selected[@]} == 0)); then
@@ -133,12 +137,13 @@ configure() {
 # run_ctest <name> <build dir> [VAR=value...]: runs ctest, adds its
 # counts to the totals; returns non-zero when a test failed.
 ctest_counts=""
+ctest_extra=()  # more ctest arguments for the next run_ctest
 run_ctest() {
   local name="$1" dir="$2"
   shift 2
   local log="$log_dir/ctest-$name.log"
   local cmd=(ctest --test-dir "$dir" --output-on-failure -j "$ctest_jobs"
-             --timeout "$ctest_timeout" --no-tests=error)
+             --timeout "$ctest_timeout" --no-tests=error "${ctest_extra[@]}")
   echo "+ $* ${cmd[*]}"
   if ((dry_run)); then
     ctest_counts="(dry run)"
@@ -183,6 +188,23 @@ stage_main() {
     return 1
   fi
   run_ctest main "$dir"
+}
+
+stage_mutants() {
+  local dir="$build_prefix-mutants"
+  banner "stage mutants: PBFT_MUTANTS=ON build of pbft in $dir/, each mutant must be caught"
+  if ! configure "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_WERROR=ON -DPBFT_MUTANTS=ON \
+         -DPBFT_BENCH=OFF ||
+     ! run ninja -C "$dir" "${ninja_jobs[@]}" pbft; then
+    total_failed=$((total_failed + 1))
+    ctest_counts="build failed"
+    return 1
+  fi
+  ctest_extra=(-L mutants --verbose)
+  local status=0
+  run_ctest mutants "$dir" || status=$?
+  ctest_extra=()
+  return "$status"
 }
 
 stage_asan() {

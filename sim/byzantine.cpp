@@ -170,7 +170,9 @@ std::vector<Outgoing> ByzantineReplica::rewrite(const Send& send, Random& random
 }
 
 // Half of the backups get the batch, the others another one (reversed, or
-// the null request for a single request), both signed.
+// the null request for a single request): signed for its own digest, or
+// under the first one's digest and signature (which only the backups'
+// digest check catches).
 std::vector<Outgoing> ByzantineReplica::equivocate(const Send& send, const PrePrepare& pp,
                                                    Random& random) {
   PrePrepare other = pp;
@@ -179,8 +181,13 @@ std::vector<Outgoing> ByzantineReplica::equivocate(const Send& send, const PrePr
   } else {
     other.batch.clear();
   }
-  other.digest = batch_digest(crypto_, other.batch);
-  auto second = sign(std::move(other));
+  std::shared_ptr<const Message> second;
+  if (random.chance(0.5)) {
+    second = std::make_shared<const Message>(std::move(other));  // same digest, other batch
+  } else {
+    other.digest = batch_digest(crypto_, other.batch);
+    second = sign(std::move(other));
+  }
   const uint64_t split = random.next();
   std::vector<Outgoing> out;
   for (const Destination& to : others(config_, self_)) {
@@ -366,7 +373,7 @@ std::vector<Request> client_attack(ClientAttack attack, ClientId id, const Proto
       break;
     }
     case ClientAttack::flood: {
-      for (int i = 0; i < 20; i++) out.push_back(make(++next_timestamp, config.client_auth));
+      for (int i = 0; i < 10; i++) out.push_back(make(++next_timestamp, config.client_auth));
       break;
     }
   }

@@ -141,6 +141,22 @@ void ExecutionOrderChecker::observe_install(ReplicaId replica, const StateInstal
 
 void ExecutionOrderChecker::observe_wipe(ReplicaId replica) { last_executed_.at(replica) = 0; }
 
+void CommitQuorumChecker::observe_commit(ReplicaId replica, const Commit& commit) {
+  commits_[{commit.view, commit.seq, commit.digest}].insert(replica);
+}
+
+void CommitQuorumChecker::observe(ReplicaId replica, const Executed& executed) {
+  if (failure_) return;
+  auto it = commits_.find({executed.view, executed.seq, executed.batch_digest});
+  const size_t senders = it == commits_.end() ? 0 : it->second.size();
+  if (senders >= 2 * static_cast<size_t>(f_) + 1) return;
+  failure_ = Failure{checker_name::commit_quorum,
+                     fmt::format("replica {} executed s{} v{} batch {} when {} replicas had sent "
+                                 "a matching COMMIT (2f+1 = {} needed)",
+                                 replica, executed.seq, executed.view,
+                                 short_digest(executed.batch_digest), senders, 2 * f_ + 1)};
+}
+
 void RecoverySilenceChecker::observe_send(ReplicaId replica, bool recovering,
                                           const Message& message) {
   if (failure_) return;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -40,6 +41,7 @@ namespace checker_name {
 inline constexpr const char* agreement = "agreement";
 inline constexpr const char* exactly_once = "exactly-once";
 inline constexpr const char* execution_order = "execution-order";
+inline constexpr const char* commit_quorum = "commit-quorum";
 inline constexpr const char* bounded_memory = "bounded-memory";
 inline constexpr const char* recovery_silence = "recovery-silence";
 inline constexpr const char* catch_up = "catch-up";
@@ -47,6 +49,24 @@ inline constexpr const char* client_results = "client-results";
 inline constexpr const char* linearizability = "linearizability";
 inline constexpr const char* liveness = "liveness";
 }  // namespace checker_name
+
+// Commit quorum: a replica executes a batch in view v at sequence number s
+// only after 2f+1 distinct replicas sent COMMIT(v, s, d) for its digest
+// (their cores' own commits, as sent). A replica that executes on fewer,
+// or before committing at all, breaks the rule that makes agreement hold
+// across view changes, even in a run where no disagreement shows yet.
+class CommitQuorumChecker {
+ public:
+  explicit CommitQuorumChecker(uint32_t f) : f_(f) {}
+  void observe_commit(ReplicaId replica, const Commit& commit);
+  void observe(ReplicaId replica, const Executed& executed);
+  const std::optional<Failure>& failure() const { return failure_; }
+
+ private:
+  uint32_t f_;
+  std::map<std::tuple<View, Seq, Digest>, std::set<ReplicaId>> commits_;
+  std::optional<Failure> failure_;
+};
 
 // Agreement: no two replicas execute different batches (digests) at the
 // same sequence number, whatever views they executed them in; and no two

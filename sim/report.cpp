@@ -1,6 +1,7 @@
 #include "sim/report.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,23 @@ std::string format_summary(const RunReport& r) {
     }
     out += fmt::format(", {} messages lost to them\n", r.messages_lost_node_faults);
   }
+  if (!r.byzantine_replicas.empty() || !r.byzantine_clients.empty()) {
+    std::string who;
+    for (const auto& b : r.byzantine_replicas) {
+      who += fmt::format("{}r{} ({})", who.empty() ? "" : ", ", b.replica,
+                         fmt::join(b.behaviours, ", "));
+    }
+    for (const std::string& attack : r.byzantine_clients) {
+      who += fmt::format("{}a client ({})", who.empty() ? "" : ", ", attack);
+    }
+    out += fmt::format("byzantine        {}; {} messages rewritten, forged or withheld, {} "
+                       "attacking requests\n",
+                       who, r.byzantine_lies, r.attacker_requests);
+  }
+  out += fmt::format("view changes     {} new views installed, {} view changes started; longest "
+                     "stall {}\n",
+                     r.new_views_installed, r.view_changes_started,
+                     format_seconds(r.longest_stall_ns));
   out += fmt::format("checkpoints      stable up to s{}, peak log {} sequence numbers\n",
                      r.stable_checkpoint_max, r.peak_log_size);
   out += fmt::format(
@@ -98,6 +116,16 @@ std::string to_json_line(const RunReport& r) {
   j["lags"] = r.lags;
   j["lags_beyond_window"] = r.lags_beyond_window;
   j["fetch_replies_corrupted"] = r.fetch_replies_corrupted;
+  j["byzantine_replicas"] = nlohmann::json::array();
+  for (const auto& b : r.byzantine_replicas) {
+    j["byzantine_replicas"].push_back({{"replica", b.replica}, {"behaviours", b.behaviours}});
+  }
+  j["byzantine_clients"] = r.byzantine_clients;
+  j["byzantine_lies"] = r.byzantine_lies;
+  j["attacker_requests"] = r.attacker_requests;
+  j["new_views_installed"] = r.new_views_installed;
+  j["view_changes_started"] = r.view_changes_started;
+  j["longest_stall_ns"] = r.longest_stall_ns;
   j["stable_checkpoint_max"] = r.stable_checkpoint_max;
   j["peak_log_size"] = r.peak_log_size;
   j["state_transfers"] = r.state_transfers;

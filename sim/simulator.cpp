@@ -223,6 +223,7 @@ class Simulation {
   std::vector<history::Entry> history_;
 
   AgreementChecker agreement_;
+  CommitQuorumChecker commit_quorum_;
   ExactlyOnceChecker exactly_once_;
   ExecutionOrderChecker execution_order_;
   BoundedMemoryChecker bounded_memory_;
@@ -241,6 +242,7 @@ Simulation::Simulation(const Options& options)
       config_(protocol_config(options)),
       random_(options.seed),
       network_(network_options(options), config_.n, options.clients, random_),
+      commit_quorum_(config_.f),
       exactly_once_(config_.n),
       execution_order_(config_.n),
       bounded_memory_(config_.log_window, constants::pending_requests_max) {
@@ -332,7 +334,8 @@ RunReport Simulation::run() {
 }
 
 bool Simulation::safety_violated() const {
-  return agreement_.failure() || exactly_once_.failure() || execution_order_.failure() ||
+  return agreement_.failure() || commit_quorum_.failure() || exactly_once_.failure() ||
+         execution_order_.failure() ||
          bounded_memory_.failure() || recovery_silence_.failure() || client_results_;
 }
 
@@ -434,6 +437,12 @@ void Simulation::handle(const ClientWake& wake) { issue(wake.client); }
 void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
   ReplicaNode& node = *replicas_[r];
   Effects effects = node.replica->take_effects();
+  // This replica's commits first: one input can make it commit and execute.
+  for (const Send& s : effects.sends) {
+    if (const auto* commit = std::get_if<Commit>(s.message.get()); commit && commit->sender == r) {
+      commit_quorum_.observe_commit(r, *commit);
+    }
+  }
   // Effects keep executions and installs in separate lists. Within one
   // input a replica's last executed sequence number only grows (an install
   // jumps above it, executions follow it one by one), so replaying both in
@@ -469,13 +478,18 @@ void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
 void Simulation::drain_twin(ReplicaId r) {
   ReplicaNode& node = *replicas_[r];
   Effects effects = node.twin->take_effects();
-  for (const Send& s : effects.sends) send(r, s);
+  for (const Send& s : effects.sends) {
+    if (const auto* commit = std::get_if<Commit>(s.message.get()); commit && commit->sender == r) {
+      commit_quorum_.observe_commit(r, *commit);
+    }
+    send(r, s);
+  }
 }
 
 // The Byzantine clients' requests for this tick, each to one replica or to all.
 void Simulation::attack() {
   for (Attacker& a : attackers_) {
-    if (!random_.chance(0.3)) continue;
+    if (!random_.chance(0.1)) continue;
     for (Request& r : client_attack(a.attack, a.id, config_, *a.crypto, a.next_timestamp, random_)) {
       report_.attacker_requests++;
       auto bytes = std::make_shared<const Bytes>(wire::encode(Message(std::move(r))));
@@ -521,6 +535,7 @@ void Simulation::observe(ReplicaId r, const Executed& executed) {
                     executed.requests.size()));
   }
   agreement_.observe(r, executed);
+  commit_quorum_.observe(r, executed);
   exactly_once_.observe(r, executed);
   execution_order_.observe(r, executed);
 }
@@ -1034,6 +1049,7 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
     report.checkers.push_back(std::move(outcome));
   };
   add(checker_name::agreement, agreement_.failure());
+  add(checker_name::commit_quorum, commit_quorum_.failure());
   add(checker_name::exactly_once, exactly_once_.failure());
   add(checker_name::execution_order, execution_order_.failure());
   add(checker_name::bounded_memory, bounded_memory_.failure());
@@ -1101,6 +1117,12 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
     report.fetch_replies_rejected += outcome.fetch_replies_rejected;
     report.stable_checkpoint_max = std::max(report.stable_checkpoint_max, outcome.low_watermark);
     if (node.badstate) report.fetch_replies_corrupted += node.badstate->corrupted();
+    if (node.byzantine) {
+      report.byzantine_lies += node.byzantine->lies();
+    } else {
+      report.new_views_installed += node.replica->counters().new_views_installed;
+      report.view_changes_started += node.replica->counters().view_changes_started;
+    }
     report.replica_outcomes.push_back(outcome);
   }
   // The state's size as the service encodes it for state transfer: every

@@ -51,7 +51,7 @@ struct RunReport {
   bool passed = false;
   // The first checker that failed, in the order of `checkers`.
   std::optional<Failure> failure;
-  // Every checker, in a fixed order: agreement, exactly-once,
+  // Every checker, in a fixed order: agreement, commit-quorum, exactly-once,
   // execution-order, bounded-memory, recovery-silence, client-results,
   // linearizability, liveness, catch-up. A safety violation stops the run at
   // once; liveness and catch-up are then skipped.

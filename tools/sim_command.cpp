@@ -25,6 +25,7 @@ namespace {
 struct SimArgs {
   uint64_t seed = 1;
   uint64_t seeds = 0;  // 0: run the single seed `seed`
+  uint64_t max_failures = 0;  // with --seeds: stop after this many failed seeds (0: never)
   std::string faults = "none";
   std::string history_path;
   std::string auth =
@@ -139,8 +140,16 @@ int run_many(const SimArgs& args, sim::Options options) {
   uint64_t replies_rejected = 0;
   uint64_t replies_corrupted = 0;
   size_t peak_log = 0;
+  uint64_t byzantine_runs = 0;
+  uint64_t attacked_runs = 0;
+  uint64_t lies = 0;
+  uint64_t new_views = 0;
+  View view_max = 0;
+  uint64_t longest_stall_ns = 0;
+  uint64_t seeds_run = 0;
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t seed = 1; seed <= args.seeds; seed++) {
+    seeds_run = seed;
     options.seed = seed;
     const sim::RunReport report = sim::run(options);
     ops += report.ops_completed;
@@ -155,6 +164,12 @@ int run_many(const SimArgs& args, sim::Options options) {
     replies_rejected += report.fetch_replies_rejected;
     replies_corrupted += report.fetch_replies_corrupted;
     peak_log = std::max(peak_log, report.peak_log_size);
+    byzantine_runs += report.byzantine_replicas.empty() ? 0 : 1;
+    attacked_runs += report.byzantine_clients.empty() ? 0 : 1;
+    lies += report.byzantine_lies;
+    new_views += report.new_views_installed;
+    view_max = std::max(view_max, report.view_max);
+    longest_stall_ns = std::max(longest_stall_ns, report.longest_stall_ns);
     if (report.passed) {
       passed++;
     } else {
@@ -167,6 +182,7 @@ int run_many(const SimArgs& args, sim::Options options) {
                  first_line(report.failure->details), replay_command(options));
     }
     std::fflush(stdout);
+    if (args.max_failures > 0 && failed >= args.max_failures) break;
   }
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -174,7 +190,7 @@ int run_many(const SimArgs& args, sim::Options options) {
   fmt::print(args.json ? stderr : stdout,
              "{} seeds in {:.2f} s ({:.1f} seeds/s), {} operations completed, {} of virtual "
              "time\n",
-             args.seeds, wall_s, wall_s > 0 ? double(args.seeds) / wall_s : 0.0, ops,
+             seeds_run, wall_s, wall_s > 0 ? double(seeds_run) / wall_s : 0.0, ops,
              sim::format_seconds(virtual_ns));
   fmt::print(args.json ? stderr : stdout,
              "node faults: {} crashes, {} wipes, {} lags, a badstate replica in {} runs; "
@@ -185,6 +201,12 @@ int run_many(const SimArgs& args, sim::Options options) {
              "peak log {} sequence numbers\n",
              transfers, bytes_fetched, sim::format_ratio(bytes_fetched, state_bytes_per_transfer),
              peak_log);
+  fmt::print(args.json ? stderr : stdout,
+             "byzantine: replicas in {} runs, clients in {} runs, {} messages rewritten, forged "
+             "or withheld; view changes: {} new views installed, highest view {}; longest "
+             "stall {}\n",
+             byzantine_runs, attacked_runs, lies, new_views, view_max,
+             sim::format_seconds(longest_stall_ns));
   std::fflush(stderr);
   fmt::print("{} passed, {} failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
@@ -206,6 +228,9 @@ void add_sim_command(CLI::App& app, int& exit_status) {
   CLI::Option* seeds = sim->add_option("--seeds", args->seeds, "Run seeds 1..N and summarize")
                            ->check(CLI::PositiveNumber);
   seed->excludes(seeds);
+  sim->add_option("--max-failures", args->max_failures,
+                  "With --seeds: stop after this many failed seeds (0: run them all)")
+      ->capture_default_str();
   sim->add_option("--replicas", args->options.replicas, "Replicas n (n = 3f+1)")
       ->capture_default_str();
   sim->add_option("--clients", args->options.clients, "Clients")->capture_default_str();

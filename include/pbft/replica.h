@@ -47,7 +47,7 @@ struct ExecutedRequest {
 };
 struct Executed {
   Seq seq;
-  View view;
+  View view;  // the view in which the batch committed
   Digest batch_digest;
   std::vector<ExecutedRequest> requests;
 };

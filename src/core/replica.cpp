@@ -298,7 +298,7 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     }
     return;
   }
-  if (batch_digest(crypto_, pp.batch) != pp.digest) {
+  if (batch_digest(crypto_, pp.batch) != pp.digest && !PBFT_MUTANT(skip_digest_check)) {
     counters.pre_prepares_rejected++;
     return;
   }
@@ -381,9 +381,13 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
   const Digest& d = s.pre_prepare->digest;
   const uint32_t matching = static_cast<uint32_t>(std::count_if(
       s.prepares.begin(), s.prepares.end(), [&](const auto& p) { return p.second.digest == d; }));
-  if (matching < 2 * config_.f) return;
+  if (matching + 1 < config_.quorum()) return;  // the pre-prepare and 2f prepares
 
   s.prepared = true;
+  if (PBFT_MUTANT(execute_on_prepared)) {
+    s.committed = true;
+    execute_committed();
+  }
   if (silent()) {
     check_committed(seq, s);  // on the others' commits only
     return;
@@ -443,7 +447,9 @@ void ReplicaState::execute(Seq seq, Slot& s) {
   PBFT_ASSERT(s.committed && s.pre_prepare != nullptr && s.batch != nullptr);
   const std::vector<Request>& batch = *s.batch;
 
-  Executed executed{seq, view_, s.pre_prepare->digest, {}};
+  // The view in which the batch committed (a replica may execute it later,
+  // during a view change or after waiting for its batch).
+  Executed executed{seq, s.pre_prepare->view, s.pre_prepare->digest, {}};
   executed.requests.reserve(batch.size());
 
   // Decide freshness in batch order: a client may appear twice in one batch.

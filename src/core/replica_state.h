@@ -232,6 +232,10 @@ class ReplicaState {
   std::map<ReplicaId, std::shared_ptr<const Message>> view_changes_;
   std::shared_ptr<const Message> new_view_message_;
   bool executed_in_view_ = false;  // a request executed since the current view was installed
+  // Since when this replica takes part in the current view (installed, or
+  // caught up by state transfer or recovery): requests waiting longer than
+  // that are not the current primary's fault.
+  uint64_t view_working_since_tick_ = 0;
   Digest null_digest_{};  // D(the null request): the digest of the empty batch
 
  private:

@@ -344,6 +344,9 @@ void ReplicaState::finish_transfer() {
   }
 
   const Seq target = t.target;
+  if (PBFT_MUTANT(drop_reply_table_on_transfer)) {
+    for (uint64_t p = 0; p < constants::reply_partitions; p++) replies_.mutate(p).clear();
+  }
   service_.snapshot(target);
   replies_.snapshot(target);
   own_checkpoints_.clear();
@@ -367,6 +370,7 @@ void ReplicaState::finish_transfer() {
   effects.installed.push_back({target, t.root, t.bytes_fetched});
   transfer_.reset();
   last_progress_tick_ = ticks_;
+  view_working_since_tick_ = ticks_;
 
   // This replica now holds the checkpoint: its own CHECKPOINT for it, for
   // peers that still need votes.
@@ -419,6 +423,7 @@ void ReplicaState::check_recovered() {
   if (last_executed_ >= *recovery_horizon_) {
     recovering_ = false;
     recovery_reports_.clear();
+    view_working_since_tick_ = ticks_;
     vote_on_logged_slots();
   }
 }

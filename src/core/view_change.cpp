@@ -84,8 +84,12 @@ void ReplicaState::on_view_timer() {
   }
   bool starved = false;
   if (!is_primary() && !pending_order_.empty()) {
+    // Counted from when this view started working here at the earliest: a
+    // request that waited through earlier views is the new primary's only
+    // from then on.
     const PendingRequest& oldest = pending_.at(pending_order_.front().first);
-    starved = ticks_ - oldest.since_tick >= 4 * view_timer_.timeout();
+    const uint64_t since = std::max(oldest.since_tick, view_working_since_tick_);
+    starved = ticks_ - since >= 4 * view_timer_.timeout();
   }
   if (view_timer_.expired(ticks_) || starved) {
     // A view installed by a NEW-VIEW in which no request executed failed
@@ -175,7 +179,9 @@ Status ReplicaState::check_view_change(const ViewChange& vc) const {
       }
       signers.insert(c.sender);
     }
-    if (signers.size() < config_.quorum()) return Status::error("checkpoint proof too small");
+    const uint32_t needed =
+        PBFT_MUTANT(stable_on_f_plus_1) ? config_.weak_quorum() : config_.quorum();
+    if (signers.size() < needed) return Status::error("checkpoint proof too small");
   }
   Seq previous = vc.stable_seq;
   for (const PreparedCertificate& cert : vc.prepared) {
@@ -338,6 +344,10 @@ void ReplicaState::on_new_view(const std::shared_ptr<const Message>& message,
   }
   NewViewPlan plan = plan_new_view(view_changes);
   plan.view = nv.view;
+  if (PBFT_MUTANT(new_view_unchecked)) {
+    plan.order.clear();
+    for (const PrePrepare& pp : nv.pre_prepares) plan.order.emplace_back(pp.seq, pp.digest);
+  }
   if (nv.pre_prepares.size() != plan.order.size()) return reject();
   for (size_t i = 0; i < plan.order.size(); i++) {
     const PrePrepare& pp = nv.pre_prepares[i];
@@ -450,6 +460,7 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
     }
   }
   executed_in_view_ = false;
+  view_working_since_tick_ = ticks_;
   view_timer_.restart(ticks_);  // the new view has a timeout's time to execute something
   last_progress_tick_ = ticks_;
   execute_committed();
