@@ -311,7 +311,7 @@ void OutgoingLink::attempt() {
                              asio::ip::tcp::resolver::results_type endpoints) {
         if (!*alive || stopped_) return;
         if (ec) {
-          retry_later("cannot resolve " + host_ + ": " + ec.message());
+          retry_later("cannot resolve " + host_ + ": " + ec.message(), true);
           return;
         }
         auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
@@ -322,7 +322,7 @@ void OutgoingLink::attempt() {
               if (!*alive || stopped_ || connecting_ != socket) return;
               connecting_.reset();
               if (connect_ec) {
-                retry_later(connect_ec.message());
+                retry_later(connect_ec.message(), true);
                 return;
               }
               backoff_ = backoff_min;
@@ -336,8 +336,8 @@ void OutgoingLink::attempt() {
       });
 }
 
-void OutgoingLink::retry_later(const std::string& reason) {
-  counters_.connect_failures++;
+void OutgoingLink::retry_later(const std::string& reason, bool connect_failed) {
+  if (connect_failed) counters_.connect_failures++;
   if (was_up_) {
     was_up_ = false;
     if (on_state_) on_state_(false, reason);
@@ -360,7 +360,7 @@ void OutgoingLink::on_closed(Connection& c, const std::string& reason) {
     was_up_ = false;
     if (on_state_) on_state_(false, reason);
   }
-  retry_later(reason);
+  retry_later(reason, false);
 }
 
 SendResult OutgoingLink::send(std::shared_ptr<const Bytes> frame) {

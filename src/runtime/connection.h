@@ -159,7 +159,7 @@ class OutgoingLink : public ConnectionOwner {
 
  private:
   void attempt();
-  void retry_later(const std::string& reason);
+  void retry_later(const std::string& reason, bool connect_failed);
   void on_hello(Connection& c, const Hello& h) override { owner_.on_hello(c, h); }
   bool reserve(Connection& c, size_t bytes) override { return owner_.reserve(c, bytes); }
   void on_frame(Connection& c, Bytes frame) override { owner_.on_frame(c, std::move(frame)); }

@@ -1,0 +1,4 @@
+#include "tools/commands.h"
+namespace pbft::tools {
+void add_demo_command(CLI::App&, int&) {}
+}
