@@ -255,9 +255,14 @@ void add_client_command(CLI::App& app, int& exit_status) {
       ->check(CLI::Range(0.1, 3600.0));
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
-  cmd->add_option("operation", args->operation, "get KEY | put KEY VALUE | delete KEY | append "
-                                                "KEY VALUE");
-  cmd->callback([args, &exit_status] {
+  cmd->add_option("operation", args->operation,
+                  "get KEY | put KEY VALUE | delete KEY | append KEY VALUE (options go before "
+                  "it; everything after the operation's name is taken as it is, so a value may "
+                  "start with '-')");
+  // After the operation's name nothing is parsed as an option.
+  cmd->prefix_command();
+  cmd->callback([args, cmd, &exit_status] {
+    for (const std::string& extra : cmd->remaining()) args->operation.push_back(extra);
     exit_status = run_client(*args);
     std::fflush(stdout);
   });

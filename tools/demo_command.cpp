@@ -49,6 +49,7 @@ struct DemoArgs {
   bool no_fault = false;
   bool keep_running = false;
   double view_change_timeout_s = 15;
+  unsigned verify_threads = 2;
   std::string dir;
 };
 
@@ -104,7 +105,8 @@ Status tune_cluster_file(const std::filesystem::path& file) {
 // The replica processes, their logs and status files.
 class Cluster {
  public:
-  Cluster(std::filesystem::path dir, uint32_t n) : dir_(std::move(dir)), pids_(n, -1) {}
+  Cluster(std::filesystem::path dir, uint32_t n, unsigned verify_threads)
+      : dir_(std::move(dir)), pids_(n, -1), verify_threads_(std::to_string(verify_threads)) {}
   ~Cluster() { kill_all(); }
 
   Status start(ReplicaId r) {
@@ -125,7 +127,8 @@ class Cluster {
       const int devnull = open("/dev/null", O_RDONLY);
       if (devnull >= 0) dup2(devnull, STDIN_FILENO);
       execl("/proc/self/exe", "pbft", "replica", "--config", config.c_str(), "--id", id.c_str(),
-            "--log-level", "info", static_cast<char*>(nullptr));
+            "--log-level", "info", "--verify-threads", verify_threads_.c_str(),
+            static_cast<char*>(nullptr));
       _exit(127);
     }
     pids_[r] = pid;
@@ -196,6 +199,7 @@ class Cluster {
  private:
   std::filesystem::path dir_;
   std::vector<pid_t> pids_;
+  std::string verify_threads_;
 };
 
 // Closed-loop clients: each issues its next operation when the last one
@@ -363,7 +367,7 @@ Status Demo::set_up() {
              args_.replicas, cluster_.protocol.f, spec.base_port,
              spec.base_port + args_.replicas - 1, args_.clients, dir_.string());
 
-  replicas_ = std::make_unique<Cluster>(dir_, args_.replicas);
+  replicas_ = std::make_unique<Cluster>(dir_, args_.replicas, args_.verify_threads);
   for (ReplicaId r = 0; r < args_.replicas; r++) {
     if (Status s = replicas_->start(r); !s) return s;
   }
@@ -605,6 +609,10 @@ void add_demo_command(CLI::App& app, int& exit_status) {
                   "Seconds to wait for a view change after the kill")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 600.0));
+  cmd->add_option("--verify-threads", args->verify_threads,
+                  "Each replica's verification threads (0: on its event loop)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 64u));
   cmd->add_option("--dir", args->dir, "Directory for keys, logs and history (default: a new "
                                       "/tmp/pbft-demo-XXXXXX)");
   cmd->callback([args, &exit_status] {

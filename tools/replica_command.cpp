@@ -25,6 +25,7 @@ struct ReplicaArgs {
   std::string data_dir;
   unsigned verify_threads = 2;
   size_t max_connections = constants::connections_per_listener_max;
+  bool recover = false;
 };
 
 // A listener holds up to max_connections sockets besides the peers': let
@@ -93,7 +94,7 @@ int run_replica(const ReplicaArgs& args) {
   // this data directory has run a replica before.
   const std::filesystem::path marker = options.data_dir / "started";
   const bool first_start = !std::filesystem::exists(marker);
-  options.recovering = !first_start;
+  options.recovering = !first_start || args.recover;
   if (options.recovering) options.recovery_nonce = fresh_nonce();
   if (first_start) {
     std::ofstream out(marker);
@@ -107,7 +108,7 @@ int run_replica(const ReplicaArgs& args) {
   raise_descriptor_limit();
   options.cluster = std::move(cluster).value();
   spdlog::info("data directory {} ({})", options.data_dir.string(),
-               first_start ? "first start" : "restart: recovering");
+               options.recovering ? "restart: recovering" : "first start");
   const int status = runtime::run_replica_host(options);
   if (status != 0 && first_start) {
     // It never ran: the next start is still a first start.
@@ -136,6 +137,9 @@ void add_replica_command(CLI::App& app, int& exit_status) {
                   "Connections the listener keeps at once")
       ->capture_default_str()
       ->check(CLI::Range(size_t{8}, size_t{65536}));
+  cmd->add_flag("--recover", args->recover,
+                "Start as a restarted replica even if the data directory is new (it was lost, "
+                "or the replica moved to another machine)");
   cmd->callback([args, &exit_status] { exit_status = run_replica(*args); });
 }
 
