@@ -227,11 +227,18 @@ int run_client(const ClientArgs& args) {
     return 1;
   }
   // Give the connections a moment, so that the first request is not lost
-  // to a link still being set up (it would be resent after a timeout).
+  // to a link still being set up (it would be resent after a timeout): all
+  // of them, or a quorum after a short grace (up to f replicas may be down).
   const size_t n = cluster->replicas.size();
-  const auto connect_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-  while ((*pool)->replicas_connected() < n && std::chrono::steady_clock::now() < connect_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    const size_t up = (*pool)->replicas_connected();
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (up == n || waited > std::chrono::milliseconds(500) ||
+        (up >= cluster->protocol.quorum() && waited > std::chrono::milliseconds(50))) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   Session session(std::move(pool).value(),
                   std::chrono::milliseconds(static_cast<int64_t>(args.timeout_s * 1000)));
