@@ -211,6 +211,16 @@ void ReplicaState::record_claim(const Checkpoint& checkpoint) {
   auto& claims = claims_[checkpoint.sender];
   claims.emplace(std::make_pair(checkpoint.seq, checkpoint.state_digest), checkpoint);
   if (claims.size() <= constants::checkpoint_claims_per_replica_max) return;
+  // A claim below the highest proven one is never a target again: it goes
+  // first. Otherwise a replica that fell behind a fast cluster keeps four
+  // old, well-supported claims per peer, every newer claim (supported by
+  // its sender alone when it arrives) is the victim, and the replica keeps
+  // fetching checkpoints the others have discarded (found by the TCP
+  // integration test of a stopped backup).
+  if (const auto proven = proven_claim(); proven && claims.begin()->first.first < proven->first) {
+    claims.erase(claims.begin());
+    return;
+  }
   auto support = [&](const std::pair<Seq, Digest>& key) {
     uint32_t n = 0;
     for (const auto& [sender, others] : claims_) n += others.count(key) ? 1 : 0;
