@@ -94,6 +94,9 @@ constexpr size_t client_send_queue_bytes_max = 2 * 1024 * 1024;
 // all connections by bytes. Past either limit the runtime stops reading.
 constexpr size_t verify_frames_per_connection_max = 64;
 constexpr size_t verify_bytes_max = 128 * 1024 * 1024;
+// Of that, connections that have not yet delivered an authentic frame may
+// hold at most this much, so that strangers cannot starve known peers.
+constexpr size_t verify_bytes_unauthenticated_max = 16 * 1024 * 1024;
 // Connections one listener keeps at once; past it, the oldest connection
 // that never delivered an authentic frame is closed to make room.
 constexpr size_t connections_per_listener_max = 1024;
@@ -111,6 +114,9 @@ static_assert(request_encoded_size_max <= batch_bytes_max, "one request must fit
 static_assert(batch_bytes_max + header_size < message_size_max, "a batch must fit in a message");
 static_assert(operation_size_max <= UINT32_MAX && result_size_max <= UINT32_MAX);
 static_assert(verify_bytes_max >= 2 * frame_size_max, "the verification budget holds a frame");
+static_assert(verify_bytes_unauthenticated_max >= frame_size_max &&
+                  verify_bytes_unauthenticated_max <= verify_bytes_max / 2,
+              "a stranger's first frame fits, and strangers leave room for known peers");
 static_assert(client_send_queue_bytes_max >= header_size + 1024 + result_size_max,
               "a client queue holds a full reply");
 

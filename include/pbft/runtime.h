@@ -42,6 +42,7 @@ struct RuntimeCounters {
   uint64_t hello_rejected = 0;           // bad hello bytes or an id out of range
   uint64_t hello_timeouts = 0;           // no hello in time (half-open or junk)
   uint64_t idle_timeouts = 0;            // a replica link silent for too long
+  uint64_t frame_timeouts = 0;           // a frame's body did not arrive in time
   uint64_t connect_attempts = 0;         // outgoing, reconnects included
   uint64_t connect_failures = 0;
   // Incoming frames.
@@ -83,6 +84,8 @@ struct ReplicaHostOptions {
   uint32_t status_period_ms = 200;
   uint32_t hello_timeout_ms = 5000;
   uint32_t replica_idle_timeout_ms = 30000;
+  // Once a frame's header is read, its body must follow within this.
+  uint32_t frame_timeout_ms = 10000;
   // Connections the listener keeps at once (see constants.h).
   size_t max_connections = constants::connections_per_listener_max;
 };

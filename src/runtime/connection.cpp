@@ -61,6 +61,7 @@ Connection::Connection(asio::ip::tcp::socket socket, ConnectionOwner& owner,
                        std::chrono::milliseconds hello_timeout, std::string name)
     : socket_(std::move(socket)),
       timer_(socket_.get_executor()),
+      frame_timer_(socket_.get_executor()),
       owner_(owner),
       counters_(counters),
       limits_(limits),
@@ -192,6 +193,17 @@ void Connection::resume() {
 }
 
 void Connection::read_body() {
+  frames_started_++;
+  if (frame_timeout_.count() > 0) {
+    frame_timer_.expires_after(frame_timeout_);
+    frame_timer_.async_wait(
+        [self = shared_from_this(), frame = frames_started_](const std::error_code& ec) {
+          if (ec || !self->open_ || self->reserved_ == 0 || self->frames_started_ != frame) return;
+          self->counters_.frame_timeouts++;
+          self->close("a frame's body did not arrive within " +
+                      std::to_string(self->frame_timeout_.count()) + " ms");
+        });
+  }
   frame_.assign(reserved_, 0);
   std::memcpy(frame_.data(), header_.data(), header_.size());
   asio::async_read(
@@ -202,6 +214,7 @@ void Connection::read_body() {
           self->close(ec == asio::error::eof ? "closed by peer mid-frame" : ec.message());
           return;
         }
+        self->frame_timer_.cancel();
         self->counters_.frames_received++;
         self->counters_.bytes_received += self->frame_.size();
         self->last_frame_at_ = std::chrono::steady_clock::now();
@@ -254,6 +267,7 @@ void Connection::close(const std::string& reason) {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   timer_.cancel();
+  frame_timer_.cancel();
   queue_.clear();
   queued_bytes_ = 0;
   frame_ = Bytes();

@@ -87,6 +87,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Continues reading after reserve() returned false.
   void resume();
   void set_idle_timeout(std::chrono::milliseconds timeout);
+  // Once a header is read, the body must arrive within this (0: no limit):
+  // a sender that stops mid-frame does not hold its reservation forever.
+  void set_frame_timeout(std::chrono::milliseconds timeout) { frame_timeout_ = timeout; }
 
   bool is_open() const { return open_; }
   bool paused() const { return paused_; }
@@ -99,6 +102,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<Hello> hello;
   bool authentic = false;        // delivered at least one verified frame
   size_t in_verification = 0;    // frames of this connection not yet handed on
+  bool reserved_as_stranger = false;  // the current reservation is from the strangers' budget
   std::chrono::steady_clock::time_point accepted_at;
 
  private:
@@ -111,12 +115,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   asio::ip::tcp::socket socket_;
   asio::steady_timer timer_;
+  asio::steady_timer frame_timer_;
   ConnectionOwner& owner_;
   RuntimeCounters& counters_;
   QueueLimits limits_;
   bool expect_hello_;
   std::chrono::milliseconds hello_timeout_;
   std::chrono::milliseconds idle_timeout_{0};
+  std::chrono::milliseconds frame_timeout_{0};
+  uint64_t frames_started_ = 0;  // identifies the frame a frame timer is for
   std::chrono::steady_clock::time_point last_frame_at_;
   std::string name_;
   std::string remote_address_;

@@ -41,6 +41,7 @@ struct FrameOutcome {
 struct PendingFrame {
   uint64_t ticket = 0;
   size_t bytes = 0;
+  bool from_stranger = false;  // reserved from the strangers' budget
   bool ready = false;
   FrameOutcome outcome;
 };
@@ -83,10 +84,10 @@ class ReplicaHost final : public ConnectionOwner {
   void accept();
   void admit(asio::ip::tcp::socket socket);
   void on_outcome(std::weak_ptr<Connection> connection, uint64_t serial, uint64_t ticket,
-                  size_t bytes, FrameOutcome outcome);
+                  size_t bytes, bool from_stranger, FrameOutcome outcome);
   void flush(Connection& c, std::deque<PendingFrame>& pending);
   void deliver(Connection* c, const Verified& verified);
-  void release(size_t bytes);
+  void release(size_t bytes, bool from_stranger);
   void process_effects();
   void send(const Send& s);
   void observe_core();
@@ -121,6 +122,7 @@ class ReplicaHost final : public ConnectionOwner {
   std::unordered_map<ClientId, ClientRoute> client_routes_;
   std::deque<std::weak_ptr<Connection>> paused_;
   size_t verify_bytes_in_use_ = 0;
+  size_t stranger_bytes_in_use_ = 0;  // the part reserved by not-yet-authentic connections
   uint64_t next_ticket_ = 1;
 
   RuntimeCounters counters_;
@@ -250,6 +252,7 @@ void ReplicaHost::admit(asio::ip::tcp::socket socket) {
       std::move(socket), *this, counters_,
       QueueLimits{constants::client_send_queue_frames_max, constants::client_send_queue_bytes_max},
       true, milliseconds(options_.hello_timeout_ms), "incoming");
+  c->set_frame_timeout(milliseconds(options_.frame_timeout_ms));
   accepted_.emplace(c->serial(), c);
   c->start(std::nullopt);
 }
@@ -279,18 +282,27 @@ void ReplicaHost::on_hello(Connection& c, const Hello& hello) {
 }
 
 bool ReplicaHost::reserve(Connection& c, size_t frame_bytes) {
+  const bool stranger = !c.authentic;
   if (c.in_verification >= constants::verify_frames_per_connection_max ||
-      verify_bytes_in_use_ + frame_bytes > constants::verify_bytes_max) {
+      verify_bytes_in_use_ + frame_bytes > constants::verify_bytes_max ||
+      (stranger &&
+       stranger_bytes_in_use_ + frame_bytes > constants::verify_bytes_unauthenticated_max)) {
     paused_.push_back(c.weak_from_this());
     return false;
   }
   verify_bytes_in_use_ += frame_bytes;
+  if (stranger) stranger_bytes_in_use_ += frame_bytes;
+  c.reserved_as_stranger = stranger;
   return true;
 }
 
-void ReplicaHost::release(size_t bytes) {
+void ReplicaHost::release(size_t bytes, bool from_stranger) {
   PBFT_ASSERT(verify_bytes_in_use_ >= bytes);
   verify_bytes_in_use_ -= bytes;
+  if (from_stranger) {
+    PBFT_ASSERT(stranger_bytes_in_use_ >= bytes);
+    stranger_bytes_in_use_ -= bytes;
+  }
   // Give paused connections another chance, oldest first; one that still
   // does not fit puts itself back on the list.
   const size_t waiting = paused_.size();
@@ -305,7 +317,8 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   c.in_verification++;
   const uint64_t ticket = next_ticket_++;
   const size_t bytes = frame.size();
-  pending_[c.serial()].push_back(PendingFrame{ticket, bytes, false, {}});
+  const bool from_stranger = c.reserved_as_stranger;
+  pending_[c.serial()].push_back(PendingFrame{ticket, bytes, from_stranger, false, {}});
   auto shared_frame = std::make_shared<Bytes>(std::move(frame));
   const Verifier* verifier = verifier_.get();
   const ClusterConfig* cluster = &cluster_;
@@ -336,19 +349,20 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
     return out;
   };
   std::function<void(FrameOutcome)> done = [this, weak = c.weak_from_this(), serial = c.serial(),
-                                            ticket, bytes](FrameOutcome outcome) {
-    on_outcome(weak, serial, ticket, bytes, std::move(outcome));
+                                            ticket, bytes, from_stranger](FrameOutcome outcome) {
+    on_outcome(weak, serial, ticket, bytes, from_stranger, std::move(outcome));
   };
   pool_->submit<FrameOutcome>(std::move(work), std::move(done));
 }
 
 void ReplicaHost::on_outcome(std::weak_ptr<Connection> connection, uint64_t serial,
-                             uint64_t ticket, size_t bytes, FrameOutcome outcome) {
+                             uint64_t ticket, size_t bytes, bool from_stranger,
+                             FrameOutcome outcome) {
   if (stopping_) return;
   auto it = pending_.find(serial);
   std::shared_ptr<Connection> c = connection.lock();
   if (it == pending_.end() || !c) {
-    release(bytes);  // the connection closed meanwhile
+    release(bytes, from_stranger);  // the connection closed meanwhile
     return;
   }
   for (PendingFrame& p : it->second) {
@@ -365,7 +379,7 @@ void ReplicaHost::flush(Connection& c, std::deque<PendingFrame>& pending) {
     PendingFrame p = std::move(pending.front());
     pending.pop_front();
     c.in_verification--;
-    release(p.bytes);
+    release(p.bytes, p.from_stranger);
     switch (p.outcome.kind) {
       case FrameOutcome::Kind::ok:
         deliver(&c, *p.outcome.verified);
@@ -411,14 +425,14 @@ void ReplicaHost::on_closed(Connection& c, const std::string& reason) {
   if (auto it = pending_.find(c.serial()); it != pending_.end()) {
     // Frames whose outcome is back are released here; the others when
     // their outcome arrives and finds no entry.
-    size_t ready_bytes = 0;
-    for (const PendingFrame& p : it->second) {
-      if (p.ready) ready_bytes += p.bytes;
+    std::vector<PendingFrame> ready;
+    for (PendingFrame& p : it->second) {
+      if (p.ready) ready.push_back(std::move(p));
     }
     pending_.erase(it);
-    if (ready_bytes > 0) release(ready_bytes);
+    for (const PendingFrame& p : ready) release(p.bytes, p.from_stranger);
   }
-  if (c.read_reservation() > 0) release(c.read_reservation());
+  if (c.read_reservation() > 0) release(c.read_reservation(), c.reserved_as_stranger);
   if (c.hello && c.hello->kind == Hello::Kind::client) {
     auto route = client_routes_.find(c.hello->id);
     if (route != client_routes_.end() && route->second.connection.lock().get() == &c) {
@@ -549,6 +563,7 @@ void ReplicaHost::write_status(bool running) {
   j["peers_up"] = peer_up_;
   j["connections"] = accepted_.size();
   j["verify_bytes_in_use"] = verify_bytes_in_use_;
+  j["verify_bytes_in_use_by_strangers"] = stranger_bytes_in_use_;
   j["replica_counters"] = {
       {"messages_ignored", rc.messages_ignored},
       {"requests_ignored", rc.requests_ignored},
@@ -634,6 +649,7 @@ std::string to_json(const RuntimeCounters& c) {
       {"hello_rejected", c.hello_rejected},
       {"hello_timeouts", c.hello_timeouts},
       {"idle_timeouts", c.idle_timeouts},
+      {"frame_timeouts", c.frame_timeouts},
       {"connect_attempts", c.connect_attempts},
       {"connect_failures", c.connect_failures},
       {"frames_received", c.frames_received},
@@ -681,6 +697,7 @@ Result<ReplicaStatus> read_replica_status(const std::filesystem::path& file) {
     r.hello_rejected = c.at("hello_rejected");
     r.hello_timeouts = c.at("hello_timeouts");
     r.idle_timeouts = c.at("idle_timeouts");
+    r.frame_timeouts = c.at("frame_timeouts");
     r.connect_attempts = c.at("connect_attempts");
     r.connect_failures = c.at("connect_failures");
     r.frames_received = c.at("frames_received");
