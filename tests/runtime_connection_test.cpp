@@ -142,6 +142,24 @@ TEST(RuntimeConnection, ClosesAConnectionThatSendsNoHelloInTime) {
   EXPECT_NE(owner.closed[0].find("no hello"), std::string::npos);
 }
 
+TEST(RuntimeConnection, ClosesWhenAFrameStopsHalfway) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, false, milliseconds(0), "t");
+  c->set_frame_timeout(milliseconds(50));
+  c->start(std::nullopt);
+  const Bytes frame = prepare_frame(1);
+  asio::write(pair.client, asio::buffer(frame.data(), frame.size() - 10));
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(counters.frame_timeouts, 1u);
+  EXPECT_TRUE(owner.frames.empty());
+  EXPECT_EQ(c->read_reservation(), frame.size());  // the owner releases it on close
+  ASSERT_EQ(owner.closed.size(), 1u);
+}
+
 TEST(RuntimeConnection, SendQueueDropsAndCountsWhenFull) {
   asio::io_context io;
   SocketPair pair(io);
