@@ -100,6 +100,12 @@ inline ProcessResult run_pbft(const std::vector<std::string>& args, const std::f
   const int n = counter++;
   const std::filesystem::path out = dir / ("run-" + std::to_string(n) + ".out");
   const std::filesystem::path err = dir / ("run-" + std::to_string(n) + ".err");
+  // Everything the child needs is made before fork: other threads (the
+  // in-process clients) may hold the allocator's lock at that moment.
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>("pbft"));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   const pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -109,10 +115,6 @@ inline ProcessResult run_pbft(const std::vector<std::string>& args, const std::f
     dup2(o, STDOUT_FILENO);
     dup2(e, STDERR_FILENO);
     dup2(in, STDIN_FILENO);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>("pbft"));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     execv(PBFT_BINARY, argv.data());
     _exit(127);
   }
@@ -197,16 +199,16 @@ class TestCluster {
     std::vector<std::string> args = {"replica", "--config", config().string(), "--id",
                                      std::to_string(r), "--log-level", "debug"};
     args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;  // made before fork (see run_pbft)
+    argv.push_back(const_cast<char*>("pbft"));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     const pid_t pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>("pbft"));
-      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
       execv(PBFT_BINARY, argv.data());
       _exit(127);
     }
