@@ -6,10 +6,7 @@
 // owns the io_context.
 #pragma once
 
-#ifndef ASIO_STANDALONE
-#define ASIO_STANDALONE 1
-#endif
-#include <asio.hpp>
+#include "src/runtime/asio.h"
 
 #include <array>
 #include <chrono>

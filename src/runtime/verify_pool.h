@@ -10,10 +10,7 @@
 // touch thread-safe state (wire::decode and Verifier::verify are).
 #pragma once
 
-#ifndef ASIO_STANDALONE
-#define ASIO_STANDALONE 1
-#endif
-#include <asio.hpp>
+#include "src/runtime/asio.h"
 
 #include <condition_variable>
 #include <deque>
