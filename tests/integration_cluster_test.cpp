@@ -391,5 +391,19 @@ TEST(IntegrationCluster, DemoWithoutFaultPasses) {
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }
 
+// The demo's fault path with a backup (the primary needs view changes):
+// kill -9, the service goes on, the restart catches up by state transfer.
+TEST(IntegrationCluster, DemoKillingABackupPasses) {
+  char pattern[] = "/tmp/pbft-itest-demo-XXXXXX";
+  const std::filesystem::path dir = mkdtemp(pattern);
+  ProcessResult r = run_pbft({"demo", "--kill", "backup", "--dir", (dir / "cluster").string()},
+                             dir, seconds(90));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("== killing the backup"));
+  EXPECT_THAT(r.out, HasSubstr("caught up"));
+  EXPECT_THAT(r.out, HasSubstr("verdict: PASS"));
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace pbft::integration

@@ -50,6 +50,7 @@ struct DemoArgs {
   bool keep_running = false;
   double view_change_timeout_s = 15;
   unsigned verify_threads = 2;
+  std::string kill = "primary";  // or "backup"
   std::string dir;
 };
 
@@ -472,52 +473,67 @@ int Demo::run() {
     return finish(true, "");
   }
 
-  // Warm up, then kill the primary.
+  // Warm up, then kill the primary (or a backup).
   if (!run_for(seconds(4))) return finish(false, "interrupted");
   const View before = cluster_view().value_or(0);
   const ReplicaId primary = cluster_.protocol.primary(before);
+  const bool kill_primary = args_.kill == "primary";
+  const ReplicaId victim = kill_primary ? primary : (primary + 1) % args_.replicas;
   const uint64_t done_before = workload_->completed();
-  fmt::print("== killing the primary, replica {} (view {}), with kill -9\n", primary, before);
-  replicas_->kill_hard(primary);
+  fmt::print("== killing the {}, replica {} (view {}), with kill -9\n",
+             kill_primary ? "primary" : "backup", victim, before);
+  replicas_->kill_hard(victim);
   const auto killed_at = Clock::now();
 
-  // A view change: most replicas move past `before`, and operations complete again.
-  uint64_t done_at_view_change = 0;
-  const bool changed = wait_until(
-      std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(args_.view_change_timeout_s)),
-      [&] {
-        const std::optional<View> v = cluster_view();
-        if (!v || *v <= before) return false;
-        if (done_at_view_change == 0) done_at_view_change = workload_->completed();
-        return workload_->completed() > done_at_view_change;
-      });
-  if (!changed) {
-    if (interrupted) return finish(false, "interrupted");
-    return finish(false, fmt::format(
-                             "no view change within {:.0f} s after the primary died: the service "
-                             "stalled ({} operations before the kill, {} after). This build may "
-                             "not implement view changes yet; `pbft demo --no-fault` runs without "
-                             "the fault",
-                             args_.view_change_timeout_s, done_before,
-                             workload_->completed() - done_before));
+  if (kill_primary) {
+    // A view change: most replicas move past `before`, and operations
+    // complete again.
+    uint64_t done_at_view_change = 0;
+    const bool changed = wait_until(
+        std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(args_.view_change_timeout_s)),
+        [&] {
+          const std::optional<View> v = cluster_view();
+          if (!v || *v <= before) return false;
+          if (done_at_view_change == 0) done_at_view_change = workload_->completed();
+          return workload_->completed() > done_at_view_change;
+        });
+    if (!changed) {
+      if (interrupted) return finish(false, "interrupted");
+      return finish(false,
+                    fmt::format("no view change within {:.0f} s after the primary died: the "
+                                "service stalled ({} operations before the kill, {} after). This "
+                                "build may not implement view changes yet; `pbft demo --no-fault` "
+                                "or `pbft demo --kill backup` run without it",
+                                args_.view_change_timeout_s, done_before,
+                                workload_->completed() - done_before));
+    }
+    fmt::print("== view change: view {} -> {} in {:.1f} s; the service goes on (primary is now "
+               "replica {})\n",
+               before, cluster_view().value_or(0),
+               std::chrono::duration<double>(Clock::now() - killed_at).count(),
+               cluster_.protocol.primary(cluster_view().value_or(0)));
+  } else {
+    const bool going_on =
+        wait_until(seconds(15), [&] { return workload_->completed() > done_before + 100; });
+    if (!going_on) {
+      if (interrupted) return finish(false, "interrupted");
+      return finish(false, "the service stopped when a backup died");
+    }
+    fmt::print("== the service goes on without replica {} (n - 1 = 2f + 1 replicas left)\n",
+               victim);
   }
-  fmt::print("== view change: view {} -> {} in {:.1f} s; the service goes on (primary is now "
-             "replica {})\n",
-             before, cluster_view().value_or(0),
-             std::chrono::duration<double>(Clock::now() - killed_at).count(),
-             cluster_.protocol.primary(cluster_view().value_or(0)));
   if (!run_for(seconds(3))) return finish(false, "interrupted");
 
   // Restart it: its data directory says it ran before, so it recovers.
-  fmt::print("== restarting replica {}: no state, so it recovers by state transfer\n", primary);
-  if (Status s = replicas_->start(primary); !s) return finish(false, s.reason());
+  fmt::print("== restarting replica {}: no state, so it recovers by state transfer\n", victim);
+  if (Status s = replicas_->start(victim); !s) return finish(false, s.reason());
   const auto restarted_at = Clock::now();
   const bool caught_up = wait_until(seconds(30), [&] {
-    std::optional<runtime::ReplicaStatus> s = replicas_->status(primary);
+    std::optional<runtime::ReplicaStatus> s = replicas_->status(victim);
     if (!s || s->recovering || s->state_transfers_completed == 0) return false;
     for (ReplicaId r = 0; r < args_.replicas; r++) {
-      if (r == primary) continue;
+      if (r == victim) continue;
       std::optional<runtime::ReplicaStatus> other = replicas_->status(r);
       if (other && other->low_watermark > s->last_executed) return false;
     }
@@ -526,12 +542,12 @@ int Demo::run() {
   if (!caught_up) {
     if (interrupted) return finish(false, "interrupted");
     return finish(false, fmt::format("replica {} did not catch up within 30 s (see its log)",
-                                     primary));
+                                     victim));
   }
-  std::optional<runtime::ReplicaStatus> s = replicas_->status(primary);
+  std::optional<runtime::ReplicaStatus> s = replicas_->status(victim);
   fmt::print("== replica {} caught up in {:.1f} s: state transfer done, executing at seq {}, "
              "voting again\n",
-             primary, std::chrono::duration<double>(Clock::now() - restarted_at).count(),
+             victim, std::chrono::duration<double>(Clock::now() - restarted_at).count(),
              s ? s->last_executed : 0);
   if (!run_for(seconds(2))) return finish(false, "interrupted");
   return finish(true, "");
@@ -602,7 +618,12 @@ void add_demo_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--duration", args->duration_s, "Seconds to run with --no-fault")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 3600.0));
-  cmd->add_flag("--no-fault", args->no_fault, "Do not kill the primary");
+  cmd->add_flag("--no-fault", args->no_fault, "Do not kill any replica");
+  cmd->add_option("--kill", args->kill,
+                  "Which replica the fault kills and restarts: the primary (needs view "
+                  "changes) or a backup")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"primary", "backup"}));
   cmd->add_flag("--keep-running", args->keep_running,
                 "Leave the cluster running after the verdict (Ctrl-C stops it)");
   cmd->add_option("--view-change-timeout", args->view_change_timeout_s,
