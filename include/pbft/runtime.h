@@ -139,7 +139,9 @@ class ClientPool {
   // agreed on the result or submit failed. An operation that never
   // completes (the cluster is down) never calls `done`.
   void submit(size_t index, Bytes operation, Done done);
-  // Replicas to which member 0 currently has a connection.
+  // Replicas to which member 0 currently has a connection, and the pool's
+  // counters. Both ask the pool's thread and wait for it (up to 2 s): call
+  // them from other threads, never from a `done` callback.
   size_t replicas_connected() const;
   RuntimeCounters counters() const;
   void stop();
