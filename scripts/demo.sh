@@ -68,5 +68,5 @@ if [[ "$sim" == 1 ]]; then
 fi
 
 # The main job: a real cluster on this machine.
-step "pbft demo: 4 replica processes on loopback, clients, kill -9 of the primary"
+step "pbft demo: 4 replica processes on loopback, clients, kill -9 and restart of a replica"
 run "$build/pbft" demo "${demo_args[@]}"
