@@ -63,28 +63,10 @@ inline std::string set_key(std::string text, const std::string& key, const std::
   return text;
 }
 
-inline bool port_free(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
 inline uint16_t free_base_port(uint32_t n) {
-  std::random_device device;
-  std::uniform_int_distribution<uint32_t> pick(20000, 60000 - n);
-  for (int attempt = 0; attempt < 200; attempt++) {
-    const auto base = static_cast<uint16_t>(pick(device));
-    bool all = true;
-    for (uint32_t i = 0; i < n && all; i++) all = port_free(static_cast<uint16_t>(base + i));
-    if (all) return base;
-  }
-  ADD_FAILURE() << "no free ports";
-  return 0;
+  Result<uint16_t> base = runtime::pick_free_base_port(n);
+  EXPECT_TRUE(base.is_ok()) << base.reason();
+  return base ? base.value() : 0;
 }
 
 struct ProcessResult {

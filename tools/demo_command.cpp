@@ -7,10 +7,8 @@
 // and checks the client history for linearizability.
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,7 +20,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <random>
 #include <sstream>
 #include <thread>
 
@@ -56,31 +53,6 @@ struct DemoArgs {
 
 std::atomic<bool> interrupted{false};
 void on_interrupt(int) { interrupted = true; }
-
-bool port_free(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-// n consecutive free loopback ports (replica i listens on base + i).
-Result<uint16_t> free_base_port(uint32_t n) {
-  std::random_device device;
-  std::uniform_int_distribution<uint32_t> pick(20000, 60000 - n);
-  for (int attempt = 0; attempt < 100; attempt++) {
-    const auto base = static_cast<uint16_t>(pick(device));
-    bool all = true;
-    for (uint32_t i = 0; i < n && all; i++) all = port_free(static_cast<uint16_t>(base + i));
-    if (all) return base;
-  }
-  return Status::error("found no " + std::to_string(n) + " consecutive free ports on 127.0.0.1");
-}
 
 // Replaces `key = ...` lines of the generated file: the demo wants
 // checkpoints and the recovery horizon to come quickly.
@@ -350,7 +322,7 @@ Status Demo::set_up() {
   } else {
     dir_ = args_.dir;
   }
-  Result<uint16_t> base = free_base_port(args_.replicas);
+  Result<uint16_t> base = runtime::pick_free_base_port(args_.replicas);
   if (!base) return base.status();
   ClusterSpec spec;
   spec.replicas = args_.replicas;

@@ -112,6 +112,13 @@ struct ReplicaStatus {
 };
 Result<ReplicaStatus> read_replica_status(const std::filesystem::path& file);
 
+// n consecutive TCP ports free on 127.0.0.1 now (replica i on base + i), for
+// local clusters (pbft demo, the integration tests). They are chosen
+// outside the kernel's ephemeral range (ip_local_port_range), so that
+// outgoing connections, which take their local port from that range, do
+// not take them before the replicas listen. Fails if none were found.
+Result<uint16_t> pick_free_base_port(uint32_t n);
+
 // ------------------------------------------------------------------- client
 
 // Clients on one event-loop thread of their own: one Client core per member,
