@@ -2,13 +2,15 @@
 # The project's main job (the README's first command).
 #
 # Installs what is missing (scripts/setup.sh), builds build/ exactly as the
-# test command's main stage does, then shows the system at work. Until the
-# real local cluster exists (`pbft demo`), that is the deterministic
-# simulator: one seeded run of 4 replicas under every network fault, with its
-# readable summary, then a short multi-seed run whose last line is
-# `N passed, M failed`.
+# test command's main stage does, then shows the system at work: `pbft demo`,
+# a real local cluster (4 replica processes on loopback ports, closed-loop
+# clients, kill -9 of the primary, a restart that catches up by state
+# transfer, a linearizability verdict). Arguments after the options go to
+# `pbft demo` (e.g. --no-fault). With --sim it runs the deterministic
+# simulator instead: one seeded run under every fault, then a multi-seed run
+# whose last line is `N passed, M failed`.
 #
-# Usage: scripts/demo.sh [--no-setup]
+# Usage: scripts/demo.sh [--no-setup] [--sim] [pbft demo options...]
 # Environment: SEEDS (multi-seed run, default 20), JOBS (ninja -j),
 # BUILD_PREFIX (build directory, default "build", as in scripts/test.sh).
 set -euo pipefail
@@ -19,11 +21,14 @@ cd "$repo_root"
 skip_setup="${PBFT_SKIP_SETUP:-0}"
 seeds="${SEEDS:-20}"
 build="${BUILD_PREFIX:-build}"
+sim=0
+demo_args=()
 for arg in "$@"; do
   case "$arg" in
     --no-setup) skip_setup=1 ;;
+    --sim) sim=1 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "demo.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
+    *) demo_args+=("$arg") ;;
   esac
 done
 
@@ -57,6 +62,11 @@ simulator_demo() {
   run "$build/pbft" sim --seeds "$seeds" --replicas 4 --faults "$faults"
 }
 
-# The main job. When `pbft demo` (a real local cluster) exists, this line becomes:
-#   run "$build/pbft" demo
-simulator_demo
+if [[ "$sim" == 1 ]]; then
+  simulator_demo
+  exit 0
+fi
+
+# The main job: a real cluster on this machine.
+step "pbft demo: 4 replica processes on loopback, clients, kill -9 and restart of a replica"
+run "$build/pbft" demo "${demo_args[@]}"

@@ -357,3 +357,40 @@ TEST(StateTransfer, ARetargetResumesAPartitionFetchedInChunks) {
 }
 }  // namespace
 }  // namespace pbft::testing
+
+namespace pbft::testing {
+namespace {
+
+// Regression (found by the TCP integration test of a stopped backup): a
+// replica that wakes up behind a fast cluster reads a backlog of old
+// CHECKPOINTs first. Their claims fill its slots, all well supported, and
+// it targets a checkpoint the others have already discarded. Newer claims,
+// supported only by their sender when they arrive, used to be the ones
+// evicted, so the target never moved on and the replica stayed behind
+// forever. Claims below the highest proven one go first now.
+TEST(StateTransfer, ABacklogOfOldClaimsDoesNotHideNewerCheckpoints) {
+  Cluster c(checkpoint_config(), 1);
+  run_puts(c, 3);
+  // Replica 3 is stopped: what is sent to it waits (here: the CHECKPOINTs).
+  std::vector<std::shared_ptr<const Message>> backlog;
+  auto stopped = [&](const Envelope& e, bool to_client, uint32_t id) {
+    if (e.from == Principal::replica(3)) return true;
+    if (to_client || id != 3) return false;
+    if (std::holds_alternative<Checkpoint>(*e.message)) backlog.push_back(e.message);
+    return true;
+  };
+  run_puts(c, 20, stopped);
+  // The others go on far beyond what the backlog mentions.
+  run_puts(c, 20, isolate(3));
+  ASSERT_GE(c.replica(0).low_watermark(), 40u);
+  // It continues: the backlog first, then the live traffic.
+  for (const auto& m : backlog) c.deliver(3, *m);
+  c.drain(3);
+  run_puts(c, 6);
+  settle(c, no_drop(), 300);
+  EXPECT_GE(c.replica(3).counters().state_transfers_completed, 1u);
+  EXPECT_EQ(c.replica(3).last_executed(), c.replica(0).last_executed());
+}
+
+}  // namespace
+}  // namespace pbft::testing

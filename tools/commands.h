@@ -13,4 +13,13 @@ void add_sim_command(CLI::App& app, int& exit_status);
 // `pbft keygen`: keys and a cluster.toml (tools/keygen_command.cpp).
 void add_keygen_command(CLI::App& app, int& exit_status);
 
+// `pbft replica`: one replica process (tools/replica_command.cpp).
+void add_replica_command(CLI::App& app, int& exit_status);
+
+// `pbft client`: one operation or a shell (tools/client_command.cpp).
+void add_client_command(CLI::App& app, int& exit_status);
+
+// `pbft demo`: a local cluster, a fault and a verdict (tools/demo_command.cpp).
+void add_demo_command(CLI::App& app, int& exit_status);
+
 }  // namespace pbft::tools

@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   int exit_status = 0;
   pbft::tools::add_sim_command(app, exit_status);
   pbft::tools::add_keygen_command(app, exit_status);
+  pbft::tools::add_replica_command(app, exit_status);
+  pbft::tools::add_client_command(app, exit_status);
+  pbft::tools::add_demo_command(app, exit_status);
   CLI11_PARSE(app, argc, argv);
   return exit_status;
 }

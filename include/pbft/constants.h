@@ -85,6 +85,29 @@ constexpr size_t checkpoint_claims_per_replica_max = 4;
 // resent to one lagging peer per status message.
 constexpr uint64_t retransmit_seqs_max = 64;
 
+// The TCP runtime (src/runtime). A frame on a connection is exactly one
+// wire message (its header carries the body length), so the largest frame
+// is message_size_max; a header announcing more closes the connection.
+constexpr size_t frame_size_max = message_size_max;
+// Per-connection send queues: when one is full, a new frame is dropped and
+// counted (PBFT tolerates loss; retransmission recovers it). A frame is
+// always accepted into an empty queue, so any one message fits.
+constexpr size_t peer_send_queue_frames_max = 8192;
+constexpr size_t peer_send_queue_bytes_max = 64 * 1024 * 1024;
+constexpr size_t client_send_queue_frames_max = 256;
+constexpr size_t client_send_queue_bytes_max = 2 * 1024 * 1024;
+// Frames read but not yet handed to the core (being verified or waiting for
+// an earlier frame of their connection): per connection by count, and over
+// all connections by bytes. Past either limit the runtime stops reading.
+constexpr size_t verify_frames_per_connection_max = 64;
+constexpr size_t verify_bytes_max = 128 * 1024 * 1024;
+// Of that, connections that have not yet delivered an authentic frame may
+// hold at most this much, so that strangers cannot starve known peers.
+constexpr size_t verify_bytes_unauthenticated_max = 16 * 1024 * 1024;
+// Connections one listener keeps at once; past it, the oldest connection
+// that never delivered an authentic frame is closed to make room.
+constexpr size_t connections_per_listener_max = 1024;
+
 static_assert(pending_bytes_max >= batch_bytes_max, "the pending queue must hold a full batch");
 static_assert(fetch_chunk_max + 4096 < message_size_max, "a fetch reply fits in a message");
 static_assert(fetch_assembly_bytes_max >= partition_size_max, "one partition must fit");
@@ -97,5 +120,11 @@ static_assert(in_flight_max <= log_window_max, "in-flight batches must fit in th
 static_assert(request_encoded_size_max <= batch_bytes_max, "one request must fit in a batch");
 static_assert(batch_bytes_max + header_size < message_size_max, "a batch must fit in a message");
 static_assert(operation_size_max <= UINT32_MAX && result_size_max <= UINT32_MAX);
+static_assert(verify_bytes_max >= 2 * frame_size_max, "the verification budget holds a frame");
+static_assert(verify_bytes_unauthenticated_max >= frame_size_max &&
+                  verify_bytes_unauthenticated_max <= verify_bytes_max / 2,
+              "a stranger's first frame fits, and strangers leave room for known peers");
+static_assert(client_send_queue_bytes_max >= header_size + 1024 + result_size_max,
+              "a client queue holds a full reply");
 
 }  // namespace pbft::constants

@@ -1,0 +1,162 @@
+// The runtime: the only layer with sockets, threads and clocks. It drives
+// the same pure cores as the simulator (Replica, Client) over TCP:
+//
+//   - one event-loop thread per process (standalone Asio) owns the core,
+//     every socket and every timer; the core is only ever touched there;
+//   - frames are wire messages (wire.h: the header carries the length), at
+//     most constants::frame_size_max bytes;
+//   - decoding and verification of incoming frames run on a small thread
+//     pool (docs/design.md says why), and the results go back to the loop in
+//     the order each connection delivered them;
+//   - every queue is bounded (constants.h, "The TCP runtime"); what does not
+//     fit is dropped and counted in RuntimeCounters.
+//
+// Connections: a replica listens on its port and dials every peer; it sends
+// to a peer on the connection it dialed and receives on the ones it
+// accepted. A client dials every replica. The dialer's first bytes are a
+// 12-byte hello (kind and id, not authenticated: it only says where replies
+// for a client go, see docs/design.md).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pbft/client.h"
+#include "pbft/cluster_config.h"
+#include "pbft/constants.h"
+#include "pbft/status.h"
+#include "pbft/types.h"
+
+namespace pbft::runtime {
+
+// Everything the runtime dropped or refused, and what it moved. Written by
+// the event-loop thread only; read a copy (counters()).
+struct RuntimeCounters {
+  // Connections.
+  uint64_t connections_accepted = 0;
+  uint64_t connections_evicted = 0;      // closed or refused for room (listener full)
+  uint64_t hello_rejected = 0;           // bad hello bytes or an id out of range
+  uint64_t hello_timeouts = 0;           // no hello in time (half-open or junk)
+  uint64_t idle_timeouts = 0;            // a replica link silent for too long
+  uint64_t frame_timeouts = 0;           // a frame's body did not arrive in time
+  uint64_t connect_attempts = 0;         // outgoing, reconnects included
+  uint64_t connect_failures = 0;
+  // Incoming frames.
+  uint64_t frames_received = 0;          // complete frames read
+  uint64_t bytes_received = 0;
+  uint64_t frames_bad_header = 0;        // bad magic/version/type: connection closed
+  uint64_t frames_oversized = 0;         // announced more than frame_size_max: closed
+  uint64_t frames_undecodable = 0;       // the body did not decode: dropped
+  uint64_t frames_unauthentic = 0;       // the verifier rejected it: dropped
+  uint64_t frames_unknown_sender = 0;    // a sender not in the cluster file: dropped
+  uint64_t frames_wrong_client = 0;      // a request from another client than the hello's
+  uint64_t frames_delivered = 0;         // handed to the core
+  uint64_t read_pauses = 0;              // reading stopped for backpressure
+  // Outgoing frames.
+  uint64_t frames_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t send_dropped_queue_full = 0;  // a bounded send queue was full
+  uint64_t send_dropped_no_link = 0;     // peer not connected
+  uint64_t send_dropped_no_route = 0;    // a reply for a client with no connection
+  uint64_t send_dropped_misaddressed = 0;
+};
+
+// The counters as one JSON object (for status files and logs).
+std::string to_json(const RuntimeCounters& c);
+
+// ------------------------------------------------------------------ replica
+
+struct ReplicaHostOptions {
+  ClusterConfig cluster;
+  ReplicaId id = 0;
+  SecretKey secret_key{};
+  // Where status.json is written (every status_period_ms and at exit).
+  std::filesystem::path data_dir;
+  // A restarted replica (no persisted state): see ReplicaOptions.
+  bool recovering = false;
+  uint64_t recovery_nonce = 0;
+  // Verification threads; 0 verifies on the event-loop thread.
+  unsigned verify_threads = 2;
+  uint32_t status_period_ms = 200;
+  uint32_t hello_timeout_ms = 5000;
+  uint32_t replica_idle_timeout_ms = 30000;
+  // Once a frame's header is read, its body must follow within this.
+  uint32_t frame_timeout_ms = 10000;
+  // Connections the listener keeps at once (see constants.h).
+  size_t max_connections = constants::connections_per_listener_max;
+};
+
+// Runs one replica until SIGTERM or SIGINT (SIGUSR1 logs the counters and
+// writes the status file). Logs through spdlog's default logger. Returns
+// the process exit status: 0 after a signal, non-zero if the replica could
+// not start (the reason is logged), e.g. its port is taken.
+int run_replica_host(const ReplicaHostOptions& options);
+
+// The status file a replica writes (status.json in its data dir), read back.
+struct ReplicaStatus {
+  ReplicaId id = 0;
+  bool running = false;  // false in the file written at exit
+  uint64_t view = 0;
+  Seq last_executed = 0;
+  Seq low_watermark = 0;
+  bool recovering = false;
+  bool transferring = false;
+  uint64_t state_transfers_completed = 0;
+  uint64_t requests_executed = 0;
+  std::vector<bool> peers_up;  // index = replica id (self: true)
+  RuntimeCounters counters;
+};
+Result<ReplicaStatus> read_replica_status(const std::filesystem::path& file);
+
+// n consecutive TCP ports free on 127.0.0.1 now (replica i on base + i), for
+// local clusters (pbft demo, the integration tests). They are chosen
+// outside the kernel's ephemeral range (ip_local_port_range), so that
+// outgoing connections, which take their local port from that range, do
+// not take them before the replicas listen. Fails if none were found.
+Result<uint16_t> pick_free_base_port(uint32_t n);
+
+// ------------------------------------------------------------------- client
+
+// Clients on one event-loop thread of their own: one Client core per member,
+// each with a connection to every replica. Thread-safe: submit may be called
+// from any thread; callbacks run on the pool's thread.
+class ClientPool {
+ public:
+  struct Member {
+    ClientId id = 0;
+    SecretKey secret_key{};
+  };
+  // The outcome of one operation: the completion, or why it could not start.
+  using Done = std::function<void(Result<Completion>)>;
+
+  // Starts the thread and connects. first_timestamp: above any timestamp
+  // these clients used before (wall-clock ns).
+  static Result<std::unique_ptr<ClientPool>> start(const ClusterConfig& cluster,
+                                                   std::vector<Member> members,
+                                                   Timestamp first_timestamp);
+  ~ClientPool();  // stops and joins
+
+  size_t size() const;
+  // Starts an operation for member `index` (which must not have one
+  // outstanding); `done` runs on the pool's thread, once, when f+1 replicas
+  // agreed on the result or submit failed. An operation that never
+  // completes (the cluster is down) never calls `done`.
+  void submit(size_t index, Bytes operation, Done done);
+  // Replicas to which member 0 currently has a connection, and the pool's
+  // counters. Both ask the pool's thread and wait for it (up to 2 s): call
+  // them from other threads, never from a `done` callback.
+  size_t replicas_connected() const;
+  RuntimeCounters counters() const;
+  void stop();
+
+ private:
+  struct Impl;
+  explicit ClientPool(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pbft::runtime

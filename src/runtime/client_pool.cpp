@@ -1,0 +1,248 @@
+// Clients over TCP: Client cores on one event-loop thread, each with a link
+// to every replica. Replies are MAC'd (~0.3 us to check), so they are
+// decoded and verified inline on the loop thread: a pool would cost more in
+// hand-offs than it saves (docs/design.md).
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <thread>
+
+#include "pbft/assert.h"
+#include "pbft/runtime.h"
+#include "pbft/verifier.h"
+#include "pbft/wire.h"
+#include "src/runtime/connection.h"
+
+namespace pbft::runtime {
+
+namespace {
+
+class ClientMember final : public ConnectionOwner {
+ public:
+  ClientMember(asio::io_context& io, const ClusterConfig& cluster, RuntimeCounters& counters)
+      : io_(io), cluster_(cluster), counters_(counters) {}
+
+  Status init(const ClientPool::Member& m, Timestamp first_timestamp) {
+    id_ = m.id;
+    Result<std::unique_ptr<Crypto>> crypto =
+        sodium::make_crypto(Principal::client(m.id), m.secret_key,
+                            std::make_shared<const KeyDirectory>(cluster_.key_directory()));
+    if (!crypto) return Status::error("client " + std::to_string(m.id) + ": " + crypto.reason());
+    crypto_ = std::move(crypto).value();
+    verifier_ = std::make_unique<Verifier>(cluster_.protocol, *crypto_);
+    ClientOptions options;
+    options.retransmit_ticks = cluster_.client_retransmit_ticks;
+    options.retransmit_ticks_max = std::max<uint64_t>(cluster_.client_retransmit_ticks * 16, 1);
+    options.first_timestamp = first_timestamp;
+    Result<std::unique_ptr<Client>> client =
+        Client::create(cluster_.protocol, m.id, *crypto_, options);
+    if (!client) return Status::error("client " + std::to_string(m.id) + ": " + client.reason());
+    client_ = std::move(client).value();
+    for (const ReplicaEndpoint& r : cluster_.replicas) {
+      links_.push_back(std::make_unique<OutgoingLink>(
+          io_, r.host, r.port, Hello{Hello::Kind::client, m.id}, *this, counters_,
+          QueueLimits{constants::client_send_queue_frames_max,
+                      constants::client_send_queue_bytes_max},
+          "client " + std::to_string(m.id) + " link to replica " + std::to_string(r.id),
+          [id = r.id, client = m.id](bool up, const std::string& why) {
+            if (up) {
+              spdlog::debug("client {}: replica {} up", client, id);
+            } else {
+              spdlog::debug("client {}: replica {} down: {}", client, id, why);
+            }
+          }));
+    }
+    return Status::ok();
+  }
+
+  void start() {
+    for (auto& link : links_) link->start();
+  }
+  void stop() {
+    for (auto& link : links_) link->stop();
+  }
+
+  void submit(Bytes operation, ClientPool::Done done) {
+    Result<Timestamp> t = client_->submit(std::move(operation));
+    if (!t) {
+      done(t.status());
+      return;
+    }
+    done_ = std::move(done);
+    drain();
+  }
+
+  void tick() {
+    client_->tick();
+    drain();
+  }
+
+  size_t replicas_connected() const {
+    size_t up = 0;
+    for (const auto& link : links_) up += link->up() ? 1 : 0;
+    return up;
+  }
+
+ private:
+  void on_hello(Connection& c, const Hello&) override { c.close("unexpected hello"); }
+  bool reserve(Connection&, size_t) override { return true; }  // processed inline
+
+  void on_frame(Connection& c, Bytes frame) override {
+    Result<Message> decoded = wire::decode(frame);
+    if (!decoded) {
+      counters_.frames_undecodable++;
+      return;
+    }
+    Result<Verified> verified = verifier_->verify(std::move(decoded).value());
+    if (!verified) {
+      counters_.frames_unauthentic++;
+      spdlog::debug("client {}: dropped a frame from {}: {}", id_, c.remote_address(),
+                    verified.reason());
+      return;
+    }
+    counters_.frames_delivered++;
+    client_->step(verified.value());
+    drain();
+  }
+
+  void on_closed(Connection&, const std::string&) override {}
+
+  void drain() {
+    ClientEffects effects = client_->take_effects();
+    for (const Send& s : effects.sends) {
+      auto bytes = std::make_shared<const Bytes>(wire::encode(*s.message));
+      if (s.to.kind == Destination::Kind::replica) {
+        if (s.to.id >= links_.size()) {
+          counters_.send_dropped_misaddressed++;
+          continue;
+        }
+        if (links_[s.to.id]->send(bytes) == SendResult::closed) counters_.send_dropped_no_link++;
+      } else if (s.to.kind == Destination::Kind::all_replicas) {
+        for (auto& link : links_) {
+          if (link->send(bytes) == SendResult::closed) counters_.send_dropped_no_link++;
+        }
+      } else {
+        counters_.send_dropped_misaddressed++;
+      }
+    }
+    if (effects.completed && done_) {
+      ClientPool::Done done = std::move(done_);
+      done_ = nullptr;
+      done(std::move(*effects.completed));
+    }
+  }
+
+  asio::io_context& io_;
+  const ClusterConfig& cluster_;
+  RuntimeCounters& counters_;
+  ClientId id_ = 0;
+  std::unique_ptr<Crypto> crypto_;
+  std::unique_ptr<Verifier> verifier_;
+  std::unique_ptr<Client> client_;
+  ClientPool::Done done_;
+  std::vector<std::unique_ptr<OutgoingLink>> links_;  // index = replica id; last: goes first
+};
+
+}  // namespace
+
+struct ClientPool::Impl {
+  explicit Impl(const ClusterConfig& c)
+      : cluster(c), work(asio::make_work_guard(io)), tick_timer(io) {}
+
+  void schedule_tick() {
+    next_tick += std::chrono::milliseconds(cluster.tick_ms);
+    const auto now = std::chrono::steady_clock::now();
+    if (next_tick + std::chrono::milliseconds(cluster.tick_ms) < now) {
+      next_tick = now + std::chrono::milliseconds(cluster.tick_ms);
+    }
+    tick_timer.expires_at(next_tick);
+    tick_timer.async_wait([this](const std::error_code& ec) {
+      if (ec || stopped) return;
+      for (auto& m : members) m->tick();
+      schedule_tick();
+    });
+  }
+
+  // Runs f on the loop thread and waits for it (for the observers).
+  template <typename T>
+  T ask(std::function<T()> f) const {
+    if (stopped) return f();
+    auto promise = std::make_shared<std::promise<T>>();
+    std::future<T> future = promise->get_future();
+    asio::post(const_cast<asio::io_context&>(io), [promise, f] { promise->set_value(f()); });
+    if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return T{};
+    return future.get();
+  }
+
+  ClusterConfig cluster;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  asio::steady_timer tick_timer;
+  std::chrono::steady_clock::time_point next_tick;
+  RuntimeCounters counters;
+  std::vector<std::unique_ptr<ClientMember>> members;
+  std::thread thread;
+  bool stopped = false;
+};
+
+ClientPool::ClientPool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ClientPool::~ClientPool() { stop(); }
+
+Result<std::unique_ptr<ClientPool>> ClientPool::start(const ClusterConfig& cluster,
+                                                      std::vector<Member> members,
+                                                      Timestamp first_timestamp) {
+  if (members.empty()) return Status::error("no clients");
+  auto impl = std::make_unique<Impl>(cluster);
+  for (const Member& m : members) {
+    auto member = std::make_unique<ClientMember>(impl->io, impl->cluster, impl->counters);
+    if (Status s = member->init(m, first_timestamp); !s) return s;
+    impl->members.push_back(std::move(member));
+  }
+  for (auto& m : impl->members) m->start();
+  impl->next_tick = std::chrono::steady_clock::now();
+  impl->schedule_tick();
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->io.run(); });
+  return std::unique_ptr<ClientPool>(new ClientPool(std::move(impl)));
+}
+
+size_t ClientPool::size() const { return impl_->members.size(); }
+
+void ClientPool::submit(size_t index, Bytes operation, Done done) {
+  PBFT_ASSERT(index < impl_->members.size());
+  asio::post(impl_->io, [this, index, operation = std::move(operation),
+                         done = std::move(done)]() mutable {
+    if (impl_->stopped) return;
+    impl_->members[index]->submit(std::move(operation), std::move(done));
+  });
+}
+
+size_t ClientPool::replicas_connected() const {
+  return impl_->ask<size_t>(
+      std::function<size_t()>([this] { return impl_->members[0]->replicas_connected(); }));
+}
+
+RuntimeCounters ClientPool::counters() const {
+  return impl_->ask<RuntimeCounters>(
+      std::function<RuntimeCounters()>([this] { return impl_->counters; }));
+}
+
+void ClientPool::stop() {
+  if (!impl_ || impl_->stopped) return;
+  std::promise<void> stopped;
+  std::future<void> done = stopped.get_future();
+  asio::post(impl_->io, [this, &stopped] {
+    impl_->stopped = true;
+    impl_->tick_timer.cancel();
+    for (auto& m : impl_->members) m->stop();
+    impl_->work.reset();
+    impl_->io.stop();
+    stopped.set_value();
+  });
+  done.wait();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->stopped = true;
+}
+
+}  // namespace pbft::runtime

@@ -1,0 +1,385 @@
+#include "src/runtime/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "pbft/constants.h"
+#include "pbft/wire.h"
+
+namespace pbft::runtime {
+
+namespace {
+
+uint32_t load_le32(const uint8_t* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
+void store_le32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+std::atomic<uint64_t> next_serial{1};
+
+std::string describe_endpoint(const asio::ip::tcp::socket& socket) {
+  std::error_code ec;
+  const asio::ip::tcp::endpoint e = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  return e.address().to_string() + ":" + std::to_string(e.port());
+}
+
+}  // namespace
+
+Bytes encode_hello(const Hello& hello) {
+  Bytes b(hello_size, 0);
+  store_le32(b.data(), hello_magic);
+  b[4] = hello_version;
+  b[5] = static_cast<uint8_t>(hello.kind);
+  store_le32(b.data() + 8, hello.id);
+  return b;
+}
+
+Result<Hello> decode_hello(ByteView bytes) {
+  if (bytes.size() != hello_size) return Status::error("hello: wrong size");
+  if (load_le32(bytes.data()) != hello_magic) return Status::error("hello: bad magic");
+  if (bytes[4] != hello_version) {
+    return Status::error("hello: unsupported version " + std::to_string(bytes[4]));
+  }
+  if (bytes[5] > static_cast<uint8_t>(Hello::Kind::client)) {
+    return Status::error("hello: unknown kind " + std::to_string(bytes[5]));
+  }
+  if (bytes[6] != 0 || bytes[7] != 0) return Status::error("hello: reserved bytes must be zero");
+  return Hello{static_cast<Hello::Kind>(bytes[5]), load_le32(bytes.data() + 8)};
+}
+
+// ------------------------------------------------------------ Connection
+
+Connection::Connection(asio::ip::tcp::socket socket, ConnectionOwner& owner,
+                       RuntimeCounters& counters, QueueLimits limits, bool expect_hello,
+                       std::chrono::milliseconds hello_timeout, std::string name)
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      frame_timer_(socket_.get_executor()),
+      owner_(owner),
+      counters_(counters),
+      limits_(limits),
+      expect_hello_(expect_hello),
+      hello_timeout_(hello_timeout),
+      last_frame_at_(std::chrono::steady_clock::now()),
+      name_(std::move(name)),
+      remote_address_(describe_endpoint(socket_)),
+      serial_(next_serial++) {
+  accepted_at = last_frame_at_;
+  std::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+}
+
+void Connection::start(const std::optional<Hello>& own_hello) {
+  if (own_hello) {
+    // The hello goes first, whatever the queue limits say.
+    auto bytes = std::make_shared<const Bytes>(encode_hello(*own_hello));
+    queued_bytes_ += bytes->size();
+    queue_.push_back(std::move(bytes));
+    write_next();
+  }
+  if (expect_hello_) {
+    arm_timer(hello_timeout_);
+    read_hello();
+  } else {
+    hello_done_ = true;
+    read_header();
+  }
+}
+
+void Connection::arm_timer(std::chrono::milliseconds after) {
+  timer_.expires_after(after);
+  timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+    if (ec || !self->open_) return;
+    self->on_timer();
+  });
+}
+
+void Connection::on_timer() {
+  if (!hello_done_) {
+    counters_.hello_timeouts++;
+    close("no hello within " + std::to_string(hello_timeout_.count()) + " ms");
+    return;
+  }
+  if (idle_timeout_.count() == 0) return;
+  const auto idle = std::chrono::steady_clock::now() - last_frame_at_;
+  if (idle >= idle_timeout_) {
+    counters_.idle_timeouts++;
+    close("silent for " + std::to_string(idle_timeout_.count()) + " ms");
+    return;
+  }
+  arm_timer(std::chrono::duration_cast<std::chrono::milliseconds>(idle_timeout_ - idle) +
+            std::chrono::milliseconds(1));
+}
+
+void Connection::set_idle_timeout(std::chrono::milliseconds timeout) {
+  idle_timeout_ = timeout;
+  last_frame_at_ = std::chrono::steady_clock::now();
+  if (timeout.count() > 0 && open_) {
+    arm_timer(timeout);
+  } else {
+    timer_.cancel();
+  }
+}
+
+void Connection::read_hello() {
+  asio::async_read(socket_, asio::buffer(hello_buf_),
+                   [self = shared_from_this()](const std::error_code& ec, size_t) {
+                     if (!self->open_) return;
+                     if (ec) {
+                       self->close(ec == asio::error::eof ? "closed by peer" : ec.message());
+                       return;
+                     }
+                     Result<Hello> received = decode_hello(self->hello_buf_);
+                     if (!received) {
+                       self->counters_.hello_rejected++;
+                       self->close(received.reason());
+                       return;
+                     }
+                     self->hello_done_ = true;
+                     self->timer_.cancel();
+                     self->last_frame_at_ = std::chrono::steady_clock::now();
+                     self->owner_.on_hello(*self, *received);
+                     if (self->open_) self->read_header();
+                   });
+}
+
+void Connection::read_header() {
+  asio::async_read(
+      socket_, asio::buffer(header_), [self = shared_from_this()](const std::error_code& ec, size_t) {
+        if (!self->open_) return;
+        if (ec) {
+          self->close(ec == asio::error::eof ? "closed by peer" : ec.message());
+          return;
+        }
+        // The length first: a frame over the limit is refused before
+        // anything is allocated for it.
+        const uint64_t body = load_le32(self->header_.data() + 12);
+        if (constants::header_size + body > constants::frame_size_max) {
+          self->counters_.frames_oversized++;
+          self->close("frame of " + std::to_string(constants::header_size + body) +
+                      " bytes is over the limit of " + std::to_string(constants::frame_size_max));
+          return;
+        }
+        if (Result<wire::Header> h = wire::decode_header(self->header_); !h) {
+          self->counters_.frames_bad_header++;
+          self->close(h.reason());
+          return;
+        }
+        const size_t total = constants::header_size + static_cast<size_t>(body);
+        if (!self->owner_.reserve(*self, total)) {
+          self->counters_.read_pauses++;
+          self->paused_ = true;
+          return;
+        }
+        self->reserved_ = total;
+        self->read_body();
+      });
+}
+
+void Connection::resume() {
+  if (!open_ || !paused_) return;
+  const size_t total = constants::header_size + load_le32(header_.data() + 12);
+  if (!owner_.reserve(*this, total)) return;  // still no room: stay paused
+  paused_ = false;
+  reserved_ = total;
+  read_body();
+}
+
+void Connection::read_body() {
+  frames_started_++;
+  if (frame_timeout_.count() > 0) {
+    frame_timer_.expires_after(frame_timeout_);
+    frame_timer_.async_wait(
+        [self = shared_from_this(), frame = frames_started_](const std::error_code& ec) {
+          if (ec || !self->open_ || self->reserved_ == 0 || self->frames_started_ != frame) return;
+          self->counters_.frame_timeouts++;
+          self->close("a frame's body did not arrive within " +
+                      std::to_string(self->frame_timeout_.count()) + " ms");
+        });
+  }
+  frame_.assign(reserved_, 0);
+  std::memcpy(frame_.data(), header_.data(), header_.size());
+  asio::async_read(
+      socket_, asio::buffer(frame_.data() + constants::header_size, frame_.size() - constants::header_size),
+      [self = shared_from_this()](const std::error_code& ec, size_t) {
+        if (!self->open_) return;
+        if (ec) {
+          self->close(ec == asio::error::eof ? "closed by peer mid-frame" : ec.message());
+          return;
+        }
+        self->frame_timer_.cancel();
+        self->counters_.frames_received++;
+        self->counters_.bytes_received += self->frame_.size();
+        self->last_frame_at_ = std::chrono::steady_clock::now();
+        self->reserved_ = 0;
+        Bytes frame = std::move(self->frame_);
+        self->frame_ = Bytes();
+        self->owner_.on_frame(*self, std::move(frame));
+        if (self->open_) self->read_header();
+      });
+}
+
+SendResult Connection::send(std::shared_ptr<const Bytes> frame) {
+  if (!open_) return SendResult::closed;
+  if (!queue_.empty() &&
+      (queue_.size() >= limits_.frames_max || queued_bytes_ + frame->size() > limits_.bytes_max)) {
+    counters_.send_dropped_queue_full++;
+    return SendResult::queue_full;
+  }
+  queued_bytes_ += frame->size();
+  queue_.push_back(std::move(frame));
+  if (!writing_) write_next();
+  return SendResult::queued;
+}
+
+void Connection::write_next() {
+  if (queue_.empty() || !open_) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(*queue_.front()),
+                    [self = shared_from_this()](const std::error_code& ec, size_t written) {
+                      if (!self->open_) return;
+                      if (ec) {
+                        self->close("write failed: " + ec.message());
+                        return;
+                      }
+                      self->counters_.frames_sent++;
+                      self->counters_.bytes_sent += written;
+                      self->queued_bytes_ -= self->queue_.front()->size();
+                      self->queue_.pop_front();
+                      self->write_next();
+                    });
+}
+
+void Connection::close(const std::string& reason) {
+  if (!open_) return;
+  open_ = false;
+  std::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  timer_.cancel();
+  frame_timer_.cancel();
+  queue_.clear();
+  queued_bytes_ = 0;
+  frame_ = Bytes();
+  // Keep this object alive through the owner's bookkeeping.
+  std::shared_ptr<Connection> self = shared_from_this();
+  owner_.on_closed(*this, reason);
+}
+
+// ----------------------------------------------------------- OutgoingLink
+
+OutgoingLink::OutgoingLink(asio::io_context& io, std::string host, uint16_t port, Hello hello,
+                           ConnectionOwner& owner, RuntimeCounters& counters, QueueLimits limits,
+                           std::string name, StateChange on_state)
+    : io_(io),
+      host_(std::move(host)),
+      port_(port),
+      hello_(hello),
+      owner_(owner),
+      counters_(counters),
+      limits_(limits),
+      name_(std::move(name)),
+      on_state_(std::move(on_state)),
+      resolver_(io),
+      retry_timer_(io) {}
+
+OutgoingLink::~OutgoingLink() {
+  *alive_ = false;
+  stop();
+}
+
+void OutgoingLink::start() { attempt(); }
+
+void OutgoingLink::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  retry_timer_.cancel();
+  resolver_.cancel();
+  if (connecting_) {
+    std::error_code ignored;
+    connecting_->close(ignored);
+    connecting_.reset();
+  }
+  if (connection_) {
+    std::shared_ptr<Connection> c = std::move(connection_);
+    c->close("shutting down");
+  }
+}
+
+void OutgoingLink::attempt() {
+  if (stopped_) return;
+  counters_.connect_attempts++;
+  resolver_.async_resolve(
+      host_, std::to_string(port_),
+      [this, alive = alive_](const std::error_code& ec,
+                             asio::ip::tcp::resolver::results_type endpoints) {
+        if (!*alive || stopped_) return;
+        if (ec) {
+          retry_later("cannot resolve " + host_ + ": " + ec.message(), true);
+          return;
+        }
+        auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
+        connecting_ = socket;
+        asio::async_connect(
+            *socket, endpoints,
+            [this, alive, socket](const std::error_code& connect_ec, const asio::ip::tcp::endpoint&) {
+              if (!*alive || stopped_ || connecting_ != socket) return;
+              connecting_.reset();
+              if (connect_ec) {
+                retry_later(connect_ec.message(), true);
+                return;
+              }
+              backoff_ = backoff_min;
+              connection_ = std::make_shared<Connection>(std::move(*socket), *this, counters_,
+                                                         limits_, false,
+                                                         std::chrono::milliseconds(0), name_);
+              connection_->start(hello_);
+              was_up_ = true;
+              if (on_state_) on_state_(true, "connected");
+            });
+      });
+}
+
+void OutgoingLink::retry_later(const std::string& reason, bool connect_failed) {
+  if (connect_failed) counters_.connect_failures++;
+  if (was_up_) {
+    was_up_ = false;
+    if (on_state_) on_state_(false, reason);
+  }
+  spdlog::debug("{}: {}; retrying in {} ms", name_, reason, backoff_.count());
+  retry_timer_.expires_after(backoff_);
+  backoff_ = std::min(backoff_ * 2, backoff_max);
+  retry_timer_.async_wait([this, alive = alive_](const std::error_code& ec) {
+    if (ec || !*alive || stopped_) return;
+    attempt();
+  });
+}
+
+void OutgoingLink::on_closed(Connection& c, const std::string& reason) {
+  owner_.on_closed(c, reason);
+  if (connection_.get() != &c) return;
+  connection_.reset();
+  if (stopped_) return;
+  if (was_up_) {
+    was_up_ = false;
+    if (on_state_) on_state_(false, reason);
+  }
+  retry_later(reason, false);
+}
+
+SendResult OutgoingLink::send(std::shared_ptr<const Bytes> frame) {
+  if (!up()) return SendResult::closed;
+  return connection_->send(std::move(frame));
+}
+
+}  // namespace pbft::runtime

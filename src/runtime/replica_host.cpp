@@ -1,0 +1,736 @@
+// One replica process: the Replica core on an event loop, a listener for
+// peers and clients, a link to every peer, a verification pool, a tick
+// timer, a status file and signal handling. See include/pbft/runtime.h and
+// docs/design.md ("The runtime").
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "pbft/assert.h"
+#include "pbft/kv.h"
+#include "pbft/replica.h"
+#include "pbft/runtime.h"
+#include "pbft/verifier.h"
+#include "pbft/wire.h"
+#include "src/runtime/connection.h"
+#include "src/runtime/verify_pool.h"
+
+namespace pbft::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// What a worker found out about one frame.
+struct FrameOutcome {
+  enum class Kind : uint8_t { ok, undecodable, unknown_sender, unauthentic };
+  Kind kind = Kind::ok;
+  std::optional<Verified> verified;
+  std::string reason;
+};
+
+// A frame of one connection between its arrival and its hand-over to the
+// core: outcomes may come back out of order, frames go on in order.
+struct PendingFrame {
+  uint64_t ticket = 0;
+  size_t bytes = 0;
+  bool from_stranger = false;  // reserved from the strangers' budget
+  bool ready = false;
+  FrameOutcome outcome;
+};
+
+struct ClientRoute {
+  std::weak_ptr<Connection> connection;
+  bool authentic = false;  // set by an authentic request on that connection
+};
+
+class ReplicaHost final : public ConnectionOwner {
+ public:
+  ReplicaHost(asio::io_context& io, const ReplicaHostOptions& options)
+      : io_(io),
+        options_(options),
+        cluster_(options.cluster),
+        config_(cluster_.protocol),
+        acceptor_(io),
+        tick_timer_(io),
+        status_timer_(io),
+        signals_(io) {}
+
+  ~ReplicaHost() override {
+    // The links and the pool refer to this object: take them down first.
+    for (auto& link : links_) {
+      if (link) link->stop();
+    }
+    if (pool_) pool_->stop();
+  }
+
+  Status start();
+  int exit_status() const { return exit_status_; }
+
+ private:
+  // ConnectionOwner.
+  void on_hello(Connection& c, const Hello& hello) override;
+  bool reserve(Connection& c, size_t frame_bytes) override;
+  void on_frame(Connection& c, Bytes frame) override;
+  void on_closed(Connection& c, const std::string& reason) override;
+
+  void accept();
+  void admit(asio::ip::tcp::socket socket);
+  void on_outcome(std::weak_ptr<Connection> connection, uint64_t serial, uint64_t ticket,
+                  size_t bytes, bool from_stranger, FrameOutcome outcome);
+  void flush(Connection& c, std::deque<PendingFrame>& pending);
+  void deliver(Connection* c, const Verified& verified);
+  void release(size_t bytes, bool from_stranger);
+  void process_effects();
+  void send(const Send& s);
+  void observe_core();
+  void schedule_tick();
+  void schedule_status();
+  void wait_signals();
+  void write_status(bool running);
+  void log_counters(const char* when);
+  void shutdown(const std::string& why);
+
+  asio::io_context& io_;
+  const ReplicaHostOptions& options_;
+  const ClusterConfig& cluster_;
+  const ProtocolConfig& config_;
+
+  std::unique_ptr<Crypto> crypto_;
+  std::unique_ptr<Verifier> verifier_;
+  std::unique_ptr<kv::Store> store_;
+  std::unique_ptr<Replica> replica_;
+  std::unique_ptr<VerifyPool> pool_;
+
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer tick_timer_;
+  asio::steady_timer status_timer_;
+  asio::signal_set signals_;
+  Clock::time_point next_tick_;
+
+  std::vector<std::unique_ptr<OutgoingLink>> links_;  // index = replica id; self empty
+  std::vector<bool> peer_up_;
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> accepted_;  // by serial
+  std::unordered_map<uint64_t, std::deque<PendingFrame>> pending_;      // by serial
+  std::unordered_map<ClientId, ClientRoute> client_routes_;
+  std::deque<std::weak_ptr<Connection>> paused_;
+  size_t verify_bytes_in_use_ = 0;
+  size_t stranger_bytes_in_use_ = 0;  // the part reserved by not-yet-authentic connections
+  uint64_t next_ticket_ = 1;
+
+  RuntimeCounters counters_;
+  // What was last logged about the core, to log changes once.
+  View logged_view_ = 0;
+  Seq logged_low_watermark_ = 0;
+  bool logged_transferring_ = false;
+  bool logged_recovering_ = false;
+  bool stopping_ = false;
+  int exit_status_ = 0;
+};
+
+std::string principal_name(const Message& m) {
+  const Principal p = sender_of(m);
+  return fmt::format("{}{}", p.kind == PrincipalKind::replica ? "replica " : "client ", p.id);
+}
+
+Status ReplicaHost::start() {
+  const ReplicaId self = options_.id;
+  Result<std::unique_ptr<Crypto>> crypto =
+      sodium::make_crypto(Principal::replica(self), options_.secret_key,
+                          std::make_shared<const KeyDirectory>(cluster_.key_directory()));
+  if (!crypto) return Status::error("crypto: " + crypto.reason());
+  crypto_ = std::move(crypto).value();
+  verifier_ = std::make_unique<Verifier>(config_, *crypto_);
+  store_ = std::make_unique<kv::Store>(cluster_.kv_partitions);
+  Result<std::unique_ptr<Replica>> replica = Replica::create(
+      config_, self, *crypto_, *store_,
+      ReplicaOptions{.recovering = options_.recovering, .recovery_nonce = options_.recovery_nonce});
+  if (!replica) return Status::error("replica: " + replica.reason());
+  replica_ = std::move(replica).value();
+  logged_view_ = replica_->view();
+  logged_low_watermark_ = replica_->low_watermark();
+  logged_recovering_ = replica_->recovering();
+  pool_ = std::make_unique<VerifyPool>(io_, options_.verify_threads);
+
+  // Listen on the configured port, on every address of the host (a host
+  // name in the file may resolve to an address the machine does not own
+  // behind NAT).
+  const ReplicaEndpoint& me = cluster_.replicas[self];
+  std::error_code ec;
+  asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), me.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::error(fmt::format("cannot listen on port {}: {}", me.port, ec.message()));
+
+  peer_up_.assign(config_.n, false);
+  peer_up_[self] = true;
+  links_.resize(config_.n);
+  for (ReplicaId r = 0; r < config_.n; r++) {
+    if (r == self) continue;
+    const ReplicaEndpoint& peer = cluster_.replicas[r];
+    links_[r] = std::make_unique<OutgoingLink>(
+        io_, peer.host, peer.port, Hello{Hello::Kind::replica, self}, *this, counters_,
+        QueueLimits{constants::peer_send_queue_frames_max, constants::peer_send_queue_bytes_max},
+        fmt::format("link to replica {}", r),
+        [this, r, address = fmt::format("{}:{}", peer.host, peer.port)](bool up,
+                                                                        const std::string& why) {
+          peer_up_[r] = up;
+          if (up) {
+            spdlog::info("peer {} up ({}) view={} seq={}", r, address, replica_->view(),
+                         replica_->last_executed());
+          } else {
+            spdlog::warn("peer {} down ({}): {}; reconnecting with back-off", r, address, why);
+          }
+        });
+    links_[r]->start();
+  }
+
+  spdlog::info("replica {} of n={} (f={}) listening on port {}; view={} seq={} {}; "
+               "{} verification thread(s), tick {} ms",
+               self, config_.n, config_.f, me.port, replica_->view(), replica_->last_executed(),
+               options_.recovering ? "recovering (restarted without state)" : "first start",
+               pool_->threads(), cluster_.tick_ms);
+  accept();
+  next_tick_ = Clock::now();
+  schedule_tick();
+  schedule_status();
+  wait_signals();
+  write_status(true);
+  return Status::ok();
+}
+
+// ------------------------------------------------------------ connections
+
+void ReplicaHost::accept() {
+  acceptor_.async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
+    if (stopping_) return;
+    if (ec) {
+      // Out of descriptors, or the peer gave up before accept: back off
+      // briefly rather than spin.
+      spdlog::warn("accept failed: {}", ec.message());
+      auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(50));
+      timer->async_wait([this, timer](const std::error_code&) {
+        if (!stopping_) accept();
+      });
+      return;
+    }
+    admit(std::move(socket));
+    accept();
+  });
+}
+
+void ReplicaHost::admit(asio::ip::tcp::socket socket) {
+  counters_.connections_accepted++;
+  if (accepted_.size() >= options_.max_connections) {
+    // Make room by closing the oldest connection that never delivered an
+    // authentic frame: a flood of idle or junk connections cannot keep
+    // correct clients and peers out.
+    std::shared_ptr<Connection> victim;
+    for (auto& [serial, c] : accepted_) {
+      if (c->authentic) continue;
+      if (!victim || c->accepted_at < victim->accepted_at) victim = c;
+    }
+    if (!victim) {
+      counters_.connections_evicted++;
+      std::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    counters_.connections_evicted++;
+    victim->close("evicted: too many connections");
+  }
+  auto c = std::make_shared<Connection>(
+      std::move(socket), *this, counters_,
+      QueueLimits{constants::client_send_queue_frames_max, constants::client_send_queue_bytes_max},
+      true, milliseconds(options_.hello_timeout_ms), "incoming");
+  c->set_frame_timeout(milliseconds(options_.frame_timeout_ms));
+  accepted_.emplace(c->serial(), c);
+  c->start(std::nullopt);
+}
+
+void ReplicaHost::on_hello(Connection& c, const Hello& hello) {
+  if (hello.kind == Hello::Kind::replica) {
+    if (hello.id >= config_.n || hello.id == options_.id) {
+      counters_.hello_rejected++;
+      c.close(fmt::format("hello from replica {} (not a peer)", hello.id));
+      return;
+    }
+    c.hello = hello;
+    c.set_idle_timeout(milliseconds(options_.replica_idle_timeout_ms));
+    return;
+  }
+  if (cluster_.clients.count(hello.id) == 0) {
+    counters_.hello_rejected++;
+    c.close(fmt::format("hello from client {} (not in the cluster file)", hello.id));
+    return;
+  }
+  c.hello = hello;
+  // Provisional: replies go here until an authentic request says otherwise.
+  ClientRoute& route = client_routes_[hello.id];
+  if (!route.authentic || route.connection.expired()) {
+    route = ClientRoute{c.shared_from_this(), false};
+  }
+}
+
+bool ReplicaHost::reserve(Connection& c, size_t frame_bytes) {
+  const bool stranger = !c.authentic;
+  if (c.in_verification >= constants::verify_frames_per_connection_max ||
+      verify_bytes_in_use_ + frame_bytes > constants::verify_bytes_max ||
+      (stranger &&
+       stranger_bytes_in_use_ + frame_bytes > constants::verify_bytes_unauthenticated_max)) {
+    paused_.push_back(c.weak_from_this());
+    return false;
+  }
+  verify_bytes_in_use_ += frame_bytes;
+  if (stranger) stranger_bytes_in_use_ += frame_bytes;
+  c.reserved_as_stranger = stranger;
+  return true;
+}
+
+void ReplicaHost::release(size_t bytes, bool from_stranger) {
+  PBFT_ASSERT(verify_bytes_in_use_ >= bytes);
+  verify_bytes_in_use_ -= bytes;
+  if (from_stranger) {
+    PBFT_ASSERT(stranger_bytes_in_use_ >= bytes);
+    stranger_bytes_in_use_ -= bytes;
+  }
+  // Give paused connections another chance, oldest first; one that still
+  // does not fit puts itself back on the list.
+  const size_t waiting = paused_.size();
+  for (size_t i = 0; i < waiting && !paused_.empty(); i++) {
+    std::shared_ptr<Connection> c = paused_.front().lock();
+    paused_.pop_front();
+    if (c && c->is_open() && c->paused()) c->resume();
+  }
+}
+
+void ReplicaHost::on_frame(Connection& c, Bytes frame) {
+  c.in_verification++;
+  const uint64_t ticket = next_ticket_++;
+  const size_t bytes = frame.size();
+  const bool from_stranger = c.reserved_as_stranger;
+  pending_[c.serial()].push_back(PendingFrame{ticket, bytes, from_stranger, false, {}});
+  auto shared_frame = std::make_shared<Bytes>(std::move(frame));
+  const Verifier* verifier = verifier_.get();
+  const ClusterConfig* cluster = &cluster_;
+  std::function<FrameOutcome()> work = [shared_frame, verifier, cluster]() {
+    FrameOutcome out;
+    Result<Message> decoded = wire::decode(*shared_frame);
+    shared_frame->clear();
+    shared_frame->shrink_to_fit();
+    if (!decoded) {
+      out.kind = FrameOutcome::Kind::undecodable;
+      out.reason = decoded.reason();
+      return out;
+    }
+    const Principal sender = sender_of(decoded.value());
+    if ((sender.kind == PrincipalKind::replica && sender.id >= cluster->protocol.n) ||
+        (sender.kind == PrincipalKind::client && cluster->clients.count(sender.id) == 0)) {
+      out.kind = FrameOutcome::Kind::unknown_sender;
+      out.reason = principal_name(decoded.value()) + " is not in the cluster file";
+      return out;
+    }
+    Result<Verified> verified = verifier->verify(std::move(decoded).value());
+    if (!verified) {
+      out.kind = FrameOutcome::Kind::unauthentic;
+      out.reason = verified.reason();
+      return out;
+    }
+    out.verified = std::move(verified).value();
+    return out;
+  };
+  std::function<void(FrameOutcome)> done = [this, weak = c.weak_from_this(), serial = c.serial(),
+                                            ticket, bytes, from_stranger](FrameOutcome outcome) {
+    on_outcome(weak, serial, ticket, bytes, from_stranger, std::move(outcome));
+  };
+  pool_->submit<FrameOutcome>(std::move(work), std::move(done));
+}
+
+void ReplicaHost::on_outcome(std::weak_ptr<Connection> connection, uint64_t serial,
+                             uint64_t ticket, size_t bytes, bool from_stranger,
+                             FrameOutcome outcome) {
+  if (stopping_) return;
+  auto it = pending_.find(serial);
+  std::shared_ptr<Connection> c = connection.lock();
+  if (it == pending_.end() || !c) {
+    release(bytes, from_stranger);  // the connection closed meanwhile
+    return;
+  }
+  for (PendingFrame& p : it->second) {
+    if (p.ticket != ticket) continue;
+    p.ready = true;
+    p.outcome = std::move(outcome);
+    break;
+  }
+  flush(*c, it->second);
+}
+
+void ReplicaHost::flush(Connection& c, std::deque<PendingFrame>& pending) {
+  while (!pending.empty() && pending.front().ready) {
+    PendingFrame p = std::move(pending.front());
+    pending.pop_front();
+    c.in_verification--;
+    release(p.bytes, p.from_stranger);
+    switch (p.outcome.kind) {
+      case FrameOutcome::Kind::ok:
+        deliver(&c, *p.outcome.verified);
+        break;
+      case FrameOutcome::Kind::undecodable:
+        counters_.frames_undecodable++;
+        spdlog::debug("dropped a frame from {} that does not decode: {}", c.remote_address(),
+                      p.outcome.reason);
+        break;
+      case FrameOutcome::Kind::unknown_sender:
+        counters_.frames_unknown_sender++;
+        spdlog::debug("dropped a frame from {}: {}", c.remote_address(), p.outcome.reason);
+        break;
+      case FrameOutcome::Kind::unauthentic:
+        counters_.frames_unauthentic++;
+        spdlog::debug("dropped a frame from {} that is not authentic: {}", c.remote_address(),
+                      p.outcome.reason);
+        break;
+    }
+    if (stopping_ || !c.is_open()) return;  // pending may be gone
+  }
+}
+
+void ReplicaHost::deliver(Connection* c, const Verified& verified) {
+  const Message& m = verified.message();
+  if (const auto* request = std::get_if<Request>(&m)) {
+    if (c->hello && c->hello->kind == Hello::Kind::client) {
+      if (request->client != c->hello->id) {
+        counters_.frames_wrong_client++;
+        return;
+      }
+      client_routes_[request->client] = ClientRoute{c->shared_from_this(), true};
+    }
+    // On a replica link a request is a backup's forward: no route.
+  }
+  c->authentic = true;
+  counters_.frames_delivered++;
+  replica_->step(verified);
+  process_effects();
+}
+
+void ReplicaHost::on_closed(Connection& c, const std::string& reason) {
+  if (auto it = pending_.find(c.serial()); it != pending_.end()) {
+    // Frames whose outcome is back are released here; the others when
+    // their outcome arrives and finds no entry.
+    std::vector<PendingFrame> ready;
+    for (PendingFrame& p : it->second) {
+      if (p.ready) ready.push_back(std::move(p));
+    }
+    pending_.erase(it);
+    for (const PendingFrame& p : ready) release(p.bytes, p.from_stranger);
+  }
+  if (c.read_reservation() > 0) release(c.read_reservation(), c.reserved_as_stranger);
+  if (c.hello && c.hello->kind == Hello::Kind::client) {
+    auto route = client_routes_.find(c.hello->id);
+    if (route != client_routes_.end() && route->second.connection.lock().get() == &c) {
+      client_routes_.erase(route);
+    }
+  }
+  if (accepted_.erase(c.serial()) > 0) {
+    spdlog::debug("connection from {} closed: {}", c.remote_address(), reason);
+  }
+}
+
+// ------------------------------------------------------------------- core
+
+void ReplicaHost::process_effects() {
+  Effects effects = replica_->take_effects();
+  for (const Send& s : effects.sends) send(s);
+  for (const Executed& e : effects.executed) {
+    spdlog::trace("executed seq={} view={} ({} requests)", e.seq, e.view, e.requests.size());
+  }
+  for (const StateInstalled& i : effects.installed) {
+    spdlog::info("state transfer done: installed checkpoint seq={} ({} bytes fetched) view={}",
+                 i.seq, i.bytes_fetched, replica_->view());
+  }
+  observe_core();
+}
+
+void ReplicaHost::send(const Send& s) {
+  auto bytes = std::make_shared<const Bytes>(wire::encode(*s.message));
+  switch (s.to.kind) {
+    case Destination::Kind::replica:
+      if (s.to.id >= config_.n || s.to.id == options_.id) {
+        counters_.send_dropped_misaddressed++;
+        return;
+      }
+      if (links_[s.to.id]->send(bytes) == SendResult::closed) counters_.send_dropped_no_link++;
+      return;
+    case Destination::Kind::all_replicas:
+      for (ReplicaId r = 0; r < config_.n; r++) {
+        if (r == options_.id) continue;
+        if (links_[r]->send(bytes) == SendResult::closed) counters_.send_dropped_no_link++;
+      }
+      return;
+    case Destination::Kind::client: {
+      auto route = client_routes_.find(s.to.id);
+      std::shared_ptr<Connection> c =
+          route == client_routes_.end() ? nullptr : route->second.connection.lock();
+      if (!c || c->send(bytes) == SendResult::closed) counters_.send_dropped_no_route++;
+      return;
+    }
+  }
+  PBFT_ASSERT(false);
+}
+
+void ReplicaHost::observe_core() {
+  const View view = replica_->view();
+  if (view != logged_view_) {
+    spdlog::info("view change: view {} -> {} (primary is replica {}) seq={}", logged_view_, view,
+                 config_.primary(view), replica_->last_executed());
+    logged_view_ = view;
+  }
+  const Seq h = replica_->low_watermark();
+  if (h != logged_low_watermark_) {
+    spdlog::info("checkpoint stable: seq={} (was {}) view={} executed={}", h,
+                 logged_low_watermark_, view, replica_->last_executed());
+    logged_low_watermark_ = h;
+  }
+  const bool transferring = replica_->transferring();
+  if (transferring != logged_transferring_) {
+    if (transferring) {
+      const std::optional<Seq> target = replica_->transfer_target();
+      spdlog::info("state transfer started: target checkpoint seq={} from seq={} view={}",
+                   target ? *target : 0, replica_->last_executed(), view);
+    } else {
+      spdlog::info("state transfer ended at seq={} view={}", replica_->last_executed(), view);
+    }
+    logged_transferring_ = transferring;
+  }
+  const bool recovering = replica_->recovering();
+  if (recovering != logged_recovering_) {
+    spdlog::info("recovery done: voting again at seq={} view={}", replica_->last_executed(), view);
+    logged_recovering_ = recovering;
+  }
+}
+
+void ReplicaHost::schedule_tick() {
+  const milliseconds tick(cluster_.tick_ms);
+  next_tick_ += tick;
+  // After a stall (the process was stopped, or the loop was busy) do not
+  // fire a burst of ticks: time restarts from now.
+  const Clock::time_point now = Clock::now();
+  if (next_tick_ + tick < now) next_tick_ = now + tick;
+  tick_timer_.expires_at(next_tick_);
+  tick_timer_.async_wait([this](const std::error_code& ec) {
+    if (ec || stopping_) return;
+    replica_->tick();
+    process_effects();
+    schedule_tick();
+  });
+}
+
+// ---------------------------------------------------------------- status
+
+void ReplicaHost::schedule_status() {
+  status_timer_.expires_after(milliseconds(options_.status_period_ms));
+  status_timer_.async_wait([this](const std::error_code& ec) {
+    if (ec || stopping_) return;
+    write_status(true);
+    schedule_status();
+  });
+}
+
+void ReplicaHost::write_status(bool running) {
+  if (options_.data_dir.empty()) return;
+  const ReplicaCounters& rc = replica_->counters();
+  nlohmann::json j;
+  j["id"] = options_.id;
+  j["pid"] = static_cast<int64_t>(getpid());
+  j["running"] = running;
+  j["view"] = replica_->view();
+  j["primary"] = config_.primary(replica_->view());
+  j["last_executed"] = replica_->last_executed();
+  j["low_watermark"] = replica_->low_watermark();
+  j["high_watermark"] = replica_->high_watermark();
+  j["recovering"] = replica_->recovering();
+  j["transferring"] = replica_->transferring();
+  j["log_size"] = replica_->log_size();
+  j["pending_requests"] = replica_->pending_requests();
+  j["peers_up"] = peer_up_;
+  j["connections"] = accepted_.size();
+  j["verify_bytes_in_use"] = verify_bytes_in_use_;
+  j["verify_bytes_in_use_by_strangers"] = stranger_bytes_in_use_;
+  j["replica_counters"] = {
+      {"messages_ignored", rc.messages_ignored},
+      {"requests_ignored", rc.requests_ignored},
+      {"pre_prepares_rejected", rc.pre_prepares_rejected},
+      {"retransmissions", rc.retransmissions},
+      {"checkpoints_taken", rc.checkpoints_taken},
+      {"checkpoints_stable", rc.checkpoints_stable},
+      {"state_transfers_started", rc.state_transfers_started},
+      {"state_transfers_completed", rc.state_transfers_completed},
+      {"fetch_bytes_received", rc.fetch_bytes_received},
+      {"fetch_replies_rejected", rc.fetch_replies_rejected},
+      {"fetches_served", rc.fetches_served},
+      {"batches_executed", rc.batches_executed},
+      {"requests_executed", rc.requests_executed},
+  };
+  j["counters"] = nlohmann::json::parse(to_json(counters_));
+  const std::filesystem::path file = options_.data_dir / "status.json";
+  const std::filesystem::path temp = options_.data_dir / "status.json.tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << j.dump() << "\n";
+    if (!out) {
+      spdlog::warn("cannot write {}", temp.string());
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, file, ec);  // atomic: readers never see half a file
+  if (ec) spdlog::warn("cannot rename {}: {}", temp.string(), ec.message());
+}
+
+void ReplicaHost::log_counters(const char* when) {
+  const ReplicaCounters& rc = replica_->counters();
+  spdlog::info("{}: view={} seq={} stable={} executed {} requests in {} batches; runtime {}", when,
+               replica_->view(), replica_->last_executed(), replica_->low_watermark(),
+               rc.requests_executed, rc.batches_executed, to_json(counters_));
+}
+
+void ReplicaHost::wait_signals() {
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.add(SIGUSR1);
+  signals_.async_wait([this](const std::error_code& ec, int signal) {
+    if (ec || stopping_) return;
+    if (signal == SIGUSR1) {
+      log_counters("status (SIGUSR1)");
+      write_status(true);
+      wait_signals();
+      return;
+    }
+    shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  });
+}
+
+void ReplicaHost::shutdown(const std::string& why) {
+  if (stopping_) return;
+  spdlog::info("shutting down on {}", why);
+  log_counters("at exit");
+  write_status(false);
+  stopping_ = true;
+  std::error_code ignored;
+  acceptor_.close(ignored);
+  tick_timer_.cancel();
+  status_timer_.cancel();
+  signals_.cancel(ignored);
+  for (auto& link : links_) {
+    if (link) link->stop();
+  }
+  // Closing erases from accepted_: close a copy.
+  std::vector<std::shared_ptr<Connection>> open;
+  for (auto& [serial, c] : accepted_) open.push_back(c);
+  for (auto& c : open) c->close("shutting down");
+  pool_->stop();
+  io_.stop();
+}
+
+}  // namespace
+
+std::string to_json(const RuntimeCounters& c) {
+  nlohmann::json j = {
+      {"connections_accepted", c.connections_accepted},
+      {"connections_evicted", c.connections_evicted},
+      {"hello_rejected", c.hello_rejected},
+      {"hello_timeouts", c.hello_timeouts},
+      {"idle_timeouts", c.idle_timeouts},
+      {"frame_timeouts", c.frame_timeouts},
+      {"connect_attempts", c.connect_attempts},
+      {"connect_failures", c.connect_failures},
+      {"frames_received", c.frames_received},
+      {"bytes_received", c.bytes_received},
+      {"frames_bad_header", c.frames_bad_header},
+      {"frames_oversized", c.frames_oversized},
+      {"frames_undecodable", c.frames_undecodable},
+      {"frames_unauthentic", c.frames_unauthentic},
+      {"frames_unknown_sender", c.frames_unknown_sender},
+      {"frames_wrong_client", c.frames_wrong_client},
+      {"frames_delivered", c.frames_delivered},
+      {"read_pauses", c.read_pauses},
+      {"frames_sent", c.frames_sent},
+      {"bytes_sent", c.bytes_sent},
+      {"send_dropped_queue_full", c.send_dropped_queue_full},
+      {"send_dropped_no_link", c.send_dropped_no_link},
+      {"send_dropped_no_route", c.send_dropped_no_route},
+      {"send_dropped_misaddressed", c.send_dropped_misaddressed},
+  };
+  return j.dump();
+}
+
+Result<ReplicaStatus> read_replica_status(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return Status::error(file.string() + ": cannot open");
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::error(file.string() + ": not JSON");
+  try {
+    ReplicaStatus s;
+    s.id = j.at("id").get<ReplicaId>();
+    s.running = j.at("running").get<bool>();
+    s.view = j.at("view").get<uint64_t>();
+    s.last_executed = j.at("last_executed").get<Seq>();
+    s.low_watermark = j.at("low_watermark").get<Seq>();
+    s.recovering = j.at("recovering").get<bool>();
+    s.transferring = j.at("transferring").get<bool>();
+    s.state_transfers_completed =
+        j.at("replica_counters").at("state_transfers_completed").get<uint64_t>();
+    s.requests_executed = j.at("replica_counters").at("requests_executed").get<uint64_t>();
+    s.peers_up = j.at("peers_up").get<std::vector<bool>>();
+    const nlohmann::json& c = j.at("counters");
+    RuntimeCounters& r = s.counters;
+    r.connections_accepted = c.at("connections_accepted");
+    r.connections_evicted = c.at("connections_evicted");
+    r.hello_rejected = c.at("hello_rejected");
+    r.hello_timeouts = c.at("hello_timeouts");
+    r.idle_timeouts = c.at("idle_timeouts");
+    r.frame_timeouts = c.at("frame_timeouts");
+    r.connect_attempts = c.at("connect_attempts");
+    r.connect_failures = c.at("connect_failures");
+    r.frames_received = c.at("frames_received");
+    r.bytes_received = c.at("bytes_received");
+    r.frames_bad_header = c.at("frames_bad_header");
+    r.frames_oversized = c.at("frames_oversized");
+    r.frames_undecodable = c.at("frames_undecodable");
+    r.frames_unauthentic = c.at("frames_unauthentic");
+    r.frames_unknown_sender = c.at("frames_unknown_sender");
+    r.frames_wrong_client = c.at("frames_wrong_client");
+    r.frames_delivered = c.at("frames_delivered");
+    r.read_pauses = c.at("read_pauses");
+    r.frames_sent = c.at("frames_sent");
+    r.bytes_sent = c.at("bytes_sent");
+    r.send_dropped_queue_full = c.at("send_dropped_queue_full");
+    r.send_dropped_no_link = c.at("send_dropped_no_link");
+    r.send_dropped_no_route = c.at("send_dropped_no_route");
+    r.send_dropped_misaddressed = c.at("send_dropped_misaddressed");
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::error(file.string() + ": " + e.what());
+  }
+}
+
+int run_replica_host(const ReplicaHostOptions& options) {
+  asio::io_context io(1);
+  ReplicaHost host(io, options);
+  if (Status s = host.start(); !s) {
+    spdlog::error("replica {} cannot start: {}", options.id, s.reason());
+    return 1;
+  }
+  io.run();
+  return host.exit_status();
+}
+
+}  // namespace pbft::runtime

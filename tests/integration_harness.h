@@ -1,0 +1,371 @@
+// Real processes on real sockets for the integration tests: a cluster of
+// `pbft replica` processes on free loopback ports (the binary's path comes
+// from the PBFT_BINARY compile definition), `pbft client` runs with a time
+// limit, and an in-process closed-loop load. Every child is killed when the
+// harness goes, whatever the test did.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pbft/cluster_config.h"
+#include "pbft/history.h"
+#include "pbft/runtime.h"
+#include "sim/random.h"
+#include "sim/workload.h"
+
+namespace pbft::integration {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void write_text(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::trunc);
+  out << text;
+}
+
+// Replaces the line `key = ...` of a generated cluster file.
+inline std::string set_key(std::string text, const std::string& key, const std::string& value) {
+  const size_t at = text.find("\n" + key + " = ");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no key " << key;
+    return text;
+  }
+  const size_t end = text.find('\n', at + 1);
+  text.replace(at + 1, end - at - 1, key + " = " + value);
+  return text;
+}
+
+inline uint16_t free_base_port(uint32_t n) {
+  Result<uint16_t> base = runtime::pick_free_base_port(n);
+  EXPECT_TRUE(base.is_ok()) << base.reason();
+  return base ? base.value() : 0;
+}
+
+struct ProcessResult {
+  int exit_code = -1;  // -1: killed for running too long
+  std::string out;
+  std::string err;
+};
+
+// Runs the pbft binary with args; kills it after `limit`.
+inline ProcessResult run_pbft(const std::vector<std::string>& args, const std::filesystem::path& dir,
+                              Clock::duration limit = seconds(20)) {
+  static std::atomic<int> counter{0};
+  const int n = counter++;
+  const std::filesystem::path out = dir / ("run-" + std::to_string(n) + ".out");
+  const std::filesystem::path err = dir / ("run-" + std::to_string(n) + ".err");
+  // Everything the child needs is made before fork: other threads (the
+  // in-process clients) may hold the allocator's lock at that moment.
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>("pbft"));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int in = open("/dev/null", O_RDONLY);
+    dup2(o, STDOUT_FILENO);
+    dup2(e, STDERR_FILENO);
+    dup2(in, STDIN_FILENO);
+    execv(PBFT_BINARY, argv.data());
+    _exit(127);
+  }
+  ProcessResult r;
+  const auto deadline = Clock::now() + limit;
+  int status = 0;
+  for (;;) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+// Polls `done` every 50 ms until it holds or `limit` passes.
+inline bool eventually(Clock::duration limit, const std::function<bool()>& done) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return done();
+}
+
+// A generated cluster in a fresh directory, and its replica processes.
+class TestCluster {
+ public:
+  // Parameters overridden in cluster.toml (e.g. {"checkpoint_interval", "16"}).
+  explicit TestCluster(std::map<std::string, std::string> overrides = {}, uint32_t n = 4,
+                       uint32_t clients = 8) {
+    char pattern[] = "/tmp/pbft-itest-XXXXXX";
+    dir_ = mkdtemp(pattern);
+    ClusterSpec spec;
+    spec.replicas = n;
+    spec.clients = clients;
+    spec.base_port = free_base_port(n);
+    Result<std::vector<std::filesystem::path>> written = generate_cluster(dir_, spec);
+    EXPECT_TRUE(written.is_ok()) << written.reason();
+    std::string text = read_text(config());
+    for (const auto& [key, value] : overrides) text = set_key(text, key, value);
+    write_text(config(), text);
+    Result<ClusterConfig> loaded = load_cluster_config(config());
+    EXPECT_TRUE(loaded.is_ok()) << loaded.reason();
+    if (loaded) cluster_ = loaded.value();
+    pids_.assign(n, -1);
+    std::filesystem::create_directories(dir_ / "logs");
+  }
+
+  ~TestCluster() {
+    kill_all();
+    if (::testing::Test::HasFailure()) {
+      std::fprintf(stderr, "kept %s for inspection (logs/, data/)\n", dir_.c_str());
+    } else {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir_, ignored);
+    }
+  }
+
+  TestCluster(const TestCluster&) = delete;
+  TestCluster& operator=(const TestCluster&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path config() const { return dir_ / "cluster.toml"; }
+  const ClusterConfig& cluster() const { return cluster_; }
+  uint32_t n() const { return static_cast<uint32_t>(pids_.size()); }
+  uint16_t port(ReplicaId r) const { return cluster_.replicas[r].port; }
+  std::filesystem::path data_dir(ReplicaId r) const {
+    return dir_ / "data" / ("replica-" + std::to_string(r));
+  }
+
+  void start(ReplicaId r, std::vector<std::string> extra = {}) {
+    const std::filesystem::path log = dir_ / "logs" / ("replica-" + std::to_string(r) + ".log");
+    std::vector<std::string> args = {"replica", "--config", config().string(), "--id",
+                                     std::to_string(r), "--log-level", "debug"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;  // made before fork (see run_pbft)
+    argv.push_back(const_cast<char*>("pbft"));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      execv(PBFT_BINARY, argv.data());
+      _exit(127);
+    }
+    pids_[r] = pid;
+  }
+
+  void start_all() {
+    for (ReplicaId r = 0; r < n(); r++) start(r);
+    ASSERT_TRUE(eventually(seconds(15), [&] { return all_connected(); }))
+        << "the replicas did not connect; see " << dir_ / "logs";
+  }
+
+  bool all_connected() const {
+    for (ReplicaId r = 0; r < n(); r++) {
+      std::optional<runtime::ReplicaStatus> s = status(r);
+      if (!s) return false;
+      for (bool up : s->peers_up) {
+        if (!up) return false;
+      }
+    }
+    return true;
+  }
+
+  void signal(ReplicaId r, int sig) {
+    ASSERT_GT(pids_[r], 0);
+    kill(pids_[r], sig);
+    if (sig == SIGKILL) {
+      waitpid(pids_[r], nullptr, 0);
+      pids_[r] = -1;
+    }
+  }
+
+  bool alive(ReplicaId r) const { return pids_[r] > 0 && waitpid(pids_[r], nullptr, WNOHANG) == 0; }
+
+  // The replica's status file (none while it is not running).
+  std::optional<runtime::ReplicaStatus> status(ReplicaId r) const {
+    if (pids_[r] <= 0) return std::nullopt;
+    Result<runtime::ReplicaStatus> s = runtime::read_replica_status(data_dir(r) / "status.json");
+    if (!s || !s->running) return std::nullopt;
+    return s.value();
+  }
+
+  ProcessResult client(std::vector<std::string> args, Clock::duration limit = seconds(20)) {
+    std::vector<std::string> all = {"client", "--config", config().string(), "--timeout", "10"};
+    all.insert(all.end(), args.begin(), args.end());
+    return run_pbft(all, dir_, limit);
+  }
+
+  void kill_all() {
+    for (pid_t& pid : pids_) {
+      if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        pid = -1;
+      }
+    }
+  }
+
+  std::string log(ReplicaId r) const {
+    return read_text(dir_ / "logs" / ("replica-" + std::to_string(r) + ".log"));
+  }
+
+ private:
+  std::filesystem::path dir_;
+  ClusterConfig cluster_;
+  std::vector<pid_t> pids_;
+};
+
+// Closed-loop clients in this process (ids first..first+count-1), recording
+// a history.
+class Load {
+ public:
+  Load(const TestCluster& cluster, ClientId first, uint32_t count) : epoch_(Clock::now()) {
+    std::vector<runtime::ClientPool::Member> members;
+    for (ClientId c = first; c < first + count; c++) {
+      Result<SecretKey> key = load_secret_key(cluster.cluster().client_key_files.at(c),
+                                              cluster.cluster().clients.at(c));
+      EXPECT_TRUE(key.is_ok()) << key.reason();
+      members.push_back({c, key.value()});
+      ids_.push_back(c);
+    }
+    const uint64_t now = static_cast<uint64_t>(
+        std::chrono::system_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
+    Result<std::unique_ptr<runtime::ClientPool>> pool =
+        runtime::ClientPool::start(cluster.cluster(), std::move(members), now);
+    EXPECT_TRUE(pool.is_ok()) << pool.reason();
+    pool_ = std::move(pool).value();
+    outstanding_.assign(count, std::nullopt);
+    issued_.assign(count, 0);
+    for (size_t i = 0; i < count; i++) issue(i);
+  }
+  ~Load() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopped_ = true;
+    }
+    if (pool_) pool_->stop();
+  }
+
+  uint64_t completed() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return completed_;
+  }
+  std::vector<history::Entry> history() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return history_;
+  }
+  std::string error() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return error_;
+  }
+
+ private:
+  uint64_t now_ns() const {
+    return static_cast<uint64_t>((Clock::now() - epoch_) / std::chrono::nanoseconds(1));
+  }
+
+  void issue(size_t i) {
+    Bytes op;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopped_) return;
+      sim::PlannedOperation planned = sim::plan_operation(random_, ids_[i], ++issued_[i], 16);
+      planned.entry.call_ns = now_ns();
+      planned.entry.status = history::Outcome::unknown;
+      outstanding_[i] = history_.size();
+      history_.push_back(planned.entry);
+      op = kv::encode_op(planned.op);
+    }
+    pool_->submit(i, std::move(op), [this, i](Result<Completion> done) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopped_ || !outstanding_[i]) return;
+        history::Entry& entry = history_[*outstanding_[i]];
+        outstanding_[i].reset();
+        if (!done) {
+          error_ = done.reason();
+          return;
+        }
+        entry.return_ns = now_ns();
+        if (Status s = sim::record_result(entry, done->result); !s) {
+          error_ = s.reason();
+          entry.return_ns.reset();
+          entry.status = history::Outcome::unknown;
+          return;
+        }
+        completed_++;
+      }
+      issue(i);
+    });
+  }
+
+  Clock::time_point epoch_;
+  std::unique_ptr<runtime::ClientPool> pool_;
+  std::vector<ClientId> ids_;
+  mutable std::mutex mutex_;
+  sim::Random random_{42};
+  std::vector<std::optional<size_t>> outstanding_;
+  std::vector<uint32_t> issued_;
+  std::vector<history::Entry> history_;
+  uint64_t completed_ = 0;
+  bool stopped_ = false;
+  std::string error_;
+};
+
+// The largest last-executed sequence number among the running replicas but `except`.
+inline Seq max_executed(const TestCluster& c, std::optional<ReplicaId> except = std::nullopt) {
+  Seq m = 0;
+  for (ReplicaId r = 0; r < c.n(); r++) {
+    if (except && r == *except) continue;
+    if (auto s = c.status(r)) m = std::max(m, s->last_executed);
+  }
+  return m;
+}
+
+}  // namespace pbft::integration

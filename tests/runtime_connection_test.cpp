@@ -1,0 +1,189 @@
+// The runtime's framing over a real loopback socket: the hello, frames
+// split across reads, the frame size limit, the hello deadline and the
+// bounded send queue. Each test runs its own io_context to completion.
+#include <gtest/gtest.h>
+
+#include "pbft/constants.h"
+#include "pbft/wire.h"
+#include "src/runtime/connection.h"
+
+namespace pbft::runtime {
+namespace {
+
+using std::chrono::milliseconds;
+
+class RecordingOwner : public ConnectionOwner {
+ public:
+  void on_hello(Connection&, const Hello& h) override { hellos.push_back(h); }
+  bool reserve(Connection&, size_t bytes) override {
+    reserved += bytes;
+    return true;
+  }
+  void on_frame(Connection&, Bytes frame) override { frames.push_back(std::move(frame)); }
+  void on_closed(Connection&, const std::string& reason) override { closed.push_back(reason); }
+  std::vector<Hello> hellos;
+  std::vector<Bytes> frames;
+  std::vector<std::string> closed;
+  size_t reserved = 0;
+};
+
+// An accepted server-side socket and the client socket connected to it.
+struct SocketPair {
+  explicit SocketPair(asio::io_context& io) : server(io), client(io) {
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
+    client.connect(acceptor.local_endpoint());
+    acceptor.accept(server);
+  }
+  asio::ip::tcp::socket server;
+  asio::ip::tcp::socket client;
+};
+
+Bytes prepare_frame(Seq seq) {
+  Prepare p;
+  p.seq = seq;
+  p.sender = 1;
+  return wire::encode(Message(p));
+}
+
+TEST(RuntimeHello, RoundTrips) {
+  const Bytes b = encode_hello(Hello{Hello::Kind::client, 70000});
+  ASSERT_EQ(b.size(), hello_size);
+  Result<Hello> h = decode_hello(b);
+  ASSERT_TRUE(h.is_ok()) << h.reason();
+  EXPECT_EQ(h->kind, Hello::Kind::client);
+  EXPECT_EQ(h->id, 70000u);
+}
+
+TEST(RuntimeHello, RejectsEveryBadField) {
+  const Bytes good = encode_hello(Hello{Hello::Kind::replica, 2});
+  for (size_t at : {0u, 4u, 5u, 6u, 7u}) {
+    Bytes bad = good;
+    bad[at] ^= 0x7f;
+    EXPECT_FALSE(decode_hello(bad).is_ok()) << "byte " << at;
+  }
+  EXPECT_FALSE(decode_hello(ByteView(good.data(), 11)).is_ok());
+}
+
+TEST(RuntimeConnection, DeliversFramesSplitIntoSingleBytesInOrder) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
+  c->start(std::nullopt);
+  Bytes stream = encode_hello(Hello{Hello::Kind::replica, 1});
+  for (Seq s = 1; s <= 3; s++) {
+    const Bytes f = prepare_frame(s);
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  for (uint8_t byte : stream) asio::write(pair.client, asio::buffer(&byte, 1));
+  pair.client.close();
+  io.run_for(std::chrono::seconds(5));
+  ASSERT_EQ(owner.hellos.size(), 1u);
+  EXPECT_EQ(owner.hellos[0].id, 1u);
+  ASSERT_EQ(owner.frames.size(), 3u);
+  for (Seq s = 1; s <= 3; s++) EXPECT_EQ(owner.frames[s - 1], prepare_frame(s));
+  EXPECT_EQ(counters.frames_received, 3u);
+  ASSERT_EQ(owner.closed.size(), 1u);  // the client closed
+}
+
+TEST(RuntimeConnection, ClosesOnAFrameOverTheLimitWithoutReadingIt) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
+  c->start(std::nullopt);
+  Bytes stream = encode_hello(Hello{Hello::Kind::replica, 1});
+  Bytes header = prepare_frame(1);
+  header.resize(constants::header_size);
+  const uint32_t too_big = static_cast<uint32_t>(constants::frame_size_max);  // + header > max
+  for (int i = 0; i < 4; i++) header[12 + i] = static_cast<uint8_t>(too_big >> (8 * i));
+  stream.insert(stream.end(), header.begin(), header.end());
+  asio::write(pair.client, asio::buffer(stream));
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(counters.frames_oversized, 1u);
+  EXPECT_EQ(owner.reserved, 0u);  // nothing was allocated for it
+  EXPECT_TRUE(owner.frames.empty());
+  ASSERT_EQ(owner.closed.size(), 1u);
+  EXPECT_FALSE(c->is_open());
+}
+
+TEST(RuntimeConnection, ClosesOnABadHeader) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, false, milliseconds(0), "t");
+  c->start(std::nullopt);
+  Bytes frame = prepare_frame(1);
+  frame[4] = 99;  // version
+  asio::write(pair.client, asio::buffer(frame));
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(counters.frames_bad_header, 1u);
+  EXPECT_TRUE(owner.frames.empty());
+  EXPECT_EQ(owner.closed.size(), 1u);
+}
+
+TEST(RuntimeConnection, ClosesAConnectionThatSendsNoHelloInTime) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, true, milliseconds(50), "t");
+  c->start(std::nullopt);
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(counters.hello_timeouts, 1u);
+  ASSERT_EQ(owner.closed.size(), 1u);
+  EXPECT_NE(owner.closed[0].find("no hello"), std::string::npos);
+}
+
+TEST(RuntimeConnection, ClosesWhenAFrameStopsHalfway) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, false, milliseconds(0), "t");
+  c->set_frame_timeout(milliseconds(50));
+  c->start(std::nullopt);
+  const Bytes frame = prepare_frame(1);
+  asio::write(pair.client, asio::buffer(frame.data(), frame.size() - 10));
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(counters.frame_timeouts, 1u);
+  EXPECT_TRUE(owner.frames.empty());
+  EXPECT_EQ(c->read_reservation(), frame.size());  // the owner releases it on close
+  ASSERT_EQ(owner.closed.size(), 1u);
+}
+
+TEST(RuntimeConnection, SendQueueDropsAndCountsWhenFull) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{2, 1 << 20}, false, milliseconds(0), "t");
+  c->start(std::nullopt);
+  auto frame = std::make_shared<const Bytes>(prepare_frame(1));
+  // Nothing is written until the loop runs: the third frame finds the queue full.
+  EXPECT_EQ(c->send(frame), SendResult::queued);
+  EXPECT_EQ(c->send(frame), SendResult::queued);
+  EXPECT_EQ(c->send(frame), SendResult::queue_full);
+  EXPECT_EQ(counters.send_dropped_queue_full, 1u);
+  // Bytes are bounded too, but one frame always fits an empty queue.
+  auto big = std::make_shared<const Bytes>(Bytes(2 << 20, 0));
+  io.run_for(milliseconds(200));
+  EXPECT_EQ(counters.frames_sent, 2u);
+  EXPECT_EQ(c->send(big), SendResult::queued);
+  EXPECT_EQ(c->send(frame), SendResult::queue_full);
+  c->close("done");
+  EXPECT_EQ(c->send(frame), SendResult::closed);
+  io.run_for(milliseconds(100));
+}
+
+}  // namespace
+}  // namespace pbft::runtime

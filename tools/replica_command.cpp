@@ -1,0 +1,146 @@
+// `pbft replica`: one replica process (docs/operations.md).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "pbft/cluster_config.h"
+#include "pbft/runtime.h"
+#include "tools/commands.h"
+#include "tools/runtime_support.h"
+
+namespace pbft::tools {
+
+namespace {
+
+struct ReplicaArgs {
+  std::string config;
+  uint32_t id = 0;
+  std::string log_level;
+  std::string data_dir;
+  unsigned verify_threads = 2;
+  size_t max_connections = constants::connections_per_listener_max;
+  bool recover = false;
+};
+
+// A listener holds up to max_connections sockets besides the peers': let
+// the process have the descriptors for them if the hard limit allows.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+uint64_t fresh_nonce() {
+  std::random_device device;  // /dev/urandom on Linux
+  uint64_t nonce = 0;
+  while (nonce == 0) nonce = (uint64_t{device()} << 32) | device();
+  return nonce;
+}
+
+int run_replica(const ReplicaArgs& args) {
+  Result<ClusterConfig> cluster = load_cluster_config(args.config);
+  if (!cluster) {
+    fmt::print(stderr, "pbft replica: {}\n", cluster.reason());
+    return 1;
+  }
+  if (args.id >= cluster->replicas.size()) {
+    fmt::print(stderr, "pbft replica: --id {} is not a replica of {} (ids are 0..{})\n", args.id,
+               args.config, cluster->replicas.size() - 1);
+    return 1;
+  }
+  const ReplicaEndpoint& me = cluster->replicas[args.id];
+  if (me.key_file.empty()) {
+    fmt::print(stderr, "pbft replica: {}: replicas[{}] names no key_file\n", args.config, args.id);
+    return 1;
+  }
+  Result<SecretKey> secret = load_secret_key(me.key_file, me.public_key);
+  if (!secret) {
+    fmt::print(stderr, "pbft replica: {}\n", secret.reason());
+    return 1;
+  }
+  const std::string level = args.log_level.empty() ? cluster->log_level : args.log_level;
+  if (Status s = setup_logging(level, fmt::format("replica {}", args.id)); !s) {
+    fmt::print(stderr, "pbft replica: {}\n", s.reason());
+    return 1;
+  }
+
+  runtime::ReplicaHostOptions options;
+  options.id = args.id;
+  options.secret_key = secret.value();
+  options.verify_threads = args.verify_threads;
+  options.max_connections = args.max_connections;
+  options.data_dir = args.data_dir.empty()
+                         ? cluster->directory / "data" / fmt::format("replica-{}", args.id)
+                         : std::filesystem::path(args.data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    fmt::print(stderr, "pbft replica: cannot create the data directory {}: {}\n",
+               options.data_dir.string(), ec.message());
+    return 1;
+  }
+  // The replica persists no protocol state, so any start after the first
+  // one is a restart that lost the state: it must recover (state transfer,
+  // silence until past what it may have voted on). The marker says whether
+  // this data directory has run a replica before.
+  const std::filesystem::path marker = options.data_dir / "started";
+  const bool first_start = !std::filesystem::exists(marker);
+  options.recovering = !first_start || args.recover;
+  if (options.recovering) options.recovery_nonce = fresh_nonce();
+  if (first_start) {
+    std::ofstream out(marker);
+    out << "replica " << args.id << " of " << args.config << " has started here; a restart "
+        << "recovers its state from its peers (docs/operations.md)\n";
+    if (!out) {
+      fmt::print(stderr, "pbft replica: cannot write {}\n", marker.string());
+      return 1;
+    }
+  }
+  raise_descriptor_limit();
+  options.cluster = std::move(cluster).value();
+  spdlog::info("data directory {} ({})", options.data_dir.string(),
+               options.recovering ? "restart: recovering" : "first start");
+  const int status = runtime::run_replica_host(options);
+  if (status != 0 && first_start) {
+    // It never ran: the next start is still a first start.
+    std::filesystem::remove(marker, ec);
+  }
+  return status;
+}
+
+}  // namespace
+
+void add_replica_command(CLI::App& app, int& exit_status) {
+  auto args = std::make_shared<ReplicaArgs>();
+  CLI::App* cmd = app.add_subcommand("replica", "Run one replica of a cluster (until SIGTERM)");
+  cmd->add_option("--config", args->config, "The cluster file (cluster.toml)")->required();
+  cmd->add_option("--id", args->id, "This replica's id (0..n-1)")->required();
+  cmd->add_option("--log-level", args->log_level,
+                  "trace, debug, info, warn, error or off (default: the cluster file's)");
+  cmd->add_option("--data-dir", args->data_dir,
+                  "Where the status file and the first-start marker live (default: "
+                  "DIR/data/replica-ID beside cluster.toml)");
+  cmd->add_option("--verify-threads", args->verify_threads,
+                  "Threads that decode and verify incoming messages (0: the event loop)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 64u));
+  cmd->add_option("--max-connections", args->max_connections,
+                  "Connections the listener keeps at once")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{8}, size_t{65536}));
+  cmd->add_flag("--recover", args->recover,
+                "Start as a restarted replica even if the data directory is new (it was lost, "
+                "or the replica moved to another machine)");
+  cmd->callback([args, &exit_status] { exit_status = run_replica(*args); });
+}
+
+}  // namespace pbft::tools

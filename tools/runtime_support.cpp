@@ -1,0 +1,44 @@
+#include "tools/runtime_support.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace pbft::tools {
+
+Status setup_logging(const std::string& level, const std::string& who) {
+  const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
+  // from_str maps an unknown name to off: tell the two apart.
+  if (parsed == spdlog::level::off && level != "off") {
+    return Status::error("unknown log level \"" + level +
+                         "\" (trace, debug, info, warn, error, off)");
+  }
+  auto logger = spdlog::stderr_logger_mt("pbft");
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e [" + who + "] %l: %v");
+  logger->set_level(parsed);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+  return Status::ok();
+}
+
+Result<SecretKey> load_client_key(const ClusterConfig& cluster, ClientId id) {
+  auto key = cluster.clients.find(id);
+  if (key == cluster.clients.end()) {
+    return Status::error("client " + std::to_string(id) + " is not listed in " +
+                         (cluster.directory / "cluster.toml").string());
+  }
+  auto file = cluster.client_key_files.find(id);
+  if (file == cluster.client_key_files.end()) {
+    return Status::error("clients (id " + std::to_string(id) + ") names no key_file");
+  }
+  return load_secret_key(file->second, key->second);
+}
+
+uint64_t wall_clock_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace pbft::tools
