@@ -60,6 +60,13 @@ void ReplicaState::send_shared(Destination to, std::shared_ptr<const Message> m)
 // Dispatch
 
 void ReplicaState::step(const Message& message) {
+  // A replica never sends itself anything: a message in its own name is a
+  // replay of one it sent before (perhaps before it lost its state), and
+  // must not count as a vote it makes now.
+  if (sender_of(message) == Principal::replica(self_)) {
+    counters.messages_ignored++;
+    return;
+  }
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
