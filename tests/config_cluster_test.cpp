@@ -255,6 +255,9 @@ TEST_F(ClusterFile, RulesBetweenProtocolFieldsComeFromValidate) {
   // ProtocolConfig::validate(): the window must hold a checkpoint interval.
   expect_error(replaced(valid(), "log_window = 256\n", "log_window = 64\n"),
                {"log_window: ", "log_window must be in checkpoint_interval.."});
+  // A view-change timeout shorter than the retransmission interval.
+  expect_error("view_change_timeout_ticks = 5\n" + valid(),
+               {"view_change_timeout_ticks: ", "at least status_interval_ticks"});
 }
 
 TEST_F(ClusterFile, ClientAuthMustBeMacOrSignature) {

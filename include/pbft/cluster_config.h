@@ -14,6 +14,7 @@
 //   # The runtime's clock tick, and protocol timers in ticks.
 //   tick_ms = 10
 //   status_interval_ticks = 10      # a waiting replica asks peers to retransmit
+//   view_change_timeout_ticks = 200 # a backup suspects the primary (doubles while views fail)
 //   client_retransmit_ticks = 50    # a client re-sends after this (doubling)
 //   # Batching and the log (in requests and sequence numbers).
 //   batch_size_max = 64

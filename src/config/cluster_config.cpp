@@ -30,7 +30,8 @@ namespace {
 constexpr RequestAuth default_client_auth = RequestAuth::signature;
 
 constexpr std::string_view top_level_keys[] = {
-    "f", "client_auth", "tick_ms", "status_interval_ticks", "client_retransmit_ticks",
+    "f", "client_auth", "tick_ms", "status_interval_ticks", "view_change_timeout_ticks",
+    "client_retransmit_ticks",
     "batch_size_max", "in_flight_max", "checkpoint_interval", "log_window", "kv_partitions",
     "log_level", "replicas", "clients"};
 constexpr std::string_view replica_keys[] = {"id", "host", "port", "public_key", "key_file"};
@@ -200,6 +201,12 @@ Status read_protocol(const Reader& r, const toml::table& root, ClusterConfig& c)
     return s;
   }
   p.status_interval_ticks = v;
+  if (Status s = r.integer(root, "view_change_timeout_ticks", "view_change_timeout_ticks", 1,
+                           1'000'000, p.view_change_timeout_ticks, v);
+      !s) {
+    return s;
+  }
+  p.view_change_timeout_ticks = v;
 
   std::string auth;
   if (Status s = r.string(root, "client_auth", "client_auth",

@@ -83,6 +83,7 @@ std::string cluster_toml(const ClusterSpec& spec, const std::vector<PublicKey>& 
   t += "client_auth = \"signature\"\n";
   t += "tick_ms = " + std::to_string(cluster_defaults.tick_ms) + "\n";
   t += "status_interval_ticks = " + std::to_string(defaults.status_interval_ticks) + "\n";
+  t += "view_change_timeout_ticks = " + std::to_string(defaults.view_change_timeout_ticks) + "\n";
   t += "client_retransmit_ticks = " + std::to_string(cluster_defaults.client_retransmit_ticks) +
        "\n";
   t += "batch_size_max = " + std::to_string(defaults.batch_size_max) + "\n";
