@@ -592,8 +592,8 @@ void add_demo_command(CLI::App& app, int& exit_status) {
       ->check(CLI::Range(1.0, 3600.0));
   cmd->add_flag("--no-fault", args->no_fault, "Do not kill any replica");
   cmd->add_option("--kill", args->kill,
-                  "Which replica the fault kills and restarts: the primary (needs view "
-                  "changes) or a backup")
+                  "Which replica the fault kills and restarts: the primary (a view change "
+                  "replaces it) or a backup")
       ->capture_default_str()
       ->check(CLI::IsMember({"primary", "backup"}));
   cmd->add_flag("--keep-running", args->keep_running,

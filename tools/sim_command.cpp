@@ -240,8 +240,11 @@ void add_sim_command(CLI::App& app, int& exit_status) {
       ->capture_default_str();
   sim->add_option("--faults", args->faults,
                   "Faults during the fault phase: a comma-separated list of drop, dup, reorder, "
-                  "delay, partition (network), crash, wipe, lag, badstate (replicas); or none, "
-                  "or all")
+                  "delay, partition (network), crash, wipe, lag, badstate (replicas), silent, "
+                  "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
+                  "bad-view-change, bad-new-view, twins (Byzantine replicas), "
+                  "client-timestamps, big-mac, client-flood (Byzantine clients); or none, "
+                  "byzantine (every Byzantine one), or all")
       ->capture_default_str();
   sim->add_option("--fault-time", args->fault_time_ms,
                   "Length of the fault phase in virtual ms")
