@@ -395,8 +395,14 @@ void ReplicaState::finish_transfer() {
 void ReplicaState::vote_on_logged_slots() {
   // Votes belong to a view: none while changing views (the NEW-VIEW's slots
   // get them when it is installed), and none for a slot of an earlier view.
-  for (auto& [seq, s] : log_) {
-    if (view_changing_) break;
+  // A vote can complete a slot, execute it, make a checkpoint stable and
+  // discard slots: walk sequence numbers, not the log's iterators.
+  std::vector<Seq> seqs;
+  for (const auto& entry : log_) seqs.push_back(entry.first);
+  for (const Seq seq : seqs) {
+    auto it = log_.find(seq);
+    if (view_changing_ || it == log_.end()) continue;
+    Slot& s = it->second;
     if (seq <= last_executed_ || s.pre_prepare == nullptr || is_primary() ||
         s.pre_prepare->view != view_) {
       continue;

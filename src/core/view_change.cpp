@@ -449,7 +449,16 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
     // Every backup prepares O again, executed or not: the others may need
     // its votes to commit what it executed already.
     if (!is_primary() && !silent()) send_prepare(seq, s);
-    check_prepared(seq, s);
+  }
+  // Prepares that arrived with the batches may complete slots now; a slot
+  // that completes can execute, make a checkpoint stable and discard slots,
+  // so this walks sequence numbers, not the log's iterators.
+  std::vector<Seq> seqs;
+  for (const auto& entry : log_) seqs.push_back(entry.first);
+  for (const Seq seq : seqs) {
+    if (auto it = log_.find(seq); it != log_.end() && !view_changing_) {
+      check_prepared(seq, it->second);
+    }
   }
 
   // A backup hands what it waits for to the new primary, which may never
