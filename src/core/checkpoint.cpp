@@ -203,7 +203,7 @@ void ReplicaState::discard_below(Seq s) {
 // sender, the highest) even beyond the window, to find a stable checkpoint
 // it does not have.
 //
-// When a sender has too many, claims below the highest proven one go; then
+// When a sender has too many, claims below what f+1 replicas claim go; then
 // the claim the fewest other replicas support (the highest of those on a
 // tie): a faulty replica's made-up claims have no support, so they cannot
 // push out its real signature, which a lagging replica may need for a proof
@@ -214,12 +214,19 @@ void ReplicaState::record_claim(const Checkpoint& checkpoint) {
   auto& claims = claims_[checkpoint.sender];
   claims.emplace(std::make_pair(checkpoint.seq, checkpoint.state_digest), checkpoint);
   if (claims.size() <= constants::checkpoint_claims_per_replica_max) return;
-  // Claims below the highest proven one are superseded (a transfer keeps
-  // its own copy of its proof): without this, old claims that everybody
-  // supports would push out every new one, which has one supporter when it
+  // Once f+1 replicas claim checkpoints at or above X, a correct one has
+  // reached X and the other correct ones will: claims below X are never
+  // needed again (a transfer keeps its own copy of its proof), and a faulty
+  // replica alone cannot raise X. Without this, old claims with more
+  // support would push out every new one, which has one supporter when it
   // arrives, and a lagging replica would never learn of newer checkpoints.
-  if (auto proven = proven_claim()) {
-    const auto below = std::make_pair(proven->first, Digest{});
+  std::vector<Seq> highest;
+  for (const auto& [sender, others] : claims_) {
+    if (!others.empty()) highest.push_back(others.rbegin()->first.first);
+  }
+  if (highest.size() >= config_.weak_quorum()) {
+    std::sort(highest.begin(), highest.end(), std::greater<>());
+    const auto below = std::make_pair(highest[config_.f], Digest{});
     for (auto& [sender, others] : claims_) others.erase(others.begin(), others.lower_bound(below));
     if (claims.size() <= constants::checkpoint_claims_per_replica_max) return;
   }
