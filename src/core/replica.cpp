@@ -281,7 +281,9 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
       return;
     }
     counters.batches_adopted++;
-    if (pp.view == view_) {  // the primary's own: relay it whole from now on
+    // The same view's pre-prepare with its batch: relay it whole from now on.
+    // (Another view's only supplies the batch: the slot stays in its view.)
+    if (pp.view == s.pre_prepare->view) {
       s.pre_prepare_message = message;
       s.pre_prepare = &std::get<PrePrepare>(*message);
     }
