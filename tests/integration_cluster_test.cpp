@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "pbft/wire.h"
 #include "tests/integration_harness.h"
 

@@ -20,8 +20,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <mutex>
-#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -29,9 +27,8 @@
 
 #include "pbft/cluster_config.h"
 #include "pbft/history.h"
+#include "pbft/load.h"
 #include "pbft/runtime.h"
-#include "sim/random.h"
-#include "sim/workload.h"
 
 namespace pbft::integration {
 
@@ -260,102 +257,40 @@ class TestCluster {
 };
 
 // Closed-loop clients in this process (ids first..first+count-1), recording
-// a history.
+// a history: the load generator of pbft demo and pbft bench.
 class Load {
  public:
-  Load(const TestCluster& cluster, ClientId first, uint32_t count) : epoch_(Clock::now()) {
+  Load(const TestCluster& cluster, ClientId first, uint32_t count) {
     std::vector<runtime::ClientPool::Member> members;
     for (ClientId c = first; c < first + count; c++) {
       Result<SecretKey> key = load_secret_key(cluster.cluster().client_key_files.at(c),
                                               cluster.cluster().clients.at(c));
       EXPECT_TRUE(key.is_ok()) << key.reason();
       members.push_back({c, key.value()});
-      ids_.push_back(c);
     }
     const uint64_t now = static_cast<uint64_t>(
         std::chrono::system_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
-    Result<std::unique_ptr<runtime::ClientPool>> pool =
-        runtime::ClientPool::start(cluster.cluster(), std::move(members), now);
-    EXPECT_TRUE(pool.is_ok()) << pool.reason();
-    pool_ = std::move(pool).value();
-    outstanding_.assign(count, std::nullopt);
-    issued_.assign(count, 0);
-    for (size_t i = 0; i < count; i++) issue(i);
+    load::Workload workload;
+    workload.keys = 16;
+    Result<std::unique_ptr<load::LoadGenerator>> generator =
+        load::LoadGenerator::start(cluster.cluster(), {std::move(members)}, workload, now);
+    EXPECT_TRUE(generator.is_ok()) << generator.reason();
+    if (generator) generator_ = std::move(generator).value();
   }
-  ~Load() { stop(); }
 
   void stop() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopped_ = true;
-    }
-    if (pool_) pool_->stop();
+    if (generator_) generator_->stop();
   }
-
-  uint64_t completed() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return completed_;
-  }
+  uint64_t completed() const { return generator_ ? generator_->completed() : 0; }
   std::vector<history::Entry> history() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return history_;
+    return generator_ ? generator_->history() : std::vector<history::Entry>{};
   }
   std::string error() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return error_;
+    return generator_ ? generator_->error().value_or("") : "no load generator";
   }
 
  private:
-  uint64_t now_ns() const {
-    return static_cast<uint64_t>((Clock::now() - epoch_) / std::chrono::nanoseconds(1));
-  }
-
-  void issue(size_t i) {
-    Bytes op;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopped_) return;
-      sim::PlannedOperation planned = sim::plan_operation(random_, ids_[i], ++issued_[i], 16);
-      planned.entry.call_ns = now_ns();
-      planned.entry.status = history::Outcome::unknown;
-      outstanding_[i] = history_.size();
-      history_.push_back(planned.entry);
-      op = kv::encode_op(planned.op);
-    }
-    pool_->submit(i, std::move(op), [this, i](Result<Completion> done) {
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (stopped_ || !outstanding_[i]) return;
-        history::Entry& entry = history_[*outstanding_[i]];
-        outstanding_[i].reset();
-        if (!done) {
-          error_ = done.reason();
-          return;
-        }
-        entry.return_ns = now_ns();
-        if (Status s = sim::record_result(entry, done->result); !s) {
-          error_ = s.reason();
-          entry.return_ns.reset();
-          entry.status = history::Outcome::unknown;
-          return;
-        }
-        completed_++;
-      }
-      issue(i);
-    });
-  }
-
-  Clock::time_point epoch_;
-  std::unique_ptr<runtime::ClientPool> pool_;
-  std::vector<ClientId> ids_;
-  mutable std::mutex mutex_;
-  sim::Random random_{42};
-  std::vector<std::optional<size_t>> outstanding_;
-  std::vector<uint32_t> issued_;
-  std::vector<history::Entry> history_;
-  uint64_t completed_ = 0;
-  bool stopped_ = false;
-  std::string error_;
+  std::unique_ptr<load::LoadGenerator> generator_;
 };
 
 // The largest last-executed sequence number among the running replicas but `except`.

@@ -21,6 +21,9 @@ Op del_op(std::string_view key) { return {OpType::del, b(key), {}}; }
 Op append_op(std::string_view key, std::string_view value) {
   return {OpType::append, b(key), b(value)};
 }
+Op null_op(size_t argument_size, uint32_t reply_size) {
+  return {OpType::null, {}, Bytes(argument_size, 7), reply_size};
+}
 
 OpResult ok(std::string_view value = {}) { return {Code::ok, b(value)}; }
 OpResult err(Code code) { return {code, {}}; }
@@ -54,6 +57,17 @@ TEST(KvStore, GetOfAbsentKeyIsNotFound) {
   Store store;
   EXPECT_EQ(store.apply(get_op("k")), err(Code::not_found));
   EXPECT_EQ(store.size(), 0u);
+}
+
+TEST(KvStore, NullOperationReturnsReplySizeBytesAndChangesNothing) {
+  Store store(16);
+  EXPECT_EQ(store.apply(null_op(100, 0)), ok());
+  EXPECT_EQ(store.apply(null_op(0, 4096)), (OpResult{Code::ok, Bytes(4096, 0)}));
+  EXPECT_EQ(store.size(), 0u);
+  std::vector<uint64_t> dirty;
+  store.take_dirty_partitions(dirty);
+  EXPECT_TRUE(dirty.empty()) << "a null operation touches no partition";
+  EXPECT_EQ(store.apply(null_op(0, value_size_max + 1)), err(Code::too_large));
 }
 
 TEST(KvStore, PutThenGetReturnsTheValue) {
@@ -185,9 +199,21 @@ TEST(KvCodec, OperationLayoutIsLittleEndianLengthPrefixed) {
       << "a value on a get is not part of the operation";
 }
 
+TEST(KvCodec, NullOperationLayoutEndsWithTheReplySize) {
+  EXPECT_EQ(encode_op(null_op(2, 0x0102)),
+            (Bytes{5, 0, 0, 0, 0, 2, 0, 0, 0, 7, 7, 0x02, 0x01, 0, 0}));
+}
+
+TEST(KvCodec, DecodeRejectsANullOperationAskingForAnOversizedReply) {
+  auto decoded = decode_op(encode_op(null_op(0, value_size_max + 1)));
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_NE(decoded.reason().find("reply size"), std::string::npos) << decoded.reason();
+}
+
 TEST(KvCodec, EveryOperationRoundTrips) {
   for (const Op& op : {get_op("k"), put_op("k", "v"), del_op("k"), append_op("k", "v"),
-                       get_op(""), put_op("", ""), append_op(std::string(1000, 'x'), "y")}) {
+                       get_op(""), put_op("", ""), append_op(std::string(1000, 'x'), "y"),
+                       null_op(0, 0), null_op(1024, 4096)}) {
     auto decoded = decode_op(encode_op(op));
     ASSERT_TRUE(decoded.is_ok()) << decoded.reason();
     EXPECT_EQ(*decoded, op);
@@ -196,7 +222,7 @@ TEST(KvCodec, EveryOperationRoundTrips) {
 
 TEST(KvCodec, DecodeRejectsEveryTruncation) {
   for (const Op& op : {get_op("key"), put_op("key", "value"), del_op("key"),
-                       append_op("key", "value")}) {
+                       append_op("key", "value"), null_op(3, 9)}) {
     const Bytes full = encode_op(op);
     for (size_t size = 0; size < full.size(); ++size) {
       auto decoded = decode_op(ByteView(full.data(), size));
@@ -207,7 +233,8 @@ TEST(KvCodec, DecodeRejectsEveryTruncation) {
 }
 
 TEST(KvCodec, DecodeRejectsTrailingBytes) {
-  for (const Op& op : {get_op("k"), put_op("k", "v"), del_op("k"), append_op("k", "v")}) {
+  for (const Op& op :
+       {get_op("k"), put_op("k", "v"), del_op("k"), append_op("k", "v"), null_op(1, 1)}) {
     Bytes bytes = encode_op(op);
     bytes.push_back(0);
     auto decoded = decode_op(bytes);
@@ -228,7 +255,7 @@ TEST(KvCodec, DecodeRejectsAValuePartOnGetAndDelete) {
 }
 
 TEST(KvCodec, DecodeRejectsUnknownTypes) {
-  for (uint8_t type : {uint8_t{0}, uint8_t{5}, uint8_t{0x80}, uint8_t{0xff}}) {
+  for (uint8_t type : {uint8_t{0}, uint8_t{6}, uint8_t{0x80}, uint8_t{0xff}}) {
     Bytes bytes = encode_op(get_op("k"));
     bytes[0] = type;
     auto decoded = decode_op(bytes);

@@ -5,11 +5,8 @@
 // change and the service going on, restarts the killed replica (it comes
 // back recovering and catches up by state transfer), then stops everything
 // and checks the client history for linearizability.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,18 +14,15 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "pbft/cluster_config.h"
 #include "pbft/history.h"
+#include "pbft/load.h"
 #include "pbft/runtime.h"
-#include "sim/random.h"
-#include "sim/workload.h"
 #include "tools/commands.h"
+#include "tools/local_cluster.h"
 #include "tools/runtime_support.h"
 
 namespace pbft::tools {
@@ -54,240 +48,6 @@ struct DemoArgs {
 std::atomic<bool> interrupted{false};
 void on_interrupt(int) { interrupted = true; }
 
-// Replaces `key = ...` lines of the generated file: the demo wants
-// checkpoints and the recovery horizon to come quickly.
-Status tune_cluster_file(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
-  const std::map<std::string, std::string> values = {{"checkpoint_interval", "64"},
-                                                     {"log_window", "128"},
-                                                     {"kv_partitions", "1024"}};
-  for (const auto& [key, value] : values) {
-    const size_t at = s.find("\n" + key + " = ");
-    if (at == std::string::npos) return Status::error("generated file has no " + key);
-    const size_t end = s.find('\n', at + 1);
-    s.replace(at + 1, end - at - 1, key + " = " + value);
-  }
-  std::ofstream out(file, std::ios::trunc);
-  out << s;
-  return out ? Status::ok() : Status::error("cannot rewrite " + file.string());
-}
-
-// The replica processes, their logs and status files.
-class Cluster {
- public:
-  Cluster(std::filesystem::path dir, uint32_t n, unsigned verify_threads)
-      : dir_(std::move(dir)), pids_(n, -1), verify_threads_(std::to_string(verify_threads)) {}
-  ~Cluster() { kill_all(); }
-
-  Status start(ReplicaId r) {
-    const std::filesystem::path log = dir_ / "logs" / fmt::format("replica-{}.log", r);
-    const std::string config = (dir_ / "cluster.toml").string();
-    const std::string id = std::to_string(r);
-    const pid_t pid = fork();
-    if (pid < 0) return Status::error("fork failed");
-    if (pid == 0) {
-      // The child dies with the demo, however the demo ends.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-      }
-      const int devnull = open("/dev/null", O_RDONLY);
-      if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-      execl("/proc/self/exe", "pbft", "replica", "--config", config.c_str(), "--id", id.c_str(),
-            "--log-level", "info", "--verify-threads", verify_threads_.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    pids_[r] = pid;
-    return Status::ok();
-  }
-
-  void kill_hard(ReplicaId r) {
-    if (pids_[r] <= 0) return;
-    kill(pids_[r], SIGKILL);
-    waitpid(pids_[r], nullptr, 0);
-    pids_[r] = -1;
-  }
-
-  // SIGTERM, then SIGKILL for any still running after 3 s.
-  void stop_all() {
-    for (pid_t pid : pids_) {
-      if (pid > 0) kill(pid, SIGTERM);
-    }
-    const auto deadline = Clock::now() + seconds(3);
-    for (pid_t& pid : pids_) {
-      while (pid > 0) {
-        if (waitpid(pid, nullptr, WNOHANG) == pid) {
-          pid = -1;
-        } else if (Clock::now() > deadline) {
-          kill(pid, SIGKILL);
-          waitpid(pid, nullptr, 0);
-          pid = -1;
-        } else {
-          std::this_thread::sleep_for(milliseconds(10));
-        }
-      }
-    }
-  }
-
-  void kill_all() {
-    for (pid_t& pid : pids_) {
-      if (pid > 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, nullptr, 0);
-        pid = -1;
-      }
-    }
-  }
-
-  bool running(ReplicaId r) const { return pids_[r] > 0; }
-
-  // A replica that exited by itself (it should not).
-  std::optional<ReplicaId> exited() {
-    for (ReplicaId r = 0; r < pids_.size(); r++) {
-      if (pids_[r] > 0 && waitpid(pids_[r], nullptr, WNOHANG) == pids_[r]) {
-        pids_[r] = -1;
-        return r;
-      }
-    }
-    return std::nullopt;
-  }
-
-  std::optional<runtime::ReplicaStatus> status(ReplicaId r) const {
-    if (!running(r)) return std::nullopt;
-    Result<runtime::ReplicaStatus> s =
-        runtime::read_replica_status(dir_ / "data" / fmt::format("replica-{}", r) / "status.json");
-    if (!s || !s->running) return std::nullopt;
-    return s.value();
-  }
-
-  uint32_t size() const { return static_cast<uint32_t>(pids_.size()); }
-
- private:
-  std::filesystem::path dir_;
-  std::vector<pid_t> pids_;
-  std::string verify_threads_;
-};
-
-// Closed-loop clients: each issues its next operation when the last one
-// completes, and every operation goes into the history.
-class Workload {
- public:
-  Workload(runtime::ClientPool& pool, std::vector<ClientId> ids, Clock::time_point epoch)
-      : pool_(pool), ids_(std::move(ids)), epoch_(epoch), random_(0x5eed) {
-    outstanding_.assign(ids_.size(), std::nullopt);
-    issued_.assign(ids_.size(), 0);
-  }
-
-  void start() {
-    for (size_t i = 0; i < ids_.size(); i++) issue(i);
-  }
-
-  void stop() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopped_ = true;
-  }
-
-  struct Window {
-    uint64_t ops = 0;
-    double p50_ms = 0;
-    double p99_ms = 0;
-  };
-  // Operations completed since the last call, and their latency percentiles.
-  Window take_window() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    Window w;
-    w.ops = window_latencies_.size();
-    if (!window_latencies_.empty()) {
-      std::sort(window_latencies_.begin(), window_latencies_.end());
-      auto at = [&](double q) {
-        const size_t i = std::min(window_latencies_.size() - 1,
-                                  static_cast<size_t>(q * window_latencies_.size()));
-        return window_latencies_[i] / 1e6;
-      };
-      w.p50_ms = at(0.50);
-      w.p99_ms = at(0.99);
-    }
-    window_latencies_.clear();
-    return w;
-  }
-
-  uint64_t completed() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return completed_;
-  }
-  std::vector<history::Entry> history() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return history_;
-  }
-  std::optional<std::string> error() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return error_;
-  }
-
- private:
-  uint64_t now_ns() const {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - epoch_).count());
-  }
-
-  void issue(size_t i) {
-    Bytes operation;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopped_) return;
-      sim::PlannedOperation planned =
-          sim::plan_operation(random_, ids_[i], ++issued_[i], /*keys=*/32);
-      planned.entry.call_ns = now_ns();
-      planned.entry.status = history::Outcome::unknown;
-      outstanding_[i] = history_.size();
-      history_.push_back(std::move(planned.entry));
-      operation = kv::encode_op(planned.op);
-    }
-    pool_.submit(i, std::move(operation), [this, i](Result<Completion> done) {
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!outstanding_[i]) return;
-        history::Entry& entry = history_[*outstanding_[i]];
-        outstanding_[i].reset();
-        if (!done) {
-          if (!error_) error_ = fmt::format("client {}: {}", ids_[i], done.reason());
-          return;
-        }
-        if (stopped_) return;  // after the stop: stays unknown, like any late result
-        entry.return_ns = now_ns();
-        if (Status s = sim::record_result(entry, done->result); !s) {
-          entry.return_ns.reset();
-          if (!error_) error_ = fmt::format("client {}: {}", ids_[i], s.reason());
-          return;
-        }
-        completed_++;
-        window_latencies_.push_back(*entry.return_ns - entry.call_ns);
-      }
-      issue(i);
-    });
-  }
-
-  runtime::ClientPool& pool_;
-  std::vector<ClientId> ids_;
-  Clock::time_point epoch_;
-  mutable std::mutex mutex_;
-  sim::Random random_;
-  std::vector<std::optional<size_t>> outstanding_;  // history index per client
-  std::vector<uint32_t> issued_;
-  std::vector<history::Entry> history_;
-  std::vector<uint64_t> window_latencies_;
-  uint64_t completed_ = 0;
-  bool stopped_ = false;
-  std::optional<std::string> error_;
-};
-
 class Demo {
  public:
   explicit Demo(const DemoArgs& args) : args_(args) {}
@@ -307,18 +67,17 @@ class Demo {
   DemoArgs args_;
   std::filesystem::path dir_;
   ClusterConfig cluster_;
-  std::unique_ptr<Cluster> replicas_;
-  std::unique_ptr<runtime::ClientPool> pool_;
-  std::unique_ptr<Workload> workload_;
+  std::unique_ptr<LocalCluster> replicas_;
+  std::unique_ptr<load::LoadGenerator> workload_;
   Clock::time_point epoch_ = Clock::now();
   Clock::time_point next_line_ = Clock::now();
 };
 
 Status Demo::set_up() {
   if (args_.dir.empty()) {
-    char pattern[] = "/tmp/pbft-demo-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) return Status::error("cannot create a temporary directory");
-    dir_ = pattern;
+    Result<std::filesystem::path> dir = make_temp_dir("demo");
+    if (!dir) return dir.status();
+    dir_ = dir.value();
   } else {
     dir_ = args_.dir;
   }
@@ -331,7 +90,13 @@ Status Demo::set_up() {
   spec.force = true;
   Result<std::vector<std::filesystem::path>> written = generate_cluster(dir_, spec);
   if (!written) return written.status();
-  if (Status s = tune_cluster_file(dir_ / "cluster.toml"); !s) return s;
+  // Checkpoints and the recovery horizon come quickly.
+  if (Status s = tune_cluster_file(dir_ / "cluster.toml", {{"checkpoint_interval", "64"},
+                                                           {"log_window", "128"},
+                                                           {"kv_partitions", "1024"}});
+      !s) {
+    return s;
+  }
   Result<ClusterConfig> cluster = load_cluster_config(dir_ / "cluster.toml");
   if (!cluster) return cluster.status();
   cluster_ = std::move(cluster).value();
@@ -340,7 +105,10 @@ Status Demo::set_up() {
              args_.replicas, cluster_.protocol.f, spec.base_port,
              spec.base_port + args_.replicas - 1, args_.clients, dir_.string());
 
-  replicas_ = std::make_unique<Cluster>(dir_, args_.replicas, args_.verify_threads);
+  replicas_ = std::make_unique<LocalCluster>(
+      dir_, args_.replicas,
+      std::vector<std::string>{"--log-level", "info", "--verify-threads",
+                               std::to_string(args_.verify_threads)});
   for (ReplicaId r = 0; r < args_.replicas; r++) {
     if (Status s = replicas_->start(r); !s) return s;
   }
@@ -358,27 +126,28 @@ Status Demo::set_up() {
   fmt::print("replicas up and connected; starting {} closed-loop clients\n", args_.clients);
 
   std::vector<runtime::ClientPool::Member> members;
-  std::vector<ClientId> ids;
   for (ClientId c = 0; c < args_.clients; c++) {
     Result<SecretKey> key = load_client_key(cluster_, c);
     if (!key) return key.status();
     members.push_back({c, key.value()});
-    ids.push_back(c);
   }
-  Result<std::unique_ptr<runtime::ClientPool>> pool =
-      runtime::ClientPool::start(cluster_, std::move(members), wall_clock_ns());
-  if (!pool) return pool.status();
-  pool_ = std::move(pool).value();
-  workload_ = std::make_unique<Workload>(*pool_, ids, epoch_);
-  workload_->start();
+  load::Workload workload;
+  workload.kind = load::Workload::Kind::kv;
+  workload.keys = 32;
+  workload.seed = 0x5eed;
+  Result<std::unique_ptr<load::LoadGenerator>> generator =
+      load::LoadGenerator::start(cluster_, {std::move(members)}, workload, wall_clock_ns());
+  if (!generator) return generator.status();
+  workload_ = std::move(generator).value();
   return Status::ok();
 }
 
 void Demo::print_status_line() {
-  const Workload::Window w = workload_ ? workload_->take_window() : Workload::Window{};
+  const load::LoadWindow w = workload_ ? workload_->take_window() : load::LoadWindow{};
   const double t = std::chrono::duration<double>(Clock::now() - epoch_).count();
   std::string line = fmt::format("[{:5.1f}s] {:5} ops/s  p50 {:6.1f} ms  p99 {:6.1f} ms", t,
-                                 w.ops, w.p50_ms, w.p99_ms);
+                                 w.completed, w.latency.percentile(0.50) / 1e3,
+                                 w.latency.percentile(0.99) / 1e3);
   const std::optional<View> view = cluster_view();
   line += view ? fmt::format("  view {}", *view) : std::string("  view ?");
   for (ReplicaId r = 0; r < args_.replicas; r++) {
@@ -414,7 +183,7 @@ bool Demo::wait_until(Clock::duration limit, const std::function<bool()>& done) 
     if (interrupted || Clock::now() > deadline) return false;
     if (std::optional<ReplicaId> r = replicas_->exited()) {
       fmt::print("replica {} exited on its own (see {})\n", *r,
-                 (dir_ / "logs" / fmt::format("replica-{}.log", *r)).string());
+                 replicas_->log_file(*r).string());
       return false;
     }
     if (Clock::now() >= next_line_) {
@@ -528,7 +297,6 @@ int Demo::run() {
 int Demo::finish(bool ok, const std::string& problem) {
   if (!problem.empty()) fmt::print("\nproblem: {}\n", problem);
   if (workload_) workload_->stop();
-  if (pool_) pool_->stop();
   const bool keep = args_.keep_running && replicas_ && !interrupted;
   if (replicas_ && !keep) replicas_->stop_all();
 

@@ -16,17 +16,22 @@ namespace pbft::kv {
 constexpr size_t key_size_max = 1024;
 constexpr size_t value_size_max = 60 * 1024;  // an op with key and value fits operation_size_max
 
-enum class OpType : uint8_t { get = 1, put = 2, del = 3, append = 4 };
+// null is the benchmark's null operation (the papers' 0/0, 0/4, 4/0): it
+// carries an argument of any size (in value), changes nothing, and returns ok
+// with a result of reply_size zero bytes. It is not part of the history model
+// (history.h): `pbft bench` uses it to measure the protocol, not the store.
+enum class OpType : uint8_t { get = 1, put = 2, del = 3, append = 4, null = 5 };
 
 struct Op {
   OpType type = OpType::get;
   Bytes key;
-  Bytes value;  // put and append only
+  Bytes value;              // put, append and null only
+  uint32_t reply_size = 0;  // null only
   friend bool operator==(const Op&, const Op&) = default;
 };
 
 // Encoding of an operation: type u8 | key length u32 | key | value length u32 | value
-// (no value part for get and delete).
+// (no value part for get and delete), then for null only: reply size u32.
 Bytes encode_op(const Op& op);
 Result<Op> decode_op(ByteView bytes);
 

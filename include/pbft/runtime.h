@@ -144,8 +144,9 @@ class ClientPool {
   // Starts an operation for member `index` (which must not have one
   // outstanding); `done` runs on the pool's thread, once, when f+1 replicas
   // agreed on the result or submit failed. An operation that never
-  // completes (the cluster is down) never calls `done`.
-  void submit(size_t index, Bytes operation, Done done);
+  // completes (the cluster is down) never calls `done`. read_only marks the
+  // request read-only (Request::read_only).
+  void submit(size_t index, Bytes operation, Done done, bool read_only = false);
   // Replicas to which member 0 currently has a connection, and the pool's
   // counters. Both ask the pool's thread and wait for it (up to 2 s): call
   // them from other threads, never from a `done` callback.

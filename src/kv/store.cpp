@@ -31,10 +31,12 @@ static_assert(result_encoded_size_max <= constants::result_size_max,
               "a get of a maximal value must fit in one reply");
 
 bool is_valid_type(uint8_t type) {
-  return type >= static_cast<uint8_t>(OpType::get) && type <= static_cast<uint8_t>(OpType::append);
+  return type >= static_cast<uint8_t>(OpType::get) && type <= static_cast<uint8_t>(OpType::null);
 }
 
-bool has_value_part(OpType type) { return type == OpType::put || type == OpType::append; }
+bool has_value_part(OpType type) {
+  return type == OpType::put || type == OpType::append || type == OpType::null;
+}
 
 void put_u32(Bytes& out, size_t value) {
   PBFT_ASSERT(value <= std::numeric_limits<uint32_t>::max());
@@ -101,6 +103,7 @@ struct OpView {
   OpType type;
   ByteView key;
   ByteView value;
+  uint32_t reply_size = 0;
 };
 
 // Checks the framing only: type, lengths against the buffer, no trailing
@@ -119,6 +122,9 @@ Result<OpView> decode_framing(ByteView bytes) {
     auto value = read_length_prefixed(reader, "value");
     if (!value) return value.status();
     op.value = *value;
+  }
+  if (op.type == OpType::null && !reader.read_u32(op.reply_size)) {
+    return Status::error("truncated: no room for the reply size");
   }
   if (reader.remaining() != 0) {
     return Status::error(std::to_string(reader.remaining()) + " trailing bytes after the operation");
@@ -140,7 +146,7 @@ Status check_limits(size_t key_size, size_t value_size) {
 
 Op to_op(const OpView& view) {
   return Op{view.type, Bytes(view.key.begin(), view.key.end()),
-            Bytes(view.value.begin(), view.value.end())};
+            Bytes(view.value.begin(), view.value.end()), view.reply_size};
 }
 
 }  // namespace
@@ -151,11 +157,13 @@ Bytes encode_op(const Op& op) {
   // is not part of the operation and is not encoded.
   const bool with_value = has_value_part(op.type);
   Bytes out;
+  const bool null = op.type == OpType::null;
   out.reserve(type_size + length_size + op.key.size() +
-              (with_value ? length_size + op.value.size() : 0));
+              (with_value ? length_size + op.value.size() : 0) + (null ? length_size : 0));
   out.push_back(static_cast<uint8_t>(op.type));
   put_bytes(out, op.key);
   if (with_value) put_bytes(out, op.value);
+  if (null) put_u32(out, op.reply_size);
   return out;
 }
 
@@ -164,6 +172,10 @@ Result<Op> decode_op(ByteView bytes) {
   if (!framing) return framing.status();
   if (Status limits = check_limits(framing->key.size(), framing->value.size()); !limits) {
     return limits;
+  }
+  if (framing->reply_size > value_size_max) {
+    return Status::error("reply size " + std::to_string(framing->reply_size) +
+                         " is over value_size_max (" + std::to_string(value_size_max) + ")");
   }
   return to_op(*framing);
 }
@@ -307,6 +319,13 @@ OpResult Store::apply(const Op& op) {
       }
       return {Code::ok, {}};
     }
+    case OpType::null:
+      // No state is read or written: the result's size is the client's
+      // choice, within the limit every result keeps.
+      if (op.value.size() > value_size_max || op.reply_size > value_size_max) {
+        return {Code::too_large, {}};
+      }
+      return {Code::ok, Bytes(op.reply_size, 0)};
   }
   // Only an Op built in memory with a value outside the enum gets here:
   // decode_op never produces one.

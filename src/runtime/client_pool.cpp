@@ -62,8 +62,8 @@ class ClientMember final : public ConnectionOwner {
     for (auto& link : links_) link->stop();
   }
 
-  void submit(Bytes operation, ClientPool::Done done) {
-    Result<Timestamp> t = client_->submit(std::move(operation));
+  void submit(Bytes operation, ClientPool::Done done, bool read_only) {
+    Result<Timestamp> t = client_->submit(std::move(operation), read_only);
     if (!t) {
       done(t.status());
       return;
@@ -209,12 +209,12 @@ Result<std::unique_ptr<ClientPool>> ClientPool::start(const ClusterConfig& clust
 
 size_t ClientPool::size() const { return impl_->members.size(); }
 
-void ClientPool::submit(size_t index, Bytes operation, Done done) {
+void ClientPool::submit(size_t index, Bytes operation, Done done, bool read_only) {
   PBFT_ASSERT(index < impl_->members.size());
-  asio::post(impl_->io, [this, index, operation = std::move(operation),
-                         done = std::move(done)]() mutable {
+  asio::post(impl_->io, [this, index, operation = std::move(operation), done = std::move(done),
+                         read_only]() mutable {
     if (impl_->stopped) return;
-    impl_->members[index]->submit(std::move(operation), std::move(done));
+    impl_->members[index]->submit(std::move(operation), std::move(done), read_only);
   });
 }
 

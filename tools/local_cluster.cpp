@@ -1,0 +1,172 @@
+#include "tools/local_cluster.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace pbft::tools {
+
+using Clock = std::chrono::steady_clock;
+
+Result<std::filesystem::path> make_temp_dir(const std::string& what) {
+  std::string pattern = "/tmp/pbft-" + what + "-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Status::error("cannot create a temporary directory in /tmp");
+  }
+  return std::filesystem::path(pattern);
+}
+
+Status tune_cluster_file(const std::filesystem::path& file,
+                         const std::map<std::string, std::string>& values) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  for (const auto& [key, value] : values) {
+    const size_t at = s.find("\n" + key + " = ");
+    if (at == std::string::npos) return Status::error("generated file has no " + key);
+    const size_t end = s.find('\n', at + 1);
+    s.replace(at + 1, end - at - 1, key + " = " + value);
+  }
+  std::ofstream out(file, std::ios::trunc);
+  out << s;
+  return out ? Status::ok() : Status::error("cannot rewrite " + file.string());
+}
+
+namespace {
+
+// The fields of /proc/<pid>/stat after the command name.
+std::optional<std::vector<std::string>> stat_fields(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  const size_t close = line.rfind(')');  // the name may contain spaces
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(line.substr(close + 1));
+  std::vector<std::string> fields;
+  for (std::string f; rest >> f;) fields.push_back(f);
+  return fields;
+}
+
+}  // namespace
+
+std::optional<double> process_cpu_seconds(pid_t pid) {
+  std::optional<std::vector<std::string>> f = stat_fields(pid);
+  // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the name.
+  if (!f || f->size() < 13) return std::nullopt;
+  const double ticks = std::stod((*f)[11]) + std::stod((*f)[12]);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::optional<uint64_t> process_rss_kib(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return std::nullopt;
+}
+
+LocalCluster::LocalCluster(std::filesystem::path dir, uint32_t n,
+                           std::vector<std::string> extra_args)
+    : dir_(std::move(dir)), pids_(n, -1), extra_args_(std::move(extra_args)) {}
+
+LocalCluster::~LocalCluster() { kill_all(); }
+
+std::filesystem::path LocalCluster::log_file(ReplicaId r) const {
+  return dir_ / "logs" / fmt::format("replica-{}.log", r);
+}
+
+Status LocalCluster::start(ReplicaId r) {
+  std::filesystem::create_directories(dir_ / "logs");
+  const std::string log = log_file(r).string();
+  const std::string config = (dir_ / "cluster.toml").string();
+  const std::string id = std::to_string(r);
+  std::vector<std::string> args = {"pbft", "replica", "--config", config, "--id", id};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return Status::error("fork failed");
+  if (pid == 0) {
+    // The child dies with its parent, however the parent ends.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    const int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  pids_[r] = pid;
+  return Status::ok();
+}
+
+void LocalCluster::kill_hard(ReplicaId r) {
+  if (pids_[r] <= 0) return;
+  kill(pids_[r], SIGKILL);
+  waitpid(pids_[r], nullptr, 0);
+  pids_[r] = -1;
+}
+
+void LocalCluster::stop_all() {
+  for (pid_t pid : pids_) {
+    if (pid > 0) kill(pid, SIGTERM);
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  for (pid_t& pid : pids_) {
+    while (pid > 0) {
+      if (waitpid(pid, nullptr, WNOHANG) == pid) {
+        pid = -1;
+      } else if (Clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        pid = -1;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  }
+}
+
+void LocalCluster::kill_all() {
+  for (pid_t& pid : pids_) {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+}
+
+std::optional<ReplicaId> LocalCluster::exited() {
+  for (ReplicaId r = 0; r < pids_.size(); r++) {
+    if (pids_[r] > 0 && waitpid(pids_[r], nullptr, WNOHANG) == pids_[r]) {
+      pids_[r] = -1;
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<runtime::ReplicaStatus> LocalCluster::status(ReplicaId r) const {
+  if (!running(r)) return std::nullopt;
+  Result<runtime::ReplicaStatus> s =
+      runtime::read_replica_status(dir_ / "data" / fmt::format("replica-{}", r) / "status.json");
+  if (!s || !s->running) return std::nullopt;
+  return s.value();
+}
+
+}  // namespace pbft::tools

@@ -1,0 +1,62 @@
+// Local clusters of `pbft replica` processes for the subcommands that start
+// their own (demo, bench): keys and a cluster file on free loopback ports,
+// the processes with their logs and status files.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pbft/cluster_config.h"
+#include "pbft/runtime.h"
+#include "pbft/status.h"
+
+namespace pbft::tools {
+
+// A new directory /tmp/pbft-<what>-XXXXXX.
+Result<std::filesystem::path> make_temp_dir(const std::string& what);
+
+// Replaces `key = ...` lines of a generated cluster file.
+Status tune_cluster_file(const std::filesystem::path& file,
+                         const std::map<std::string, std::string>& values);
+
+// CPU seconds (user + system) a process has used so far, from /proc.
+std::optional<double> process_cpu_seconds(pid_t pid);
+// Resident memory of a process in KiB, from /proc.
+std::optional<uint64_t> process_rss_kib(pid_t pid);
+
+// The replica processes of dir/cluster.toml, their logs (dir/logs) and
+// status files (dir/data/replica-<id>). Every process dies with this
+// object, and with the process that made it, however that ends.
+class LocalCluster {
+ public:
+  LocalCluster(std::filesystem::path dir, uint32_t n, std::vector<std::string> extra_args);
+  ~LocalCluster();
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  Status start(ReplicaId r);
+  void kill_hard(ReplicaId r);
+  // SIGTERM, then SIGKILL for any still running after 3 s.
+  void stop_all();
+  void kill_all();
+  bool running(ReplicaId r) const { return pids_[r] > 0; }
+  pid_t pid(ReplicaId r) const { return pids_[r]; }
+  // A replica that exited by itself (it should not).
+  std::optional<ReplicaId> exited();
+  // Its last status file, if it is running and wrote one.
+  std::optional<runtime::ReplicaStatus> status(ReplicaId r) const;
+  std::filesystem::path log_file(ReplicaId r) const;
+  uint32_t size() const { return static_cast<uint32_t>(pids_.size()); }
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<pid_t> pids_;
+  std::vector<std::string> extra_args_;
+};
+
+}  // namespace pbft::tools
