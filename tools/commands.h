@@ -22,4 +22,7 @@ void add_client_command(CLI::App& app, int& exit_status);
 // `pbft demo`: a local cluster, a fault and a verdict (tools/demo_command.cpp).
 void add_demo_command(CLI::App& app, int& exit_status);
 
+// `pbft bench`: throughput and latency (tools/bench_command.cpp).
+void add_bench_command(CLI::App& app, int& exit_status);
+
 }  // namespace pbft::tools

@@ -26,6 +26,7 @@ struct ReplicaArgs {
   unsigned verify_threads = 2;
   size_t max_connections = constants::connections_per_listener_max;
   bool recover = false;
+  bool unreplicated = false;
 };
 
 // A listener holds up to max_connections sockets besides the peers': let
@@ -81,6 +82,15 @@ int run_replica(const ReplicaArgs& args) {
   options.data_dir = args.data_dir.empty()
                          ? cluster->directory / "data" / fmt::format("replica-{}", args.id)
                          : std::filesystem::path(args.data_dir);
+  if (args.unreplicated) {
+    if (args.id != 0) {
+      fmt::print(stderr, "pbft replica: --unreplicated serves on replica 0's port: use --id 0\n");
+      return 1;
+    }
+    raise_descriptor_limit();
+    options.cluster = std::move(cluster).value();
+    return runtime::run_unreplicated_host(options);
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
@@ -140,6 +150,9 @@ void add_replica_command(CLI::App& app, int& exit_status) {
   cmd->add_flag("--recover", args->recover,
                 "Start as a restarted replica even if the data directory is new (it was lost, "
                 "or the replica moved to another machine)");
+  cmd->add_flag("--unreplicated", args->unreplicated,
+                "Serve the key-value store alone on replica 0's port, without replication: the "
+                "baseline of `pbft bench --unreplicated`");
   cmd->callback([args, &exit_status] { exit_status = run_replica(*args); });
 }
 

@@ -96,6 +96,14 @@ struct ReplicaHostOptions {
 // not start (the reason is logged), e.g. its port is taken.
 int run_replica_host(const ReplicaHostOptions& options);
 
+// The benchmark's baseline (`pbft bench --unreplicated`): the key-value
+// store alone on replica 0's port, behind the same transport and request
+// authentication, executing each request as it arrives, without
+// replication. Clients see it as the cluster unreplicated_view(cluster).
+int run_unreplicated_host(const ReplicaHostOptions& options);
+// The cluster with replica 0 only, n = 1 and f = 0.
+ClusterConfig unreplicated_view(const ClusterConfig& cluster);
+
 // The status file a replica writes (status.json in its data dir), read back.
 struct ReplicaStatus {
   ReplicaId id = 0;
@@ -107,6 +115,7 @@ struct ReplicaStatus {
   bool transferring = false;
   uint64_t state_transfers_completed = 0;
   uint64_t requests_executed = 0;
+  uint64_t batches_executed = 0;
   std::vector<bool> peers_up;  // index = replica id (self: true)
   RuntimeCounters counters;
 };

@@ -689,6 +689,7 @@ Result<ReplicaStatus> read_replica_status(const std::filesystem::path& file) {
     s.state_transfers_completed =
         j.at("replica_counters").at("state_transfers_completed").get<uint64_t>();
     s.requests_executed = j.at("replica_counters").at("requests_executed").get<uint64_t>();
+    s.batches_executed = j.at("replica_counters").at("batches_executed").get<uint64_t>();
     s.peers_up = j.at("peers_up").get<std::vector<bool>>();
     const nlohmann::json& c = j.at("counters");
     RuntimeCounters& r = s.counters;

@@ -1,0 +1,183 @@
+// The benchmark's baseline: the key-value store behind the same transport
+// (listener, connections, frames, request authentication, MAC'd replies)
+// on one server, without replication. A client talks to it as to a cluster
+// of n = 1, f = 0 (one reply is enough). See include/pbft/runtime.h.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <unordered_map>
+
+#include "pbft/kv.h"
+#include "pbft/runtime.h"
+#include "pbft/verifier.h"
+#include "pbft/wire.h"
+#include "src/runtime/connection.h"
+
+namespace pbft::runtime {
+
+ClusterConfig unreplicated_view(const ClusterConfig& cluster) {
+  ClusterConfig single = cluster;
+  single.replicas.resize(1);
+  single.protocol.n = 1;
+  single.protocol.f = 0;
+  return single;
+}
+
+namespace {
+
+class UnreplicatedHost final : public ConnectionOwner {
+ public:
+  UnreplicatedHost(asio::io_context& io, const ReplicaHostOptions& options)
+      : io_(io),
+        options_(options),
+        cluster_(unreplicated_view(options.cluster)),
+        acceptor_(io),
+        signals_(io) {}
+
+  Status start() {
+    Result<std::unique_ptr<Crypto>> crypto =
+        sodium::make_crypto(Principal::replica(0), options_.secret_key,
+                            std::make_shared<const KeyDirectory>(cluster_.key_directory()));
+    if (!crypto) return Status::error("crypto: " + crypto.reason());
+    crypto_ = std::move(crypto).value();
+    verifier_ = std::make_unique<Verifier>(cluster_.protocol, *crypto_);
+    store_ = std::make_unique<kv::Store>(cluster_.kv_partitions);
+    const uint16_t port = cluster_.replicas[0].port;
+    std::error_code ec;
+    asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Status::error(fmt::format("cannot listen on port {}: {}", port, ec.message()));
+    spdlog::info("unreplicated key-value server (no replication: the benchmark's baseline) "
+                 "listening on port {}",
+                 port);
+    accept();
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    signals_.async_wait([this](const std::error_code& e, int) {
+      if (e) return;
+      spdlog::info("shutting down: executed {} requests; runtime {}", executed_,
+                   to_json(counters_));
+      std::error_code ignored;
+      acceptor_.close(ignored);
+      std::vector<std::shared_ptr<Connection>> open;
+      for (auto& [serial, c] : accepted_) open.push_back(c);
+      for (auto& c : open) c->close("shutting down");
+      io_.stop();
+    });
+    return Status::ok();
+  }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](const std::error_code& ec, asio::ip::tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        counters_.connections_accepted++;
+        if (accepted_.size() >= options_.max_connections) {
+          counters_.connections_evicted++;
+          std::error_code ignored;
+          socket.close(ignored);
+        } else {
+          auto c = std::make_shared<Connection>(
+              std::move(socket), *this, counters_,
+              QueueLimits{constants::client_send_queue_frames_max,
+                          constants::client_send_queue_bytes_max},
+              true, std::chrono::milliseconds(options_.hello_timeout_ms), "incoming");
+          c->set_frame_timeout(std::chrono::milliseconds(options_.frame_timeout_ms));
+          accepted_.emplace(c->serial(), c);
+          c->start(std::nullopt);
+        }
+      }
+      accept();
+    });
+  }
+
+  void on_hello(Connection& c, const Hello& hello) override {
+    if (hello.kind != Hello::Kind::client || cluster_.clients.count(hello.id) == 0) {
+      counters_.hello_rejected++;
+      c.close("only clients of the cluster file talk to the unreplicated server");
+      return;
+    }
+    c.hello = hello;
+  }
+
+  bool reserve(Connection&, size_t) override { return true; }  // processed inline
+
+  void on_frame(Connection& c, Bytes frame) override {
+    Result<Message> decoded = wire::decode(frame);
+    if (!decoded) {
+      counters_.frames_undecodable++;
+      return;
+    }
+    Result<Verified> verified = verifier_->verify(std::move(decoded).value());
+    if (!verified) {
+      counters_.frames_unauthentic++;
+      return;
+    }
+    const auto* request = std::get_if<Request>(&verified->message());
+    if (request == nullptr || request->client != c.hello->id) {
+      counters_.frames_wrong_client++;
+      return;
+    }
+    counters_.frames_delivered++;
+    // Exactly once, as the replicas do it: an old timestamp is dropped, the
+    // last one gets its cached reply again.
+    LastReply& last = last_reply_[request->client];
+    if (request->timestamp < last.timestamp) return;
+    if (request->timestamp > last.timestamp) {
+      const Operation op{request->client, request->timestamp, request->operation};
+      std::vector<Bytes> results;
+      store_->execute(++seq_, std::span<const Operation>(&op, 1), results);
+      executed_++;
+      Reply reply;
+      reply.view = 0;
+      reply.timestamp = request->timestamp;
+      reply.client = request->client;
+      reply.sender = 0;
+      reply.result = std::move(results.front());
+      reply.mac = crypto_->mac(Principal::client(reply.client), wire::auth_payload(reply));
+      last = LastReply{request->timestamp, std::make_shared<const Bytes>(wire::encode(reply))};
+    }
+    if (last.frame) c.send(last.frame);
+  }
+
+  void on_closed(Connection& c, const std::string&) override { accepted_.erase(c.serial()); }
+
+  struct LastReply {
+    Timestamp timestamp = 0;
+    std::shared_ptr<const Bytes> frame;
+  };
+
+  asio::io_context& io_;
+  const ReplicaHostOptions& options_;
+  ClusterConfig cluster_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  std::unique_ptr<Crypto> crypto_;
+  std::unique_ptr<Verifier> verifier_;
+  std::unique_ptr<kv::Store> store_;
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> accepted_;
+  std::unordered_map<ClientId, LastReply> last_reply_;
+  RuntimeCounters counters_;
+  Seq seq_ = 0;
+  uint64_t executed_ = 0;
+};
+
+}  // namespace
+
+int run_unreplicated_host(const ReplicaHostOptions& options) {
+  asio::io_context io(1);
+  UnreplicatedHost host(io, options);
+  if (Status s = host.start(); !s) {
+    spdlog::error("unreplicated server cannot start: {}", s.reason());
+    return 1;
+  }
+  io.run();
+  return 0;
+}
+
+}  // namespace pbft::runtime
