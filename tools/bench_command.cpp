@@ -48,6 +48,7 @@ struct BenchArgs {
   std::string auth = "mac";
   double read_only_ratio = 0;
   uint32_t batch_max = 0;  // 0: the bench's default (see below)
+  uint32_t in_flight_max = 0;  // 0: the cluster file's default
   bool unreplicated = false;
   std::string json;
   std::string history;
@@ -160,6 +161,13 @@ Status Bench::set_up_local() {
                                     {"log_level", "\"warn\""}});
       !s) {
     return s;
+  }
+  if (args_.in_flight_max != 0) {
+    if (Status s = tune_cluster_file(dir_ / "cluster.toml",
+                                     {{"in_flight_max", std::to_string(args_.in_flight_max)}});
+        !s) {
+      return s;
+    }
   }
   Result<ClusterConfig> cluster = load_cluster_config(dir_ / "cluster.toml");
   if (!cluster) return cluster.status();
@@ -383,6 +391,7 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
                   {"auth", cluster_.protocol.client_auth == RequestAuth::signature ? "sig" : "mac"},
                   {"read_only_ratio", args_.read_only_ratio},
                   {"batch_max", cluster_.protocol.batch_size_max},
+                  {"in_flight_max", cluster_.protocol.in_flight_max},
                   {"unreplicated", args_.unreplicated},
                   {"workload", args_.workload},
                   {"verify_threads", args_.verify_threads},
@@ -530,6 +539,10 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--batch-max", args->batch_max,
                   fmt::format("Requests per batch at most (local cluster; default {})",
                               default_batch_max))
+      ->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--in-flight-max", args->in_flight_max,
+                  "Batches the primary keeps pre-prepared but not executed (local cluster; "
+                  "default: the cluster file's)")
       ->check(CLI::Range(1u, 1024u));
   cmd->add_flag("--unreplicated", args->unreplicated,
                 "Run the same store behind the same transport on one server, without "

@@ -86,11 +86,11 @@ void Connection::start(const std::optional<Hello>& own_hello) {
   }
   if (expect_hello_) {
     arm_timer(hello_timeout_);
-    read_hello();
   } else {
     hello_done_ = true;
-    read_header();
   }
+  in_.resize(read_buffer_size);
+  read_some();
 }
 
 void Connection::arm_timer(std::chrono::milliseconds after) {
@@ -128,102 +128,132 @@ void Connection::set_idle_timeout(std::chrono::milliseconds timeout) {
   }
 }
 
-void Connection::read_hello() {
-  asio::async_read(socket_, asio::buffer(hello_buf_),
-                   [self = shared_from_this()](const std::error_code& ec, size_t) {
-                     if (!self->open_) return;
-                     if (ec) {
-                       self->close(ec == asio::error::eof ? "closed by peer" : ec.message());
-                       return;
-                     }
-                     Result<Hello> received = decode_hello(self->hello_buf_);
-                     if (!received) {
-                       self->counters_.hello_rejected++;
-                       self->close(received.reason());
-                       return;
-                     }
-                     self->hello_done_ = true;
-                     self->timer_.cancel();
-                     self->last_frame_at_ = std::chrono::steady_clock::now();
-                     self->owner_.on_hello(*self, *received);
-                     if (self->open_) self->read_header();
-                   });
-}
-
-void Connection::read_header() {
-  asio::async_read(
-      socket_, asio::buffer(header_), [self = shared_from_this()](const std::error_code& ec, size_t) {
+void Connection::read_some() {
+  if (reading_ || paused_ || !open_) return;
+  if (in_end_ == in_.size()) {
+    // The buffer is full of a frame's beginning: parse() made it as large
+    // as the frame it reserved, so this only happens before the header.
+    compact();
+  }
+  reading_ = true;
+  socket_.async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      [self = shared_from_this()](const std::error_code& ec, size_t n) {
+        self->reading_ = false;
         if (!self->open_) return;
         if (ec) {
-          self->close(ec == asio::error::eof ? "closed by peer" : ec.message());
+          const bool mid_frame = self->in_end_ > self->in_begin_;
+          self->close(ec == asio::error::eof
+                          ? (mid_frame ? "closed by peer mid-frame" : "closed by peer")
+                          : ec.message());
           return;
         }
-        // The length first: a frame over the limit is refused before
-        // anything is allocated for it.
-        const uint64_t body = load_le32(self->header_.data() + 12);
-        if (constants::header_size + body > constants::frame_size_max) {
-          self->counters_.frames_oversized++;
-          self->close("frame of " + std::to_string(constants::header_size + body) +
-                      " bytes is over the limit of " + std::to_string(constants::frame_size_max));
-          return;
-        }
-        if (Result<wire::Header> h = wire::decode_header(self->header_); !h) {
-          self->counters_.frames_bad_header++;
-          self->close(h.reason());
-          return;
-        }
-        const size_t total = constants::header_size + static_cast<size_t>(body);
-        if (!self->owner_.reserve(*self, total)) {
-          self->counters_.read_pauses++;
-          self->paused_ = true;
-          return;
-        }
-        self->reserved_ = total;
-        self->read_body();
+        self->in_end_ += n;
+        self->parse();
+      });
+}
+
+// Moves the unparsed bytes to the front of the buffer.
+void Connection::compact() {
+  if (in_begin_ == 0) return;
+  std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+  in_end_ -= in_begin_;
+  in_begin_ = 0;
+}
+
+void Connection::parse() {
+  std::shared_ptr<Connection> self = shared_from_this();  // the owner may drop its reference
+  while (open_ && !paused_) {
+    const size_t available = in_end_ - in_begin_;
+    const uint8_t* at = in_.data() + in_begin_;
+    if (!hello_done_) {
+      if (available < hello_size) break;
+      Result<Hello> received = decode_hello(ByteView(at, hello_size));
+      in_begin_ += hello_size;
+      if (!received) {
+        counters_.hello_rejected++;
+        close(received.reason());
+        return;
+      }
+      hello_done_ = true;
+      timer_.cancel();
+      last_frame_at_ = std::chrono::steady_clock::now();
+      owner_.on_hello(*this, *received);
+      continue;
+    }
+    if (available < constants::header_size) break;
+    const uint64_t body = load_le32(at + 12);
+    const size_t total = constants::header_size + static_cast<size_t>(body);
+    if (reserved_ == 0) {
+      // The length first: a frame over the limit is refused before
+      // anything is allocated for it.
+      if (constants::header_size + body > constants::frame_size_max) {
+        counters_.frames_oversized++;
+        close("frame of " + std::to_string(constants::header_size + body) +
+              " bytes is over the limit of " + std::to_string(constants::frame_size_max));
+        return;
+      }
+      if (Result<wire::Header> h = wire::decode_header(ByteView(at, constants::header_size)); !h) {
+        counters_.frames_bad_header++;
+        close(h.reason());
+        return;
+      }
+      if (!owner_.reserve(*this, total)) {
+        counters_.read_pauses++;
+        paused_ = true;
+        return;  // resume() parses again
+      }
+      reserved_ = total;
+      frames_started_++;
+    }
+    if (available < total) {
+      // Wait for the rest, with room for all of it and a time limit.
+      if (in_.size() - in_begin_ < total) {
+        compact();
+        if (in_.size() < total) in_.resize(total);
+      }
+      arm_frame_timer();
+      break;
+    }
+    Bytes frame(at, at + total);
+    in_begin_ += total;
+    frame_timer_armed_for_ = 0;
+    frame_timer_.cancel();
+    counters_.frames_received++;
+    counters_.bytes_received += total;
+    last_frame_at_ = std::chrono::steady_clock::now();
+    reserved_ = 0;
+    owner_.on_frame(*this, std::move(frame));
+  }
+  if (!open_) return;
+  if (in_begin_ == in_end_) {
+    in_begin_ = in_end_ = 0;
+    // A large frame grew the buffer: give the memory back.
+    if (in_.size() > read_buffer_size) {
+      in_.resize(read_buffer_size);
+      in_.shrink_to_fit();
+    }
+  }
+  read_some();
+}
+
+void Connection::arm_frame_timer() {
+  if (frame_timeout_.count() == 0 || frame_timer_armed_for_ == frames_started_) return;
+  frame_timer_armed_for_ = frames_started_;
+  frame_timer_.expires_after(frame_timeout_);
+  frame_timer_.async_wait(
+      [self = shared_from_this(), frame = frames_started_](const std::error_code& ec) {
+        if (ec || !self->open_ || self->reserved_ == 0 || self->frames_started_ != frame) return;
+        self->counters_.frame_timeouts++;
+        self->close("a frame's body did not arrive within " +
+                    std::to_string(self->frame_timeout_.count()) + " ms");
       });
 }
 
 void Connection::resume() {
   if (!open_ || !paused_) return;
-  const size_t total = constants::header_size + load_le32(header_.data() + 12);
-  if (!owner_.reserve(*this, total)) return;  // still no room: stay paused
   paused_ = false;
-  reserved_ = total;
-  read_body();
-}
-
-void Connection::read_body() {
-  frames_started_++;
-  if (frame_timeout_.count() > 0) {
-    frame_timer_.expires_after(frame_timeout_);
-    frame_timer_.async_wait(
-        [self = shared_from_this(), frame = frames_started_](const std::error_code& ec) {
-          if (ec || !self->open_ || self->reserved_ == 0 || self->frames_started_ != frame) return;
-          self->counters_.frame_timeouts++;
-          self->close("a frame's body did not arrive within " +
-                      std::to_string(self->frame_timeout_.count()) + " ms");
-        });
-  }
-  frame_.assign(reserved_, 0);
-  std::memcpy(frame_.data(), header_.data(), header_.size());
-  asio::async_read(
-      socket_, asio::buffer(frame_.data() + constants::header_size, frame_.size() - constants::header_size),
-      [self = shared_from_this()](const std::error_code& ec, size_t) {
-        if (!self->open_) return;
-        if (ec) {
-          self->close(ec == asio::error::eof ? "closed by peer mid-frame" : ec.message());
-          return;
-        }
-        self->frame_timer_.cancel();
-        self->counters_.frames_received++;
-        self->counters_.bytes_received += self->frame_.size();
-        self->last_frame_at_ = std::chrono::steady_clock::now();
-        self->reserved_ = 0;
-        Bytes frame = std::move(self->frame_);
-        self->frame_ = Bytes();
-        self->owner_.on_frame(*self, std::move(frame));
-        if (self->open_) self->read_header();
-      });
+  parse();
 }
 
 SendResult Connection::send(std::shared_ptr<const Bytes> frame) {
@@ -245,17 +275,32 @@ void Connection::write_next() {
     return;
   }
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(*queue_.front()),
-                    [self = shared_from_this()](const std::error_code& ec, size_t written) {
+  // Everything queued goes out in one gathered write (up to a bound), so a
+  // burst of frames to one peer costs one system call, not one each.
+  write_buffers_.clear();
+  size_t bytes = 0;
+  for (const auto& frame : queue_) {
+    if (write_buffers_.size() == write_frames_max ||
+        (!write_buffers_.empty() && bytes + frame->size() > write_bytes_max)) {
+      break;
+    }
+    write_buffers_.push_back(asio::buffer(*frame));
+    bytes += frame->size();
+  }
+  asio::async_write(socket_, write_buffers_,
+                    [self = shared_from_this(), frames = write_buffers_.size()](
+                        const std::error_code& ec, size_t written) {
                       if (!self->open_) return;
                       if (ec) {
                         self->close("write failed: " + ec.message());
                         return;
                       }
-                      self->counters_.frames_sent++;
+                      self->counters_.frames_sent += frames;
                       self->counters_.bytes_sent += written;
-                      self->queued_bytes_ -= self->queue_.front()->size();
-                      self->queue_.pop_front();
+                      for (size_t i = 0; i < frames; i++) {
+                        self->queued_bytes_ -= self->queue_.front()->size();
+                        self->queue_.pop_front();
+                      }
                       self->write_next();
                     });
 }
@@ -270,7 +315,8 @@ void Connection::close(const std::string& reason) {
   frame_timer_.cancel();
   queue_.clear();
   queued_bytes_ = 0;
-  frame_ = Bytes();
+  in_ = Bytes();
+  in_begin_ = in_end_ = 0;
   // Keep this object alive through the owner's bookkeeping.
   std::shared_ptr<Connection> self = shared_from_this();
   owner_.on_closed(*this, reason);

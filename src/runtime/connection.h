@@ -103,9 +103,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point accepted_at;
 
  private:
-  void read_hello();
-  void read_header();
-  void read_body();
+  void read_some();
+  void parse();
+  void compact();
+  void arm_frame_timer();
   void write_next();
   void arm_timer(std::chrono::milliseconds after);
   void on_timer();
@@ -121,6 +122,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::milliseconds idle_timeout_{0};
   std::chrono::milliseconds frame_timeout_{0};
   uint64_t frames_started_ = 0;  // identifies the frame a frame timer is for
+  uint64_t frame_timer_armed_for_ = 0;
   std::chrono::steady_clock::time_point last_frame_at_;
   std::string name_;
   std::string remote_address_;
@@ -129,11 +131,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool open_ = true;
   bool paused_ = false;
   bool hello_done_ = false;
-  std::array<uint8_t, 16> header_{};
-  std::array<uint8_t, hello_size> hello_buf_{};
-  Bytes frame_;                // the frame being read
-  size_t reserved_ = 0;        // bytes reserved for frame_
+  // Reading: one read fetches whatever arrived (many frames, or part of
+  // one); frames are cut out of in_[in_begin_, in_end_). The buffer grows to
+  // hold a frame larger than it only once that frame's bytes are reserved.
+  static constexpr size_t read_buffer_size = 32 * 1024;
+  Bytes in_;
+  size_t in_begin_ = 0;
+  size_t in_end_ = 0;
+  bool reading_ = false;
+  size_t reserved_ = 0;  // bytes reserved for the frame being read
+  // Writing: frames queue here and leave in gathered writes.
+  static constexpr size_t write_frames_max = 64;
+  static constexpr size_t write_bytes_max = 1024 * 1024;
   std::deque<std::shared_ptr<const Bytes>> queue_;
+  std::vector<asio::const_buffer> write_buffers_;
   size_t queued_bytes_ = 0;
   bool writing_ = false;
 };
