@@ -52,6 +52,29 @@ TEST(RuntimeHello, RoundTrips) {
   ASSERT_TRUE(h.is_ok()) << h.reason();
   EXPECT_EQ(h->kind, Hello::Kind::client);
   EXPECT_EQ(h->id, 70000u);
+  EXPECT_EQ(h->count, 1);
+}
+
+TEST(RuntimeHello, ClientGroupsRoundTripAndCountZeroMeansOne) {
+  Result<Hello> group = decode_hello(encode_hello(Hello{Hello::Kind::client, 100, 512}));
+  ASSERT_TRUE(group.is_ok()) << group.reason();
+  EXPECT_EQ(group->count, 512);
+  EXPECT_TRUE(group->carries(100));
+  EXPECT_TRUE(group->carries(611));
+  EXPECT_FALSE(group->carries(99));
+  EXPECT_FALSE(group->carries(612));
+  Bytes legacy = encode_hello(Hello{Hello::Kind::client, 5});
+  legacy[6] = legacy[7] = 0;  // what a peer that predates groups sends
+  Result<Hello> single = decode_hello(legacy);
+  ASSERT_TRUE(single.is_ok()) << single.reason();
+  EXPECT_EQ(single->count, 1);
+}
+
+TEST(RuntimeHello, RejectsOversizedGroupsAndReplicaGroups) {
+  EXPECT_FALSE(decode_hello(encode_hello(Hello{Hello::Kind::client, 0,
+                                               constants::client_group_max + 1}))
+                   .is_ok());
+  EXPECT_FALSE(decode_hello(encode_hello(Hello{Hello::Kind::replica, 1, 2})).is_ok());
 }
 
 TEST(RuntimeHello, RejectsEveryBadField) {

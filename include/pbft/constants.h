@@ -104,6 +104,13 @@ constexpr size_t verify_bytes_max = 128 * 1024 * 1024;
 // Of that, connections that have not yet delivered an authentic frame may
 // hold at most this much, so that strangers cannot starve known peers.
 constexpr size_t verify_bytes_unauthenticated_max = 16 * 1024 * 1024;
+// A client connection may carry up to this many consecutive client ids (a
+// load generator's or a proxy's sessions), so that replies to many clients
+// share one connection and leave in few writes. Its send queue grows with
+// the group: per client id, this many more frames and bytes.
+constexpr size_t client_group_max = 1024;
+constexpr size_t client_group_frames_per_client = 4;
+constexpr size_t client_group_bytes_per_client = 16 * 1024;
 // Connections one listener keeps at once; past it, the oldest connection
 // that never delivered an authentic frame is closed to make room.
 constexpr size_t connections_per_listener_max = 1024;

@@ -130,8 +130,9 @@ Result<uint16_t> pick_free_base_port(uint32_t n);
 
 // ------------------------------------------------------------------- client
 
-// Clients on one event-loop thread of their own: one Client core per member,
-// each with a connection to every replica. Thread-safe: submit may be called
+// Clients on one event-loop thread of their own: one Client core per member;
+// members with consecutive ids share a connection to every replica (up to
+// constants::client_group_max per connection). Thread-safe: submit may be called
 // from any thread; callbacks run on the pool's thread.
 class ClientPool {
  public:
@@ -156,7 +157,7 @@ class ClientPool {
   // completes (the cluster is down) never calls `done`. read_only marks the
   // request read-only (Request::read_only).
   void submit(size_t index, Bytes operation, Done done, bool read_only = false);
-  // Replicas to which member 0 currently has a connection, and the pool's
+  // Replicas to which the lowest ids' group has a connection, and the pool's
   // counters. Both ask the pool's thread and wait for it (up to 2 s): call
   // them from other threads, never from a `done` callback.
   size_t replicas_connected() const;

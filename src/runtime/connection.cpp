@@ -37,6 +37,8 @@ Bytes encode_hello(const Hello& hello) {
   store_le32(b.data(), hello_magic);
   b[4] = hello_version;
   b[5] = static_cast<uint8_t>(hello.kind);
+  b[6] = static_cast<uint8_t>(hello.count);
+  b[7] = static_cast<uint8_t>(hello.count >> 8);
   store_le32(b.data() + 8, hello.id);
   return b;
 }
@@ -50,8 +52,17 @@ Result<Hello> decode_hello(ByteView bytes) {
   if (bytes[5] > static_cast<uint8_t>(Hello::Kind::client)) {
     return Status::error("hello: unknown kind " + std::to_string(bytes[5]));
   }
-  if (bytes[6] != 0 || bytes[7] != 0) return Status::error("hello: reserved bytes must be zero");
-  return Hello{static_cast<Hello::Kind>(bytes[5]), load_le32(bytes.data() + 8)};
+  const auto kind = static_cast<Hello::Kind>(bytes[5]);
+  const uint16_t count = static_cast<uint16_t>(bytes[6] | bytes[7] << 8);
+  const uint32_t id = load_le32(bytes.data() + 8);
+  if (kind == Hello::Kind::replica && count > 1) {
+    return Status::error("hello: a replica speaks for itself only");
+  }
+  if (count > constants::client_group_max) {
+    return Status::error("hello: a group of " + std::to_string(count) + " clients is over " +
+                         std::to_string(constants::client_group_max));
+  }
+  return Hello{kind, id, std::max<uint16_t>(count, 1)};
 }
 
 // ------------------------------------------------------------ Connection

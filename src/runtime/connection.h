@@ -27,11 +27,17 @@ namespace pbft::runtime {
 // reserved u16 (0) | id u32, little-endian. Not authenticated: a replica uses
 // it only to tell replica links from client connections and where to send a
 // client's replies before that client's first authentic request arrives.
+// A client's hello names the client ids [id, id + count) that the
+// connection carries (count 1 for a lone client; 0 on the wire means 1, as
+// older peers send it). A replica's count is 1.
 struct Hello {
   enum class Kind : uint8_t { replica = 0, client = 1 };
   Kind kind = Kind::replica;
   uint32_t id = 0;
+  uint16_t count = 1;
+  bool carries(uint32_t client) const { return client >= id && client - id < count; }
 };
+// magic u32 | version u8 | kind u8 | count u16 | id u32, little-endian.
 constexpr size_t hello_size = 12;
 constexpr uint32_t hello_magic = 0x4c484250;  // "PBHL" little-endian
 constexpr uint8_t hello_version = 1;
@@ -84,6 +90,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Continues reading after reserve() returned false.
   void resume();
   void set_idle_timeout(std::chrono::milliseconds timeout);
+  void set_queue_limits(QueueLimits limits) { limits_ = limits; }
   // Once a header is read, the body must arrive within this (0: no limit):
   // a sender that stops mid-frame does not hold its reservation forever.
   void set_frame_timeout(std::chrono::milliseconds timeout) { frame_timeout_ = timeout; }

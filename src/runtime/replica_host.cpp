@@ -268,16 +268,28 @@ void ReplicaHost::on_hello(Connection& c, const Hello& hello) {
     c.set_idle_timeout(milliseconds(options_.replica_idle_timeout_ms));
     return;
   }
-  if (cluster_.clients.count(hello.id) == 0) {
-    counters_.hello_rejected++;
-    c.close(fmt::format("hello from client {} (not in the cluster file)", hello.id));
-    return;
+  for (uint32_t k = 0; k < hello.count; k++) {
+    if (cluster_.clients.count(hello.id + k) == 0) {
+      counters_.hello_rejected++;
+      c.close(fmt::format("hello from client {} (not in the cluster file)", hello.id + k));
+      return;
+    }
   }
   c.hello = hello;
+  if (hello.count > 1) {
+    // A group's replies share this connection: its queue grows with it.
+    c.set_queue_limits(QueueLimits{
+        constants::client_send_queue_frames_max +
+            hello.count * constants::client_group_frames_per_client,
+        constants::client_send_queue_bytes_max +
+            hello.count * constants::client_group_bytes_per_client});
+  }
   // Provisional: replies go here until an authentic request says otherwise.
-  ClientRoute& route = client_routes_[hello.id];
-  if (!route.authentic || route.connection.expired()) {
-    route = ClientRoute{c.shared_from_this(), false};
+  for (uint32_t k = 0; k < hello.count; k++) {
+    ClientRoute& route = client_routes_[hello.id + k];
+    if (!route.authentic || route.connection.expired()) {
+      route = ClientRoute{c.shared_from_this(), false};
+    }
   }
 }
 
@@ -407,7 +419,7 @@ void ReplicaHost::deliver(Connection* c, const Verified& verified) {
   const Message& m = verified.message();
   if (const auto* request = std::get_if<Request>(&m)) {
     if (c->hello && c->hello->kind == Hello::Kind::client) {
-      if (request->client != c->hello->id) {
+      if (!c->hello->carries(request->client)) {
         counters_.frames_wrong_client++;
         return;
       }
@@ -434,9 +446,12 @@ void ReplicaHost::on_closed(Connection& c, const std::string& reason) {
   }
   if (c.read_reservation() > 0) release(c.read_reservation(), c.reserved_as_stranger);
   if (c.hello && c.hello->kind == Hello::Kind::client) {
-    auto route = client_routes_.find(c.hello->id);
-    if (route != client_routes_.end() && route->second.connection.lock().get() == &c) {
-      client_routes_.erase(route);
+    for (uint32_t k = 0; k < c.hello->count; k++) {
+      auto route = client_routes_.find(c.hello->id + k);
+      if (route == client_routes_.end()) continue;
+      // A dead weak pointer may be this connection too: it is going away.
+      std::shared_ptr<Connection> routed = route->second.connection.lock();
+      if (!routed || routed.get() == &c) client_routes_.erase(route);
     }
   }
   if (accepted_.erase(c.serial()) > 0) {

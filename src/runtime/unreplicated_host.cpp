@@ -97,12 +97,19 @@ class UnreplicatedHost final : public ConnectionOwner {
   }
 
   void on_hello(Connection& c, const Hello& hello) override {
-    if (hello.kind != Hello::Kind::client || cluster_.clients.count(hello.id) == 0) {
-      counters_.hello_rejected++;
-      c.close("only clients of the cluster file talk to the unreplicated server");
-      return;
+    for (uint32_t k = 0; k < hello.count; k++) {
+      if (hello.kind != Hello::Kind::client || cluster_.clients.count(hello.id + k) == 0) {
+        counters_.hello_rejected++;
+        c.close("only clients of the cluster file talk to the unreplicated server");
+        return;
+      }
     }
     c.hello = hello;
+    c.set_queue_limits(QueueLimits{
+        constants::client_send_queue_frames_max +
+            hello.count * constants::client_group_frames_per_client,
+        constants::client_send_queue_bytes_max +
+            hello.count * constants::client_group_bytes_per_client});
   }
 
   bool reserve(Connection&, size_t) override { return true; }  // processed inline
@@ -119,7 +126,7 @@ class UnreplicatedHost final : public ConnectionOwner {
       return;
     }
     const auto* request = std::get_if<Request>(&verified->message());
-    if (request == nullptr || request->client != c.hello->id) {
+    if (request == nullptr || !c.hello->carries(request->client)) {
       counters_.frames_wrong_client++;
       return;
     }
