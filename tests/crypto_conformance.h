@@ -143,10 +143,15 @@ TYPED_TEST_P(CryptoConformance, UnknownSignerFails) {
 
 // A MAC from a to b is under the key a and b share: b verifies it as from a,
 // and both compute the same tag for the same data.
+// Every pair that talks shares a key: replicas with replicas and clients,
+// not clients with clients (which never exchange messages).
 TYPED_TEST_P(CryptoConformance, MacIsPairwiseSymmetric) {
   const Bytes data = patterned(80);
   for (const Crypto* a : this->everyone()) {
     for (const Crypto* b : this->everyone()) {
+      if (a->self().kind == PrincipalKind::client && b->self().kind == PrincipalKind::client) {
+        continue;
+      }
       const Mac tag = a->mac(b->self(), data);
       EXPECT_TRUE(b->verify_mac(a->self(), data, tag));
       EXPECT_EQ(tag, b->mac(a->self(), data));

@@ -178,6 +178,25 @@ TEST_F(SodiumCryptoTest, SparseClientIdsAreKnownExactlyAsListed) {
                                      client_9->mac(Principal::replica(2), data)));
 }
 
+// Clients never talk to each other, so a client derives MAC keys with the
+// replicas only (thousands of clients would otherwise cost each of them
+// thousands of X25519 operations); it still checks other clients' signatures.
+TEST_F(SodiumCryptoTest, ClientsShareNoMacKeyWithEachOther) {
+  const auto directory = rfc_directory();
+  ASSERT_GE(directory->clients.size(), 2u);
+  const ClientId a = directory->clients.begin()->first;
+  const ClientId b = std::next(directory->clients.begin())->first;
+  auto client_a = make(Principal::client(a), keypair(Principal::client(a)).secret_key, directory);
+  auto client_b = make(Principal::client(b), keypair(Principal::client(b)).secret_key, directory);
+  ASSERT_NE(client_a, nullptr);
+  ASSERT_NE(client_b, nullptr);
+  const Bytes data = patterned(32);
+  EXPECT_EQ(client_a->mac(Principal::client(b), data), Mac{}) << "no key: the all-zero tag";
+  EXPECT_FALSE(client_b->verify_mac(Principal::client(a), data,
+                                    client_a->mac(Principal::client(b), data)));
+  EXPECT_TRUE(client_b->verify(Principal::client(a), data, client_a->sign(data)));
+}
+
 // make_crypto copies what it needs: the directory may go away.
 TEST_F(SodiumCryptoTest, CryptoOutlivesTheDirectory) {
   auto directory = rfc_directory();

@@ -57,6 +57,7 @@ std::string describe(Principal p) {
 struct Peer {
   PublicKey public_key{};
   MacKey mac_key{};
+  bool has_mac_key = false;  // a client has none with other clients
 };
 
 // Wipes a secret local when it goes out of scope, on every return path.
@@ -108,6 +109,7 @@ Status derive_peer(const Self& self, Principal who, const PublicKey& public_key,
   crypto_generichash_update(&state.value, reinterpret_cast<const uint8_t*>(mac_key_domain.data()),
                             mac_key_domain.size());
   crypto_generichash_final(&state.value, peer.mac_key.data(), peer.mac_key.size());
+  peer.has_mac_key = true;
   return Status::ok();
 }
 
@@ -135,8 +137,9 @@ class SodiumCrypto final : public Crypto {
     for (auto& [id, peer] : clients_) sodium_memzero(peer.mac_key.data(), peer.mac_key.size());
   }
 
-  // Replicas must be added in id order, 0 first.
-  Status add_peer(const Self& me, Principal who, const PublicKey& public_key) {
+  // Replicas must be added in id order, 0 first. Without a MAC key, only
+  // the peer's signatures can be checked.
+  Status add_peer(const Self& me, Principal who, const PublicKey& public_key, bool with_mac_key) {
     Peer* peer = nullptr;
     if (who.kind == PrincipalKind::replica) {
       PBFT_ASSERT(who.id == replicas_.size());
@@ -145,6 +148,10 @@ class SodiumCrypto final : public Crypto {
       auto [it, inserted] = clients_.try_emplace(who.id);
       PBFT_ASSERT(inserted);
       peer = &it->second;
+    }
+    if (!with_mac_key) {
+      peer->public_key = public_key;
+      return Status::ok();
     }
     return derive_peer(me, who, public_key, *peer);
   }
@@ -179,14 +186,14 @@ class SodiumCrypto final : public Crypto {
   Mac mac(Principal peer_id, ByteView data) const override {
     Mac out{};
     const Peer* peer = find_peer(peer_id);
-    if (peer == nullptr) return out;
+    if (peer == nullptr || !peer->has_mac_key) return out;
     compute_mac(*peer, data, out);
     return out;
   }
 
   bool verify_mac(Principal peer_id, ByteView data, const Mac& tag) const override {
     const Peer* peer = find_peer(peer_id);
-    if (peer == nullptr) return false;
+    if (peer == nullptr || !peer->has_mac_key) return false;
     Mac expected{};
     compute_mac(*peer, data, expected);
     return sodium_memcmp(expected.data(), tag.data(), tag.size()) == 0;
@@ -293,12 +300,16 @@ Result<std::unique_ptr<Crypto>> make_crypto(Principal self, const SecretKey& sec
   for (ReplicaId id = 0; id < directory->replicas.size(); ++id) {
     const Principal who = Principal::replica(id);
     if (Status s = claim(who, directory->replicas[id]); !s) return s;
-    if (Status s = crypto->add_peer(me, who, directory->replicas[id]); !s) return s;
+    if (Status s = crypto->add_peer(me, who, directory->replicas[id], true); !s) return s;
   }
+  // Clients talk to replicas only: a client derives no MAC keys with the
+  // other clients (with thousands of clients, that would be thousands of
+  // X25519 operations per client for keys it never uses).
+  const bool is_client = self.kind == PrincipalKind::client;
   for (const auto& [id, key] : directory->clients) {
     const Principal who = Principal::client(id);
     if (Status s = claim(who, key); !s) return s;
-    if (Status s = crypto->add_peer(me, who, key); !s) return s;
+    if (Status s = crypto->add_peer(me, who, key, !is_client); !s) return s;
   }
   return std::unique_ptr<Crypto>(std::move(crypto));
 }
