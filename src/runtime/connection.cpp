@@ -276,7 +276,12 @@ SendResult Connection::send(std::shared_ptr<const Bytes> frame) {
   }
   queued_bytes_ += frame->size();
   queue_.push_back(std::move(frame));
-  if (!writing_) write_next();
+  if (!writing_) {
+    // Start writing once the current handler is done, so that everything
+    // it sends to this peer leaves in one gathered write.
+    writing_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+  }
   return SendResult::queued;
 }
 
