@@ -306,6 +306,27 @@ TEST(Batching, RequestsArrivingWhileTheWindowIsFullFormTheNextBatch) {
   EXPECT_EQ(c.replica(primary).pending_requests(), 2u);
 }
 
+// Under load the batches grow instead of multiplying: with a batch in
+// flight, a partial batch waits for it, and only a full one starts another.
+TEST(Batching, WithABatchInFlightOnlyAFullBatchStartsAnother) {
+  ProtocolConfig config = small_config();
+  config.in_flight_max = 4;
+  config.batch_size_max = 3;
+  Cluster c(config, 7);
+  ASSERT_TRUE(c.deliver(primary, c.make_request(0, 1, put("a", "0"))));
+  EXPECT_EQ(sent<PrePrepare>(c.drain(primary)).size(), 1u) << "nothing in flight: it goes at once";
+  for (ClientId id = 1; id < 3; id++) {
+    ASSERT_TRUE(c.deliver(primary, c.make_request(id, 1, put("a", std::to_string(id)))));
+  }
+  EXPECT_TRUE(sent<PrePrepare>(c.drain(primary)).empty()) << "two requests are not a full batch";
+  ASSERT_TRUE(c.deliver(primary, c.make_request(3, 1, put("a", "3"))));
+  auto pps = sent<PrePrepare>(c.drain(primary));
+  ASSERT_EQ(pps.size(), 1u) << "a full batch starts a second one in flight";
+  EXPECT_EQ(pps[0].seq, 2u);
+  EXPECT_EQ(pps[0].batch.size(), 3u);
+  EXPECT_EQ(c.replica(primary).pending_requests(), 0u);
+}
+
 TEST(Batching, ThePrimaryStopsAssigningAtTheHighWatermark) {
   ProtocolConfig config = small_config();
   config.in_flight_max = config.log_window;

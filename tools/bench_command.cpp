@@ -47,7 +47,7 @@ struct BenchArgs {
   double warmup_s = 3;
   std::string auth = "mac";
   double read_only_ratio = 0;
-  uint32_t batch_max = 0;  // 0: the bench's default (see below)
+  uint32_t batch_max = 0;  // 0: the cluster file's default
   uint32_t in_flight_max = 0;  // 0: the cluster file's default
   bool unreplicated = false;
   std::string json;
@@ -59,11 +59,6 @@ struct BenchArgs {
   std::string dir;
   bool quiet = false;
 };
-
-// What the bench sets in the cluster file it generates: batches big enough
-// that the per-batch signatures do not bound throughput, a window that
-// lets many batches be in flight.
-constexpr uint32_t default_batch_max = 256;
 
 std::atomic<bool> interrupted{false};
 void on_interrupt(int) { interrupted = true; }
@@ -154,21 +149,13 @@ Status Bench::set_up_local() {
   spec.force = true;
   Result<std::vector<std::filesystem::path>> written = generate_cluster(dir_, spec);
   if (!written) return written.status();
-  const uint32_t batch = args_.batch_max != 0 ? args_.batch_max : default_batch_max;
-  if (Status s = tune_cluster_file(dir_ / "cluster.toml",
-                                   {{"client_auth", args_.auth == "sig" ? "\"signature\"" : "\"mac\""},
-                                    {"batch_size_max", std::to_string(batch)},
-                                    {"log_level", "\"warn\""}});
-      !s) {
-    return s;
-  }
-  if (args_.in_flight_max != 0) {
-    if (Status s = tune_cluster_file(dir_ / "cluster.toml",
-                                     {{"in_flight_max", std::to_string(args_.in_flight_max)}});
-        !s) {
-      return s;
-    }
-  }
+  // The generated file's defaults, but for what the options set.
+  std::map<std::string, std::string> values = {
+      {"client_auth", args_.auth == "sig" ? "\"signature\"" : "\"mac\""},
+      {"log_level", "\"warn\""}};
+  if (args_.batch_max != 0) values["batch_size_max"] = std::to_string(args_.batch_max);
+  if (args_.in_flight_max != 0) values["in_flight_max"] = std::to_string(args_.in_flight_max);
+  if (Status s = tune_cluster_file(dir_ / "cluster.toml", values); !s) return s;
   Result<ClusterConfig> cluster = load_cluster_config(dir_ / "cluster.toml");
   if (!cluster) return cluster.status();
   cluster_ = std::move(cluster).value();
@@ -537,8 +524,7 @@ void add_bench_command(CLI::App& app, int& exit_status) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--batch-max", args->batch_max,
-                  fmt::format("Requests per batch at most (local cluster; default {})",
-                              default_batch_max))
+                  "Requests per batch at most (local cluster; default: the cluster file's)")
       ->check(CLI::Range(1u, 1024u));
   cmd->add_option("--in-flight-max", args->in_flight_max,
                   "Batches the primary keeps pre-prepared but not executed (local cluster; "

@@ -17,7 +17,7 @@
 //   view_change_timeout_ticks = 200 # a backup suspects the primary (doubles while views fail)
 //   client_retransmit_ticks = 50    # a client re-sends after this (doubling)
 //   # Batching and the log (in requests and sequence numbers).
-//   batch_size_max = 64
+//   batch_size_max = 256
 //   in_flight_max = 16
 //   checkpoint_interval = 128       # K
 //   log_window = 256                # L = H - h

@@ -214,7 +214,17 @@ size_t batch_entry_size(const Request& r) {
 // arrived, never wait for more).
 void ReplicaState::maybe_send_pre_prepare() {
   if (!is_primary() || view_changing_ || silent() || transfer_) return;
+  // Batching policy (liveness only): with nothing in flight, whatever is
+  // waiting goes at once (low latency at low load); with batches in flight,
+  // only a full batch starts another, up to in_flight_max. Under load the
+  // batches grow instead of multiplying, which amortizes the per-batch
+  // signatures and messages over more requests.
+  auto full_batch_waiting = [&] {
+    return pending_.size() >= config_.batch_size_max ||
+           pending_bytes_ >= constants::batch_bytes_max;
+  };
   while (!pending_.empty() && last_assigned_ - last_executed_ < config_.in_flight_max &&
+         (last_assigned_ <= last_executed_ || full_batch_waiting()) &&
          last_assigned_ + 1 <= high_watermark()) {
     std::vector<Request> batch;
     size_t batch_bytes = 0;
