@@ -279,6 +279,28 @@ TEST(Requests, BackupForwardsARequestToThePrimary) {
   EXPECT_EQ(c.replica(2).pending_requests(), 1u);
 }
 
+// Copies of a request (retransmissions, peers' relays, network duplicates)
+// are relayed at most once per status interval: two replicas that disagree
+// on the primary must not bounce a request between them, multiplied by
+// every duplicate (simulator seed 7123 of --faults all grew without bound).
+TEST(Requests, BackupRelaysCopiesOfARequestAtMostOncePerStatusInterval) {
+  Cluster c;
+  Request r = c.make_request(0, 1, put("k", "v"));
+  ASSERT_TRUE(c.deliver(2, r));
+  EXPECT_EQ(sent<Request>(c.drain(2)).size(), 1u);
+  for (int copy = 0; copy < 10; copy++) ASSERT_TRUE(c.deliver(2, r));
+  EXPECT_TRUE(sent<Request>(c.drain(2)).empty()) << "copies within the interval are not relayed";
+  for (uint64_t t = 0; t < c.config().status_interval_ticks; t++) c.replica(2).tick();
+  c.drain(2);
+  ASSERT_TRUE(c.deliver(2, r));
+  EXPECT_EQ(sent<Request>(c.drain(2)).size(), 1u) << "a copy after the interval is relayed again";
+  Request newer = c.make_request(0, 2, put("k", "w"));
+  ASSERT_TRUE(c.deliver(2, newer));
+  auto relayed = sent<Request>(c.drain(2));
+  ASSERT_EQ(relayed.size(), 1u) << "the client's next request is new: relayed at once";
+  EXPECT_EQ(relayed[0].timestamp, 2u);
+}
+
 // Batching: at most in_flight_max sequence numbers in flight; requests that
 // arrive meanwhile form the next batch, of at most batch_size_max requests.
 TEST(Batching, RequestsArrivingWhileTheWindowIsFullFormTheNextBatch) {

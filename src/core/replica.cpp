@@ -149,34 +149,45 @@ void ReplicaState::on_request(const Request& request) {
 
   if (!is_primary()) {
     // A backup relays the request to the primary (the client sends to all
-    // when it suspects the primary) and watches it.
+    // when it suspects the primary) and watches it. It relays one request at
+    // most once per status interval, however many copies arrive: the copies
+    // may be its peers' relays, and relaying every copy back and forth
+    // between two replicas that disagree on the primary (one of them
+    // Byzantine, or behind) multiplies with every duplicate the network adds.
+    PendingRequest* pending = add_pending(request);
+    if (pending == nullptr || pending->request.timestamp != request.timestamp) return;
+    if (pending->forwarded_tick &&
+        ticks_ - *pending->forwarded_tick < config_.status_interval_ticks) {
+      return;
+    }
+    pending->forwarded_tick = ticks_;
     send(Destination::replica(primary()), request);
-    add_pending(request);
     return;
   }
   add_pending(request);
   maybe_send_pre_prepare();
 }
 
-void ReplicaState::add_pending(const Request& request) {
+ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request) {
   if (auto it = pending_.find(request.client); it != pending_.end()) {
     Request& held = it->second.request;
-    if (held.timestamp == request.timestamp) return;  // a retransmission
+    if (held.timestamp == request.timestamp) return &it->second;  // a retransmission
     if (pending_bytes_ - held.operation.size() + request.operation.size() >
         constants::pending_bytes_max) {
       counters.requests_ignored++;
-      return;
+      return nullptr;
     }
     pending_bytes_ -= held.operation.size();
     pending_bytes_ += request.operation.size();
     held = request;  // a newer request keeps its client's place in the order
     it->second.since_tick = ticks_;
-    return;
+    it->second.forwarded_tick.reset();
+    return &it->second;
   }
   if (pending_.size() >= constants::pending_requests_max ||
       pending_bytes_ + request.operation.size() > constants::pending_bytes_max) {
     counters.requests_ignored++;
-    return;
+    return nullptr;
   }
   if (!waiting()) last_progress_tick_ = ticks_;  // the wait starts now
   // Drop stale order entries before they outnumber the live ones, so the
@@ -185,9 +196,11 @@ void ReplicaState::add_pending(const Request& request) {
     std::erase_if(pending_order_, [&](const auto& e) { return !pending_order_live(e); });
   }
   const uint64_t arrival = ++arrivals_;
-  pending_.emplace(request.client, PendingRequest{request, arrival, ticks_});
+  auto [it, inserted] =
+      pending_.emplace(request.client, PendingRequest{request, arrival, ticks_, std::nullopt});
   pending_order_.emplace_back(request.client, arrival);
   pending_bytes_ += request.operation.size();
+  return &it->second;
 }
 
 bool ReplicaState::pending_order_live(const std::pair<ClientId, uint64_t>& entry) const {

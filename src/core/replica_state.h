@@ -166,6 +166,8 @@ class ReplicaState {
     Request request;
     uint64_t arrival;
     uint64_t since_tick;  // when this replica got it (or the client's newer one)
+    // A backup: when it last relayed this request to the primary.
+    std::optional<uint64_t> forwarded_tick;
   };
   std::map<ClientId, PendingRequest> pending_;
   std::deque<std::pair<ClientId, uint64_t>> pending_order_;
@@ -251,7 +253,9 @@ class ReplicaState {
   void check_committed(Seq s, Slot& slot);
   void execute_committed();
   void execute(Seq s, Slot& slot);
-  void add_pending(const Request& request);
+  // Holds the request (or the client's newer one); the entry, or null when
+  // the limits refuse it.
+  PendingRequest* add_pending(const Request& request);
   void remove_pending(ClientId client, Timestamp executed);
   const LastReply* last_reply(ClientId client) const;
   void send_reply(ClientId client, const LastReply& last);
