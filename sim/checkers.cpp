@@ -225,6 +225,14 @@ void BoundedMemoryChecker::observe(ReplicaId replica, size_t log_size, size_t pe
   }
 }
 
+void BoundedMemoryChecker::observe_network(size_t queued) {
+  if (failure_ || queued <= network_queued_max) return;
+  failure_ = Failure{checker_name::bounded_memory,
+                     fmt::format("the network holds {} queued events, more than {}: traffic grows "
+                                 "without bound (a message storm)",
+                                 queued, network_queued_max)};
+}
+
 std::optional<Failure> check_linearizability(const std::vector<history::Entry>& entries,
                                              uint64_t search_budget) {
   const history::CheckResult result = history::check_linearizable(entries, search_budget);

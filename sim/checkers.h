@@ -187,6 +187,12 @@ class BoundedMemoryChecker {
   BoundedMemoryChecker(uint64_t log_window, size_t pending_max)
       : log_window_(log_window), pending_max_(pending_max) {}
   void observe(ReplicaId replica, size_t log_size, size_t pending_requests);
+  // Messages and timers queued in the simulated network. The replicas'
+  // traffic is bounded by their windows and timers, so a queue past
+  // network_queued_max means traffic that feeds on itself (a message storm):
+  // the run fails at once instead of growing until memory runs out.
+  void observe_network(size_t queued);
+  static constexpr size_t network_queued_max = 500'000;
   const std::optional<Failure>& failure() const { return failure_; }
 
  private:

@@ -309,6 +309,7 @@ RunReport Simulation::run() {
     EventQueue<Event>::Event event = queue_.pop();
     now_ = event.time_ns;
     std::visit([this](const auto& e) { handle(e); }, event.payload);
+    bounded_memory_.observe_network(queue_.size());
     if (safety_violated()) {
       stopped_by_safety = true;
       break;

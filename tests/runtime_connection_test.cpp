@@ -208,5 +208,59 @@ TEST(RuntimeConnection, SendQueueDropsAndCountsWhenFull) {
   io.run_for(milliseconds(100));
 }
 
+// Many frames in one write arrive in one read and are all delivered, in
+// order; a frame larger than the read buffer between them too.
+TEST(RuntimeConnection, DeliversManyFramesFromOneWriteAndAFrameLargerThanTheBuffer) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
+  c->start(std::nullopt);
+  Bytes stream = encode_hello(Hello{Hello::Kind::client, 7});
+  std::vector<Bytes> sent;
+  for (Seq s = 1; s <= 200; s++) sent.push_back(prepare_frame(s));
+  Request big;
+  big.client = 7;
+  big.timestamp = 1;
+  big.operation = Bytes(40 * 1024, 0x5a);  // over the 32 KiB read buffer
+  sent.insert(sent.begin() + 100, wire::encode(Message(big)));
+  for (const Bytes& f : sent) stream.insert(stream.end(), f.begin(), f.end());
+  asio::write(pair.client, asio::buffer(stream));
+  pair.client.close();
+  io.run_for(std::chrono::seconds(5));
+  ASSERT_EQ(owner.frames.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); i++) EXPECT_EQ(owner.frames[i], sent[i]) << i;
+}
+
+// A client group's send queue grows with the members that sent an authentic
+// request, not with what the unauthenticated hello claims.
+TEST(RuntimeConnection, GroupQueueGrowsWithAuthenticMembersOnly) {
+  asio::io_context io;
+  SocketPair pair(io);
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{constants::client_send_queue_frames_max,
+                                                    constants::client_send_queue_bytes_max},
+                                        true, milliseconds(5000), "t");
+  c->hello = Hello{Hello::Kind::client, 100, 50};
+  // Nothing runs the io_context: nothing leaves the queue.
+  auto fill = [&] {
+    size_t queued = 0;
+    while (c->send(std::make_shared<const Bytes>(prepare_frame(1))) == SendResult::queued) {
+      queued++;
+    }
+    return queued;
+  };
+  EXPECT_EQ(fill(), constants::client_send_queue_frames_max) << "a claim of 50 ids grows nothing";
+  c->note_authentic_client(100);
+  c->note_authentic_client(100);  // the same member twice counts once
+  c->note_authentic_client(149);
+  c->note_authentic_client(150);  // outside the group
+  EXPECT_EQ(fill(), 2 * constants::client_group_frames_per_client);
+}
+
 }  // namespace
 }  // namespace pbft::runtime

@@ -265,6 +265,16 @@ TEST(CatchUp, CatchesAReplicaLeftBehind) {
             "replicas that stayed correct");
 }
 
+TEST(BoundedMemoryChecker, CatchesAMessageStorm) {
+  BoundedMemoryChecker checker(32, 100);
+  checker.observe_network(BoundedMemoryChecker::network_queued_max);
+  EXPECT_FALSE(checker.failure());
+  checker.observe_network(BoundedMemoryChecker::network_queued_max + 1);
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, checker_name::bounded_memory);
+  EXPECT_NE(checker.failure()->details.find("message storm"), std::string::npos);
+}
+
 TEST(BoundedMemoryChecker, AcceptsALogWithinTheWindow) {
   BoundedMemoryChecker checker(32, 100);
   checker.observe(0, 32, 100);

@@ -196,6 +196,8 @@ Status Bench::set_up_load() {
                                      sessions(), args_.clients, args_.outstanding,
                                      cluster_.clients.size()));
   }
+  // Each client thread gets a contiguous block of ids, so that its
+  // sessions share one connection per replica (a client group).
   const unsigned threads = std::max(1u, std::min(args_.client_threads, sessions()));
   std::vector<std::vector<runtime::ClientPool::Member>> pools(threads);
   uint32_t session = 0;
@@ -203,7 +205,7 @@ Status Bench::set_up_load() {
     if (session == sessions()) break;
     Result<SecretKey> key = load_client_key(cluster_, id);
     if (!key) return key.status();
-    pools[session % threads].push_back({id, key.value()});
+    pools[static_cast<uint64_t>(session) * threads / sessions()].push_back({id, key.value()});
     session++;
   }
   load::Workload workload;

@@ -68,12 +68,14 @@ namespace sodium {
 void initialize();
 KeyPair generate_keypair();
 KeyPair keypair_from_seed(const std::array<uint8_t, 32>& seed);
-// Builds a Crypto for `self`. Pairwise MAC keys with every principal in the
-// directory are derived here, once; the keys needed are copied, so the
-// directory may be released afterwards. Fails on a null directory, self
-// missing from it, a malformed public key (named in the reason), two
-// principals sharing one key, or a secret key that does not match self's
-// public key.
+// Builds a Crypto for `self`. Pairwise MAC keys are derived here, once: a
+// replica's with every principal in the directory, a client's with the
+// replicas only (clients never talk to each other; a MAC between two
+// clients does not verify). The keys needed are copied, so the directory
+// may be released afterwards. Fails on a null directory, self missing from
+// it, a malformed public key of a principal self derives a key with (named
+// in the reason), two principals sharing one key, or a secret key that does
+// not match self's public key.
 //
 // Wire contract: the pairwise MAC key is
 //   BLAKE2b-256(X25519(sk_self, pk_peer) || min(pk_a, pk_b) || max(pk_a, pk_b)

@@ -17,8 +17,8 @@ constexpr size_t key_size_max = 1024;
 constexpr size_t value_size_max = 60 * 1024;  // an op with key and value fits operation_size_max
 
 // null is the benchmark's null operation (the papers' 0/0, 0/4, 4/0): it
-// carries an argument of any size (in value), changes nothing, and returns ok
-// with a result of reply_size zero bytes. It is not part of the history model
+// carries an argument (in value, up to value_size_max), changes nothing, and
+// returns ok with a result of reply_size zero bytes (up to value_size_max). It is not part of the history model
 // (history.h): `pbft bench` uses it to measure the protocol, not the store.
 enum class OpType : uint8_t { get = 1, put = 2, del = 3, append = 4, null = 5 };
 

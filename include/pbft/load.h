@@ -96,7 +96,7 @@ class LoadGenerator {
   // that does not decode).
   std::optional<std::string> error() const;
   size_t sessions() const;
-  // Replicas to which session 0 has a connection.
+  // Replicas to which the first pool's lowest ids have a connection.
   size_t replicas_connected() const;
   runtime::RuntimeCounters counters() const;  // summed over the pools
 

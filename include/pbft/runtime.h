@@ -5,17 +5,19 @@
 //     every socket and every timer; the core is only ever touched there;
 //   - frames are wire messages (wire.h: the header carries the length), at
 //     most constants::frame_size_max bytes;
-//   - decoding and verification of incoming frames run on a small thread
-//     pool (docs/design.md says why), and the results go back to the loop in
-//     the order each connection delivered them;
+//   - decoding and verification of incoming frames that carry a signature
+//     run on a small thread pool, those authenticated by MACs only inline
+//     (docs/design.md says why); either way they reach the core in the order
+//     each connection delivered them;
 //   - every queue is bounded (constants.h, "The TCP runtime"); what does not
 //     fit is dropped and counted in RuntimeCounters.
 //
 // Connections: a replica listens on its port and dials every peer; it sends
 // to a peer on the connection it dialed and receives on the ones it
-// accepted. A client dials every replica. The dialer's first bytes are a
-// 12-byte hello (kind and id, not authenticated: it only says where replies
-// for a client go, see docs/design.md).
+// accepted. A client dials every replica; clients with consecutive ids in
+// one process share a connection. The dialer's first bytes are a 12-byte
+// hello (kind, id and a count of consecutive client ids; not authenticated:
+// it only says where replies for those clients go, see docs/design.md).
 #pragma once
 
 #include <cstdint>
@@ -53,9 +55,9 @@ struct RuntimeCounters {
   uint64_t frames_undecodable = 0;       // the body did not decode: dropped
   uint64_t frames_unauthentic = 0;       // the verifier rejected it: dropped
   uint64_t frames_unknown_sender = 0;    // a sender not in the cluster file: dropped
-  uint64_t frames_wrong_client = 0;      // a request from another client than the hello's
+  uint64_t frames_wrong_client = 0;      // a request from a client the hello did not name
   uint64_t frames_delivered = 0;         // handed to the core
-  uint64_t read_pauses = 0;              // reading stopped for backpressure
+  uint64_t read_pauses = 0;              // a frame's reservation refused (reading waits)
   // Outgoing frames.
   uint64_t frames_sent = 0;
   uint64_t bytes_sent = 0;

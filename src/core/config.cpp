@@ -7,8 +7,7 @@
 namespace pbft {
 
 Status ProtocolConfig::validate() const {
-  // f = 0 (n = 1) is one server that tolerates no fault: the benchmark's
-  // unreplicated baseline talks to one like that. Cluster files require f >= 1.
+  if (f < 1) return Status::error("f must be at least 1");
   if (n != 3 * f + 1) {
     return Status::error("n must be 3f+1: n=" + std::to_string(n) + ", f=" + std::to_string(f));
   }

@@ -236,14 +236,15 @@ void Connection::parse() {
     reserved_ = 0;
     owner_.on_frame(*this, std::move(frame));
   }
-  if (!open_) return;
-  if (in_begin_ == in_end_) {
-    in_begin_ = in_end_ = 0;
-    // A large frame grew the buffer: give the memory back.
-    if (in_.size() > read_buffer_size) {
-      in_.resize(read_buffer_size);
-      in_.shrink_to_fit();
-    }
+  if (!open_ || paused_) return;
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  // A large frame grew the buffer: give the memory back as soon as what is
+  // left fits the usual size (the growth was reserved for that frame only).
+  if (in_.size() > read_buffer_size && reserved_ == 0 &&
+      in_end_ - in_begin_ <= read_buffer_size) {
+    compact();
+    in_.resize(read_buffer_size);
+    in_.shrink_to_fit();
   }
   read_some();
 }
@@ -261,10 +262,29 @@ void Connection::arm_frame_timer() {
       });
 }
 
+void Connection::note_authentic_client(uint32_t client) {
+  if (!hello || hello->count <= 1 || !hello->carries(client)) return;
+  if (group_authentic_.empty()) group_authentic_.assign(hello->count, false);
+  const uint32_t k = client - hello->id;
+  if (group_authentic_[k]) return;
+  group_authentic_[k] = true;
+  group_authentic_count_++;
+  limits_ = QueueLimits{
+      constants::client_send_queue_frames_max +
+          group_authentic_count_ * constants::client_group_frames_per_client,
+      constants::client_send_queue_bytes_max +
+          group_authentic_count_ * constants::client_group_bytes_per_client};
+}
+
 void Connection::resume() {
   if (!open_ || !paused_) return;
   paused_ = false;
-  parse();
+  // Parse later, not here: the owner calls this while it releases another
+  // frame, and parsing may deliver frames that release more, resuming the
+  // next paused connection: a chain as deep as the paused list.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->open_ && !self->paused_) self->parse();
+  });
 }
 
 SendResult Connection::send(std::shared_ptr<const Bytes> frame) {

@@ -37,7 +37,8 @@ struct Hello {
   uint16_t count = 1;
   bool carries(uint32_t client) const { return client >= id && client - id < count; }
 };
-// magic u32 | version u8 | kind u8 | count u16 | id u32, little-endian.
+// magic u32 | version u8 | kind u8 | count u16 | id u32, little-endian
+// (count was a reserved zero before client groups; 0 still means 1).
 constexpr size_t hello_size = 12;
 constexpr uint32_t hello_magic = 0x4c484250;  // "PBHL" little-endian
 constexpr uint8_t hello_version = 1;
@@ -87,10 +88,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SendResult send(std::shared_ptr<const Bytes> frame);
   // Idempotent; the owner hears of it through on_closed.
   void close(const std::string& reason);
-  // Continues reading after reserve() returned false.
+  // Continues reading after reserve() returned false: parsing resumes from
+  // a handler of its own (so frames are not delivered inside this call).
   void resume();
   void set_idle_timeout(std::chrono::milliseconds timeout);
-  void set_queue_limits(QueueLimits limits) { limits_ = limits; }
   // Once a header is read, the body must arrive within this (0: no limit):
   // a sender that stops mid-frame does not hold its reservation forever.
   void set_frame_timeout(std::chrono::milliseconds timeout) { frame_timeout_ = timeout; }
@@ -107,6 +108,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool authentic = false;        // delivered at least one verified frame
   size_t in_verification = 0;    // frames of this connection not yet handed on
   bool reserved_as_stranger = false;  // the current reservation is from the strangers' budget
+  // A client of this connection's hello sent an authentic request on it. For
+  // a group, the send queue grows by client_group_frames_per_client and
+  // client_group_bytes_per_client for each distinct member that did: it
+  // grows with the members that proved themselves, not with what the
+  // (unauthenticated) hello claims.
+  void note_authentic_client(uint32_t client);
   std::chrono::steady_clock::time_point accepted_at;
 
  private:
@@ -150,6 +157,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Writing: frames queue here and leave in gathered writes.
   static constexpr size_t write_frames_max = 64;
   static constexpr size_t write_bytes_max = 1024 * 1024;
+  std::vector<bool> group_authentic_;  // index: client id - hello->id
+  size_t group_authentic_count_ = 0;
   std::deque<std::shared_ptr<const Bytes>> queue_;
   std::vector<asio::const_buffer> write_buffers_;
   size_t queued_bytes_ = 0;

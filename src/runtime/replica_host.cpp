@@ -276,20 +276,13 @@ void ReplicaHost::on_hello(Connection& c, const Hello& hello) {
     }
   }
   c.hello = hello;
-  if (hello.count > 1) {
-    // A group's replies share this connection: its queue grows with it.
-    c.set_queue_limits(QueueLimits{
-        constants::client_send_queue_frames_max +
-            hello.count * constants::client_group_frames_per_client,
-        constants::client_send_queue_bytes_max +
-            hello.count * constants::client_group_bytes_per_client});
-  }
-  // Provisional: replies go here until an authentic request says otherwise.
+  // Provisional: replies go here until an authentic request says otherwise,
+  // unless another live connection already claimed the client (a hello is
+  // not authenticated: a stranger's group hello must not divert replies
+  // from a connection that works).
   for (uint32_t k = 0; k < hello.count; k++) {
     ClientRoute& route = client_routes_[hello.id + k];
-    if (!route.authentic || route.connection.expired()) {
-      route = ClientRoute{c.shared_from_this(), false};
-    }
+    if (route.connection.expired()) route = ClientRoute{c.shared_from_this(), false};
   }
 }
 
@@ -455,6 +448,7 @@ void ReplicaHost::deliver(Connection* c, const Verified& verified) {
         return;
       }
       client_routes_[request->client] = ClientRoute{c->shared_from_this(), true};
+      c->note_authentic_client(request->client);
     }
     // On a replica link a request is a backup's forward: no route.
   }

@@ -105,11 +105,6 @@ class UnreplicatedHost final : public ConnectionOwner {
       }
     }
     c.hello = hello;
-    c.set_queue_limits(QueueLimits{
-        constants::client_send_queue_frames_max +
-            hello.count * constants::client_group_frames_per_client,
-        constants::client_send_queue_bytes_max +
-            hello.count * constants::client_group_bytes_per_client});
   }
 
   bool reserve(Connection&, size_t) override { return true; }  // processed inline
@@ -131,6 +126,7 @@ class UnreplicatedHost final : public ConnectionOwner {
       return;
     }
     counters_.frames_delivered++;
+    c.note_authentic_client(request->client);
     // Exactly once, as the replicas do it: an old timestamp is dropped, the
     // last one gets its cached reply again.
     LastReply& last = last_reply_[request->client];
