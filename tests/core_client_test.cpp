@@ -57,6 +57,22 @@ TEST(ClientRules, NeedsFPlusOneMatchingReplies) {
   EXPECT_EQ(to_string(c.completions(0)[0].result), "a");
 }
 
+// wants(): a host may skip verifying replies the client would ignore.
+TEST(ClientRules, WantsOnlyRepliesForTheOutstandingRequest) {
+  Cluster c;
+  EXPECT_FALSE(c.client(0).wants(make_reply(c, 0, 0, 0, 1, "r"))) << "nothing outstanding";
+  auto t = c.client(0).submit(Bytes{1});
+  ASSERT_TRUE(t.is_ok());
+  c.drain_client(0);
+  EXPECT_TRUE(c.client(0).wants(make_reply(c, 0, 0, 0, *t, "r")));
+  EXPECT_FALSE(c.client(0).wants(make_reply(c, 0, 0, 0, *t - 1, "r"))) << "an older request";
+  EXPECT_FALSE(c.client(0).wants(make_reply(c, 0, 1, 0, *t, "r"))) << "another client";
+  ASSERT_TRUE(c.deliver_to_client(0, make_reply(c, 0, 0, 0, *t, "r")));
+  ASSERT_TRUE(c.deliver_to_client(0, make_reply(c, 1, 0, 0, *t, "r")));
+  c.drain_client(0);
+  EXPECT_FALSE(c.client(0).wants(make_reply(c, 2, 0, 0, *t, "r"))) << "late: already completed";
+}
+
 TEST(ClientRules, ForgedOrMisaddressedRepliesAreRejected) {
   Cluster c;
   auto t = c.client(0).submit(Bytes{1});

@@ -49,6 +49,10 @@ class Client {
   Result<Timestamp> submit(Bytes operation, bool read_only = false);
   // A verified reply.
   void step(const Verified& reply);
+  // Whether step() would look at this reply at all (it is for the
+  // outstanding request): a host may skip verifying the others, such as the
+  // late replies after f+1 matching ones completed the request.
+  bool wants(const Reply& reply) const;
   void tick();
   ClientEffects take_effects();
 

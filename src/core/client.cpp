@@ -91,11 +91,16 @@ Result<Timestamp> Client::submit(Bytes operation, bool read_only) {
 
 // Step 2: accept a result once f+1 replicas sent matching replies (same t,
 // same result): at least one of them is correct.
+bool Client::wants(const Reply& reply) const {
+  const State& s = *state_;
+  return s.outstanding != nullptr && reply.client == s.id &&
+         reply.timestamp == s.request().timestamp;
+}
+
 void Client::step(const Verified& verified) {
   State& s = *state_;
   const auto* reply = std::get_if<Reply>(&verified.message());
-  if (reply == nullptr || s.outstanding == nullptr) return;
-  if (reply->client != s.id || reply->timestamp != s.request().timestamp) return;
+  if (reply == nullptr || !wants(*reply)) return;
 
   const Digest d = s.crypto.digest(reply->result);
   // A replica may re-send its reply from a later view; keep the latest.

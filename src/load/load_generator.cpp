@@ -262,6 +262,7 @@ runtime::RuntimeCounters LoadGenerator::counters() const {
     sum.frames_undecodable += c.frames_undecodable;
     sum.frames_unauthentic += c.frames_unauthentic;
     sum.frames_delivered += c.frames_delivered;
+    sum.frames_unwanted += c.frames_unwanted;
     sum.send_dropped_queue_full += c.send_dropped_queue_full;
     sum.send_dropped_no_link += c.send_dropped_no_link;
     sum.connect_attempts += c.connect_attempts;

@@ -69,6 +69,12 @@ class ClientMember {
 
   // A decoded reply addressed to this client.
   void on_reply(Message message, const Connection& c) {
+    // Late replies (the request already completed with f+1 others) and
+    // stale ones are dropped before the MAC is checked.
+    if (!client_->wants(std::get<Reply>(message))) {
+      counters_.frames_unwanted++;
+      return;
+    }
     Result<Verified> verified = verifier_->verify(std::move(message));
     if (!verified) {
       counters_.frames_unauthentic++;

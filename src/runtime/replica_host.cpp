@@ -701,6 +701,7 @@ std::string to_json(const RuntimeCounters& c) {
       {"frames_unknown_sender", c.frames_unknown_sender},
       {"frames_wrong_client", c.frames_wrong_client},
       {"frames_delivered", c.frames_delivered},
+      {"frames_unwanted", c.frames_unwanted},
       {"read_pauses", c.read_pauses},
       {"frames_sent", c.frames_sent},
       {"bytes_sent", c.bytes_sent},
@@ -750,6 +751,7 @@ Result<ReplicaStatus> read_replica_status(const std::filesystem::path& file) {
     r.frames_unknown_sender = c.at("frames_unknown_sender");
     r.frames_wrong_client = c.at("frames_wrong_client");
     r.frames_delivered = c.at("frames_delivered");
+    r.frames_unwanted = c.value("frames_unwanted", uint64_t{0});
     r.read_pauses = c.at("read_pauses");
     r.frames_sent = c.at("frames_sent");
     r.bytes_sent = c.at("bytes_sent");
