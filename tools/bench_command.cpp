@@ -40,7 +40,7 @@ struct BenchArgs {
   std::string config;
   uint32_t replicas = 4;
   uint32_t clients = 8;
-  uint32_t outstanding = 16;
+  uint32_t outstanding = 64;
   uint32_t request_size = 0;
   uint32_t reply_size = 0;
   double duration_s = 10;
@@ -112,6 +112,7 @@ class Bench {
   ClusterConfig clients_;   // as the clients see it (one server when unreplicated)
   std::unique_ptr<LocalCluster> local_;
   std::unique_ptr<load::LoadGenerator> load_;
+  std::vector<uint64_t> rss_max_kib_;  // per server, over the measured period
 };
 
 Status Bench::validate() const {
@@ -298,6 +299,10 @@ int Bench::run() {
     if (!measuring && now >= measure_from) {
       load_->take_window();  // the warm-up's operations are not measured
       before = sample();
+      rss_max_kib_.assign(servers(), 0);
+      for (ReplicaId r = 0; r < servers(); r++) {
+        rss_max_kib_[r] = before[r].rss_kib.value_or(0);
+      }
       client_cpu_before = self_cpu_seconds();
       client_before = load_->counters();
       measure_started = Clock::now();
@@ -308,6 +313,14 @@ int Bench::run() {
     if (now >= next_line) {
       next_line += seconds(1);
       if (!measuring) continue;
+      // Memory over the measured period: each server's resident set, once a second.
+      if (local_) {
+        for (ReplicaId r = 0; r < servers(); r++) {
+          if (std::optional<uint64_t> kib = process_rss_kib(local_->pid(r))) {
+            rss_max_kib_[r] = std::max(rss_max_kib_[r], *kib);
+          }
+        }
+      }
       const load::LoadWindow w = load_->take_window();
       latency.merge(w.latency);
       operations += w.completed;
@@ -407,6 +420,12 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
       rj["cpu_s_per_1000_ops"] = kops > 0 ? (*a.cpu_s - *b.cpu_s) / kops : 0;
     }
     if (a.rss_kib) rj["rss_kib"] = *a.rss_kib;
+    // Resident memory when the measured period started and at its end,
+    // and the largest once-a-second sample in between.
+    if (b.rss_kib) rj["rss_kib_start"] = *b.rss_kib;
+    if (r < rss_max_kib_.size() && rss_max_kib_[r] > 0) {
+      rj["rss_kib_max"] = std::max(rss_max_kib_[r], a.rss_kib.value_or(0));
+    }
     if (a.status && b.status) {
       const runtime::RuntimeCounters& ca = a.status->counters;
       const runtime::RuntimeCounters& cb = b.status->counters;

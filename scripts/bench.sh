@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The measurements of docs/PERFORMANCE.md: every setting of issue 7's
+# targets, each run RUNS times (default 3), one JSON object per run in
+# OUT/results.jsonl, and a summary of medians (needs python3).
+#
+#   scripts/bench.sh [--out DIR] [--runs N] [--quick] [--memory-minutes M]
+#
+# --quick runs each setting once for 3 s; --memory-minutes (default 0: off)
+# adds the long run that watches the replicas' memory (target 7: 10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="bench-results/$(date +%Y%m%d-%H%M%S)"
+runs=3
+duration=10
+warmup=3
+memory_minutes=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --quick) runs=1; duration=3; warmup=1; shift ;;
+    --memory-minutes) memory_minutes="$2"; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+pbft=build/pbft
+[[ -x "$pbft" ]] || { echo "build first: $pbft is missing" >&2; exit 1; }
+mkdir -p "$out"
+results="$out/results.jsonl"
+: > "$results"
+
+# bench NAME ARGS...: RUNS runs of pbft bench, each a line of results.jsonl
+# tagged with NAME.
+bench() {
+  local name="$1"; shift
+  for ((i = 1; i <= runs; i++)); do
+    echo "== $name ($i/$runs): pbft bench $*" >&2
+    "$pbft" bench --quiet --duration "$duration" --warmup "$warmup" "$@" |
+      python3 -c 'import json,sys; j=json.loads(sys.stdin.read()); j["setting"]=sys.argv[1]; print(json.dumps(j))' "$name" >> "$results"
+  done
+}
+
+bench "1. 0/0 mac n=4 (saturating)"
+bench "1. 0/0 unreplicated (saturating)" --unreplicated
+bench "2. 0/0 low load n=4" --clients 1 --outstanding 1
+bench "2. 0/0 low load unreplicated" --clients 1 --outstanding 1 --unreplicated
+bench "4. 0/0 signed n=4" --auth sig
+bench "5. 1KiB/1KiB mac n=4" --request-size 1024 --reply-size 1024
+bench "5. 1KiB/1KiB unreplicated" --request-size 1024 --reply-size 1024 --unreplicated
+bench "size 4KiB/4KiB mac n=4" --request-size 4096 --reply-size 4096
+bench "size 4KiB/4KiB unreplicated" --request-size 4096 --reply-size 4096 --unreplicated
+bench "6. 0/0 mac n=7" --replicas 7
+bench "6. 0/0 mac n=10" --replicas 10
+bench "6. 0/0 low load n=7" --replicas 7 --clients 1 --outstanding 1
+bench "6. 0/0 low load n=10" --replicas 10 --clients 1 --outstanding 1
+if [[ "$memory_minutes" != 0 ]]; then
+  runs_saved=$runs; runs=1
+  duration=$((memory_minutes * 60)) bench "7. memory, 0/0 mac n=4, ${memory_minutes} min"
+  runs=$runs_saved
+fi
+
+python3 - "$results" <<'PY' | tee "$out/summary.txt"
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    j = json.loads(line)
+    rows.setdefault(j["setting"], []).append(j)
+print(f"{'setting':36} {'runs':>4} {'ops/s (median)':>15} {'p50 ms':>8} {'p99 ms':>8} {'batch':>6} {'lg cpu':>6}  ops/s of each run")
+for name, js in rows.items():
+    med = lambda f: statistics.median(f(j) for j in js)
+    tput = med(lambda j: j["throughput_ops_per_s"])
+    print(f"{name:36} {len(js):>4} {tput:>15,.0f} {med(lambda j: j['latency_us']['p50'])/1e3:>8.3f} "
+          f"{med(lambda j: j['latency_us']['p99'])/1e3:>8.3f} {med(lambda j: j.get('batch_size_mean', 1)):>6.1f} "
+          f"{med(lambda j: j['load_generator']['cpu_share']):>6.2f}  "
+          + ", ".join(f"{j['throughput_ops_per_s']:,.0f}" for j in js))
+    for j in js:
+        for r in j["replicas"]:
+            if "rss_kib_max" in r and name.startswith("7."):
+                print(f"    server {r['id']}: RSS {r['rss_kib_start']/1024:.1f} MiB at the start, "
+                      f"{r['rss_kib']/1024:.1f} MiB at the end, max {r['rss_kib_max']/1024:.1f} MiB")
+PY
+echo "results: $results" >&2
