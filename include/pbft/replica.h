@@ -114,6 +114,8 @@ class Replica {
   // A verified message from a replica, or a request from a client (directly
   // or forwarded by a backup).
   void step(const Verified& message);
+  // The same, without copying what the replica keeps (a pre-prepare's batch).
+  void step(Verified&& message);
   // One tick of the host's clock.
   void tick();
   // Moves out what the replica wants done since the last call.

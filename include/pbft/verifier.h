@@ -15,6 +15,7 @@ namespace pbft {
 class Verified {
  public:
   const Message& message() const { return message_; }
+  Message take() && { return std::move(message_); }
 
  private:
   friend class Verifier;

@@ -59,7 +59,7 @@ void ReplicaState::send_shared(Destination to, std::shared_ptr<const Message> m)
 // ---------------------------------------------------------------------------
 // Dispatch
 
-void ReplicaState::step(const Message& message) {
+void ReplicaState::step(const Message& message, std::shared_ptr<const Message> owned) {
   // A replica never sends itself anything: a message in its own name is a
   // replay of one it sent before (perhaps before it lost its state), and
   // must not count as a vote it makes now.
@@ -67,13 +67,18 @@ void ReplicaState::step(const Message& message) {
     counters.messages_ignored++;
     return;
   }
+  // Pre-prepares and new views are kept whole (batches, certificates): the
+  // caller's shared copy when it gave one, else a copy made here.
+  auto keep = [&](const auto& m) {
+    return owned != nullptr ? owned : std::make_shared<const Message>(m);
+  };
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, Request>) {
           on_request(m);
         } else if constexpr (std::is_same_v<T, PrePrepare>) {
-          on_pre_prepare(std::make_shared<const Message>(m), m);
+          on_pre_prepare(keep(m), m);
         } else if constexpr (std::is_same_v<T, Prepare>) {
           on_prepare(m);
         } else if constexpr (std::is_same_v<T, Commit>) {
@@ -89,7 +94,7 @@ void ReplicaState::step(const Message& message) {
         } else if constexpr (std::is_same_v<T, ViewChange>) {
           on_view_change(m);
         } else if constexpr (std::is_same_v<T, NewView>) {
-          on_new_view(std::make_shared<const Message>(m), m);
+          on_new_view(keep(m), m);
         } else {
           counters.messages_ignored++;  // replies (the verifier rejects them)
         }
@@ -716,6 +721,10 @@ Replica::Replica(std::unique_ptr<ReplicaState> state) : state_(std::move(state))
 Replica::~Replica() = default;
 
 void Replica::step(const Verified& message) { state_->step(message.message()); }
+void Replica::step(Verified&& message) {
+  auto owned = std::make_shared<const Message>(std::move(message).take());
+  state_->step(*owned, owned);
+}
 void Replica::tick() { state_->tick(); }
 Effects Replica::take_effects() { return std::exchange(state_->effects, Effects{}); }
 

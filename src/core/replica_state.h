@@ -116,7 +116,8 @@ class ReplicaState {
                Service& service, const ReplicaOptions& options);
 
   // Dispatcher: validates the envelope, then hands over to on_<message>.
-  void step(const Message& message);
+  // owned, when given, holds `message` (the replica keeps it instead of a copy).
+  void step(const Message& message, std::shared_ptr<const Message> owned = nullptr);
   void tick();
 
   // Handlers, one per message type (Castro and Liskov, section 4).

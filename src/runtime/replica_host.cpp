@@ -86,7 +86,7 @@ class ReplicaHost final : public ConnectionOwner {
   void on_outcome(std::weak_ptr<Connection> connection, uint64_t serial, uint64_t ticket,
                   size_t bytes, bool from_stranger, FrameOutcome outcome);
   void flush(Connection& c, std::deque<PendingFrame>& pending);
-  void deliver(Connection* c, const Verified& verified);
+  void deliver(Connection* c, Verified&& verified);
   void release(size_t bytes, bool from_stranger);
   void process_effects();
   void send(const Send& s);
@@ -418,7 +418,7 @@ void ReplicaHost::flush(Connection& c, std::deque<PendingFrame>& pending) {
     release(p.bytes, p.from_stranger);
     switch (p.outcome.kind) {
       case FrameOutcome::Kind::ok:
-        deliver(&c, *p.outcome.verified);
+        deliver(&c, std::move(*p.outcome.verified));
         break;
       case FrameOutcome::Kind::undecodable:
         counters_.frames_undecodable++;
@@ -439,7 +439,7 @@ void ReplicaHost::flush(Connection& c, std::deque<PendingFrame>& pending) {
   }
 }
 
-void ReplicaHost::deliver(Connection* c, const Verified& verified) {
+void ReplicaHost::deliver(Connection* c, Verified&& verified) {
   const Message& m = verified.message();
   if (const auto* request = std::get_if<Request>(&m)) {
     if (c->hello && c->hello->kind == Hello::Kind::client) {
@@ -454,7 +454,7 @@ void ReplicaHost::deliver(Connection* c, const Verified& verified) {
   }
   c->authentic = true;
   counters_.frames_delivered++;
-  replica_->step(verified);
+  replica_->step(std::move(verified));
   process_effects();
 }
 
