@@ -134,32 +134,17 @@ Status Bench::validate() const {
 }
 
 Status Bench::set_up_local() {
-  if (args_.dir.empty()) {
-    Result<std::filesystem::path> dir = make_temp_dir("bench");
-    if (!dir) return dir.status();
-    dir_ = dir.value();
-  } else {
-    dir_ = args_.dir;
-  }
-  Result<uint16_t> base = runtime::pick_free_base_port(args_.replicas);
-  if (!base) return base.status();
-  ClusterSpec spec;
-  spec.replicas = args_.replicas;
-  spec.clients = sessions();
-  spec.base_port = base.value();
-  spec.force = true;
-  Result<std::vector<std::filesystem::path>> written = generate_cluster(dir_, spec);
-  if (!written) return written.status();
   // The generated file's defaults, but for what the options set.
   std::map<std::string, std::string> values = {
       {"client_auth", args_.auth == "sig" ? "\"signature\"" : "\"mac\""},
       {"log_level", "\"warn\""}};
   if (args_.batch_max != 0) values["batch_size_max"] = std::to_string(args_.batch_max);
   if (args_.in_flight_max != 0) values["in_flight_max"] = std::to_string(args_.in_flight_max);
-  if (Status s = tune_cluster_file(dir_ / "cluster.toml", values); !s) return s;
-  Result<ClusterConfig> cluster = load_cluster_config(dir_ / "cluster.toml");
-  if (!cluster) return cluster.status();
-  cluster_ = std::move(cluster).value();
+  Result<GeneratedCluster> generated =
+      generate_local_cluster("bench", args_.dir, args_.replicas, sessions(), values);
+  if (!generated) return generated.status();
+  dir_ = generated->dir;
+  cluster_ = std::move(generated->cluster);
 
   std::vector<std::string> extra = {"--verify-threads", std::to_string(args_.verify_threads)};
   if (args_.unreplicated) extra.push_back("--unreplicated");

@@ -74,36 +74,18 @@ class Demo {
 };
 
 Status Demo::set_up() {
-  if (args_.dir.empty()) {
-    Result<std::filesystem::path> dir = make_temp_dir("demo");
-    if (!dir) return dir.status();
-    dir_ = dir.value();
-  } else {
-    dir_ = args_.dir;
-  }
-  Result<uint16_t> base = runtime::pick_free_base_port(args_.replicas);
-  if (!base) return base.status();
-  ClusterSpec spec;
-  spec.replicas = args_.replicas;
-  spec.clients = args_.clients;
-  spec.base_port = base.value();
-  spec.force = true;
-  Result<std::vector<std::filesystem::path>> written = generate_cluster(dir_, spec);
-  if (!written) return written.status();
   // Checkpoints and the recovery horizon come quickly.
-  if (Status s = tune_cluster_file(dir_ / "cluster.toml", {{"checkpoint_interval", "64"},
-                                                           {"log_window", "128"},
-                                                           {"kv_partitions", "1024"}});
-      !s) {
-    return s;
-  }
-  Result<ClusterConfig> cluster = load_cluster_config(dir_ / "cluster.toml");
-  if (!cluster) return cluster.status();
-  cluster_ = std::move(cluster).value();
+  Result<GeneratedCluster> generated = generate_local_cluster(
+      "demo", args_.dir, args_.replicas, args_.clients,
+      {{"checkpoint_interval", "64"}, {"log_window", "128"}, {"kv_partitions", "1024"}});
+  if (!generated) return generated.status();
+  dir_ = generated->dir;
+  cluster_ = std::move(generated->cluster);
+  const uint16_t base_port = cluster_.replicas.front().port;
   std::filesystem::create_directories(dir_ / "logs");
   fmt::print("cluster: {} replicas (f = {}) on 127.0.0.1:{}..{}, {} clients; files in {}\n",
-             args_.replicas, cluster_.protocol.f, spec.base_port,
-             spec.base_port + args_.replicas - 1, args_.clients, dir_.string());
+             args_.replicas, cluster_.protocol.f, base_port, base_port + args_.replicas - 1,
+             args_.clients, dir_.string());
 
   replicas_ = std::make_unique<LocalCluster>(
       dir_, args_.replicas,

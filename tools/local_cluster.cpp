@@ -41,6 +41,33 @@ Status tune_cluster_file(const std::filesystem::path& file,
   return out ? Status::ok() : Status::error("cannot rewrite " + file.string());
 }
 
+Result<GeneratedCluster> generate_local_cluster(const std::string& what, const std::string& dir,
+                                                uint32_t replicas, uint32_t clients,
+                                                const std::map<std::string, std::string>& values) {
+  GeneratedCluster out;
+  if (dir.empty()) {
+    Result<std::filesystem::path> made = make_temp_dir(what);
+    if (!made) return made.status();
+    out.dir = made.value();
+  } else {
+    out.dir = dir;
+  }
+  Result<uint16_t> base = runtime::pick_free_base_port(replicas);
+  if (!base) return base.status();
+  ClusterSpec spec;
+  spec.replicas = replicas;
+  spec.clients = clients;
+  spec.base_port = base.value();
+  spec.force = true;
+  Result<std::vector<std::filesystem::path>> written = generate_cluster(out.dir, spec);
+  if (!written) return written.status();
+  if (Status s = tune_cluster_file(out.dir / "cluster.toml", values); !s) return s;
+  Result<ClusterConfig> cluster = load_cluster_config(out.dir / "cluster.toml");
+  if (!cluster) return cluster.status();
+  out.cluster = std::move(cluster).value();
+  return out;
+}
+
 namespace {
 
 // The fields of /proc/<pid>/stat after the command name.

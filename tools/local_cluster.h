@@ -24,6 +24,18 @@ Result<std::filesystem::path> make_temp_dir(const std::string& what);
 Status tune_cluster_file(const std::filesystem::path& file,
                          const std::map<std::string, std::string>& values);
 
+// Keys and a cluster file (cluster.toml) for `replicas` replicas and
+// `clients` clients on free loopback ports, in `dir` (a new
+// /tmp/pbft-<what>-XXXXXX when empty), with `values` in place of the
+// generated defaults; then the file as loaded.
+struct GeneratedCluster {
+  std::filesystem::path dir;
+  ClusterConfig cluster;
+};
+Result<GeneratedCluster> generate_local_cluster(const std::string& what, const std::string& dir,
+                                                uint32_t replicas, uint32_t clients,
+                                                const std::map<std::string, std::string>& values);
+
 // CPU seconds (user + system) a process has used so far, from /proc.
 std::optional<double> process_cpu_seconds(pid_t pid);
 // Resident memory of a process in KiB, from /proc.
