@@ -365,9 +365,10 @@ TEST(KvExecute, WellFormedButOverLimitIsTooLargeNotMalformed) {
   auto results = execute_all(store, {encode_op({OpType::put, Bytes(key_size_max + 1, 'k'), b("v")}),
                                      encode_op({OpType::put, b("k"), Bytes(value_size_max + 1, 'v')}),
                                      encode_op({OpType::put, b("k"), Bytes(value_size_max, 'v')}),
-                                     encode_op(append_op("k", "!"))});
+                                     encode_op(append_op("k", "!")),
+                                     encode_op(null_op(0, value_size_max + 1))});
   EXPECT_EQ(results, (std::vector<OpResult>{err(Code::too_large), err(Code::too_large), ok(),
-                                            err(Code::too_large)}));
+                                            err(Code::too_large), err(Code::too_large)}));
   EXPECT_EQ(store.get(b("k")), Bytes(value_size_max, 'v'));
 }
 
