@@ -127,6 +127,9 @@ TEST(IntegrationBench, RefusesWhatItCannotMeasure) {
   ProcessResult r = run_pbft({"bench", "--history", (dir / "h.jsonl").string()}, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("--history needs --workload kv"));
+  r = run_pbft({"bench", "--clients", "1024", "--outstanding", "1024"}, dir);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("more sessions"));
   r = run_pbft({"bench", "--workload", "kv", "--request-size", "10"}, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("--workload null only"));

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "pbft/cluster_config.h"
+#include "pbft/constants.h"
 #include "pbft/history.h"
 #include "pbft/load.h"
 #include "pbft/runtime.h"
@@ -103,7 +104,7 @@ class Bench {
   void report(const load::LatencyHistogram& latency, uint64_t operations, double measured_s,
               const std::vector<ReplicaSample>& before, const std::vector<ReplicaSample>& after,
               double client_cpu_s, const runtime::RuntimeCounters& client_counters);
-  uint32_t sessions() const { return args_.clients * args_.outstanding; }
+  uint32_t sessions() const { return args_.clients * args_.outstanding; }  // validated
   uint32_t servers() const { return args_.unreplicated ? 1 : cluster_.protocol.n; }
 
   BenchArgs args_;
@@ -126,6 +127,11 @@ Status Bench::validate() const {
   } else if (!args_.history.empty()) {
     return Status::error("--history needs --workload kv: the null operation has no place in "
                          "the key-value history (it reads and writes no key)");
+  }
+  if (static_cast<uint64_t>(args_.clients) * args_.outstanding > constants::clients_max) {
+    return Status::error(fmt::format("{} clients x {} outstanding is more sessions (client ids) "
+                                     "than a cluster may have ({})",
+                                     args_.clients, args_.outstanding, constants::clients_max));
   }
   if (!args_.config.empty() && args_.unreplicated) {
     return Status::error("--unreplicated starts its own server: it does not take --config");
