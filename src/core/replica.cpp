@@ -229,7 +229,8 @@ size_t batch_entry_size(const Request& r) {
 
 // The primary assigns the next sequence number to a batch of pending
 // requests while the window allows (liveness policy: batch as much as has
-// arrived, never wait for more).
+// arrived; wait for more only while an earlier batch is in flight, whose
+// execution calls this again).
 void ReplicaState::maybe_send_pre_prepare() {
   if (!is_primary() || view_changing_ || silent() || transfer_) return;
   // Batching policy (liveness only): with nothing in flight, whatever is
