@@ -391,6 +391,7 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
                   {"client_threads", args_.client_threads}};
   j["machine"] = {{"cores", std::thread::hardware_concurrency()}, {"cpu_model", cpu_model()}};
   j["commit"] = PBFT_COMMIT;
+  j["allocator"] = PBFT_ALLOCATOR;  // of this build (and of local replicas, the same binary)
   j["load_generator"] = {
       {"cpu_s", client_cpu_s},
       {"cpu_share", measured_s > 0 ? client_cpu_s / measured_s : 0},
