@@ -102,6 +102,7 @@ std::string to_json_line(const RunReport& r) {
   j["messages_duplicated"] = r.messages_duplicated;
   j["decode_failures"] = r.decode_failures;
   j["verify_failures"] = r.verify_failures;
+  j["votes_unwanted"] = r.votes_unwanted;
   j["misaddressed"] = r.misaddressed;
   j["batches_executed"] = r.batches_executed;
   j["view_max"] = r.view_max;

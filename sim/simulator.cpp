@@ -367,8 +367,16 @@ void Simulation::handle(const Delivery& delivery) {
     log(fmt::format("{} <- {}: {}", node_name(delivery.to), node_name(delivery.from),
                     describe(decoded.value())));
   }
-  // Authentication at the receiver, as in production: a rejection is counted.
+  // Votes the receiver no longer wants are dropped before authentication,
+  // as the TCP host does (a twin's halves may want different ones).
   const bool to_replica = delivery.to < config_.n;
+  if (to_replica && !replicas_[delivery.to]->twin &&
+      !replicas_[delivery.to]->replica->wants(decoded.value())) {
+    report_.votes_unwanted++;
+    replicas_[delivery.to]->replica->keep_unchecked(std::move(decoded).value());
+    return;
+  }
+  // Authentication at the receiver, as in production: a rejection is counted.
   const Verifier& verifier = to_replica ? *replicas_[delivery.to]->verifier
                                         : *clients_[delivery.to - config_.n]->verifier;
   Result<Verified> verified = verifier.verify(std::move(decoded).value());

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core_harness.h"
 
 namespace pbft::testing {
@@ -154,6 +156,69 @@ TEST(Prepared, PreparesBeforeThePrePrepareAreKeptAndCount) {
   auto sends = c.drain(1);
   EXPECT_EQ(sent<Prepare>(sends).size(), 1u);
   EXPECT_EQ(sent<Commit>(sends).size(), 1u);  // own prepare + replica 2's = 2f
+}
+
+// Replica::wants: hosts skip the signature (MAC) of a vote that can no
+// longer change anything, and hand prepares to keep_unchecked instead.
+TEST(Votes, APrepareForAPreparedSlotAndACommitForACommittedOneAreNotWanted) {
+  Cluster c;
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
+  const Message late_prepare = c.make_prepare(3, 0, 1, pp.digest);
+  const Message late_commit = c.make_commit(3, 0, 1, pp.digest);
+  EXPECT_TRUE(c.replica(1).wants(late_prepare));  // no slot yet
+  ASSERT_TRUE(c.deliver(1, pp));
+  c.drain(1);
+  EXPECT_TRUE(c.replica(1).wants(late_prepare));  // pre-prepared only
+  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
+  c.drain(1);  // prepared: its commit is out
+  EXPECT_FALSE(c.replica(1).wants(late_prepare));
+  EXPECT_TRUE(c.replica(1).wants(Message{c.make_prepare(3, 0, 2, pp.digest)}));  // another slot
+  EXPECT_TRUE(c.replica(1).wants(Message{c.make_prepare(3, 1, 1, pp.digest)}));  // another view
+  EXPECT_TRUE(c.replica(1).wants(late_commit));
+  ASSERT_TRUE(c.deliver(1, c.make_commit(2, 0, 1, pp.digest)));
+  ASSERT_TRUE(c.deliver(1, c.make_commit(primary, 0, 1, pp.digest)));
+  c.drain(1);
+  EXPECT_EQ(c.replica(1).last_executed(), 1u);
+  EXPECT_FALSE(c.replica(1).wants(late_commit));
+  EXPECT_TRUE(c.replica(1).wants(Message{c.make_checkpoint(3, 16, Digest{})}));  // not a vote
+}
+
+// A prepare kept unchecked is never counted, but a peer that lags gets it
+// (checked first): its sender may be down by then, and a replica that
+// recovers silently needs 2f prepares from others.
+TEST(Votes, APrepareKeptUncheckedIsCheckedThenRelayedToAPeerThatLags) {
+  Cluster c;
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
+  ASSERT_TRUE(c.deliver(1, pp));
+  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
+  c.drain(1);
+  c.replica(1).keep_unchecked(Message{c.make_prepare(3, 0, 1, pp.digest)});
+
+  ASSERT_TRUE(c.deliver(1, c.make_status(primary, 0, false, 0, 0)));
+  std::vector<ReplicaId> relayed;
+  for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
+  std::sort(relayed.begin(), relayed.end());
+  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1, 2, 3}));
+  EXPECT_EQ(c.replica(1).counters().unchecked_prepares_forged, 0u);
+}
+
+TEST(Votes, AForgedPrepareKeptUncheckedIsNeverRelayed) {
+  Cluster c;
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
+  ASSERT_TRUE(c.deliver(1, pp));
+  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
+  c.drain(1);
+  Prepare forged = c.make_prepare(3, 0, 1, pp.digest);
+  forged.signature[0] ^= 1;
+  c.replica(1).keep_unchecked(Message{forged});
+  c.replica(1).keep_unchecked(Message{c.make_prepare(primary, 0, 1, pp.digest)});  // not a backup
+
+  ASSERT_TRUE(c.deliver(1, c.make_status(primary, 0, false, 0, 0)));
+  std::vector<ReplicaId> relayed;
+  for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
+  std::sort(relayed.begin(), relayed.end());
+  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1, 2}));
+  EXPECT_EQ(c.replica(1).counters().unchecked_prepares_forged, 1u);
 }
 
 // committed-local: prepared and 2f+1 matching commits (its own counts); then

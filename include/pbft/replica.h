@@ -84,6 +84,7 @@ struct ReplicaCounters {
   uint64_t requests_ignored = 0;       // old timestamp, too many pending, ...
   uint64_t pre_prepares_rejected = 0;  // a rule of "accept pre-prepare" failed
   uint64_t retransmissions = 0;        // messages resent on a peer's STATUS
+  uint64_t unchecked_prepares_forged = 0;  // kept unchecked, failed the check before a relay
   uint64_t checkpoints_taken = 0;
   uint64_t checkpoints_stable = 0;
   uint64_t state_transfers_started = 0;
@@ -116,6 +117,19 @@ class Replica {
   void step(const Verified& message);
   // The same, without copying what the replica keeps (a pre-prepare's batch).
   void step(Verified&& message);
+  // False when a decoded, not yet verified message could not change this
+  // replica whatever its authentication: a PREPARE for a slot already
+  // prepared in that view, a COMMIT for one already committed. Hosts skip
+  // the signature or MAC of such a message and hand it to keep_unchecked
+  // (with 3f+1 replicas, the last f prepares of a slot usually go
+  // unchecked). Once false for a message it stays false, so a host may ask
+  // on arrival.
+  bool wants(const Message& message) const;
+  // A message wants() declined, unchecked. A prepare is kept (the first per
+  // sender and slot) but never counted: if a peer that lags asks for the
+  // slot, its signature is checked then and it is relayed, as a checked
+  // prepare would be (its sender may be down by then). Others are ignored.
+  void keep_unchecked(Message&& message);
   // One tick of the host's clock.
   void tick();
   // Moves out what the replica wants done since the last call.

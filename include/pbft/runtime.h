@@ -57,7 +57,8 @@ struct RuntimeCounters {
   uint64_t frames_unknown_sender = 0;    // a sender not in the cluster file: dropped
   uint64_t frames_wrong_client = 0;      // a request from a client the hello did not name
   uint64_t frames_delivered = 0;         // handed to the core
-  uint64_t frames_unwanted = 0;          // a client: a reply for no outstanding request
+  uint64_t frames_unwanted = 0;          // dropped unchecked: a reply for no outstanding request
+                                         // (client); a vote for a slot already done (replica)
   uint64_t read_pauses = 0;              // a frame's reservation refused (reading waits)
   // Outgoing frames.
   uint64_t frames_sent = 0;

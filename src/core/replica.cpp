@@ -414,6 +414,32 @@ void ReplicaState::on_prepare(const Prepare& prepare) {
   check_prepared(prepare.seq, s);
 }
 
+bool ReplicaState::wants(const Message& message) const {
+  const auto* prepare = std::get_if<Prepare>(&message);
+  const auto* commit = std::get_if<Commit>(&message);
+  if (prepare == nullptr && commit == nullptr) return true;
+  const View v = prepare != nullptr ? prepare->view : commit->view;
+  const Seq seq = prepare != nullptr ? prepare->seq : commit->seq;
+  // Slots belong to the current view: done there means done for good (a
+  // later view ignores this message's view anyway).
+  if (v != view_ || view_changing_) return true;
+  auto it = log_.find(seq);
+  if (it == log_.end()) return true;
+  return prepare != nullptr ? !it->second.prepared : !it->second.committed;
+}
+
+void ReplicaState::keep_unchecked(Prepare&& prepare) {
+  if (prepare.view != view_ || view_changing_ || prepare.sender >= config_.n ||
+      prepare.sender == self_ || prepare.sender == config_.primary(view_)) {
+    return;
+  }
+  auto it = log_.find(prepare.seq);
+  if (it == log_.end() || !it->second.prepared) return;
+  Slot& s = it->second;
+  if (s.prepares.contains(prepare.sender)) return;
+  s.unchecked_prepares.emplace(prepare.sender, std::move(prepare));  // the first one per sender
+}
+
 void ReplicaState::check_prepared(Seq seq, Slot& s) {
   if (s.prepared || s.pre_prepare == nullptr) return;
   const Digest& d = s.pre_prepare->digest;
@@ -665,6 +691,25 @@ void ReplicaState::on_status(const StatusMessage& status) {
 // The log above a peer's last executed sequence number, for a peer in this
 // view: pre-prepares (or, for a slot whose NEW-VIEW pre-prepare came
 // without its batch, a PRE-PREPARE that carries it), prepares and commits.
+// Prepares kept unchecked (keep_unchecked) are worth their signature check
+// only now: a peer that lags may need them (their sender may be down). Good
+// ones join the slot's prepares; forged ones go.
+void ReplicaState::check_unchecked_prepares(Slot& s, ReplicaId peer) {
+  for (auto it = s.unchecked_prepares.begin(); it != s.unchecked_prepares.end();) {
+    const Prepare& p = it->second;
+    if (p.sender == peer) {
+      ++it;
+      continue;
+    }
+    if (crypto_.verify(Principal::replica(p.sender), wire::auth_payload(p), p.signature)) {
+      s.prepares.emplace(p.sender, p);
+    } else {
+      counters.unchecked_prepares_forged++;
+    }
+    it = s.unchecked_prepares.erase(it);
+  }
+}
+
 void ReplicaState::retransmit_slots(const StatusMessage& status) {
   const Destination to = Destination::replica(status.sender);
   // Only slots inside the peer's window are any use to it (a peer far
@@ -674,7 +719,7 @@ void ReplicaState::retransmit_slots(const StatusMessage& status) {
   const Seq peer_high = std::min(status.last_stable, high_watermark()) + config_.log_window;
   const Seq to_seq = std::min(from + constants::retransmit_seqs_max, peer_high + 1);
   for (auto it = log_.lower_bound(from); it != log_.end() && it->first < to_seq; ++it) {
-    const Slot& s = it->second;
+    Slot& s = it->second;
     if (s.pre_prepare_message != nullptr) {
       send_shared(to, s.pre_prepare_message);
       counters.retransmissions++;
@@ -683,6 +728,7 @@ void ReplicaState::retransmit_slots(const StatusMessage& status) {
       send_shared(to, s.batch_message);
       counters.retransmissions++;
     }
+    check_unchecked_prepares(s, status.sender);
     for (const auto& [sender, prepare] : s.prepares) {
       if (sender == status.sender) continue;
       if (sender == self_ && s.own_prepare != nullptr) {
@@ -725,6 +771,10 @@ void Replica::step(const Verified& message) { state_->step(message.message()); }
 void Replica::step(Verified&& message) {
   auto owned = std::make_shared<const Message>(std::move(message).take());
   state_->step(*owned, owned);
+}
+bool Replica::wants(const Message& message) const { return state_->wants(message); }
+void Replica::keep_unchecked(Message&& message) {
+  if (auto* prepare = std::get_if<Prepare>(&message)) state_->keep_unchecked(std::move(*prepare));
 }
 void Replica::tick() { state_->tick(); }
 Effects Replica::take_effects() { return std::exchange(state_->effects, Effects{}); }

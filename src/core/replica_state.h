@@ -36,6 +36,10 @@ struct Slot {
   // PREPAREs from backups, the first one from each sender (a replica that
   // prepares two digests for one slot is faulty; its second is ignored).
   std::map<ReplicaId, Prepare> prepares;
+  // PREPAREs that arrived once the slot was prepared, not checked (hosts
+  // skip their signatures: Replica::wants). Never counted; checked and
+  // relayed only when a lagging peer asks for the slot.
+  std::map<ReplicaId, Prepare> unchecked_prepares;
   // COMMIT digests, the first one from each sender (its own included).
   std::map<ReplicaId, Digest> commits;
   std::shared_ptr<const Message> own_prepare;  // what this replica sent, for retransmission
@@ -123,6 +127,9 @@ class ReplicaState {
   // Handlers, one per message type (Castro and Liskov, section 4).
   void on_request(const Request& request);
   void on_pre_prepare(const std::shared_ptr<const Message>& message, const PrePrepare& pp);
+  bool wants(const Message& message) const;
+  void keep_unchecked(Prepare&& prepare);
+  void check_unchecked_prepares(Slot& s, ReplicaId peer);
   void on_prepare(const Prepare& prepare);
   void on_commit(const Commit& commit);
   void on_checkpoint(const Checkpoint& checkpoint);

@@ -30,7 +30,7 @@ using std::chrono::milliseconds;
 
 // What a worker found out about one frame.
 struct FrameOutcome {
-  enum class Kind : uint8_t { ok, undecodable, unknown_sender, unauthentic };
+  enum class Kind : uint8_t { ok, undecodable, unknown_sender, unauthentic, unwanted };
   Kind kind = Kind::ok;
   std::optional<Verified> verified;
   std::string reason;
@@ -124,6 +124,7 @@ class ReplicaHost final : public ConnectionOwner {
   size_t verify_bytes_in_use_ = 0;
   size_t stranger_bytes_in_use_ = 0;  // the part reserved by not-yet-authentic connections
   uint64_t next_ticket_ = 1;
+  size_t pool_jobs_ = 0;  // frames handed to the verify pool, outcome not back yet
 
   RuntimeCounters counters_;
   // What was last logged about the core, to log changes once.
@@ -318,23 +319,18 @@ void ReplicaHost::release(size_t bytes, bool from_stranger) {
   }
 }
 
-// Decodes and verifies one frame (on a worker, or inline when cheap).
-FrameOutcome examine(ByteView frame, const Verifier& verifier, const ClusterConfig& cluster) {
+// Checks a decoded frame's sender and authentication (on a worker, or inline
+// when cheap).
+FrameOutcome examine(Message message, const Verifier& verifier, const ClusterConfig& cluster) {
   FrameOutcome out;
-  Result<Message> decoded = wire::decode(frame);
-  if (!decoded) {
-    out.kind = FrameOutcome::Kind::undecodable;
-    out.reason = decoded.reason();
-    return out;
-  }
-  const Principal sender = sender_of(decoded.value());
+  const Principal sender = sender_of(message);
   if ((sender.kind == PrincipalKind::replica && sender.id >= cluster.protocol.n) ||
       (sender.kind == PrincipalKind::client && cluster.clients.count(sender.id) == 0)) {
     out.kind = FrameOutcome::Kind::unknown_sender;
-    out.reason = principal_name(decoded.value()) + " is not in the cluster file";
+    out.reason = principal_name(message) + " is not in the cluster file";
     return out;
   }
-  Result<Verified> verified = verifier.verify(std::move(decoded).value());
+  Result<Verified> verified = verifier.verify(std::move(message));
   if (!verified) {
     out.kind = FrameOutcome::Kind::unauthentic;
     out.reason = verified.reason();
@@ -344,24 +340,62 @@ FrameOutcome examine(ByteView frame, const Verifier& verifier, const ClusterConf
   return out;
 }
 
-// Frames authenticated by MACs only, and small, cost a few microseconds to
-// decode and check: cheaper on the loop than the hand-off to a worker and
-// back. Anything that carries a signature goes to the pool.
-bool cheap_to_verify(ByteView frame, const ProtocolConfig& config) {
-  constexpr size_t inline_bytes_max = 16 * 1024;
-  if (frame.size() > inline_bytes_max || frame.size() < constants::header_size) return false;
-  switch (static_cast<MessageType>(frame[5])) {
+FrameOutcome undecodable(std::string reason) {
+  FrameOutcome out;
+  out.kind = FrameOutcome::Kind::undecodable;
+  out.reason = std::move(reason);
+  return out;
+}
+
+// Decodes and verifies one frame.
+FrameOutcome examine(ByteView frame, const Verifier& verifier, const ClusterConfig& cluster) {
+  Result<Message> decoded = wire::decode(frame);
+  if (!decoded) return undecodable(decoded.reason());
+  return examine(std::move(decoded).value(), verifier, cluster);
+}
+
+MessageType type_of(ByteView frame) {
+  PBFT_ASSERT(frame.size() >= constants::header_size);  // Connection checked the header
+  return static_cast<MessageType>(frame[5]);
+}
+
+// What checking a frame costs, which decides where it is checked.
+enum class Cost : uint8_t {
+  cheap,          // MACs only, and small: a few microseconds
+  one_signature,  // one Ed25519 verification (~50 us), perhaps with MACs
+  heavy,          // several signatures, or much to hash
+};
+
+Cost verify_cost(ByteView frame, const ProtocolConfig& config) {
+  constexpr size_t cheap_bytes_max = 16 * 1024;
+  constexpr size_t one_signature_bytes_max = 64 * 1024;
+  const bool macs = config.client_auth == RequestAuth::authenticator;
+  switch (type_of(frame)) {
     case MessageType::request:
-      return config.client_auth == RequestAuth::authenticator;
+      if (!macs) return Cost::one_signature;
+      return frame.size() <= cheap_bytes_max ? Cost::cheap : Cost::heavy;
     case MessageType::commit:
     case MessageType::reply:
     case MessageType::status:
     case MessageType::fetch:
     case MessageType::fetch_reply:
-      return true;
+      return frame.size() <= cheap_bytes_max ? Cost::cheap : Cost::heavy;
+    case MessageType::prepare:
+    case MessageType::checkpoint:
+      return Cost::one_signature;
+    case MessageType::pre_prepare:
+      // Its own signature, and each request's MACs or signature.
+      return macs && frame.size() <= one_signature_bytes_max ? Cost::one_signature : Cost::heavy;
     default:
-      return false;
+      return Cost::heavy;
   }
+}
+
+// Votes the core may no longer want (Replica::wants): decoded on the loop,
+// before their authentication is checked.
+bool is_vote(ByteView frame) {
+  const MessageType type = type_of(frame);
+  return type == MessageType::prepare || type == MessageType::commit;
 }
 
 void ReplicaHost::on_frame(Connection& c, Bytes frame) {
@@ -370,10 +404,35 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   const size_t bytes = frame.size();
   const bool from_stranger = c.reserved_as_stranger;
   pending_[c.serial()].push_back(PendingFrame{ticket, bytes, from_stranger, false, {}});
-  if (pool_->threads() == 0 || cheap_to_verify(frame, config_)) {
-    on_outcome(c.weak_from_this(), c.serial(), ticket, bytes, from_stranger,
-               examine(frame, *verifier_, cluster_));
-    return;
+  auto settle = [&](FrameOutcome outcome) {
+    on_outcome(c.weak_from_this(), c.serial(), ticket, bytes, from_stranger, std::move(outcome));
+  };
+
+  // A vote for a slot that is already prepared (committed) changes nothing
+  // here: skip its signature (MAC). The replica keeps such a prepare,
+  // unchecked, to relay to a peer that lags (Replica::keep_unchecked).
+  std::optional<Message> vote;
+  if (is_vote(frame)) {
+    Result<Message> decoded = wire::decode(frame);
+    if (!decoded) return settle(undecodable(decoded.reason()));
+    if (!replica_->wants(decoded.value())) {
+      replica_->keep_unchecked(std::move(decoded).value());
+      FrameOutcome unwanted;
+      unwanted.kind = FrameOutcome::Kind::unwanted;
+      return settle(std::move(unwanted));
+    }
+    vote = std::move(decoded).value();
+  }
+
+  // Cheap frames are checked here: the hand-off to a worker and back costs
+  // more. So is a frame with one signature while no worker is busy: the
+  // hand-off's two thread switches would add to its latency what they save
+  // only when there is other work to overlap.
+  const Cost cost = verify_cost(frame, config_);
+  if (pool_->threads() == 0 || cost == Cost::cheap ||
+      (cost == Cost::one_signature && pool_jobs_ == 0)) {
+    return settle(vote ? examine(std::move(*vote), *verifier_, cluster_)
+                       : examine(frame, *verifier_, cluster_));
   }
   auto shared_frame = std::make_shared<Bytes>(std::move(frame));
   const Verifier* verifier = verifier_.get();
@@ -386,8 +445,10 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   };
   std::function<void(FrameOutcome)> done = [this, weak = c.weak_from_this(), serial = c.serial(),
                                             ticket, bytes, from_stranger](FrameOutcome outcome) {
+    pool_jobs_--;
     on_outcome(weak, serial, ticket, bytes, from_stranger, std::move(outcome));
   };
+  pool_jobs_++;
   pool_->submit<FrameOutcome>(std::move(work), std::move(done));
 }
 
@@ -428,6 +489,9 @@ void ReplicaHost::flush(Connection& c, std::deque<PendingFrame>& pending) {
       case FrameOutcome::Kind::unknown_sender:
         counters_.frames_unknown_sender++;
         spdlog::debug("dropped a frame from {}: {}", c.remote_address(), p.outcome.reason);
+        break;
+      case FrameOutcome::Kind::unwanted:
+        counters_.frames_unwanted++;
         break;
       case FrameOutcome::Kind::unauthentic:
         counters_.frames_unauthentic++;
@@ -609,6 +673,7 @@ void ReplicaHost::write_status(bool running) {
       {"requests_ignored", rc.requests_ignored},
       {"pre_prepares_rejected", rc.pre_prepares_rejected},
       {"retransmissions", rc.retransmissions},
+      {"unchecked_prepares_forged", rc.unchecked_prepares_forged},
       {"checkpoints_taken", rc.checkpoints_taken},
       {"checkpoints_stable", rc.checkpoints_stable},
       {"state_transfers_started", rc.state_transfers_started},
