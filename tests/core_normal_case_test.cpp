@@ -213,12 +213,49 @@ TEST(Votes, AForgedPrepareKeptUncheckedIsNeverRelayed) {
   c.replica(1).keep_unchecked(Message{forged});
   c.replica(1).keep_unchecked(Message{c.make_prepare(primary, 0, 1, pp.digest)});  // not a backup
 
-  ASSERT_TRUE(c.deliver(1, c.make_status(primary, 0, false, 0, 0)));
+  // Replica 2 lags: it gets the prepares of everyone but itself.
+  ASSERT_TRUE(c.deliver(1, c.make_status(2, 0, false, 0, 0)));
+  std::vector<ReplicaId> relayed;
+  for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
+  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1}));
+  EXPECT_EQ(c.replica(1).counters().unchecked_prepares_forged, 1u);
+}
+
+// Anyone may send bytes in a replica's name: a forgery that arrives first
+// must not shut out the real prepare.
+TEST(Votes, AForgedPrepareKeptUncheckedGivesWayToTheRealOne) {
+  Cluster c;
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
+  ASSERT_TRUE(c.deliver(1, pp));
+  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
+  c.drain(1);
+  Prepare forged = c.make_prepare(3, 0, 1, pp.digest);
+  forged.signature[0] ^= 1;
+  c.replica(1).keep_unchecked(Message{forged});
+  c.replica(1).keep_unchecked(Message{c.make_prepare(3, 0, 1, pp.digest)});
+  c.replica(1).keep_unchecked(Message{forged});  // too late: the real one is held, checked
+
+  ASSERT_TRUE(c.deliver(1, c.make_status(2, 0, false, 0, 0)));
   std::vector<ReplicaId> relayed;
   for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
   std::sort(relayed.begin(), relayed.end());
-  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1, 2}));
+  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1, 3}));
   EXPECT_EQ(c.replica(1).counters().unchecked_prepares_forged, 1u);
+}
+
+// Kept prepares never count: a slot that is not prepared keeps none.
+TEST(Votes, APrepareKeptUncheckedNeverCountsTowardsPrepared) {
+  Cluster c;
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
+  ASSERT_TRUE(c.deliver(1, pp));
+  c.drain(1);
+  c.replica(1).keep_unchecked(Message{c.make_prepare(2, 0, 1, pp.digest)});
+  c.replica(1).keep_unchecked(Message{c.make_prepare(3, 0, 1, pp.digest)});
+  EXPECT_TRUE(sent<Commit>(c.drain(1)).empty());
+  ASSERT_TRUE(c.deliver(1, c.make_status(2, 0, false, 0, 0)));
+  std::vector<ReplicaId> relayed;
+  for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
+  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1}));  // its own only
 }
 
 // committed-local: prepared and 2f+1 matching commits (its own counts); then

@@ -122,13 +122,16 @@ class Replica {
   // prepared in that view, a COMMIT for one already committed. Hosts skip
   // the signature or MAC of such a message and hand it to keep_unchecked
   // (with 3f+1 replicas, the last f prepares of a slot usually go
-  // unchecked). Once false for a message it stays false, so a host may ask
-  // on arrival.
+  // unchecked). Once false for a message, step() would ignore that message
+  // from then on (a later view or a discarded slot ignores it too), so a
+  // host may ask on arrival, before earlier frames are delivered.
   bool wants(const Message& message) const;
-  // A message wants() declined, unchecked. A prepare is kept (the first per
-  // sender and slot) but never counted: if a peer that lags asks for the
-  // slot, its signature is checked then and it is relayed, as a checked
-  // prepare would be (its sender may be down by then). Others are ignored.
+  // A message wants() declined, unchecked. A prepare is kept (one per
+  // sender and slot; a second one from the same sender gets the held one
+  // checked, so a forgery cannot shut the real one out) but never counted:
+  // if a peer that lags asks for the slot, its signature is checked then
+  // and it is relayed, as a checked prepare would be (its sender may be
+  // down by then). Others are ignored.
   void keep_unchecked(Message&& message);
   // One tick of the host's clock.
   void tick();

@@ -437,7 +437,20 @@ void ReplicaState::keep_unchecked(Prepare&& prepare) {
   if (it == log_.end() || !it->second.prepared) return;
   Slot& s = it->second;
   if (s.prepares.contains(prepare.sender)) return;
-  s.unchecked_prepares.emplace(prepare.sender, std::move(prepare));  // the first one per sender
+  auto [held, inserted] = s.unchecked_prepares.try_emplace(prepare.sender, std::move(prepare));
+  if (inserted) return;
+  // A second one from the same sender: one of the two is forged (anyone
+  // may send bytes in a replica's name), and keeping the first blindly
+  // would let a forgery shut the real one out. Check the one held: a good
+  // one is a checked prepare from now on, a forged one gives way.
+  const Prepare& p = held->second;
+  if (crypto_.verify(Principal::replica(p.sender), wire::auth_payload(p), p.signature)) {
+    s.prepares.emplace(p.sender, p);
+    s.unchecked_prepares.erase(held);
+  } else {
+    counters.unchecked_prepares_forged++;
+    held->second = std::move(prepare);
+  }
 }
 
 void ReplicaState::check_prepared(Seq seq, Slot& s) {

@@ -37,8 +37,9 @@ struct Slot {
   // prepares two digests for one slot is faulty; its second is ignored).
   std::map<ReplicaId, Prepare> prepares;
   // PREPAREs that arrived once the slot was prepared, not checked (hosts
-  // skip their signatures: Replica::wants). Never counted; checked and
-  // relayed only when a lagging peer asks for the slot.
+  // skip their signatures: Replica::wants), one per sender. Never counted;
+  // checked and relayed only when a lagging peer asks for the slot (or
+  // checked when a second one from the same sender arrives).
   std::map<ReplicaId, Prepare> unchecked_prepares;
   // COMMIT digests, the first one from each sender (its own included).
   std::map<ReplicaId, Digest> commits;

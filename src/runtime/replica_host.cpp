@@ -434,15 +434,21 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
     return settle(vote ? examine(std::move(*vote), *verifier_, cluster_)
                        : examine(frame, *verifier_, cluster_));
   }
-  auto shared_frame = std::make_shared<Bytes>(std::move(frame));
   const Verifier* verifier = verifier_.get();
   const ClusterConfig* cluster = &cluster_;
-  std::function<FrameOutcome()> work = [shared_frame, verifier, cluster]() {
-    FrameOutcome out = examine(*shared_frame, *verifier, *cluster);
-    shared_frame->clear();
-    shared_frame->shrink_to_fit();
-    return out;
-  };
+  std::function<FrameOutcome()> work;
+  if (vote) {  // decoded already
+    work = [decoded = std::make_shared<Message>(std::move(*vote)), verifier, cluster]() {
+      return examine(std::move(*decoded), *verifier, *cluster);
+    };
+  } else {
+    work = [shared_frame = std::make_shared<Bytes>(std::move(frame)), verifier, cluster]() {
+      FrameOutcome out = examine(*shared_frame, *verifier, *cluster);
+      shared_frame->clear();
+      shared_frame->shrink_to_fit();
+      return out;
+    };
+  }
   std::function<void(FrameOutcome)> done = [this, weak = c.weak_from_this(), serial = c.serial(),
                                             ticket, bytes, from_stranger](FrameOutcome outcome) {
     pool_jobs_--;
