@@ -379,7 +379,14 @@ void Simulation::handle(const Delivery& delivery) {
   // Authentication at the receiver, as in production: a rejection is counted.
   const Verifier& verifier = to_replica ? *replicas_[delivery.to]->verifier
                                         : *clients_[delivery.to - config_.n]->verifier;
-  Result<Verified> verified = verifier.verify(std::move(decoded).value());
+  // A pre-prepare's signed requests are left unchecked where the core says
+  // so, as the TCP host does.
+  const BatchRequests requests = to_replica && !replicas_[delivery.to]->twin &&
+                                         replicas_[delivery.to]->replica->leaves_batch_unchecked(
+                                             decoded.value())
+                                     ? BatchRequests::unchecked
+                                     : BatchRequests::checked;
+  Result<Verified> verified = verifier.verify(std::move(decoded).value(), requests);
   if (!verified) {
     report_.verify_failures++;
     if (logging(1)) {

@@ -258,6 +258,106 @@ TEST(Votes, APrepareKeptUncheckedNeverCountsTowardsPrepared) {
   EXPECT_EQ(relayed, (std::vector<ReplicaId>{1}));  // its own only
 }
 
+// Signed requests: f backups per sequence number (here one: replica
+// 1 + (s mod 3)... see skipper()) may leave a batch's requests to the
+// others' prepared certificate while every other backup votes.
+ProtocolConfig signed_config() {
+  ProtocolConfig config = small_config();
+  config.client_auth = RequestAuth::signature;
+  return config;
+}
+
+// The backup that leaves sequence number s's batch unchecked in view 0
+// (n = 4: backups 1, 2, 3 take turns).
+ReplicaId skipper(Seq s) { return static_cast<ReplicaId>(1 + s % 3); }
+
+// Runs a few requests through the whole cluster, so every backup has voted.
+void warm_up(Cluster& c, int requests = 3) {
+  for (int i = 0; i < requests; i++) {
+    c.client(0).submit(kv::encode_op(put("w", std::to_string(i))));
+    c.run();
+  }
+}
+
+TEST(BatchChecks, ABackupLeavesABatchUncheckedOnlyInItsTurnAndWhileTheOthersVote) {
+  Cluster c(signed_config());
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(1, 1, put("k", "v"))});
+  EXPECT_FALSE(c.replica(skipper(1)).leaves_batch_unchecked(pp));  // nobody voted yet
+  warm_up(c);
+  const Seq next = c.replica(1).last_executed() + 1;
+  pp = c.make_pre_prepare(primary, 0, next, {c.make_request(1, 1, put("k", "v"))});
+  for (ReplicaId r = 0; r < 4; r++) {
+    EXPECT_EQ(c.replica(r).leaves_batch_unchecked(pp), r == skipper(next)) << "replica " << r;
+  }
+  EXPECT_FALSE(c.replica(skipper(next)).leaves_batch_unchecked(
+      Message{c.make_pre_prepare(primary, 0, next, {})}));  // nothing to check
+
+  Cluster macs;  // MAC'd requests are cheap to check: everyone checks
+  warm_up(macs);
+  const Seq mac_next = macs.replica(1).last_executed() + 1;
+  auto mac_pp = macs.make_pre_prepare(primary, 0, mac_next, {macs.make_request(1, 1, put("k", "v"))});
+  for (ReplicaId r = 0; r < 4; r++) EXPECT_FALSE(macs.replica(r).leaves_batch_unchecked(mac_pp));
+}
+
+TEST(BatchChecks, TheBackupThatLeftTheBatchSendsNoPrepareAndCommitsOnTheOthersCertificate) {
+  Cluster c(signed_config());
+  warm_up(c);
+  const Seq next = c.replica(1).last_executed() + 1;
+  const ReplicaId lazy = skipper(next);
+  std::vector<Seq> prepared_by_lazy;
+  c.client(0).submit(kv::encode_op(put("k", "v")));
+  c.run([&](const Envelope& e, bool, uint32_t) {
+    if (e.from == Principal::replica(lazy)) {
+      if (const auto* p = std::get_if<Prepare>(e.message.get())) prepared_by_lazy.push_back(p->seq);
+    }
+    return false;
+  });
+  EXPECT_TRUE(std::find(prepared_by_lazy.begin(), prepared_by_lazy.end(), next) ==
+              prepared_by_lazy.end());
+  for (ReplicaId r = 0; r < 4; r++) EXPECT_EQ(c.replica(r).last_executed(), next) << r;
+  EXPECT_EQ(to_string(*c.store(lazy).get(Bytes{'k'})), "v");
+}
+
+TEST(BatchChecks, ABackupChecksTheBatchItselfWhenTheCertificateIsLate) {
+  Cluster c(signed_config());
+  warm_up(c);
+  const Seq next = c.replica(1).last_executed() + 1;
+  const ReplicaId lazy = skipper(next);
+  auto pp = c.make_pre_prepare(primary, 0, next, {c.make_request(1, 1, put("k", "v"))});
+  ASSERT_TRUE(c.deliver(lazy, pp));
+  EXPECT_TRUE(sent<Prepare>(c.drain(lazy)).empty());
+  std::vector<Prepare> prepares;
+  for (uint64_t t = 0; t < c.config().status_interval_ticks && prepares.empty(); t++) {
+    c.replica(lazy).tick();
+    prepares = sent<Prepare>(c.drain(lazy));
+  }
+  ASSERT_EQ(prepares.size(), 1u);
+  EXPECT_EQ(prepares[0].seq, next);
+  EXPECT_EQ(prepares[0].digest, pp.digest);
+}
+
+TEST(BatchChecks, AForgedRequestInABatchLeftUncheckedIsFoundWhenTheCertificateIsLate) {
+  Cluster c(signed_config());
+  warm_up(c);
+  const Seq next = c.replica(1).last_executed() + 1;
+  const ReplicaId lazy = skipper(next);
+  Request forged = c.make_request(1, 1, put("k", "stolen"));
+  forged.signature[0] ^= 1;
+  auto pp = c.make_pre_prepare(primary, 0, next, {forged});  // a faulty primary's batch
+  ASSERT_TRUE(c.deliver(lazy, pp));
+  for (ReplicaId r = 1; r < 4; r++) {
+    if (r != lazy) {
+      EXPECT_FALSE(c.deliver(r, pp)) << "replica " << r << " checks it at once";
+    }
+  }
+  const uint64_t rejected = c.replica(lazy).counters().pre_prepares_rejected;
+  for (uint64_t t = 0; t < 2 * c.config().status_interval_ticks; t++) {
+    c.replica(lazy).tick();
+    EXPECT_TRUE(sent<Prepare>(c.drain(lazy)).empty());
+  }
+  EXPECT_EQ(c.replica(lazy).counters().pre_prepares_rejected, rejected + 1);
+}
+
 // committed-local: prepared and 2f+1 matching commits (its own counts); then
 // the batch executes and each client gets its reply.
 TEST(Committed, ExecutesAfterTwoFPlusOneMatchingCommits) {

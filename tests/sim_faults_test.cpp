@@ -101,7 +101,8 @@ TEST(NodeFaults, RandomNodeFaultsStrikeAndReplayExactly) {
   uint64_t lags = 0;
   uint64_t badstate = 0;
   uint64_t primary_faults = 0;
-  for (uint64_t seed = 1; seed <= 12; seed++) {
+  // Each kind strikes in about a quarter of the runs: 40 seeds see them all.
+  for (uint64_t seed = 1; seed <= 40; seed++) {
     options.seed = seed;
     const RunReport report = run(options);
     crashes += report.crashes;

@@ -25,9 +25,7 @@
 #include "tools/local_cluster.h"
 #include "tools/runtime_support.h"
 
-#ifndef PBFT_COMMIT
-#define PBFT_COMMIT "unknown"
-#endif
+#include "pbft_commit.h"  // generated at build time: PBFT_COMMIT
 
 namespace pbft::tools {
 

@@ -126,6 +126,12 @@ class Replica {
   // from then on (a later view or a discarded slot ignores it too), so a
   // host may ask on arrival, before earlier frames are delivered.
   bool wants(const Message& message) const;
+  // True for a pre-prepare whose requests this replica may leave
+  // unchecked (BatchRequests::unchecked): with signed requests, f backups
+  // per sequence number (rotating) rely on the others' prepared certificate
+  // instead of checking every request, while the others vote; they check
+  // the batch themselves if the certificate is late.
+  bool leaves_batch_unchecked(const Message& message) const;
   // A message wants() declined, unchecked. A prepare is kept (one per
   // sender and slot; a second one from the same sender gets the held one
   // checked, so a forgery cannot shut the real one out) but never counted:

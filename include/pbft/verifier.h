@@ -16,12 +16,23 @@ class Verified {
  public:
   const Message& message() const { return message_; }
   Message take() && { return std::move(message_); }
+  // False for a pre-prepare verified with BatchRequests::unchecked: its
+  // signature and structure were checked, its requests' authentication not.
+  bool batch_checked() const { return batch_checked_; }
 
  private:
   friend class Verifier;
-  explicit Verified(Message m) : message_(std::move(m)) {}
+  explicit Verified(Message m, bool batch_checked = true)
+      : message_(std::move(m)), batch_checked_(batch_checked) {}
   Message message_;
+  bool batch_checked_ = true;
 };
+
+// Whether Verifier::verify checks the authentication of each request inside
+// a pre-prepare's batch. A replica may leave them unchecked only when the
+// core says so (Replica::leaves_batch_unchecked): it then relies on the
+// others' prepared certificate, or checks them itself later.
+enum class BatchRequests : uint8_t { checked, unchecked };
 
 class Verifier {
  public:
@@ -35,7 +46,10 @@ class Verifier {
   // - the signature, or the MAC meant for self, is valid;
   // - for a pre-prepare: every request in the batch is authentic for self;
   // - for a view change or new view: every embedded signature.
-  Result<Verified> verify(Message message) const;
+  Result<Verified> verify(Message message,
+                          BatchRequests requests = BatchRequests::checked) const;
+  // Each request of a pre-prepare's batch is authentic for self.
+  Status verify_batch(const PrePrepare& pp) const;
 
  private:
   Status verify_request(const Request& r) const;

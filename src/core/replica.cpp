@@ -31,7 +31,8 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       recovering_(options.recovering),
       recovery_nonce_(options.recovery_nonce),
       view_timer_(config.view_change_timeout_ticks),
-      null_digest_(batch_digest(crypto, {})) {
+      null_digest_(batch_digest(crypto, {})),
+      verifier_(config_, crypto_) {
   // The tree of the initial state: every partition hashed once.
   working_tree_ = StateTree(leaf_count(), Digest{}, crypto_);
   for (uint64_t leaf = 0; leaf < leaf_count(); leaf++) {
@@ -59,7 +60,8 @@ void ReplicaState::send_shared(Destination to, std::shared_ptr<const Message> m)
 // ---------------------------------------------------------------------------
 // Dispatch
 
-void ReplicaState::step(const Message& message, std::shared_ptr<const Message> owned) {
+void ReplicaState::step(const Message& message, std::shared_ptr<const Message> owned,
+                        bool batch_checked) {
   // A replica never sends itself anything: a message in its own name is a
   // replay of one it sent before (perhaps before it lost its state), and
   // must not count as a vote it makes now.
@@ -78,7 +80,7 @@ void ReplicaState::step(const Message& message, std::shared_ptr<const Message> o
         if constexpr (std::is_same_v<T, Request>) {
           on_request(m);
         } else if constexpr (std::is_same_v<T, PrePrepare>) {
-          on_pre_prepare(keep(m), m);
+          on_pre_prepare(keep(m), m, batch_checked);
         } else if constexpr (std::is_same_v<T, Prepare>) {
           on_prepare(m);
         } else if constexpr (std::is_same_v<T, Commit>) {
@@ -118,6 +120,7 @@ void ReplicaState::tick() {
     on_status_timeout();
   }
   on_view_timer();
+  check_unchecked_batches();
   if (transfer_) {
     on_fetch_timeout();
   } else {
@@ -296,7 +299,7 @@ void ReplicaState::maybe_send_pre_prepare() {
 // any view, whose batch has the slot's digest supplies it.
 
 void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
-                                  const PrePrepare& pp) {
+                                  const PrePrepare& pp, bool batch_checked) {
   if (pp.sender != config_.primary(pp.view) || pp.sender == self_) {
     counters.pre_prepares_rejected++;  // only the view's primary pre-prepares
     return;
@@ -351,6 +354,14 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
   s.batch_message = message;
   s.batch = &s.pre_prepare->batch;
   if (!waiting()) last_progress_tick_ = ticks_;
+  if (!batch_checked) {
+    // Its prepare would vouch for requests it did not check: wait for the
+    // others' certificate (or check them later: check_unchecked_batches).
+    s.batch_unchecked = true;
+    s.unchecked_since_tick = ticks_;
+    check_prepared(pp.seq, s);
+    return;
+  }
   if (silent()) {
     check_prepared(pp.seq, s);  // on the others' prepares only
     return;
@@ -406,6 +417,8 @@ void ReplicaState::on_prepare(const Prepare& prepare) {
     counters.messages_ignored++;  // the primary's pre-prepare stands for its prepare
     return;
   }
+  Seq& voted = last_prepare_from_[prepare.sender];
+  voted = std::max(voted, prepare.seq);
   Slot& s = slot(prepare.seq);
   if (!s.prepares.emplace(prepare.sender, prepare).second) {
     counters.messages_ignored++;  // one prepare per sender and slot
@@ -435,6 +448,8 @@ void ReplicaState::keep_unchecked(Prepare&& prepare) {
   }
   auto it = log_.find(prepare.seq);
   if (it == log_.end() || !it->second.prepared) return;
+  Seq& voted = last_prepare_from_[prepare.sender];
+  voted = std::max(voted, prepare.seq);
   Slot& s = it->second;
   if (s.prepares.contains(prepare.sender)) return;
   auto [held, inserted] = s.unchecked_prepares.try_emplace(prepare.sender, std::move(prepare));
@@ -453,6 +468,63 @@ void ReplicaState::keep_unchecked(Prepare&& prepare) {
   }
 }
 
+// Checking each signed request costs an Ed25519 verification at every
+// replica. A prepared certificate (the pre-prepare and 2f prepares: 2f+1
+// replicas, at most f of them faulty) already shows that f+1 correct
+// replicas checked every request of the batch, so f backups per sequence
+// number (rotating) may leave them unchecked: they send no prepare and
+// commit on the others' certificate. They do so only while every other
+// backup is voting (else the certificate would wait for them), and check
+// the batch themselves when the certificate is late. With MACs the checks
+// are cheap (and the big-MAC attack wants each replica to check its own).
+bool ReplicaState::leaves_batch_unchecked(const PrePrepare& pp) const {
+  if (config_.client_auth != RequestAuth::signature || pp.batch.empty()) return false;
+  if (pp.view != view_ || view_changing_ || recovering_ || is_primary() ||
+      pp.sender != config_.primary(view_) || !in_window(pp.seq) || pp.seq <= last_executed_) {
+    return false;
+  }
+  const uint32_t backups = config_.n - 1;
+  const ReplicaId primary = config_.primary(view_);
+  const auto index = [&](ReplicaId r) { return (r + config_.n - primary - 1) % config_.n; };
+  if ((index(self_) + backups - pp.seq % backups) % backups >= config_.f) return false;
+  // Every other backup voted lately (within a rotation and the batches in flight).
+  const Seq lately = backups + 2 * config_.in_flight_max;
+  for (ReplicaId r = 0; r < config_.n; r++) {
+    if (r == self_ || r == primary) continue;
+    auto it = last_prepare_from_.find(r);
+    if (it == last_prepare_from_.end() || it->second + lately < pp.seq) return false;
+  }
+  return true;
+}
+
+void ReplicaState::check_unchecked_batches() {
+  if (view_changing_) return;
+  std::vector<Seq> late;
+  for (const auto& [seq, s] : log_) {
+    if (s.batch_unchecked && !s.prepared &&
+        ticks_ - s.unchecked_since_tick >= config_.status_interval_ticks) {
+      late.push_back(seq);
+    }
+  }
+  for (const Seq seq : late) {
+    auto it = log_.find(seq);
+    if (it == log_.end() || !it->second.batch_unchecked || view_changing_) continue;
+    Slot& s = it->second;
+    s.batch_unchecked = false;
+    if (auto status = verifier_.verify_batch(*s.pre_prepare); !status) {
+      // A faulty primary's batch: as if its pre-prepare had been refused.
+      counters.pre_prepares_rejected++;
+      s.pre_prepare_message = nullptr;
+      s.pre_prepare = nullptr;
+      s.batch_message = nullptr;
+      s.batch = nullptr;
+      continue;
+    }
+    if (!silent() && s.pre_prepare->view == view_) send_prepare(seq, s);
+    check_prepared(seq, s);
+  }
+}
+
 void ReplicaState::check_prepared(Seq seq, Slot& s) {
   if (s.prepared || s.pre_prepare == nullptr) return;
   const Digest& d = s.pre_prepare->digest;
@@ -461,6 +533,7 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
   if (matching + 1 < config_.quorum()) return;  // the pre-prepare and 2f prepares
 
   s.prepared = true;
+  s.batch_unchecked = false;  // 2f+1 replicas vouch for it, f+1 of them correct
   if (PBFT_MUTANT(execute_on_prepared)) {
     s.committed = true;
     execute_committed();
@@ -780,10 +853,17 @@ Result<std::unique_ptr<Replica>> Replica::create(const ProtocolConfig& config, R
 Replica::Replica(std::unique_ptr<ReplicaState> state) : state_(std::move(state)) {}
 Replica::~Replica() = default;
 
-void Replica::step(const Verified& message) { state_->step(message.message()); }
+void Replica::step(const Verified& message) {
+  state_->step(message.message(), nullptr, message.batch_checked());
+}
 void Replica::step(Verified&& message) {
+  const bool batch_checked = message.batch_checked();
   auto owned = std::make_shared<const Message>(std::move(message).take());
-  state_->step(*owned, owned);
+  state_->step(*owned, owned, batch_checked);
+}
+bool Replica::leaves_batch_unchecked(const Message& message) const {
+  const auto* pp = std::get_if<PrePrepare>(&message);
+  return pp != nullptr && state_->leaves_batch_unchecked(*pp);
 }
 bool Replica::wants(const Message& message) const { return state_->wants(message); }
 void Replica::keep_unchecked(Message&& message) {

@@ -45,6 +45,11 @@ struct Slot {
   std::map<ReplicaId, Digest> commits;
   std::shared_ptr<const Message> own_prepare;  // what this replica sent, for retransmission
   std::shared_ptr<const Message> own_commit;
+  // The host left the batch's requests unchecked (leaves_batch_unchecked):
+  // no prepare of its own until the others' certificate vouches for the
+  // batch or it checks the batch itself (check_unchecked_batches).
+  bool batch_unchecked = false;
+  uint64_t unchecked_since_tick = 0;
   bool prepared = false;   // prepared(m, v, s, i) holds
   bool committed = false;  // committed-local(m, v, s, i) holds
   // The prepared certificate of the latest earlier view in which this
@@ -122,12 +127,18 @@ class ReplicaState {
 
   // Dispatcher: validates the envelope, then hands over to on_<message>.
   // owned, when given, holds `message` (the replica keeps it instead of a copy).
-  void step(const Message& message, std::shared_ptr<const Message> owned = nullptr);
+  // batch_checked: false for a pre-prepare whose requests the host left
+  // unchecked (leaves_batch_unchecked).
+  void step(const Message& message, std::shared_ptr<const Message> owned = nullptr,
+            bool batch_checked = true);
   void tick();
 
   // Handlers, one per message type (Castro and Liskov, section 4).
   void on_request(const Request& request);
-  void on_pre_prepare(const std::shared_ptr<const Message>& message, const PrePrepare& pp);
+  void on_pre_prepare(const std::shared_ptr<const Message>& message, const PrePrepare& pp,
+                      bool batch_checked = true);
+  bool leaves_batch_unchecked(const PrePrepare& pp) const;
+  void check_unchecked_batches();
   bool wants(const Message& message) const;
   void keep_unchecked(Prepare&& prepare);
   void check_unchecked_prepares(Slot& s, ReplicaId peer);
@@ -214,6 +225,10 @@ class ReplicaState {
   // even outside the window: when f+1 replicas are past last_executed_, at
   // least one correct replica is, and this one is behind.
   std::map<ReplicaId, Seq> highest_seen_;
+  // The highest sequence number each replica sent a PREPARE for (in the
+  // view of the time; checked, or kept unchecked): who is voting, for
+  // leaves_batch_unchecked.
+  std::map<ReplicaId, Seq> last_prepare_from_;
 
   uint64_t ticks_ = 0;
   uint64_t last_progress_tick_ = 0;   // when a batch last executed (or the wait began)
@@ -248,6 +263,7 @@ class ReplicaState {
   // that are not the current primary's fault.
   uint64_t view_working_since_tick_ = 0;
   Digest null_digest_{};  // D(the null request): the digest of the empty batch
+  Verifier verifier_;  // checks a batch left unchecked by the host, when needed
 
  private:
   void send(Destination to, Message m);

@@ -407,7 +407,7 @@ void ReplicaState::vote_on_logged_slots() {
         s.pre_prepare->view != view_) {
       continue;
     }
-    if (s.own_prepare == nullptr) {
+    if (s.own_prepare == nullptr && !s.batch_unchecked) {  // (unchecked: see check_unchecked_batches)
       send_prepare(seq, s);
       check_prepared(seq, s);  // sends the commit if this prepare completes it
     }

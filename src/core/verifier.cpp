@@ -66,7 +66,14 @@ bool signed_by_sender(const Crypto& crypto, const M& m) {
 
 }  // namespace
 
-Result<Verified> Verifier::verify(Message message) const {
+Status Verifier::verify_batch(const PrePrepare& pp) const {
+  for (const Request& r : pp.batch) {
+    if (auto s = verify_request(r); !s) return Status::error("batch: " + s.reason());
+  }
+  return Status::ok();
+}
+
+Result<Verified> Verifier::verify(Message message, BatchRequests requests) const {
   const Principal self = crypto_.self();
   const bool at_replica = self.kind == PrincipalKind::replica;
 
@@ -105,9 +112,7 @@ Result<Verified> Verifier::verify(Message message) const {
           } else {
             if (!signed_by_sender(crypto_, m)) return Status::error("signature does not verify");
             if constexpr (std::is_same_v<T, PrePrepare>) {
-              for (const Request& r : m.batch) {
-                if (auto s = verify_request(r); !s) return Status::error("batch: " + s.reason());
-              }
+              if (requests == BatchRequests::checked) return verify_batch(m);
             } else if constexpr (std::is_same_v<T, ViewChange>) {
               return verify_view_change_contents(m);
             } else if constexpr (std::is_same_v<T, NewView>) {
@@ -131,7 +136,9 @@ Result<Verified> Verifier::verify(Message message) const {
       },
       message);
   if (!status) return status;
-  return Verified(std::move(message));
+  const bool batch_checked =
+      requests == BatchRequests::checked || !std::holds_alternative<PrePrepare>(message);
+  return Verified(std::move(message), batch_checked);
 }
 
 Status Verifier::verify_view_change_contents(const ViewChange& vc) const {

@@ -321,7 +321,8 @@ void ReplicaHost::release(size_t bytes, bool from_stranger) {
 
 // Checks a decoded frame's sender and authentication (on a worker, or inline
 // when cheap).
-FrameOutcome examine(Message message, const Verifier& verifier, const ClusterConfig& cluster) {
+FrameOutcome examine(Message message, const Verifier& verifier, const ClusterConfig& cluster,
+                     BatchRequests requests = BatchRequests::checked) {
   FrameOutcome out;
   const Principal sender = sender_of(message);
   if ((sender.kind == PrincipalKind::replica && sender.id >= cluster.protocol.n) ||
@@ -330,7 +331,7 @@ FrameOutcome examine(Message message, const Verifier& verifier, const ClusterCon
     out.reason = principal_name(message) + " is not in the cluster file";
     return out;
   }
-  Result<Verified> verified = verifier.verify(std::move(message));
+  Result<Verified> verified = verifier.verify(std::move(message), requests);
   if (!verified) {
     out.kind = FrameOutcome::Kind::unauthentic;
     out.reason = verified.reason();
@@ -408,11 +409,18 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
     on_outcome(c.weak_from_this(), c.serial(), ticket, bytes, from_stranger, std::move(outcome));
   };
 
-  // A vote for a slot that is already prepared (committed) changes nothing
-  // here: skip its signature (MAC). The replica keeps such a prepare,
-  // unchecked, to relay to a peer that lags (Replica::keep_unchecked).
-  std::optional<Message> vote;
-  if (is_vote(frame)) {
+  // Some frames are decoded here, where the core can say what it needs
+  // checked. A vote for a slot that is already prepared (committed) changes
+  // nothing: skip its signature (MAC); the replica keeps such a prepare,
+  // unchecked, to relay to a peer that lags (Replica::keep_unchecked). A
+  // pre-prepare whose signed requests this replica may leave to the others
+  // (Replica::leaves_batch_unchecked) costs one signature check instead of
+  // one per request.
+  std::optional<Message> decoded_here;
+  BatchRequests requests = BatchRequests::checked;
+  const bool signed_batch = type_of(frame) == MessageType::pre_prepare &&
+                            config_.client_auth == RequestAuth::signature;
+  if (is_vote(frame) || signed_batch) {
     Result<Message> decoded = wire::decode(frame);
     if (!decoded) return settle(undecodable(decoded.reason()));
     if (!replica_->wants(decoded.value())) {
@@ -421,26 +429,27 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
       unwanted.kind = FrameOutcome::Kind::unwanted;
       return settle(std::move(unwanted));
     }
-    vote = std::move(decoded).value();
+    if (replica_->leaves_batch_unchecked(decoded.value())) requests = BatchRequests::unchecked;
+    decoded_here = std::move(decoded).value();
   }
 
   // Cheap frames are checked here: the hand-off to a worker and back costs
   // more. So is a frame with one signature while no worker is busy: the
   // hand-off's two thread switches would add to its latency what they save
   // only when there is other work to overlap.
-  const Cost cost = verify_cost(frame, config_);
+  const Cost cost =
+      requests == BatchRequests::unchecked ? Cost::one_signature : verify_cost(frame, config_);
   if (pool_->threads() == 0 || cost == Cost::cheap ||
       (cost == Cost::one_signature && pool_jobs_ == 0)) {
-    return settle(vote ? examine(std::move(*vote), *verifier_, cluster_)
-                       : examine(frame, *verifier_, cluster_));
+    return settle(decoded_here ? examine(std::move(*decoded_here), *verifier_, cluster_, requests)
+                               : examine(frame, *verifier_, cluster_));
   }
   const Verifier* verifier = verifier_.get();
   const ClusterConfig* cluster = &cluster_;
   std::function<FrameOutcome()> work;
-  if (vote) {  // decoded already
-    work = [decoded = std::make_shared<Message>(std::move(*vote)), verifier, cluster]() {
-      return examine(std::move(*decoded), *verifier, *cluster);
-    };
+  if (decoded_here) {
+    work = [decoded = std::make_shared<Message>(std::move(*decoded_here)), verifier, cluster,
+            requests]() { return examine(std::move(*decoded), *verifier, *cluster, requests); };
   } else {
     work = [shared_frame = std::make_shared<Bytes>(std::move(frame)), verifier, cluster]() {
       FrameOutcome out = examine(*shared_frame, *verifier, *cluster);
