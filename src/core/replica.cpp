@@ -487,8 +487,11 @@ bool ReplicaState::leaves_batch_unchecked(const PrePrepare& pp) const {
   const ReplicaId primary = config_.primary(view_);
   const auto index = [&](ReplicaId r) { return (r + config_.n - primary - 1) % config_.n; };
   if ((index(self_) + backups - pp.seq % backups) % backups >= config_.f) return false;
-  // Every other backup voted lately (within a rotation and the batches in flight).
-  const Seq lately = backups + 2 * config_.in_flight_max;
+  // Every other backup voted lately (within a rotation and the batches in
+  // flight), and no certificate came late lately: a faulty backup that
+  // votes only now and then costs a status interval at most once a while.
+  if (pp.seq < skipping_resumes_at_) return false;
+  const Seq lately = unchecked_batch_horizon();
   for (ReplicaId r = 0; r < config_.n; r++) {
     if (r == self_ || r == primary) continue;
     auto it = last_prepare_from_.find(r);
@@ -511,6 +514,7 @@ void ReplicaState::check_unchecked_batches() {
     if (it == log_.end() || !it->second.batch_unchecked || view_changing_) continue;
     Slot& s = it->second;
     s.batch_unchecked = false;
+    skipping_resumes_at_ = std::max(skipping_resumes_at_, seq + unchecked_batch_horizon());
     if (auto status = verifier_.verify_batch(*s.pre_prepare); !status) {
       // A faulty primary's batch: as if its pre-prepare had been refused.
       counters.pre_prepares_rejected++;

@@ -138,6 +138,9 @@ class ReplicaState {
   void on_pre_prepare(const std::shared_ptr<const Message>& message, const PrePrepare& pp,
                       bool batch_checked = true);
   bool leaves_batch_unchecked(const PrePrepare& pp) const;
+  // How far back a vote counts as recent, and how long skipping pauses
+  // after a late certificate: a turn of the backups and the batches in flight.
+  Seq unchecked_batch_horizon() const { return config_.n - 1 + 2 * config_.in_flight_max; }
   void check_unchecked_batches();
   bool wants(const Message& message) const;
   void keep_unchecked(Prepare&& prepare);
@@ -229,6 +232,7 @@ class ReplicaState {
   // view of the time; checked, or kept unchecked): who is voting, for
   // leaves_batch_unchecked.
   std::map<ReplicaId, Seq> last_prepare_from_;
+  Seq skipping_resumes_at_ = 0;  // no batch left unchecked below this (a certificate came late)
 
   uint64_t ticks_ = 0;
   uint64_t last_progress_tick_ = 0;   // when a batch last executed (or the wait began)
