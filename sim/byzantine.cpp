@@ -112,6 +112,23 @@ std::vector<Outgoing> ByzantineReplica::rewrite(const Send& send, Random& random
         lies_++;
       }
     }
+    if (has(Behaviour::forge) && !std::get<PrePrepare>(*message).batch.empty() &&
+        random.chance(0.2)) {
+      // A request whose client authentication is bad, in a batch the
+      // pre-prepare's own signature still covers: the authentication tags
+      // are not part of the digest. Backups that check the batch refuse
+      // the pre-prepare; one that left it to the others' certificate finds
+      // out when the certificate does not come (check_unchecked_batches).
+      PrePrepare changed = std::get<PrePrepare>(*message);
+      Request& r = changed.batch[random.uniform(changed.batch.size())];
+      if (r.auth == RequestAuth::signature) {
+        r.signature[random.uniform(r.signature.size())] ^= 0x5a;
+      } else {
+        for (Mac& mac : r.authenticator) mac[random.uniform(mac.size())] ^= 0x5a;
+      }
+      message = std::make_shared<const Message>(std::move(changed));
+      lies_++;
+    }
     if (has(Behaviour::slow)) {
       // Just under the base timeout: the backups' timers restart with
       // every execution, so the view never fails, it only crawls.

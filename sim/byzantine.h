@@ -32,7 +32,8 @@ enum class Behaviour : uint8_t {
   equivocate,       // as primary: a different batch for half of the backups
   slow,             // as primary: each pre-prepare held back most of a view-change timeout
   censor,           // as primary: one client's requests left out of every batch
-  forge,            // messages with a wrong sender, a bad signature or MAC, or corrupted bytes
+  forge,            // messages with a wrong sender, a bad signature or MAC, or corrupted bytes;
+                    // as primary, batches with a request whose client authentication is bad
   replay,           // old messages (earlier views, below the window) sent again
   wrong_digest,     // prepares and commits for digests nobody pre-prepared
   bad_checkpoint,   // wrong checkpoint digests, and claims far above the window

@@ -318,6 +318,23 @@ TEST(BatchChecks, TheBackupThatLeftTheBatchSendsNoPrepareAndCommitsOnTheOthersCe
   EXPECT_EQ(to_string(*c.store(lazy).get(Bytes{'k'})), "v");
 }
 
+TEST(BatchChecks, WithSevenReplicasTwoBackupsTakeEachTurnAndAllExecute) {
+  ProtocolConfig config = small_config(2);
+  config.client_auth = RequestAuth::signature;
+  Cluster c(config);
+  warm_up(c, 7);
+  for (int round = 0; round < 6; round++) {  // a whole rotation
+    const Seq next = c.replica(1).last_executed() + 1;
+    auto pp = c.make_pre_prepare(primary, 0, next, {c.make_request(1, 1, put("k", "v"))});
+    int leaving = 0;
+    for (ReplicaId r = 0; r < 7; r++) leaving += c.replica(r).leaves_batch_unchecked(pp) ? 1 : 0;
+    EXPECT_EQ(leaving, 2) << "seq " << next;
+    c.client(0).submit(kv::encode_op(put("k", std::to_string(round))));
+    c.run();
+    for (ReplicaId r = 0; r < 7; r++) EXPECT_EQ(c.replica(r).last_executed(), next) << r;
+  }
+}
+
 TEST(BatchChecks, ABackupChecksTheBatchItselfWhenTheCertificateIsLate) {
   Cluster c(signed_config());
   warm_up(c);

@@ -17,7 +17,7 @@ class Verified {
   const Message& message() const { return message_; }
   Message take() && { return std::move(message_); }
   // False for a pre-prepare verified with BatchRequests::unchecked: its
-  // signature and structure were checked, its requests' authentication not.
+  // own signature was checked, nothing about the requests in its batch.
   bool batch_checked() const { return batch_checked_; }
 
  private:

@@ -32,7 +32,8 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       recovery_nonce_(options.recovery_nonce),
       view_timer_(config.view_change_timeout_ticks),
       null_digest_(batch_digest(crypto, {})),
-      verifier_(config_, crypto_) {
+      verifier_(config_, crypto_),
+      skipping_pause_(unchecked_batch_horizon()) {
   // The tree of the initial state: every partition hashed once.
   working_tree_ = StateTree(leaf_count(), Digest{}, crypto_);
   for (uint64_t leaf = 0; leaf < leaf_count(); leaf++) {
@@ -448,8 +449,6 @@ void ReplicaState::keep_unchecked(Prepare&& prepare) {
   }
   auto it = log_.find(prepare.seq);
   if (it == log_.end() || !it->second.prepared) return;
-  Seq& voted = last_prepare_from_[prepare.sender];
-  voted = std::max(voted, prepare.seq);
   Slot& s = it->second;
   if (s.prepares.contains(prepare.sender)) return;
   auto [held, inserted] = s.unchecked_prepares.try_emplace(prepare.sender, std::move(prepare));
@@ -483,17 +482,24 @@ bool ReplicaState::leaves_batch_unchecked(const PrePrepare& pp) const {
       pp.sender != config_.primary(view_) || !in_window(pp.seq) || pp.seq <= last_executed_) {
     return false;
   }
+  // No late certificate lately: a faulty backup that withholds its vote on
+  // someone's turn pauses the skipping, for longer each time.
+  if (pp.seq < skipping_resumes_at_) return false;
   const uint32_t backups = config_.n - 1;
   const ReplicaId primary = config_.primary(view_);
-  const auto index = [&](ReplicaId r) { return (r + config_.n - primary - 1) % config_.n; };
-  if ((index(self_) + backups - pp.seq % backups) % backups >= config_.f) return false;
-  // Every other backup voted lately (within a rotation and the batches in
-  // flight), and no certificate came late lately: a faulty backup that
-  // votes only now and then costs a status interval at most once a while.
-  if (pp.seq < skipping_resumes_at_) return false;
+  // The backups' turns: backup k (counted from the primary) skips s when
+  // (k - s) mod (n - 1) < f.
+  const auto skips = [&](ReplicaId r, Seq seq) {
+    const uint64_t k = (r + config_.n - primary - 1) % config_.n;
+    return (k + backups - seq % backups) % backups < config_.f;
+  };
+  if (!skips(self_, pp.seq)) return false;
+  // Every backup whose prepare the certificate needs voted lately: at its
+  // previous turns its prepares were needed, hence checked (prepares kept
+  // unchecked do not count: anyone can send bytes in a replica's name).
   const Seq lately = unchecked_batch_horizon();
   for (ReplicaId r = 0; r < config_.n; r++) {
-    if (r == self_ || r == primary) continue;
+    if (r == primary || skips(r, pp.seq)) continue;
     auto it = last_prepare_from_.find(r);
     if (it == last_prepare_from_.end() || it->second + lately < pp.seq) return false;
   }
@@ -501,11 +507,14 @@ bool ReplicaState::leaves_batch_unchecked(const PrePrepare& pp) const {
 }
 
 void ReplicaState::check_unchecked_batches() {
-  if (view_changing_) return;
+  if (config_.client_auth != RequestAuth::signature || view_changing_) return;
+  // Checked well before the view-change timer could give up on the slot.
+  const uint64_t wait =
+      std::max<uint64_t>(1, std::min(config_.status_interval_ticks,
+                                     config_.view_change_timeout_ticks / 2));
   std::vector<Seq> late;
   for (const auto& [seq, s] : log_) {
-    if (s.batch_unchecked && !s.prepared &&
-        ticks_ - s.unchecked_since_tick >= config_.status_interval_ticks) {
+    if (s.batch_unchecked && !s.prepared && ticks_ - s.unchecked_since_tick >= wait) {
       late.push_back(seq);
     }
   }
@@ -514,7 +523,8 @@ void ReplicaState::check_unchecked_batches() {
     if (it == log_.end() || !it->second.batch_unchecked || view_changing_) continue;
     Slot& s = it->second;
     s.batch_unchecked = false;
-    skipping_resumes_at_ = std::max(skipping_resumes_at_, seq + unchecked_batch_horizon());
+    skipping_resumes_at_ = std::max(skipping_resumes_at_, seq + skipping_pause_);
+    skipping_pause_ = std::min(2 * skipping_pause_, skipping_pause_max * unchecked_batch_horizon());
     if (auto status = verifier_.verify_batch(*s.pre_prepare); !status) {
       // A faulty primary's batch: as if its pre-prepare had been refused.
       counters.pre_prepares_rejected++;
@@ -537,7 +547,10 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
   if (matching + 1 < config_.quorum()) return;  // the pre-prepare and 2f prepares
 
   s.prepared = true;
-  s.batch_unchecked = false;  // 2f+1 replicas vouch for it, f+1 of them correct
+  if (s.batch_unchecked) {  // 2f+1 replicas vouch for it, f+1 of them correct
+    s.batch_unchecked = false;
+    skipping_pause_ = std::max(unchecked_batch_horizon(), skipping_pause_ / 2);  // on time
+  }
   if (PBFT_MUTANT(execute_on_prepared)) {
     s.committed = true;
     execute_committed();

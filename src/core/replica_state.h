@@ -138,8 +138,8 @@ class ReplicaState {
   void on_pre_prepare(const std::shared_ptr<const Message>& message, const PrePrepare& pp,
                       bool batch_checked = true);
   bool leaves_batch_unchecked(const PrePrepare& pp) const;
-  // How far back a vote counts as recent, and how long skipping pauses
-  // after a late certificate: a turn of the backups and the batches in flight.
+  // How far back a vote counts as recent, and the shortest pause after a
+  // late certificate: a turn of the backups and twice the batches in flight.
   Seq unchecked_batch_horizon() const { return config_.n - 1 + 2 * config_.in_flight_max; }
   void check_unchecked_batches();
   bool wants(const Message& message) const;
@@ -232,7 +232,7 @@ class ReplicaState {
   // view of the time; checked, or kept unchecked): who is voting, for
   // leaves_batch_unchecked.
   std::map<ReplicaId, Seq> last_prepare_from_;
-  Seq skipping_resumes_at_ = 0;  // no batch left unchecked below this (a certificate came late)
+
 
   uint64_t ticks_ = 0;
   uint64_t last_progress_tick_ = 0;   // when a batch last executed (or the wait began)
@@ -268,6 +268,13 @@ class ReplicaState {
   uint64_t view_working_since_tick_ = 0;
   Digest null_digest_{};  // D(the null request): the digest of the empty batch
   Verifier verifier_;  // checks a batch left unchecked by the host, when needed
+  // No batch is left unchecked below skipping_resumes_at_: a late
+  // certificate moves it skipping_pause_ ahead, and the pause doubles with
+  // each late one (up to skipping_pause_max horizons) and halves back with
+  // each certificate on time.
+  Seq skipping_resumes_at_ = 0;
+  Seq skipping_pause_ = 0;
+  static constexpr Seq skipping_pause_max = 64;
 
  private:
   void send(Destination to, Message m);
