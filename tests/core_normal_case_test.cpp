@@ -183,41 +183,45 @@ TEST(Votes, APrepareForAPreparedSlotAndACommitForACommittedOneAreNotWanted) {
   EXPECT_TRUE(c.replica(1).wants(Message{c.make_checkpoint(3, 16, Digest{})}));  // not a vote
 }
 
+// Replica 1 (a backup) prepares sequence number 1 with replica 2's prepare.
+PrePrepare prepare_slot_one_at_backup_one(Cluster& c) {
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
+  EXPECT_TRUE(c.deliver(1, pp));
+  EXPECT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
+  c.drain(1);
+  return pp;
+}
+
+// The senders of the prepares replica `from` relays for its slots when
+// `lagging` says (STATUS) it executed nothing yet, in order.
+std::vector<ReplicaId> prepares_relayed(Cluster& c, ReplicaId from, ReplicaId lagging) {
+  EXPECT_TRUE(c.deliver(from, c.make_status(lagging, 0, false, 0, 0)));
+  std::vector<ReplicaId> senders;
+  for (const Prepare& p : sent<Prepare>(c.drain(from))) senders.push_back(p.sender);
+  std::sort(senders.begin(), senders.end());
+  return senders;
+}
+
 // A prepare kept unchecked is never counted, but a peer that lags gets it
 // (checked first): its sender may be down by then, and a replica that
 // recovers silently needs 2f prepares from others.
 TEST(Votes, APrepareKeptUncheckedIsCheckedThenRelayedToAPeerThatLags) {
   Cluster c;
-  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
-  ASSERT_TRUE(c.deliver(1, pp));
-  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
-  c.drain(1);
+  auto pp = prepare_slot_one_at_backup_one(c);
   c.replica(1).keep_unchecked(Message{c.make_prepare(3, 0, 1, pp.digest)});
-
-  ASSERT_TRUE(c.deliver(1, c.make_status(primary, 0, false, 0, 0)));
-  std::vector<ReplicaId> relayed;
-  for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
-  std::sort(relayed.begin(), relayed.end());
-  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1, 2, 3}));
+  EXPECT_EQ(prepares_relayed(c, 1, primary), (std::vector<ReplicaId>{1, 2, 3}));
   EXPECT_EQ(c.replica(1).counters().unchecked_prepares_forged, 0u);
 }
 
 TEST(Votes, AForgedPrepareKeptUncheckedIsNeverRelayed) {
   Cluster c;
-  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
-  ASSERT_TRUE(c.deliver(1, pp));
-  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
-  c.drain(1);
+  auto pp = prepare_slot_one_at_backup_one(c);
   Prepare forged = c.make_prepare(3, 0, 1, pp.digest);
   forged.signature[0] ^= 1;
   c.replica(1).keep_unchecked(Message{forged});
   c.replica(1).keep_unchecked(Message{c.make_prepare(primary, 0, 1, pp.digest)});  // not a backup
-
   // Replica 2 lags: it gets the prepares of everyone but itself.
-  ASSERT_TRUE(c.deliver(1, c.make_status(2, 0, false, 0, 0)));
-  std::vector<ReplicaId> relayed;
-  for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
-  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1}));
+  EXPECT_EQ(prepares_relayed(c, 1, 2), (std::vector<ReplicaId>{1}));
   EXPECT_EQ(c.replica(1).counters().unchecked_prepares_forged, 1u);
 }
 
@@ -225,21 +229,13 @@ TEST(Votes, AForgedPrepareKeptUncheckedIsNeverRelayed) {
 // must not shut out the real prepare.
 TEST(Votes, AForgedPrepareKeptUncheckedGivesWayToTheRealOne) {
   Cluster c;
-  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
-  ASSERT_TRUE(c.deliver(1, pp));
-  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
-  c.drain(1);
+  auto pp = prepare_slot_one_at_backup_one(c);
   Prepare forged = c.make_prepare(3, 0, 1, pp.digest);
   forged.signature[0] ^= 1;
   c.replica(1).keep_unchecked(Message{forged});
   c.replica(1).keep_unchecked(Message{c.make_prepare(3, 0, 1, pp.digest)});
   c.replica(1).keep_unchecked(Message{forged});  // too late: the real one is held, checked
-
-  ASSERT_TRUE(c.deliver(1, c.make_status(2, 0, false, 0, 0)));
-  std::vector<ReplicaId> relayed;
-  for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
-  std::sort(relayed.begin(), relayed.end());
-  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1, 3}));
+  EXPECT_EQ(prepares_relayed(c, 1, 2), (std::vector<ReplicaId>{1, 3}));
   EXPECT_EQ(c.replica(1).counters().unchecked_prepares_forged, 1u);
 }
 
@@ -252,15 +248,12 @@ TEST(Votes, APrepareKeptUncheckedNeverCountsTowardsPrepared) {
   c.replica(1).keep_unchecked(Message{c.make_prepare(2, 0, 1, pp.digest)});
   c.replica(1).keep_unchecked(Message{c.make_prepare(3, 0, 1, pp.digest)});
   EXPECT_TRUE(sent<Commit>(c.drain(1)).empty());
-  ASSERT_TRUE(c.deliver(1, c.make_status(2, 0, false, 0, 0)));
-  std::vector<ReplicaId> relayed;
-  for (const Prepare& p : sent<Prepare>(c.drain(1))) relayed.push_back(p.sender);
-  EXPECT_EQ(relayed, (std::vector<ReplicaId>{1}));  // its own only
+  EXPECT_EQ(prepares_relayed(c, 1, 2), (std::vector<ReplicaId>{1}));  // its own only
 }
 
-// Signed requests: f backups per sequence number (here one: replica
-// 1 + (s mod 3)... see skipper()) may leave a batch's requests to the
-// others' prepared certificate while every other backup votes.
+// Signed requests: f backups per sequence number (at n = 4 one, see
+// skipper()) may leave a batch's requests to the others' prepared
+// certificate while the backups the certificate needs vote.
 ProtocolConfig signed_config() {
   ProtocolConfig config = small_config();
   config.client_auth = RequestAuth::signature;
