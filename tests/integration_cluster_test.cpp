@@ -91,6 +91,13 @@ TEST(IntegrationCluster, StoppedBackupCatchesUpAfterContinue) {
   load.stop();
   EXPECT_EQ(load.error(), "");
   EXPECT_TRUE(cluster.alive(3));
+  // Signed requests: the backups took turns leaving batches to the others'
+  // certificate, and kept going while one of them was stopped.
+  uint64_t left_unchecked = 0;
+  for (ReplicaId r = 1; r < 4; r++) {
+    if (auto s = cluster.status(r)) left_unchecked += s->batches_left_unchecked;
+  }
+  EXPECT_GT(left_unchecked, 0u);
 }
 
 // kill -9 of a backup, restarted: it comes back recovering (no state),

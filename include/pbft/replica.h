@@ -85,6 +85,8 @@ struct ReplicaCounters {
   uint64_t pre_prepares_rejected = 0;  // a rule of "accept pre-prepare" failed
   uint64_t retransmissions = 0;        // messages resent on a peer's STATUS
   uint64_t unchecked_prepares_forged = 0;  // kept unchecked, failed the check before a relay
+  uint64_t batches_left_unchecked = 0;  // pre-prepares taken on the others' certificate
+  uint64_t batches_checked_late = 0;    // ...of which the certificate came late: checked here
   uint64_t checkpoints_taken = 0;
   uint64_t checkpoints_stable = 0;
   uint64_t state_transfers_started = 0;

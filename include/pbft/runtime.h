@@ -120,6 +120,7 @@ struct ReplicaStatus {
   uint64_t state_transfers_completed = 0;
   uint64_t requests_executed = 0;
   uint64_t batches_executed = 0;
+  uint64_t batches_left_unchecked = 0;  // signed requests: batches taken on the certificate
   std::vector<bool> peers_up;  // index = replica id (self: true)
   RuntimeCounters counters;
 };

@@ -360,6 +360,7 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     // others' certificate (or check them later: check_unchecked_batches).
     s.batch_unchecked = true;
     s.unchecked_since_tick = ticks_;
+    counters.batches_left_unchecked++;
     check_prepared(pp.seq, s);
     return;
   }
@@ -523,6 +524,7 @@ void ReplicaState::check_unchecked_batches() {
     if (it == log_.end() || !it->second.batch_unchecked || view_changing_) continue;
     Slot& s = it->second;
     s.batch_unchecked = false;
+    counters.batches_checked_late++;
     skipping_resumes_at_ = std::max(skipping_resumes_at_, seq + skipping_pause_);
     skipping_pause_ = std::min(2 * skipping_pause_, skipping_pause_max * unchecked_batch_horizon());
     if (auto status = verifier_.verify_batch(*s.pre_prepare); !status) {

@@ -689,6 +689,8 @@ void ReplicaHost::write_status(bool running) {
       {"pre_prepares_rejected", rc.pre_prepares_rejected},
       {"retransmissions", rc.retransmissions},
       {"unchecked_prepares_forged", rc.unchecked_prepares_forged},
+      {"batches_left_unchecked", rc.batches_left_unchecked},
+      {"batches_checked_late", rc.batches_checked_late},
       {"checkpoints_taken", rc.checkpoints_taken},
       {"checkpoints_stable", rc.checkpoints_stable},
       {"state_transfers_started", rc.state_transfers_started},
@@ -811,6 +813,8 @@ Result<ReplicaStatus> read_replica_status(const std::filesystem::path& file) {
         j.at("replica_counters").at("state_transfers_completed").get<uint64_t>();
     s.requests_executed = j.at("replica_counters").at("requests_executed").get<uint64_t>();
     s.batches_executed = j.at("replica_counters").at("batches_executed").get<uint64_t>();
+    s.batches_left_unchecked =
+        j.at("replica_counters").value("batches_left_unchecked", uint64_t{0});
     s.peers_up = j.at("peers_up").get<std::vector<bool>>();
     const nlohmann::json& c = j.at("counters");
     RuntimeCounters& r = s.counters;
