@@ -443,6 +443,11 @@ bool ReplicaState::wants(const Message& message) const {
   return prepare != nullptr ? !it->second.prepared : !it->second.committed;
 }
 
+bool ReplicaState::signed_by_its_sender(const Prepare& prepare) const {
+  return crypto_.verify(Principal::replica(prepare.sender), wire::auth_payload(prepare),
+                        prepare.signature);
+}
+
 void ReplicaState::keep_unchecked(Prepare&& prepare) {
   if (prepare.view != view_ || view_changing_ || prepare.sender >= config_.n ||
       prepare.sender == self_ || prepare.sender == config_.primary(view_)) {
@@ -459,7 +464,7 @@ void ReplicaState::keep_unchecked(Prepare&& prepare) {
   // would let a forgery shut the real one out. Check the one held: a good
   // one is a checked prepare from now on, a forged one gives way.
   const Prepare& p = held->second;
-  if (crypto_.verify(Principal::replica(p.sender), wire::auth_payload(p), p.signature)) {
+  if (signed_by_its_sender(p)) {
     s.prepares.emplace(p.sender, p);
     s.unchecked_prepares.erase(held);
   } else {
@@ -473,8 +478,8 @@ void ReplicaState::keep_unchecked(Prepare&& prepare) {
 // replicas, at most f of them faulty) already shows that f+1 correct
 // replicas checked every request of the batch, so f backups per sequence
 // number (rotating) may leave them unchecked: they send no prepare and
-// commit on the others' certificate. They do so only while every other
-// backup is voting (else the certificate would wait for them), and check
+// commit on the others' certificate. They do so only while every backup
+// the certificate needs is voting (else it would wait for them), and check
 // the batch themselves when the certificate is late. With MACs the checks
 // are cheap (and the big-MAC attack wants each replica to check its own).
 bool ReplicaState::leaves_batch_unchecked(const PrePrepare& pp) const {
@@ -806,7 +811,7 @@ void ReplicaState::check_unchecked_prepares(Slot& s, ReplicaId peer) {
       ++it;
       continue;
     }
-    if (crypto_.verify(Principal::replica(p.sender), wire::auth_payload(p), p.signature)) {
+    if (signed_by_its_sender(p)) {
       s.prepares.emplace(p.sender, p);
     } else {
       counters.unchecked_prepares_forged++;

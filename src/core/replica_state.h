@@ -144,6 +144,8 @@ class ReplicaState {
   void check_unchecked_batches();
   bool wants(const Message& message) const;
   void keep_unchecked(Prepare&& prepare);
+  // A prepare kept unchecked is the signature of its sender (done late).
+  bool signed_by_its_sender(const Prepare& prepare) const;
   void check_unchecked_prepares(Slot& s, ReplicaId peer);
   void on_prepare(const Prepare& prepare);
   void on_commit(const Commit& commit);
@@ -228,9 +230,8 @@ class ReplicaState {
   // even outside the window: when f+1 replicas are past last_executed_, at
   // least one correct replica is, and this one is behind.
   std::map<ReplicaId, Seq> highest_seen_;
-  // The highest sequence number each replica sent a PREPARE for (in the
-  // view of the time; checked, or kept unchecked): who is voting, for
-  // leaves_batch_unchecked.
+  // The highest sequence number of a checked PREPARE from each replica (in
+  // the view of the time): who is voting, for leaves_batch_unchecked.
   std::map<ReplicaId, Seq> last_prepare_from_;
 
 
