@@ -22,6 +22,7 @@ const char* to_string(Behaviour behaviour) {
     case Behaviour::bad_view_change: return "bad-view-change";
     case Behaviour::bad_new_view: return "bad-new-view";
     case Behaviour::twins: return "twins";
+    case Behaviour::bad_reply: return "bad-reply";
   }
   return "unknown";
 }
@@ -170,6 +171,21 @@ std::vector<Outgoing> ByzantineReplica::rewrite(const Send& send, Random& random
   } else if (const auto* nv = std::get_if<NewView>(message.get()); nv && own) {
     if (has(Behaviour::bad_new_view)) {
       message = sign(lie_in_new_view(*nv, random));
+      lies_++;
+    }
+  } else if (const auto* reply = std::get_if<Reply>(message.get()); reply && own) {
+    if (has(Behaviour::bad_reply) && random.chance(0.5)) {
+      Reply lie = *reply;
+      if (lie.full && random.chance(0.5)) {
+        lie.full = false;  // withholds the result
+        lie.result_digest = crypto_.digest(lie.result);
+        lie.result.clear();
+      } else {
+        lie.full = true;
+        lie.result.push_back(static_cast<uint8_t>(random.next()));
+      }
+      lie.mac = crypto_.mac(Principal::client(lie.client), wire::auth_payload(lie));
+      message = std::make_shared<const Message>(std::move(lie));
       lies_++;
     }
   }
@@ -360,12 +376,7 @@ std::vector<Request> client_attack(ClientAttack attack, ClientId id, const Proto
     r.operation = kv::encode_op(
         kv::Op{kv::OpType::append, Bytes(key.begin(), key.end()), Bytes{'x'}});
     r.auth = auth;
-    const Bytes payload = wire::auth_payload(r);
-    if (auth == RequestAuth::authenticator) {
-      r.authenticator = make_authenticator(crypto, config.n, payload);
-    } else {
-      r.signature = crypto.sign(payload);
-    }
+    authenticate(r, crypto, config.n);
     return r;
   };
   std::vector<Request> out;

@@ -40,8 +40,10 @@ enum class Behaviour : uint8_t {
   bad_view_change,  // view changes with made-up certificates or an unproven checkpoint
   bad_new_view,     // as new primary: a NEW-VIEW whose O is not what V implies
   twins,            // a second instance with the same keys, driven independently
+  bad_reply,        // replies with a made-up result (MAC'd: only f+1 matching catches it),
+                    // or only the digest where it should send the result
 };
-constexpr size_t behaviour_count = 11;
+constexpr size_t behaviour_count = 12;
 const char* to_string(Behaviour behaviour);
 
 enum class ClientAttack : uint8_t {

@@ -48,6 +48,7 @@ struct FaultSet {
   bool bad_view_change = false;
   bool bad_new_view = false;
   bool twins = false;
+  bool bad_reply = false;
   // Byzantine clients, beside the workload's.
   bool client_timestamps = false;
   bool big_mac = false;
@@ -57,7 +58,7 @@ struct FaultSet {
   bool any_node() const { return crash || wipe || lag || badstate || any_byzantine_replica(); }
   bool any_byzantine_replica() const {
     return silent || equivocate || slow || censor || forge || replay || wrong_digest ||
-           bad_checkpoint || bad_view_change || bad_new_view || twins;
+           bad_checkpoint || bad_view_change || bad_new_view || twins || bad_reply;
   }
   bool any_byzantine_client() const { return client_timestamps || big_mac || client_flood; }
   // Every Byzantine replica behaviour and client attack ("byzantine").

@@ -65,7 +65,8 @@ std::string describe(const Message& message) {
       return fmt::format("commit v{} s{}", m.view, m.seq);
     }
     std::string operator()(const Reply& m) const {
-      return fmt::format("reply v{} c{} t{}", m.view, m.client, m.timestamp);
+      return fmt::format("reply v{} c{} t{}{}", m.view, m.client, m.timestamp,
+                         m.full ? "" : " (digest)");
     }
     std::string operator()(const Checkpoint& m) const {
       return fmt::format("checkpoint s{}", m.seq);
@@ -803,6 +804,7 @@ void Simulation::plan_byzantine(uint32_t count) {
       {faults.bad_view_change, Behaviour::bad_view_change},
       {faults.bad_new_view, Behaviour::bad_new_view},
       {faults.twins, Behaviour::twins},
+      {faults.bad_reply, Behaviour::bad_reply},
   }};
   for (const auto& [on, behaviour] : flags) {
     if (on) enabled.push_back(behaviour);

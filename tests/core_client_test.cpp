@@ -8,16 +8,29 @@
 namespace pbft::testing {
 namespace {
 
+// A reply as replica `from` sends it: full (with the result) or only the
+// result's digest.
 Reply make_reply(const Cluster& c, ReplicaId from, ClientId to, View v, Timestamp t,
-                 const std::string& result) {
+                 const std::string& result, bool full = true) {
   Reply r;
   r.view = v;
   r.timestamp = t;
   r.client = to;
   r.sender = from;
-  r.result = Bytes(result.begin(), result.end());
+  const Bytes bytes(result.begin(), result.end());
+  r.full = full;
+  if (full) {
+    r.result = bytes;
+  } else {
+    r.result_digest = c.crypto(from).digest(bytes);
+  }
   r.mac = c.crypto(from).mac(Principal::client(to), wire::auth_payload(r));
   return r;
+}
+
+Reply digest_reply(const Cluster& c, ReplicaId from, ClientId to, View v, Timestamp t,
+                   const std::string& result) {
+  return make_reply(c, from, to, v, t, result, false);
 }
 
 // Step 1: REQUEST(o, t, c) goes to the primary of the last view seen, with
@@ -79,10 +92,83 @@ TEST(ClientRules, ForgedOrMisaddressedRepliesAreRejected) {
   Reply forged = make_reply(c, 1, 0, 0, *t, "a");
   forged.result = Bytes{'z'};  // MAC no longer matches
   EXPECT_FALSE(c.deliver_to_client(0, forged));
+  Reply forged_digest = digest_reply(c, 1, 0, 0, *t, "a");
+  forged_digest.result_digest = c.crypto(1).digest(Bytes{'z'});
+  EXPECT_FALSE(c.deliver_to_client(0, forged_digest));
   EXPECT_FALSE(c.deliver_to_client(0, make_reply(c, 1, 1, 0, *t, "a")));  // for client 1
   Reply from_nobody = make_reply(c, 1, 0, 0, *t, "a");
   from_nobody.sender = 9;
   EXPECT_FALSE(c.deliver_to_client(0, from_nobody));
+}
+
+// Digest replies: the request names a replier, which sends the result; the
+// others send its digest. f+1 matching digests complete the request only
+// once a result with that digest is in hand, from whichever replica.
+TEST(ClientRules, DigestRepliesCompleteOnlyWithAMatchingResult) {
+  Cluster c;
+  auto t = c.client(0).submit(Bytes{1});
+  ASSERT_TRUE(t.is_ok());
+  auto sends = c.drain_client(0);
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(std::get<Request>(*sends[0].message).replier, 0u) << "client 0 % n";
+  ASSERT_TRUE(c.deliver_to_client(0, digest_reply(c, 1, 0, 0, *t, "a")));
+  ASSERT_TRUE(c.deliver_to_client(0, digest_reply(c, 2, 0, 0, *t, "a")));
+  ASSERT_TRUE(c.deliver_to_client(0, make_reply(c, 3, 0, 0, *t, "b")));  // a full reply, another result
+  c.drain_client(0);
+  EXPECT_TRUE(c.completions(0).empty()) << "f+1 digests but no result with that digest";
+  // The same replica re-sends its reply in full: it counts once, with its result.
+  ASSERT_TRUE(c.deliver_to_client(0, make_reply(c, 2, 0, 0, *t, "a")));
+  c.drain_client(0);
+  ASSERT_EQ(c.completions(0).size(), 1u);
+  EXPECT_EQ(to_string(c.completions(0)[0].result), "a");
+}
+
+TEST(ClientRules, AResultKeptFromAFullReplySurvivesALaterDigestReply) {
+  Cluster c;
+  auto t = c.client(0).submit(Bytes{1});
+  ASSERT_TRUE(t.is_ok());
+  c.drain_client(0);
+  ASSERT_TRUE(c.deliver_to_client(0, make_reply(c, 1, 0, 0, *t, "a")));
+  ASSERT_TRUE(c.deliver_to_client(0, digest_reply(c, 1, 0, 1, *t, "a")));  // from a later view
+  ASSERT_TRUE(c.deliver_to_client(0, digest_reply(c, 2, 0, 1, *t, "a")));
+  c.drain_client(0);
+  ASSERT_EQ(c.completions(0).size(), 1u);
+  EXPECT_EQ(to_string(c.completions(0)[0].result), "a");
+  EXPECT_EQ(c.completions(0)[0].view, 1u);
+}
+
+// A replier that sends no result costs one retransmission (replicas answer
+// a re-sent request with the full result); the client then names the next
+// replica, and keeps a replier that delivered.
+TEST(ClientRules, MovesToTheNextReplierAfterOneThatSentNoResult) {
+  Cluster c;
+  auto replier_of_next = [&](ClientId id) {
+    auto sends = c.drain_client(id);
+    EXPECT_EQ(sends.size(), 1u);
+    return sends.empty() ? every_replica : std::get<Request>(*sends[0].message).replier;
+  };
+  auto t = c.client(1).submit(Bytes{1});
+  ASSERT_TRUE(t.is_ok());
+  ASSERT_EQ(replier_of_next(1), 1u);
+  ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 2, 1, 0, *t, "a")));
+  ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "a")));
+  for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
+  ASSERT_EQ(c.drain_client(1).size(), 1u);  // re-sent to all
+  ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 2, 1, 0, *t, "a")));
+  c.drain_client(1);
+  ASSERT_EQ(c.completions(1).size(), 1u);
+
+  t = c.client(1).submit(Bytes{2});
+  ASSERT_TRUE(t.is_ok());
+  EXPECT_EQ(replier_of_next(1), 2u) << "replica 1 sent no result";
+  for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
+  c.drain_client(1);
+  ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 2, 1, 0, *t, "b")));
+  ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "b")));
+  c.drain_client(1);
+  ASSERT_EQ(c.completions(1).size(), 2u);
+  ASSERT_TRUE(c.client(1).submit(Bytes{3}).is_ok());
+  EXPECT_EQ(replier_of_next(1), 2u) << "replica 2 delivered, even after a retransmission";
 }
 
 // The client learns the view from replies, but only a view that f+1 of

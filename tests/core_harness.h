@@ -263,12 +263,7 @@ class Cluster {
     r.timestamp = t;
     r.operation = kv::encode_op(op);
     r.auth = config_.client_auth;
-    if (r.auth == RequestAuth::signature) {
-      r.signature = client_crypto_.at(c)->sign(wire::auth_payload(r));
-    } else {
-      r.authenticator =
-          make_authenticator(*client_crypto_.at(c), config_.n, wire::auth_payload(r));
-    }
+    authenticate(r, *client_crypto_.at(c), config_.n);
     return r;
   }
 

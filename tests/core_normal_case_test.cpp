@@ -484,6 +484,79 @@ TEST(ExactlyOnce, RetransmittedRequestGetsTheCachedReply) {
   EXPECT_TRUE(c.drain(0).empty());
 }
 
+// Digest replies: the replier a request names sends the result, the other
+// replicas its digest; a result no larger than a digest goes in full from
+// all; a re-sent request gets the full result from each (the replier may be
+// the faulty one).
+TEST(Replies, TheRequestsReplierSendsTheResultAndTheOthersItsDigest) {
+  Cluster c;
+  const std::string value(100, 'v');
+  c.client(0).submit(kv::encode_op(put("k", value)));
+  c.run();
+  ASSERT_EQ(c.completions(0).size(), 1u);
+
+  auto run_recording = [&c] {
+    std::map<ReplicaId, Reply> replies;
+    c.run([&](const Envelope& env, bool to_client, uint32_t) {
+      if (const auto* reply = std::get_if<Reply>(env.message.get()); reply && to_client) {
+        EXPECT_FALSE(replies.contains(reply->sender)) << "one reply from each";
+        replies[reply->sender] = *reply;
+      }
+      return false;
+    });
+    return replies;
+  };
+
+  Request read = c.make_request(1, 1, get("k"));
+  read.replier = 2;
+  authenticate(read, c.client_crypto(1), c.config().n);
+  ASSERT_TRUE(c.deliver(primary, read));
+  std::map<ReplicaId, Reply> replies = run_recording();
+  ASSERT_EQ(replies.size(), c.config().n);
+  const Reply& full = replies.at(2);
+  ASSERT_TRUE(full.full);
+  EXPECT_GT(full.result.size(), digest_size);
+  for (const auto& [sender, reply] : replies) {
+    if (sender == 2) continue;
+    EXPECT_FALSE(reply.full) << "replica " << sender;
+    EXPECT_TRUE(reply.result.empty()) << "replica " << sender;
+    EXPECT_EQ(reply.result_digest, c.crypto(2).digest(full.result)) << "replica " << sender;
+  }
+
+  // Re-sent: every replica answers with the full result.
+  for (ReplicaId i = 0; i < c.config().n; i++) {
+    ASSERT_TRUE(c.deliver(i, read));
+    auto resent = sent<Reply>(c.drain(i));
+    ASSERT_EQ(resent.size(), 1u) << "replica " << i;
+    EXPECT_TRUE(resent[0].full) << "replica " << i;
+    EXPECT_EQ(resent[0].result, full.result) << "replica " << i;
+  }
+  c.in_flight().clear();
+
+  // A small result (a put's) goes in full from every replica.
+  Request write = c.make_request(1, 2, put("k", "w"));
+  write.replier = 2;
+  authenticate(write, c.client_crypto(1), c.config().n);
+  ASSERT_TRUE(c.deliver(primary, write));
+  replies = run_recording();
+  ASSERT_EQ(replies.size(), c.config().n);
+  for (const auto& [sender, reply] : replies) {
+    EXPECT_LE(reply.result.size(), digest_size);
+    EXPECT_TRUE(reply.full) << "replica " << sender;
+  }
+}
+
+TEST(Replies, ARequestNamingNoReplicaAsReplierIsRefused) {
+  Cluster c;
+  Request r = c.make_request(0, 1, put("k", "v"));
+  r.replier = c.config().n;
+  authenticate(r, c.client_crypto(0), c.config().n);
+  EXPECT_FALSE(c.deliver(primary, r));
+  r.replier = every_replica;
+  authenticate(r, c.client_crypto(0), c.config().n);
+  EXPECT_TRUE(c.deliver(primary, r));
+}
+
 // Client step 3: a backup that gets a request relays it to the primary.
 TEST(Requests, BackupForwardsARequestToThePrimary) {
   Cluster c;

@@ -149,12 +149,7 @@ class WireCodecTest : public ::testing::Test {
     r.read_only = read_only;
     r.operation.assign(op.begin(), op.end());
     r.auth = auth;
-    const Bytes payload = wire::auth_payload(r);
-    if (auth == RequestAuth::authenticator) {
-      r.authenticator = make_authenticator(client(c), n, payload);
-    } else {
-      r.signature = client(c).sign(payload);
-    }
+    authenticate(r, client(c), n);
     return r;
   }
 
@@ -190,6 +185,15 @@ class WireCodecTest : public ::testing::Test {
     c.sender = sender;
     c.authenticator = make_authenticator(replica(sender), n, wire::auth_payload(c));
     return c;
+  }
+
+  // The digest reply a replica sends instead of full reply r.
+  Reply digest_only(Reply r) const {
+    r.full = false;
+    r.result_digest = replica(r.sender).digest(r.result);
+    r.result.clear();
+    r.mac = replica(r.sender).mac(Principal::client(r.client), wire::auth_payload(r));
+    return r;
   }
 
   Reply reply(View view, Timestamp t, ClientId c, ReplicaId sender, std::string_view result) const {
@@ -321,6 +325,7 @@ class WireCodecTest : public ::testing::Test {
         {"prepare", prepare(5, 1000, some_digest(1), 2)},
         {"commit", commit(5, 1000, some_digest(2), 3)},
         {"reply", reply(5, 42, 3, 1, "value")},
+        {"reply-digest", digest_only(reply(5, 42, 3, 2, "value"))},
         {"checkpoint", checkpoint(256, 0x33, 2)},
         {"view-change", view_change(6, 3)},
         {"new-view", new_view(6)},
@@ -372,7 +377,7 @@ class WireCodecTest : public ::testing::Test {
   }
 
   bool accepted(const Request& r) const {
-    const Bytes payload = wire::auth_payload(r);
+    const Bytes payload = wire::request_tag_payload(request_digest(replica(0), r));
     if (r.auth == RequestAuth::authenticator) {
       return authenticator_accepted_by_all(Principal::client(r.client), r.authenticator, payload);
     }
@@ -898,8 +903,8 @@ constexpr size_t fetch_reply_data_length = header + 40;  // with no digests
 constexpr size_t fetch_reply_authenticator_count = header + 44;  // with no digests or data
 constexpr size_t view_change_proof_count = header + 16;
 constexpr size_t new_view_view_change_count = header + 8;
-constexpr size_t request_operation_length = header + 9;
-constexpr size_t reply_result_length = header + 20;
+constexpr size_t request_operation_length = header + 8 + 1 + 4;
+constexpr size_t reply_result_length = header + 8 + 8 + 4 + 1;
 
 struct OversizedCase {
   const char* name;
@@ -1172,10 +1177,53 @@ TEST_F(WireCodecTest, BooleansAndEnumsOutOfRangeAreRejected) {
   EXPECT_THAT(flag.reason(), HasSubstr("read-only flag"));
 
   Bytes bad_auth = frame;
-  bad_auth[header + 8 + 1 + 4 + 2] = 2;  // auth mode, after the 2-byte operation
+  bad_auth[header + 8 + 1 + 4 + 4 + 2] = 2;  // auth mode, after the 2-byte operation
   const auto auth = wire::decode(bad_auth);
   ASSERT_FALSE(auth);
   EXPECT_THAT(auth.reason(), HasSubstr("auth mode"));
+
+  const Bytes reply_frame = wire::encode(reply(5, 42, 3, 1, "value"));
+  for (uint8_t v : {2, 0x80, 0xff}) {
+    Bytes bad_full = reply_frame;
+    bad_full[reply_result_length - 1] = v;  // full-reply flag
+    const auto full = wire::decode(bad_full);
+    ASSERT_FALSE(full) << int{v};
+    EXPECT_THAT(full.reason(), HasSubstr("full-reply flag"));
+  }
+}
+
+TEST_F(WireCodecTest, ADigestReplyCarriesTheResultDigestInsteadOfTheResult) {
+  const Reply full = reply(5, 42, 3, 1, "value");
+  const Reply digest = digest_only(full);
+  // The flag is part of what the MAC covers: one form cannot pass for the other.
+  EXPECT_NE(wire::auth_payload(full), wire::auth_payload(digest));
+  const Bytes frame = wire::encode(digest);
+  EXPECT_EQ(frame.size(), reply_result_length + digest_size + mac_size);
+  EXPECT_EQ(frame[reply_result_length - 1], 0);  // the full-reply flag
+  const auto decoded = wire::decode(frame);
+  ASSERT_TRUE(decoded) << decoded.reason();
+  EXPECT_EQ(std::get<Reply>(*decoded), digest);
+  EXPECT_TRUE(accepted(std::get<Reply>(*decoded), 3));
+  Reply flipped = digest;
+  flipped.full = true;  // the digest's bytes read as a result
+  flipped.result.assign(digest.result_digest.begin(), digest.result_digest.end());
+  EXPECT_FALSE(accepted(flipped, 3));
+}
+
+TEST_F(WireCodecTest, ReplierIsAReplicaIdOrEveryReplica) {
+  Request r = request(3, 1, "op", RequestAuth::authenticator);
+  for (ReplicaId replier : {ReplicaId{0}, constants::replicas_max - 1, every_replica}) {
+    r.replier = replier;
+    const auto decoded = wire::decode(wire::encode(r));
+    ASSERT_TRUE(decoded) << replier << ": " << decoded.reason();
+    EXPECT_EQ(std::get<Request>(*decoded).replier, replier);
+  }
+  for (ReplicaId replier : {constants::replicas_max, every_replica - 1}) {
+    r.replier = replier;
+    const auto decoded = wire::decode(wire::encode(r));
+    ASSERT_FALSE(decoded) << replier;
+    EXPECT_THAT(decoded.reason(), HasSubstr("replier"));
+  }
 }
 
 TEST_F(WireCodecTest, RecoveringFlagMustBeZeroOrOne) {

@@ -46,6 +46,7 @@ Request request(ClientId c, Timestamp t, std::string_view op, RequestAuth auth) 
   Request r;
   r.client = c;
   r.timestamp = t;
+  r.replier = auth == RequestAuth::authenticator ? c % 4 : every_replica;
   r.operation = text(op);
   r.auth = auth;
   if (auth == RequestAuth::authenticator) {
@@ -96,7 +97,9 @@ std::vector<std::pair<std::string, Message>> seeds() {
       {"pre_prepare_null", pre_prepare(6, 1001, {})},
       {"prepare", prepare(5, 1000, 2)},
       {"commit", Commit{5, 1000, pattern<digest_size>(1), 3, authenticator}},
-      {"reply", Reply{5, 42, 3, 1, text("value"), pattern<mac_size>(7)}},
+      {"reply", Reply{5, 42, 3, 1, true, text("value"), {}, pattern<mac_size>(7)}},
+      {"reply_digest", Reply{5, 42, 3, 2, false, {}, pattern<digest_size>(13),
+                             pattern<mac_size>(8)}},
       {"checkpoint", Checkpoint{256, pattern<digest_size>(8), 2, pattern<signature_size>(6)}},
       {"view_change", view_change(6, 3)},
       {"new_view", nv},
@@ -200,7 +203,7 @@ TEST(WireCorpusTest, PrepareFrameLayoutIsPinned) {
                                            pattern<digest_size>(0), 3, pattern<signature_size>(1)});
   const std::vector<uint8_t> expected_prefix = {
       0x50, 0x42, 0x46, 0x54,  // magic "PBFT"
-      0x03,                    // version
+      0x04,                    // version
       0x03,                    // type: prepare
       0x00, 0x00,              // reserved
       0x03, 0x00, 0x00, 0x00,  // sender

@@ -242,7 +242,7 @@ void add_sim_command(CLI::App& app, int& exit_status) {
                   "Faults during the fault phase: a comma-separated list of drop, dup, reorder, "
                   "delay, partition (network), crash, wipe, lag, badstate (replicas), silent, "
                   "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
-                  "bad-view-change, bad-new-view, twins (Byzantine replicas), "
+                  "bad-view-change, bad-new-view, twins, bad-reply (Byzantine replicas), "
                   "client-timestamps, big-mac, client-flood (Byzantine clients); or none, "
                   "byzantine (every Byzantine one), or all")
       ->capture_default_str();

@@ -1,8 +1,11 @@
 // The PBFT client core (paper section 4.1): pure and deterministic like the
 // replica. A client has at most one request outstanding; it sends it to the
-// primary of the last view it saw, accepts a result once f+1 replicas sent
-// matching replies (same timestamp and result), learns the view from them,
-// and on timeout re-sends to all replicas.
+// primary of the last view it saw, naming one replica its replier: that one
+// replies with the result, the others with its digest (PBFT's digest
+// replies). It accepts a result once f+1 replicas sent matching replies
+// (same timestamp and result digest) and it holds a result with that digest,
+// learns the view from them, and on timeout re-sends to all replicas, which
+// answer a re-sent request they executed with the full result.
 #pragma once
 
 #include <memory>

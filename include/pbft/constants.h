@@ -12,7 +12,8 @@ namespace pbft::constants {
 
 // Wire header.
 constexpr uint32_t wire_magic = 0x54464250;  // "PBFT" little-endian
-constexpr uint8_t wire_version = 3;  // 2: FETCH, FETCH-REPLY, STATUS.recovering; 3: STATUS.view_changing
+constexpr uint8_t wire_version = 4;  // 2: FETCH, FETCH-REPLY, STATUS.recovering; 3: STATUS.view_changing;
+                                     // 4: REQUEST.replier, digest replies, tags over D(request)
 constexpr size_t header_size = 16;  // magic u32, version u8, type u8, reserved u16, sender u32, length u32
 
 // Membership.

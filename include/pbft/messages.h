@@ -29,11 +29,19 @@ enum class MessageType : uint8_t {
 // replica, cheap, open to the "big MAC" attack) or an Ed25519 signature.
 enum class RequestAuth : uint8_t { authenticator = 0, signature = 1 };
 
-// REQUEST(o, t, c): operation o with timestamp t from client c.
+// Request::replier when every replica is to send the full result.
+inline constexpr ReplicaId every_replica = UINT32_MAX;
+
+// REQUEST(o, t, c): operation o with timestamp t from client c. The tag
+// (authenticator or signature) covers D(request) (wire::request_tag_payload),
+// so a large operation is hashed once, not once per replica.
 struct Request {
   ClientId client = 0;
   Timestamp timestamp = 0;
   bool read_only = false;
+  // The replica that sends the full result; the others send its digest
+  // (PBFT's digest replies). every_replica: all send it.
+  ReplicaId replier = every_replica;
   Bytes operation;
   RequestAuth auth = RequestAuth::authenticator;
   std::vector<Mac> authenticator;  // size n when auth == authenticator, else empty
@@ -75,12 +83,16 @@ struct Commit {
 };
 
 // REPLY(v, t, c, i, r), MAC'd with the key replica i shares with client c.
+// A full reply carries the result r; a digest reply only D(r) (PBFT's digest
+// replies: the request's replier sends the full one, the others its digest).
 struct Reply {
   View view = 0;
   Timestamp timestamp = 0;
   ClientId client = 0;
   ReplicaId sender = 0;
-  Bytes result;
+  bool full = true;
+  Bytes result;            // a full reply's (empty in a digest reply)
+  Digest result_digest{};  // a digest reply's D(result) (zero in a full reply)
   Mac mac{};
   friend bool operator==(const Reply&, const Reply&) = default;
 };

@@ -5,6 +5,9 @@
 // it on a thread pool, the simulator runs it inline.
 #pragma once
 
+#include <span>
+#include <vector>
+
 #include "pbft/config.h"
 #include "pbft/crypto.h"
 #include "pbft/messages.h"
@@ -19,13 +22,22 @@ class Verified {
   // False for a pre-prepare verified with BatchRequests::unchecked: its
   // own signature was checked, nothing about the requests in its batch.
   bool batch_checked() const { return batch_checked_; }
+  // The digests D(r) the verifier computed while checking requests (a
+  // request's tag covers its digest): one for a request, one per request in
+  // batch order for a pre-prepare whose batch it checked, else none. The
+  // core reuses them for batch digests instead of hashing each request again.
+  const std::vector<Digest>& request_digests() const { return request_digests_; }
 
  private:
   friend class Verifier;
-  explicit Verified(Message m, bool batch_checked = true)
-      : message_(std::move(m)), batch_checked_(batch_checked) {}
+  explicit Verified(Message m, bool batch_checked = true,
+                    std::vector<Digest> request_digests = {})
+      : message_(std::move(m)),
+        batch_checked_(batch_checked),
+        request_digests_(std::move(request_digests)) {}
   Message message_;
   bool batch_checked_ = true;
+  std::vector<Digest> request_digests_;
 };
 
 // Whether Verifier::verify checks the authentication of each request inside
@@ -48,11 +60,13 @@ class Verifier {
   // - for a view change or new view: every embedded signature.
   Result<Verified> verify(Message message,
                           BatchRequests requests = BatchRequests::checked) const;
-  // Each request of a pre-prepare's batch is authentic for self.
-  Status verify_batch(const PrePrepare& pp) const;
+  // Each request of a pre-prepare's batch is authentic for self. Appends
+  // each request's digest to `digests` when given.
+  Status verify_batch(const PrePrepare& pp, std::vector<Digest>* digests = nullptr) const;
 
  private:
-  Status verify_request(const Request& r) const;
+  // Sets `digest` to D(r), which the check computes.
+  Status verify_request(const Request& r, Digest& digest) const;
   Status verify_view_change_contents(const ViewChange& vc) const;
   Status check_replica(ReplicaId id) const;
   const ProtocolConfig& config_;
@@ -66,8 +80,14 @@ namespace pbft {
 // D(request): the digest of a request's authenticated content (client,
 // timestamp, read-only flag, operation), without its authentication tags.
 Digest request_digest(const Crypto& crypto, const Request& request);
+// Sets r's tag for its auth mode (r.auth): an authenticator for the
+// replicas 0..replica_count-1 or a signature, over
+// wire::request_tag_payload(D(r)). `client` is the crypto of r.client.
+void authenticate(Request& r, const Crypto& client, uint32_t replica_count);
 // D(batch): the digest of the concatenated request digests. The null
 // request of a view change is the empty batch.
 Digest batch_digest(const Crypto& crypto, const std::vector<Request>& batch);
+// The same from the request digests, in batch order.
+Digest batch_digest_of(const Crypto& crypto, std::span<const Digest> request_digests);
 
 }  // namespace pbft

@@ -33,7 +33,8 @@ Result<Header> decode_header(ByteView header_bytes);
 
 // The bytes a message's signature or MACs cover: its type and every field
 // except the authentication tags (and, for a pre-prepare, the batch, which
-// is bound through the digest).
+// is bound through the digest). For a request, auth_payload is what
+// D(request) hashes and the tag covers request_tag_payload(D(request)).
 Bytes auth_payload(const Request& m);
 Bytes auth_payload(const PrePrepare& m);
 Bytes auth_payload(const Prepare& m);
@@ -45,5 +46,8 @@ Bytes auth_payload(const NewView& m);
 Bytes auth_payload(const StatusMessage& m);
 Bytes auth_payload(const Fetch& m);
 Bytes auth_payload(const FetchReply& m);
+// The type byte and D(request): what a request's authenticator or signature
+// covers, so that a client hashes its operation once, not once per replica.
+Bytes request_tag_payload(const Digest& request_digest);
 
 }  // namespace pbft::wire

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "pbft/assert.h"
 #include "pbft/wire.h"
@@ -12,7 +13,12 @@ namespace pbft {
 
 struct Client::State {
   State(const ProtocolConfig& c, ClientId i, const Crypto& cr, ClientOptions o)
-      : config(c), id(i), crypto(cr), options(o), timestamp(o.first_timestamp) {}
+      : config(c),
+        id(i),
+        crypto(cr),
+        options(o),
+        timestamp(o.first_timestamp),
+        replier(static_cast<ReplicaId>(i % c.n)) {}
 
   const ProtocolConfig config;
   const ClientId id;
@@ -21,13 +27,18 @@ struct Client::State {
 
   View view = 0;            // the view the client believes current
   Timestamp timestamp;      // the last timestamp used
+  // The replica asked for the full result (the others send its digest):
+  // spread over the replicas by client id, and moved on to the next one
+  // when a request needed a retransmission and this one sent no result.
+  ReplicaId replier;
+  bool retransmitted = false;  // the outstanding request was re-sent
   // The outstanding request, if any, as sent (shared for retransmission).
   std::shared_ptr<const Message> outstanding;
   // Replies for the outstanding request, the first from each replica.
   struct ReplyFrom {
     View view;
     Digest result_digest;
-    Bytes result;
+    std::optional<Bytes> result;  // from a full reply
   };
   std::map<ReplicaId, ReplyFrom> replies;
   uint64_t ticks_waiting = 0;
@@ -71,17 +82,14 @@ Result<Timestamp> Client::submit(Bytes operation, bool read_only) {
   r.client = s.id;
   r.timestamp = ++s.timestamp;
   r.read_only = read_only;
+  r.replier = s.replier;
   r.operation = std::move(operation);
   r.auth = s.config.client_auth;
-  const Bytes payload = wire::auth_payload(r);
-  if (r.auth == RequestAuth::authenticator) {
-    r.authenticator = make_authenticator(s.crypto, s.config.n, payload);
-  } else {
-    r.signature = s.crypto.sign(payload);
-  }
+  authenticate(r, s.crypto, s.config.n);
   const Timestamp t = r.timestamp;
   s.outstanding = std::make_shared<const Message>(std::move(r));
   s.replies.clear();
+  s.retransmitted = false;
   s.ticks_waiting = 0;
   s.timeout_ticks = s.options.retransmit_ticks;
   // Step 1: send to the primary of the last view seen.
@@ -90,7 +98,8 @@ Result<Timestamp> Client::submit(Bytes operation, bool read_only) {
 }
 
 // Step 2: accept a result once f+1 replicas sent matching replies (same t,
-// same result): at least one of them is correct.
+// same result digest: at least one of them is correct) and one of the
+// replies carried a result with that digest.
 bool Client::wants(const Reply& reply) const {
   const State& s = *state_;
   return s.outstanding != nullptr && reply.client == s.id &&
@@ -102,15 +111,26 @@ void Client::step(const Verified& verified) {
   const auto* reply = std::get_if<Reply>(&verified.message());
   if (reply == nullptr || !wants(*reply)) return;
 
-  const Digest d = s.crypto.digest(reply->result);
-  // A replica may re-send its reply from a later view; keep the latest.
-  s.replies[reply->sender] = {reply->view, d, reply->result};
+  const Digest d = reply->full ? s.crypto.digest(reply->result) : reply->result_digest;
+  // A replica may re-send its reply from a later view; keep the latest, and
+  // a result it sent before with the same digest.
+  State::ReplyFrom& from = s.replies[reply->sender];
+  std::optional<Bytes> result;
+  if (reply->full) {
+    result = reply->result;
+  } else if (from.result && from.result_digest == d) {
+    result = std::move(from.result);
+  }
+  from = {reply->view, d, std::move(result)};
 
   std::vector<View> views;
+  const Bytes* matching_result = nullptr;
   for (const auto& [sender, r] : s.replies) {
-    if (r.result_digest == d) views.push_back(r.view);
+    if (r.result_digest != d) continue;
+    views.push_back(r.view);
+    if (r.result) matching_result = &*r.result;
   }
-  if (views.size() < s.config.weak_quorum()) return;
+  if (views.size() < s.config.weak_quorum() || matching_result == nullptr) return;
 
   // Learn the view: the highest view that f+1 matching replies vouch for
   // (at least one of them is correct), so a faulty replica cannot move the
@@ -119,19 +139,28 @@ void Client::step(const Verified& verified) {
   const View vouched = views[s.config.f];
   s.view = std::max(s.view, vouched);
 
-  s.effects.completed = Completion{s.request().timestamp, reply->result, vouched};
+  if (s.retransmitted) {
+    auto it = s.replies.find(s.replier);
+    if (it == s.replies.end() || !it->second.result) {
+      s.replier = static_cast<ReplicaId>((s.replier + 1) % s.config.n);
+    }
+  }
+  s.effects.completed = Completion{s.request().timestamp, *matching_result, vouched};
   s.outstanding = nullptr;
   s.replies.clear();
 }
 
 // Step 3: on timeout, re-send to all replicas (backups relay it to the
-// primary), doubling the timeout up to its maximum.
+// primary), doubling the timeout up to its maximum. A replica that executed
+// the request already answers a re-sent one with the full result, so a
+// replier that is faulty or slow costs one timeout.
 void Client::tick() {
   State& s = *state_;
   if (s.outstanding == nullptr) return;
   if (++s.ticks_waiting < s.timeout_ticks) return;
   s.ticks_waiting = 0;
   s.timeout_ticks = std::min(s.timeout_ticks * 2, s.options.retransmit_ticks_max);
+  s.retransmitted = true;
   s.effects.sends.push_back({Destination::all_replicas(), s.outstanding});
 }
 

@@ -62,7 +62,7 @@ void ReplicaState::send_shared(Destination to, std::shared_ptr<const Message> m)
 // Dispatch
 
 void ReplicaState::step(const Message& message, std::shared_ptr<const Message> owned,
-                        bool batch_checked) {
+                        bool batch_checked, std::span<const Digest> request_digests) {
   // A replica never sends itself anything: a message in its own name is a
   // replay of one it sent before (perhaps before it lost its state), and
   // must not count as a vote it makes now.
@@ -79,9 +79,10 @@ void ReplicaState::step(const Message& message, std::shared_ptr<const Message> o
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, Request>) {
-          on_request(m);
+          on_request(m, request_digests.size() == 1 ? request_digests[0]
+                                                    : request_digest(crypto_, m));
         } else if constexpr (std::is_same_v<T, PrePrepare>) {
-          on_pre_prepare(keep(m), m, batch_checked);
+          on_pre_prepare(keep(m), m, batch_checked, request_digests);
         } else if constexpr (std::is_same_v<T, Prepare>) {
           on_prepare(m);
         } else if constexpr (std::is_same_v<T, Commit>) {
@@ -132,7 +133,7 @@ void ReplicaState::tick() {
 // ---------------------------------------------------------------------------
 // Client requests (section 4.1, 4.2)
 
-void ReplicaState::on_request(const Request& request) {
+void ReplicaState::on_request(const Request& request, const Digest& digest) {
   // Exactly-once: a request at or below the client's last executed timestamp
   // is not ordered again; the last one gets its cached reply re-sent.
   if (const LastReply* last = last_reply(request.client)) {
@@ -163,7 +164,7 @@ void ReplicaState::on_request(const Request& request) {
     // may be its peers' relays, and relaying every copy back and forth
     // between two replicas that disagree on the primary (one of them
     // Byzantine, or behind) multiplies with every duplicate the network adds.
-    PendingRequest* pending = add_pending(request);
+    PendingRequest* pending = add_pending(request, digest);
     if (pending == nullptr || pending->request.timestamp != request.timestamp) return;
     if (pending->forwarded_tick &&
         ticks_ - *pending->forwarded_tick < config_.status_interval_ticks) {
@@ -173,11 +174,12 @@ void ReplicaState::on_request(const Request& request) {
     send(Destination::replica(primary()), request);
     return;
   }
-  add_pending(request);
+  add_pending(request, digest);
   maybe_send_pre_prepare();
 }
 
-ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request) {
+ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request,
+                                                       const Digest& digest) {
   if (auto it = pending_.find(request.client); it != pending_.end()) {
     Request& held = it->second.request;
     if (held.timestamp == request.timestamp) return &it->second;  // a retransmission
@@ -189,6 +191,7 @@ ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request) 
     pending_bytes_ -= held.operation.size();
     pending_bytes_ += request.operation.size();
     held = request;  // a newer request keeps its client's place in the order
+    it->second.digest = digest;
     it->second.since_tick = ticks_;
     it->second.forwarded_tick.reset();
     return &it->second;
@@ -206,7 +209,8 @@ ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request) 
   }
   const uint64_t arrival = ++arrivals_;
   auto [it, inserted] =
-      pending_.emplace(request.client, PendingRequest{request, arrival, ticks_, std::nullopt});
+      pending_.emplace(request.client,
+                       PendingRequest{request, digest, arrival, ticks_, std::nullopt});
   pending_order_.emplace_back(request.client, arrival);
   pending_bytes_ += request.operation.size();
   return &it->second;
@@ -250,6 +254,7 @@ void ReplicaState::maybe_send_pre_prepare() {
          (last_assigned_ <= last_executed_ || full_batch_waiting()) &&
          last_assigned_ + 1 <= high_watermark()) {
     std::vector<Request> batch;
+    std::vector<Digest> digests;
     size_t batch_bytes = 0;
     while (!pending_order_.empty() && batch.size() < config_.batch_size_max) {
       if (!pending_order_live(pending_order_.front())) {
@@ -265,6 +270,7 @@ void ReplicaState::maybe_send_pre_prepare() {
       ordered_[request.client] = std::max(ordered_[request.client], request.timestamp);
       pending_bytes_ -= request.operation.size();
       batch.push_back(std::move(request));
+      digests.push_back(it->second.digest);
       pending_.erase(it);
     }
     if (batch.empty()) {
@@ -276,7 +282,7 @@ void ReplicaState::maybe_send_pre_prepare() {
     pp.view = view_;
     pp.seq = ++last_assigned_;
     pp.sender = self_;
-    pp.digest = batch_digest(crypto_, batch);
+    pp.digest = batch_digest_of(crypto_, digests);
     pp.batch = std::move(batch);
     pp.signature = crypto_.sign(wire::auth_payload(pp));
     auto message = std::make_shared<const Message>(std::move(pp));
@@ -300,7 +306,8 @@ void ReplicaState::maybe_send_pre_prepare() {
 // any view, whose batch has the slot's digest supplies it.
 
 void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
-                                  const PrePrepare& pp, bool batch_checked) {
+                                  const PrePrepare& pp, bool batch_checked,
+                                  std::span<const Digest> request_digests) {
   if (pp.sender != config_.primary(pp.view) || pp.sender == self_) {
     counters.pre_prepares_rejected++;  // only the view's primary pre-prepares
     return;
@@ -340,7 +347,11 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     }
     return;
   }
-  if (batch_digest(crypto_, pp.batch) != pp.digest && !PBFT_MUTANT(skip_digest_check)) {
+  // The verifier's request digests when it checked the batch, else hashed here.
+  const Digest digest = request_digests.size() == pp.batch.size() && batch_checked
+                            ? batch_digest_of(crypto_, request_digests)
+                            : batch_digest(crypto_, pp.batch);
+  if (digest != pp.digest && !PBFT_MUTANT(skip_digest_check)) {
     counters.pre_prepares_rejected++;
     return;
   }
@@ -657,7 +668,7 @@ void ReplicaState::execute(Seq seq, Slot& s) {
     LastReply& last =
         replies_.mutate(r.client % constants::reply_partitions)[r.client];
     last = LastReply{r.timestamp, std::move(results[k])};
-    send_reply(r.client, last);
+    send_reply(r.client, last, reply_form(r, last.result));
   }
   // Requests with an old timestamp that equals the last executed one get the
   // cached reply (the client may have missed it).
@@ -696,15 +707,26 @@ const LastReply* ReplicaState::last_reply(ClientId client) const {
   return it == partition.end() ? nullptr : &it->second;
 }
 
+ReplicaState::ReplyForm ReplicaState::reply_form(const Request& request,
+                                                 const Bytes& result) const {
+  const bool replier = request.replier == self_ || request.replier >= config_.n;
+  return replier || result.size() <= digest_size ? ReplyForm::full : ReplyForm::digest;
+}
+
 // REPLY(v, t, c, i, r), MAC'd for the client; built on each send since the
 // view and the MAC are this replica's, not part of the checkpointed state.
-void ReplicaState::send_reply(ClientId client, const LastReply& last) {
+void ReplicaState::send_reply(ClientId client, const LastReply& last, ReplyForm form) {
   Reply reply;
   reply.view = view_;
   reply.timestamp = last.timestamp;
   reply.client = client;
   reply.sender = self_;
-  reply.result = last.result;
+  reply.full = form == ReplyForm::full;
+  if (reply.full) {
+    reply.result = last.result;
+  } else {
+    reply.result_digest = crypto_.digest(last.result);
+  }
   reply.mac = crypto_.mac(Principal::client(client), wire::auth_payload(reply));
   send(Destination::client(client), std::move(reply));
 }
@@ -878,12 +900,13 @@ Replica::Replica(std::unique_ptr<ReplicaState> state) : state_(std::move(state))
 Replica::~Replica() = default;
 
 void Replica::step(const Verified& message) {
-  state_->step(message.message(), nullptr, message.batch_checked());
+  state_->step(message.message(), nullptr, message.batch_checked(), message.request_digests());
 }
 void Replica::step(Verified&& message) {
   const bool batch_checked = message.batch_checked();
+  const std::vector<Digest>& digests = message.request_digests();  // take() leaves them
   auto owned = std::make_shared<const Message>(std::move(message).take());
-  state_->step(*owned, owned, batch_checked);
+  state_->step(*owned, owned, batch_checked, digests);
 }
 bool Replica::leaves_batch_unchecked(const Message& message) const {
   const auto* pp = std::get_if<PrePrepare>(&message);

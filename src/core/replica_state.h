@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -129,14 +130,15 @@ class ReplicaState {
   // owned, when given, holds `message` (the replica keeps it instead of a copy).
   // batch_checked: false for a pre-prepare whose requests the host left
   // unchecked (leaves_batch_unchecked).
+  // request_digests: Verified::request_digests() (computed here when absent).
   void step(const Message& message, std::shared_ptr<const Message> owned = nullptr,
-            bool batch_checked = true);
+            bool batch_checked = true, std::span<const Digest> request_digests = {});
   void tick();
 
   // Handlers, one per message type (Castro and Liskov, section 4).
-  void on_request(const Request& request);
+  void on_request(const Request& request, const Digest& digest);
   void on_pre_prepare(const std::shared_ptr<const Message>& message, const PrePrepare& pp,
-                      bool batch_checked = true);
+                      bool batch_checked = true, std::span<const Digest> request_digests = {});
   bool leaves_batch_unchecked(const PrePrepare& pp) const;
   // How far back a vote counts as recent, and the shortest pause after a
   // late certificate: a turn of the backups and twice the batches in flight.
@@ -189,6 +191,7 @@ class ReplicaState {
   // is live when its arrival number matches the pending request's.
   struct PendingRequest {
     Request request;
+    Digest digest;  // D(request), for the batch digest
     uint64_t arrival;
     uint64_t since_tick;  // when this replica got it (or the client's newer one)
     // A backup: when it last relayed this request to the primary.
@@ -292,10 +295,16 @@ class ReplicaState {
   void execute(Seq s, Slot& slot);
   // Holds the request (or the client's newer one); the entry, or null when
   // the limits refuse it.
-  PendingRequest* add_pending(const Request& request);
+  PendingRequest* add_pending(const Request& request, const Digest& digest);
   void remove_pending(ClientId client, Timestamp executed);
   const LastReply* last_reply(ClientId client) const;
-  void send_reply(ClientId client, const LastReply& last);
+  // A full reply carries the result, a digest reply only D(result).
+  enum class ReplyForm : uint8_t { full, digest };
+  void send_reply(ClientId client, const LastReply& last, ReplyForm form = ReplyForm::full);
+  // The form of the first reply to a request this replica executes: the
+  // full result from the request's replier (and for results no larger than
+  // a digest), the digest from the others. Re-sent replies are always full.
+  ReplyForm reply_form(const Request& request, const Bytes& result) const;
   bool waiting() const;
   void retransmit_slots(const StatusMessage& status);
   bool pending_order_live(const std::pair<ClientId, uint64_t>& entry) const;

@@ -10,11 +10,27 @@ Digest request_digest(const Crypto& crypto, const Request& request) {
   return crypto.digest(wire::auth_payload(request));
 }
 
+void authenticate(Request& r, const Crypto& client, uint32_t replica_count) {
+  const Bytes payload = wire::request_tag_payload(request_digest(client, r));
+  r.authenticator.clear();
+  if (r.auth == RequestAuth::authenticator) {
+    r.authenticator = make_authenticator(client, replica_count, payload);
+  } else {
+    r.signature = client.sign(payload);
+  }
+}
+
 Digest batch_digest(const Crypto& crypto, const std::vector<Request>& batch) {
+  std::vector<Digest> digests;
+  digests.reserve(batch.size());
+  for (const Request& r : batch) digests.push_back(request_digest(crypto, r));
+  return batch_digest_of(crypto, digests);
+}
+
+Digest batch_digest_of(const Crypto& crypto, std::span<const Digest> request_digests) {
   Bytes concatenated;
-  concatenated.reserve(batch.size() * digest_size);
-  for (const Request& r : batch) {
-    const Digest d = request_digest(crypto, r);
+  concatenated.reserve(request_digests.size() * digest_size);
+  for (const Digest& d : request_digests) {
     concatenated.insert(concatenated.end(), d.begin(), d.end());
   }
   return crypto.digest(concatenated);
@@ -28,7 +44,7 @@ Status Verifier::check_replica(ReplicaId id) const {
   return Status::ok();
 }
 
-Status Verifier::verify_request(const Request& r) const {
+Status Verifier::verify_request(const Request& r, Digest& digest) const {
   if (r.client >= constants::clients_max) return Status::error("client id out of range");
   // The cluster's choice binds every client: a client that may pick MACs
   // when the cluster wants signatures can mount the "big MAC" attack
@@ -36,7 +52,12 @@ Status Verifier::verify_request(const Request& r) const {
   if (r.auth != config_.client_auth) {
     return Status::error("request authenticated otherwise than the cluster requires");
   }
-  const Bytes payload = wire::auth_payload(r);
+  if (r.replier >= config_.n && r.replier != every_replica) {
+    return Status::error("request names replier " + std::to_string(r.replier) +
+                         ", not a replica");
+  }
+  digest = request_digest(crypto_, r);
+  const Bytes payload = wire::request_tag_payload(digest);
   const Principal client = Principal::client(r.client);
   switch (r.auth) {
     case RequestAuth::authenticator:
@@ -66,9 +87,12 @@ bool signed_by_sender(const Crypto& crypto, const M& m) {
 
 }  // namespace
 
-Status Verifier::verify_batch(const PrePrepare& pp) const {
+Status Verifier::verify_batch(const PrePrepare& pp, std::vector<Digest>* digests) const {
+  if (digests != nullptr) digests->reserve(digests->size() + pp.batch.size());
   for (const Request& r : pp.batch) {
-    if (auto s = verify_request(r); !s) return Status::error("batch: " + s.reason());
+    Digest d;
+    if (auto s = verify_request(r, d); !s) return Status::error("batch: " + s.reason());
+    if (digests != nullptr) digests->push_back(d);
   }
   return Status::ok();
 }
@@ -90,11 +114,13 @@ Result<Verified> Verifier::verify(Message message, BatchRequests requests) const
     return Verified(std::move(message));
   }
 
+  std::vector<Digest> request_digests;
   Status status = std::visit(
       [&](const auto& m) -> Status {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, Request>) {
-          return verify_request(m);
+          request_digests.resize(1);
+          return verify_request(m, request_digests[0]);
         } else if constexpr (std::is_same_v<T, Reply>) {
           return Status::error("a replica does not accept replies");
         } else {
@@ -112,7 +138,7 @@ Result<Verified> Verifier::verify(Message message, BatchRequests requests) const
           } else {
             if (!signed_by_sender(crypto_, m)) return Status::error("signature does not verify");
             if constexpr (std::is_same_v<T, PrePrepare>) {
-              if (requests == BatchRequests::checked) return verify_batch(m);
+              if (requests == BatchRequests::checked) return verify_batch(m, &request_digests);
             } else if constexpr (std::is_same_v<T, ViewChange>) {
               return verify_view_change_contents(m);
             } else if constexpr (std::is_same_v<T, NewView>) {
@@ -138,7 +164,7 @@ Result<Verified> Verifier::verify(Message message, BatchRequests requests) const
   if (!status) return status;
   const bool batch_checked =
       requests == BatchRequests::checked || !std::holds_alternative<PrePrepare>(message);
-  return Verified(std::move(message), batch_checked);
+  return Verified(std::move(message), batch_checked, std::move(request_digests));
 }
 
 Status Verifier::verify_view_change_contents(const ViewChange& vc) const {

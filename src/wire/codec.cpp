@@ -27,7 +27,8 @@
 // the message asserts. Tags are left out because they cannot cover
 // themselves; a pre-prepare's batch is left out because it is bound through
 // the digest d = D(batch) (verifier.h), which lets the pre-prepare appear in
-// certificates without it. Embedded messages (the checkpoints and
+// certificates without it. A request's tag covers not auth_payload but
+// request_tag_payload: the type byte and D(auth_payload). Embedded messages (the checkpoints and
 // certificates of a view change, the view changes and pre-prepares of a new
 // view) are fields of the outer message, their own signatures included: the
 // outer signature vouches for exactly the proof that was sent.
@@ -66,8 +67,8 @@ constexpr size_t id_size = 4;
 constexpr size_t count_size = 4;
 constexpr size_t authenticator_size_max = count_size + constants::replicas_max * mac_size;
 
-// Request: timestamp, read_only, operation length | auth mode, tag.
-constexpr size_t request_fields_min = 8 + 1 + 4;
+// Request: timestamp, read_only, replier, operation length | auth mode, tag.
+constexpr size_t request_fields_min = 8 + 1 + id_size + 4;
 constexpr size_t request_tag_min = 1 + std::min(count_size, signature_size);
 constexpr size_t request_tag_max = 1 + std::max(authenticator_size_max, signature_size);
 constexpr size_t request_body_min = request_fields_min + request_tag_min;
@@ -84,9 +85,9 @@ constexpr size_t nested_prepare_size = id_size + prepare_body_size;
 constexpr size_t commit_body_min = vsd_fields_size + count_size;
 constexpr size_t commit_body_max = vsd_fields_size + authenticator_size_max;
 
-// Reply: view, timestamp, client, result length | mac.
-constexpr size_t reply_body_min = 8 + 8 + id_size + 4 + mac_size;
-constexpr size_t reply_body_max = reply_body_min + constants::result_size_max;
+// Reply: view, timestamp, client, full flag, result length or result digest | mac.
+constexpr size_t reply_body_min = 8 + 8 + id_size + 1 + std::min<size_t>(4, digest_size) + mac_size;
+constexpr size_t reply_body_max = 8 + 8 + id_size + 1 + 4 + constants::result_size_max + mac_size;
 
 // Checkpoint: seq, state digest | signature.
 constexpr size_t checkpoint_body_size = 8 + digest_size + signature_size;
@@ -205,6 +206,7 @@ template <typename Sink>
 void put_fields(Sink& s, const Request& m) {
   s.u64(m.timestamp);
   s.boolean(m.read_only);
+  s.u32(m.replier);
   s.bytes(m.operation);
 }
 template <typename Sink>
@@ -256,7 +258,12 @@ void put_fields(Sink& s, const Reply& m) {
   s.u64(m.view);
   s.u64(m.timestamp);
   s.u32(m.client);
-  s.bytes(m.result);
+  s.boolean(m.full);
+  if (m.full) {
+    s.bytes(m.result);
+  } else {
+    s.array(m.result_digest);
+  }
 }
 template <typename Sink>
 void put_tag(Sink& s, const Reply& m) {
@@ -384,6 +391,10 @@ void get_authenticator(Reader& r, std::vector<Mac>& authenticator) {
 void get_fields(Reader& r, Request& m) {
   m.timestamp = r.u64("timestamp");
   m.read_only = r.boolean("read-only flag");
+  m.replier = r.u32("replier");
+  if (r.ok() && m.replier >= constants::replicas_max && m.replier != every_replica) {
+    r.fail("replier", "replica id " + std::to_string(m.replier) + " out of range");
+  }
   r.bytes(m.operation, constants::operation_size_max, "operation");
 }
 void get_tag(Reader& r, Request& m) {
@@ -422,7 +433,12 @@ void get_fields(Reader& r, Reply& m) {
   m.view = r.u64("view");
   m.timestamp = r.u64("timestamp");
   m.client = get_client_id(r, "client");
-  r.bytes(m.result, constants::result_size_max, "result");
+  m.full = r.boolean("full-reply flag");
+  if (m.full) {
+    r.bytes(m.result, constants::result_size_max, "result");
+  } else {
+    r.array(m.result_digest, "result digest");
+  }
 }
 void get_tag(Reader& r, Reply& m) { r.array(m.mac, "mac"); }
 
@@ -649,5 +665,12 @@ Bytes auth_payload(const NewView& m) { return payload_of(m, MessageType::new_vie
 Bytes auth_payload(const StatusMessage& m) { return payload_of(m, MessageType::status); }
 Bytes auth_payload(const Fetch& m) { return payload_of(m, MessageType::fetch); }
 Bytes auth_payload(const FetchReply& m) { return payload_of(m, MessageType::fetch_reply); }
+
+Bytes request_tag_payload(const Digest& request_digest) {
+  Bytes out(1 + request_digest.size());
+  out[0] = static_cast<uint8_t>(MessageType::request);
+  std::copy(request_digest.begin(), request_digest.end(), out.begin() + 1);
+  return out;
+}
 
 }  // namespace pbft::wire
