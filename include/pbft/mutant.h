@@ -15,6 +15,8 @@
 //                                waiting for 2f+1 commits
 //   drop_reply_table_on_transfer state transfer forgets the last-reply table
 //   stable_on_f_plus_1           a checkpoint is stable with f+1 matching votes
+//   client_takes_any_result      a client completes on f+1 matching digests
+//                                with any full result it holds, matching or not
 #pragma once
 
 #include <string_view>
@@ -29,6 +31,7 @@ enum class Id {
   execute_on_prepared,
   drop_reply_table_on_transfer,
   stable_on_f_plus_1,
+  client_takes_any_result,
 };
 
 #if defined(PBFT_MUTANTS)

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "pbft/assert.h"
+#include "pbft/mutant.h"
 #include "pbft/wire.h"
 
 namespace pbft {
@@ -126,6 +127,7 @@ void Client::step(const Verified& verified) {
   std::vector<View> views;
   const Bytes* matching_result = nullptr;
   for (const auto& [sender, r] : s.replies) {
+    if (r.result && PBFT_MUTANT(client_takes_any_result)) matching_result = &*r.result;
     if (r.result_digest != d) continue;
     views.push_back(r.view);
     if (r.result) matching_result = &*r.result;

@@ -22,6 +22,7 @@ Id parse() {
       {"execute_on_prepared", Id::execute_on_prepared},
       {"drop_reply_table_on_transfer", Id::drop_reply_table_on_transfer},
       {"stable_on_f_plus_1", Id::stable_on_f_plus_1},
+      {"client_takes_any_result", Id::client_takes_any_result},
   };
   for (const auto& [n, id] : names) {
     if (n == name) return id;
