@@ -139,7 +139,8 @@ TEST(ClientRules, AResultKeptFromAFullReplySurvivesALaterDigestReply) {
 
 // A replier that sends no result costs one retransmission (replicas answer
 // a re-sent request with the full result); the client then names the next
-// replica, and keeps a replier that delivered.
+// replica. It moves on too when the replier's result was wrong or came only
+// after the retransmission, and keeps a replier whose result came in time.
 TEST(ClientRules, MovesToTheNextReplierAfterOneThatSentNoResult) {
   Cluster c;
   auto replier_of_next = [&](ClientId id) {
@@ -158,17 +159,45 @@ TEST(ClientRules, MovesToTheNextReplierAfterOneThatSentNoResult) {
   c.drain_client(1);
   ASSERT_EQ(c.completions(1).size(), 1u);
 
+  // Replica 2's result comes in time; the others are slow: it stays.
   t = c.client(1).submit(Bytes{2});
   ASSERT_TRUE(t.is_ok());
   EXPECT_EQ(replier_of_next(1), 2u) << "replica 1 sent no result";
+  ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 2, 1, 0, *t, "b")));
   for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
   c.drain_client(1);
-  ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 2, 1, 0, *t, "b")));
   ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "b")));
   c.drain_client(1);
   ASSERT_EQ(c.completions(1).size(), 2u);
-  ASSERT_TRUE(c.client(1).submit(Bytes{3}).is_ok());
-  EXPECT_EQ(replier_of_next(1), 2u) << "replica 2 delivered, even after a retransmission";
+
+  // Replica 2 sends a made-up result; the others' full results after the
+  // retransmission complete the request: it is replaced.
+  t = c.client(1).submit(Bytes{3});
+  ASSERT_TRUE(t.is_ok());
+  EXPECT_EQ(replier_of_next(1), 2u) << "replica 2 delivered in time";
+  ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 2, 1, 0, *t, "lie")));
+  ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 0, 1, 0, *t, "c")));
+  ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "c")));
+  for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
+  c.drain_client(1);
+  ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 3, 1, 0, *t, "c")));
+  c.drain_client(1);
+  ASSERT_EQ(c.completions(1).size(), 3u);
+  EXPECT_EQ(to_string(c.completions(1)[2].result), "c");
+
+  // Replica 3 sends its result only to the re-sent request: replaced too.
+  t = c.client(1).submit(Bytes{4});
+  ASSERT_TRUE(t.is_ok());
+  EXPECT_EQ(replier_of_next(1), 3u) << "replica 2's result was wrong";
+  ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 0, 1, 0, *t, "d")));
+  ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "d")));
+  for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
+  c.drain_client(1);
+  ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 3, 1, 0, *t, "d")));
+  c.drain_client(1);
+  ASSERT_EQ(c.completions(1).size(), 4u);
+  ASSERT_TRUE(c.client(1).submit(Bytes{5}).is_ok());
+  EXPECT_EQ(replier_of_next(1), 0u) << "replica 3 held its result back";
 }
 
 // The client learns the view from replies, but only a view that f+1 of

@@ -546,6 +546,49 @@ TEST(Replies, TheRequestsReplierSendsTheResultAndTheOthersItsDigest) {
   }
 }
 
+// A request the client re-sent before a replica executed it gets a full
+// first reply from that replica: the client may be waiting on a replier
+// that sends nothing. And a request naming every replica gets full replies.
+TEST(Replies, ARequestReSentBeforeItExecutesAndOneNamingEveryReplicaGetFullReplies) {
+  Cluster c;
+  c.client(0).submit(kv::encode_op(put("k", std::string(100, 'v'))));
+  c.run();
+  ASSERT_EQ(c.completions(0).size(), 1u);
+  auto run_recording = [&c] {
+    std::map<ReplicaId, Reply> replies;
+    c.run([&](const Envelope& env, bool to_client, uint32_t) {
+      if (const auto* reply = std::get_if<Reply>(env.message.get()); reply && to_client) {
+        replies[reply->sender] = *reply;
+      }
+      return false;
+    });
+    return replies;
+  };
+
+  Request read = c.make_request(1, 1, get("k"));
+  read.replier = 2;
+  authenticate(read, c.client_crypto(1), c.config().n);
+  ASSERT_TRUE(c.deliver(primary, read));  // batched: its pre-prepare is in flight
+  ASSERT_TRUE(c.deliver(primary, read));  // the client's retransmission, to all
+  ASSERT_TRUE(c.deliver(1, read));
+  std::map<ReplicaId, Reply> replies = run_recording();
+  ASSERT_EQ(replies.size(), c.config().n);
+  EXPECT_TRUE(replies.at(primary).full);
+  EXPECT_TRUE(replies.at(1).full);
+  EXPECT_TRUE(replies.at(2).full) << "the replier";
+  EXPECT_FALSE(replies.at(3).full) << "never got the re-sent copy";
+
+  Request everyone = c.make_request(1, 2, get("k"));
+  ASSERT_EQ(everyone.replier, every_replica);
+  ASSERT_TRUE(c.deliver(primary, everyone));
+  replies = run_recording();
+  ASSERT_EQ(replies.size(), c.config().n);
+  for (const auto& [sender, reply] : replies) {
+    EXPECT_TRUE(reply.full) << "replica " << sender;
+    EXPECT_GT(reply.result.size(), digest_size);
+  }
+}
+
 TEST(Replies, ARequestNamingNoReplicaAsReplierIsRefused) {
   Cluster c;
   Request r = c.make_request(0, 1, put("k", "v"));

@@ -78,7 +78,8 @@ class Verifier {
 namespace pbft {
 
 // D(request): the digest of a request's authenticated content (client,
-// timestamp, read-only flag, operation), without its authentication tags.
+// timestamp, read-only flag, replier, operation), without its authentication
+// tags, which cover this digest (wire::request_tag_payload).
 Digest request_digest(const Crypto& crypto, const Request& request);
 // Sets r's tag for its auth mode (r.auth): an authenticator for the
 // replicas 0..replica_count-1 or a signature, over

@@ -30,9 +30,13 @@ struct Client::State {
   Timestamp timestamp;      // the last timestamp used
   // The replica asked for the full result (the others send its digest):
   // spread over the replicas by client id, and moved on to the next one
-  // when a request needed a retransmission and this one sent no result.
+  // when a request needed a retransmission and this one had not sent the
+  // accepted result before it (nothing, a wrong result, or only later).
   ReplicaId replier;
   bool retransmitted = false;  // the outstanding request was re-sent
+  // The digest of the replier's full result when the first retransmission
+  // went out, if it had sent one.
+  std::optional<Digest> replier_result_at_retransmission;
   // The outstanding request, if any, as sent (shared for retransmission).
   std::shared_ptr<const Message> outstanding;
   // Replies for the outstanding request, the first from each replica.
@@ -91,6 +95,7 @@ Result<Timestamp> Client::submit(Bytes operation, bool read_only) {
   s.outstanding = std::make_shared<const Message>(std::move(r));
   s.replies.clear();
   s.retransmitted = false;
+  s.replier_result_at_retransmission.reset();
   s.ticks_waiting = 0;
   s.timeout_ticks = s.options.retransmit_ticks;
   // Step 1: send to the primary of the last view seen.
@@ -141,11 +146,8 @@ void Client::step(const Verified& verified) {
   const View vouched = views[s.config.f];
   s.view = std::max(s.view, vouched);
 
-  if (s.retransmitted) {
-    auto it = s.replies.find(s.replier);
-    if (it == s.replies.end() || !it->second.result) {
-      s.replier = static_cast<ReplicaId>((s.replier + 1) % s.config.n);
-    }
+  if (s.retransmitted && s.replier_result_at_retransmission != d) {
+    s.replier = static_cast<ReplicaId>((s.replier + 1) % s.config.n);
   }
   s.effects.completed = Completion{s.request().timestamp, *matching_result, vouched};
   s.outstanding = nullptr;
@@ -162,7 +164,13 @@ void Client::tick() {
   if (++s.ticks_waiting < s.timeout_ticks) return;
   s.ticks_waiting = 0;
   s.timeout_ticks = std::min(s.timeout_ticks * 2, s.options.retransmit_ticks_max);
-  s.retransmitted = true;
+  if (!s.retransmitted) {
+    s.retransmitted = true;
+    auto it = s.replies.find(s.replier);
+    if (it != s.replies.end() && it->second.result) {
+      s.replier_result_at_retransmission = it->second.result_digest;
+    }
+  }
   s.effects.sends.push_back({Destination::all_replicas(), s.outstanding});
 }
 

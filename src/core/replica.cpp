@@ -149,6 +149,7 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
   if (auto it = ordered_.find(request.client);
       it != ordered_.end() && request.timestamp <= it->second) {
     counters.requests_ignored++;  // already in a batch; its reply will come
+    if (request.timestamp == it->second) resent_[request.client] = request.timestamp;
     return;
   }
   if (auto it = pending_.find(request.client);
@@ -157,6 +158,13 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
     return;
   }
 
+  // The primary's first copy comes from the client; any other copy means
+  // the client has re-sent the request to every replica.
+  if (auto it = pending_.find(request.client);
+      !is_primary() ||
+      (it != pending_.end() && it->second.request.timestamp == request.timestamp)) {
+    resent_[request.client] = request.timestamp;
+  }
   if (!is_primary()) {
     // A backup relays the request to the primary (the client sends to all
     // when it suspects the primary) and watches it. It relays one request at
@@ -679,6 +687,9 @@ void ReplicaState::execute(Seq seq, Slot& s) {
   }
   for (const Request& r : batch) {
     remove_pending(r.client, r.timestamp);
+    if (auto it = resent_.find(r.client); it != resent_.end() && it->second <= r.timestamp) {
+      resent_.erase(it);
+    }
     if (auto o = ordered_.find(r.client); o != ordered_.end() && o->second <= r.timestamp) {
       ordered_.erase(o);
     }
@@ -710,7 +721,10 @@ const LastReply* ReplicaState::last_reply(ClientId client) const {
 ReplicaState::ReplyForm ReplicaState::reply_form(const Request& request,
                                                  const Bytes& result) const {
   const bool replier = request.replier == self_ || request.replier >= config_.n;
-  return replier || result.size() <= digest_size ? ReplyForm::full : ReplyForm::digest;
+  auto resent = resent_.find(request.client);
+  const bool re_sent = resent != resent_.end() && resent->second == request.timestamp;
+  return replier || re_sent || result.size() <= digest_size ? ReplyForm::full
+                                                            : ReplyForm::digest;
 }
 
 // REPLY(v, t, c, i, r), MAC'd for the client; built on each send since the

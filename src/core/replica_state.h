@@ -204,6 +204,11 @@ class ReplicaState {
   // Primary: the highest timestamp per client in a pre-prepared batch that has
   // not executed yet, so a retransmitted request is not ordered twice.
   std::unordered_map<ClientId, Timestamp> ordered_;
+  // Requests a client sent again (to all replicas: a retransmission) before
+  // this replica executed them, by client: their first reply goes in full,
+  // since the client may be waiting on a replier that sends no result.
+  // Erased when the client's request executes; one entry per client at most.
+  std::unordered_map<ClientId, Timestamp> resent_;
 
   // The last-reply table, partitioned by client id (leaves of the state
   // tree after the service's partitions).
@@ -303,7 +308,8 @@ class ReplicaState {
   void send_reply(ClientId client, const LastReply& last, ReplyForm form = ReplyForm::full);
   // The form of the first reply to a request this replica executes: the
   // full result from the request's replier (and for results no larger than
-  // a digest), the digest from the others. Re-sent replies are always full.
+  // a digest, and for a request the client has re-sent), the digest from
+  // the others. Replies re-sent from the last-reply table are always full.
   ReplyForm reply_form(const Request& request, const Bytes& result) const;
   bool waiting() const;
   void retransmit_slots(const StatusMessage& status);
