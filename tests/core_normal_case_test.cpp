@@ -662,6 +662,34 @@ TEST(Batching, RequestsArrivingWhileTheWindowIsFullFormTheNextBatch) {
   EXPECT_EQ(c.replica(primary).pending_requests(), 2u);
 }
 
+// The primary builds a batch's digest from the digests its verifier
+// computed for the requests (Verified::request_digests): a client's newer
+// request that replaces its pending one brings its own digest along.
+TEST(Batching, ABatchDigestCoversThePendingRequestsAsTheyAreWhenBatched) {
+  ProtocolConfig config = small_config();
+  config.in_flight_max = 1;
+  Cluster c(config, 3);
+  ASSERT_TRUE(c.deliver(primary, c.make_request(0, 1, put("a", "0"))));
+  EXPECT_EQ(sent<PrePrepare>(c.drain(primary)).size(), 1u);
+  ASSERT_TRUE(c.deliver(primary, c.make_request(1, 1, put("b", "1"))));
+  ASSERT_TRUE(c.deliver(primary, c.make_request(2, 1, put("c", "1"))));
+  ASSERT_TRUE(c.deliver(primary, c.make_request(1, 2, put("b", "2"))));  // replaces t = 1
+  EXPECT_EQ(c.replica(primary).pending_requests(), 2u);
+  c.in_flight().clear();
+
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("a", "0"))});
+  for (ReplicaId b : {1u, 2u}) ASSERT_TRUE(c.deliver(primary, c.make_prepare(b, 0, 1, pp.digest)));
+  for (ReplicaId b : {1u, 2u}) ASSERT_TRUE(c.deliver(primary, c.make_commit(b, 0, 1, pp.digest)));
+  auto pps = sent<PrePrepare>(c.drain(primary));
+  ASSERT_EQ(pps.size(), 1u);
+  ASSERT_EQ(pps[0].batch.size(), 2u);
+  EXPECT_EQ(pps[0].batch[0].timestamp, 2u) << "client 1's newer request, in its place";
+  EXPECT_EQ(pps[0].digest, batch_digest(c.crypto(primary), pps[0].batch));
+  // And the backups accept it.
+  for (ReplicaId b : {1u, 2u, 3u}) EXPECT_TRUE(c.deliver(b, pps[0]));
+  EXPECT_EQ(sent<Prepare>(c.drain(1)).size(), 1u);
+}
+
 // Under load the batches grow instead of multiplying: with a batch in
 // flight, a partial batch waits for it, and only a full one starts another.
 TEST(Batching, WithABatchInFlightOnlyAFullBatchStartsAnother) {
