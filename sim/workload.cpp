@@ -1,5 +1,6 @@
 #include "sim/workload.h"
 
+#include <algorithm>
 #include <string>
 
 namespace pbft::sim {
@@ -13,7 +14,11 @@ Bytes to_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 PlannedOperation plan_operation(Random& random, ClientId client, uint32_t index, uint32_t keys) {
   PlannedOperation planned;
   const std::string key = "k" + std::to_string(random.uniform(keys));
-  const std::string value = "c" + std::to_string(client) + "." + std::to_string(index);
+  // Padded so that reading a value back gives a result longer than a
+  // digest: such results go in full from the request's replier only, the
+  // other replicas send digest replies (docs/design.md).
+  std::string value = "c" + std::to_string(client) + "." + std::to_string(index);
+  value.resize(std::max<size_t>(value.size(), 40), '.');
   const uint64_t kind = random.uniform(100);
   planned.entry.client = client;
   planned.entry.key = key;
