@@ -484,6 +484,29 @@ TEST(ExactlyOnce, RetransmittedRequestGetsTheCachedReply) {
   EXPECT_TRUE(c.drain(0).empty());
 }
 
+// Runs the cluster until quiet and returns the reply each replica sent a
+// client meanwhile (each sends one).
+std::map<ReplicaId, Reply> run_recording_replies(Cluster& c) {
+  std::map<ReplicaId, Reply> replies;
+  c.run([&](const Envelope& env, bool to_client, uint32_t) {
+    if (const auto* reply = std::get_if<Reply>(env.message.get()); reply && to_client) {
+      EXPECT_FALSE(replies.contains(reply->sender)) << "one reply from each";
+      replies[reply->sender] = *reply;
+    }
+    return false;
+  });
+  return replies;
+}
+
+// Client `client`'s request (t, op) naming `replier`.
+Request request_naming(const Cluster& c, ClientId client, Timestamp t, const kv::Op& op,
+                       ReplicaId replier) {
+  Request r = c.make_request(client, t, op);
+  r.replier = replier;
+  authenticate(r, c.client_crypto(client), c.config().n);
+  return r;
+}
+
 // Digest replies: the replier a request names sends the result, the other
 // replicas its digest; a result no larger than a digest goes in full from
 // all; a re-sent request gets the full result from each (the replier may be
@@ -495,23 +518,9 @@ TEST(Replies, TheRequestsReplierSendsTheResultAndTheOthersItsDigest) {
   c.run();
   ASSERT_EQ(c.completions(0).size(), 1u);
 
-  auto run_recording = [&c] {
-    std::map<ReplicaId, Reply> replies;
-    c.run([&](const Envelope& env, bool to_client, uint32_t) {
-      if (const auto* reply = std::get_if<Reply>(env.message.get()); reply && to_client) {
-        EXPECT_FALSE(replies.contains(reply->sender)) << "one reply from each";
-        replies[reply->sender] = *reply;
-      }
-      return false;
-    });
-    return replies;
-  };
-
-  Request read = c.make_request(1, 1, get("k"));
-  read.replier = 2;
-  authenticate(read, c.client_crypto(1), c.config().n);
+  const Request read = request_naming(c, 1, 1, get("k"), 2);
   ASSERT_TRUE(c.deliver(primary, read));
-  std::map<ReplicaId, Reply> replies = run_recording();
+  std::map<ReplicaId, Reply> replies = run_recording_replies(c);
   ASSERT_EQ(replies.size(), c.config().n);
   const Reply& full = replies.at(2);
   ASSERT_TRUE(full.full);
@@ -534,11 +543,9 @@ TEST(Replies, TheRequestsReplierSendsTheResultAndTheOthersItsDigest) {
   c.in_flight().clear();
 
   // A small result (a put's) goes in full from every replica.
-  Request write = c.make_request(1, 2, put("k", "w"));
-  write.replier = 2;
-  authenticate(write, c.client_crypto(1), c.config().n);
+  const Request write = request_naming(c, 1, 2, put("k", "w"), 2);
   ASSERT_TRUE(c.deliver(primary, write));
-  replies = run_recording();
+  replies = run_recording_replies(c);
   ASSERT_EQ(replies.size(), c.config().n);
   for (const auto& [sender, reply] : replies) {
     EXPECT_LE(reply.result.size(), digest_size);
@@ -554,24 +561,11 @@ TEST(Replies, ARequestReSentBeforeItExecutesAndOneNamingEveryReplicaGetFullRepli
   c.client(0).submit(kv::encode_op(put("k", std::string(100, 'v'))));
   c.run();
   ASSERT_EQ(c.completions(0).size(), 1u);
-  auto run_recording = [&c] {
-    std::map<ReplicaId, Reply> replies;
-    c.run([&](const Envelope& env, bool to_client, uint32_t) {
-      if (const auto* reply = std::get_if<Reply>(env.message.get()); reply && to_client) {
-        replies[reply->sender] = *reply;
-      }
-      return false;
-    });
-    return replies;
-  };
-
-  Request read = c.make_request(1, 1, get("k"));
-  read.replier = 2;
-  authenticate(read, c.client_crypto(1), c.config().n);
+  const Request read = request_naming(c, 1, 1, get("k"), 2);
   ASSERT_TRUE(c.deliver(primary, read));  // batched: its pre-prepare is in flight
   ASSERT_TRUE(c.deliver(primary, read));  // the client's retransmission, to all
   ASSERT_TRUE(c.deliver(1, read));
-  std::map<ReplicaId, Reply> replies = run_recording();
+  std::map<ReplicaId, Reply> replies = run_recording_replies(c);
   ASSERT_EQ(replies.size(), c.config().n);
   EXPECT_TRUE(replies.at(primary).full);
   EXPECT_TRUE(replies.at(1).full);
@@ -581,7 +575,7 @@ TEST(Replies, ARequestReSentBeforeItExecutesAndOneNamingEveryReplicaGetFullRepli
   Request everyone = c.make_request(1, 2, get("k"));
   ASSERT_EQ(everyone.replier, every_replica);
   ASSERT_TRUE(c.deliver(primary, everyone));
-  replies = run_recording();
+  replies = run_recording_replies(c);
   ASSERT_EQ(replies.size(), c.config().n);
   for (const auto& [sender, reply] : replies) {
     EXPECT_TRUE(reply.full) << "replica " << sender;
@@ -591,13 +585,8 @@ TEST(Replies, ARequestReSentBeforeItExecutesAndOneNamingEveryReplicaGetFullRepli
 
 TEST(Replies, ARequestNamingNoReplicaAsReplierIsRefused) {
   Cluster c;
-  Request r = c.make_request(0, 1, put("k", "v"));
-  r.replier = c.config().n;
-  authenticate(r, c.client_crypto(0), c.config().n);
-  EXPECT_FALSE(c.deliver(primary, r));
-  r.replier = every_replica;
-  authenticate(r, c.client_crypto(0), c.config().n);
-  EXPECT_TRUE(c.deliver(primary, r));
+  EXPECT_FALSE(c.deliver(primary, request_naming(c, 0, 1, put("k", "v"), c.config().n)));
+  EXPECT_TRUE(c.deliver(primary, request_naming(c, 0, 1, put("k", "v"), every_replica)));
 }
 
 // Client step 3: a backup that gets a request relays it to the primary.
@@ -635,6 +624,15 @@ TEST(Requests, BackupRelaysCopiesOfARequestAtMostOncePerStatusInterval) {
   EXPECT_EQ(relayed[0].timestamp, 2u);
 }
 
+// Lets the first batch (client 0's put a = 0, seq 1) commit at the primary,
+// which frees a window of one; returns the pre-prepares the primary sends next.
+std::vector<PrePrepare> commit_first_batch_at_primary(Cluster& c) {
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("a", "0"))});
+  for (ReplicaId b : {1u, 2u}) EXPECT_TRUE(c.deliver(primary, c.make_prepare(b, 0, 1, pp.digest)));
+  for (ReplicaId b : {1u, 2u}) EXPECT_TRUE(c.deliver(primary, c.make_commit(b, 0, 1, pp.digest)));
+  return sent<PrePrepare>(c.drain(primary));
+}
+
 // Batching: at most in_flight_max sequence numbers in flight; requests that
 // arrive meanwhile form the next batch, of at most batch_size_max requests.
 TEST(Batching, RequestsArrivingWhileTheWindowIsFullFormTheNextBatch) {
@@ -652,10 +650,7 @@ TEST(Batching, RequestsArrivingWhileTheWindowIsFullFormTheNextBatch) {
   c.in_flight().clear();
 
   // Let seq 1 commit at the primary: the next batch takes 3, then 2.
-  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("a", "0"))});
-  for (ReplicaId b : {1u, 2u}) ASSERT_TRUE(c.deliver(primary, c.make_prepare(b, 0, 1, pp.digest)));
-  for (ReplicaId b : {1u, 2u}) ASSERT_TRUE(c.deliver(primary, c.make_commit(b, 0, 1, pp.digest)));
-  auto pps = sent<PrePrepare>(c.drain(primary));
+  auto pps = commit_first_batch_at_primary(c);
   ASSERT_EQ(pps.size(), 1u);
   EXPECT_EQ(pps[0].seq, 2u);
   EXPECT_EQ(pps[0].batch.size(), 3u);
@@ -677,10 +672,7 @@ TEST(Batching, ABatchDigestCoversThePendingRequestsAsTheyAreWhenBatched) {
   EXPECT_EQ(c.replica(primary).pending_requests(), 2u);
   c.in_flight().clear();
 
-  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("a", "0"))});
-  for (ReplicaId b : {1u, 2u}) ASSERT_TRUE(c.deliver(primary, c.make_prepare(b, 0, 1, pp.digest)));
-  for (ReplicaId b : {1u, 2u}) ASSERT_TRUE(c.deliver(primary, c.make_commit(b, 0, 1, pp.digest)));
-  auto pps = sent<PrePrepare>(c.drain(primary));
+  auto pps = commit_first_batch_at_primary(c);
   ASSERT_EQ(pps.size(), 1u);
   ASSERT_EQ(pps[0].batch.size(), 2u);
   EXPECT_EQ(pps[0].batch[0].timestamp, 2u) << "client 1's newer request, in its place";
