@@ -148,13 +148,17 @@ TEST(ClientRules, MovesToTheNextReplierAfterOneThatSentNoResult) {
     EXPECT_EQ(sends.size(), 1u);
     return sends.empty() ? every_replica : std::get<Request>(*sends[0].message).replier;
   };
+  // Client 1's retransmission timeout: returns what it re-sent.
+  auto retransmit = [&] {
+    for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
+    return c.drain_client(1).size();
+  };
   auto t = c.client(1).submit(Bytes{1});
   ASSERT_TRUE(t.is_ok());
   ASSERT_EQ(replier_of_next(1), 1u);
   ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 2, 1, 0, *t, "a")));
   ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "a")));
-  for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
-  ASSERT_EQ(c.drain_client(1).size(), 1u);  // re-sent to all
+  ASSERT_EQ(retransmit(), 1u);  // re-sent to all
   ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 2, 1, 0, *t, "a")));
   c.drain_client(1);
   ASSERT_EQ(c.completions(1).size(), 1u);
@@ -164,8 +168,7 @@ TEST(ClientRules, MovesToTheNextReplierAfterOneThatSentNoResult) {
   ASSERT_TRUE(t.is_ok());
   EXPECT_EQ(replier_of_next(1), 2u) << "replica 1 sent no result";
   ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 2, 1, 0, *t, "b")));
-  for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
-  c.drain_client(1);
+  retransmit();
   ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "b")));
   c.drain_client(1);
   ASSERT_EQ(c.completions(1).size(), 2u);
@@ -178,8 +181,7 @@ TEST(ClientRules, MovesToTheNextReplierAfterOneThatSentNoResult) {
   ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 2, 1, 0, *t, "lie")));
   ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 0, 1, 0, *t, "c")));
   ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "c")));
-  for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
-  c.drain_client(1);
+  retransmit();
   ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 3, 1, 0, *t, "c")));
   c.drain_client(1);
   ASSERT_EQ(c.completions(1).size(), 3u);
@@ -191,8 +193,7 @@ TEST(ClientRules, MovesToTheNextReplierAfterOneThatSentNoResult) {
   EXPECT_EQ(replier_of_next(1), 3u) << "replica 2's result was wrong";
   ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 0, 1, 0, *t, "d")));
   ASSERT_TRUE(c.deliver_to_client(1, digest_reply(c, 3, 1, 0, *t, "d")));
-  for (uint64_t i = 0; i < ClientOptions{}.retransmit_ticks; i++) c.client(1).tick();
-  c.drain_client(1);
+  retransmit();
   ASSERT_TRUE(c.deliver_to_client(1, make_reply(c, 3, 1, 0, *t, "d")));
   c.drain_client(1);
   ASSERT_EQ(c.completions(1).size(), 4u);
