@@ -155,9 +155,10 @@ void Client::step(const Verified& verified) {
 }
 
 // Step 3: on timeout, re-send to all replicas (backups relay it to the
-// primary), doubling the timeout up to its maximum. A replica that executed
-// the request already answers a re-sent one with the full result, so a
-// replier that is faulty or slow costs one timeout.
+// primary), doubling the timeout up to its maximum. Replicas answer a
+// re-sent request with the full result (at once if they executed it, in
+// their first reply otherwise), so a replier that is faulty or slow costs
+// one timeout.
 void Client::tick() {
   State& s = *state_;
   if (s.outstanding == nullptr) return;
