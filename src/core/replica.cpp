@@ -152,17 +152,15 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
     if (request.timestamp == it->second) resent_[request.client] = request.timestamp;
     return;
   }
-  if (auto it = pending_.find(request.client);
-      it != pending_.end() && request.timestamp < it->second.request.timestamp) {
+  const auto held = pending_.find(request.client);
+  if (held != pending_.end() && request.timestamp < held->second.request.timestamp) {
     counters.requests_ignored++;  // the client has moved on
     return;
   }
-
   // The primary's first copy comes from the client; any other copy means
   // the client has re-sent the request to every replica.
-  if (auto it = pending_.find(request.client);
-      !is_primary() ||
-      (it != pending_.end() && it->second.request.timestamp == request.timestamp)) {
+  if (!is_primary() ||
+      (held != pending_.end() && held->second.request.timestamp == request.timestamp)) {
     resent_[request.client] = request.timestamp;
   }
   if (!is_primary()) {
