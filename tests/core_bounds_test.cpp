@@ -332,7 +332,7 @@ TEST(Bounds, FetchRepliesNobodyAskedForAreIgnored) {
   const ReplicaId server = fetches[0].to.id;
   const ReplicaId other = server == primary ? faulty : primary;
   uint64_t ignored = 0;
-  const uint64_t ignored_before = c.replica(target).counters().messages_ignored;
+  const ReplicaCounters before = c.replica(target).counters();
   for (uint64_t i = 0; i < 10'000; i++) {
     const Message lies[] = {
         make_fetch_reply(c, server, 1600 + 16 * (1 + i % 50), root.level, 0, 0, 0),  // other target
@@ -347,7 +347,13 @@ TEST(Bounds, FetchRepliesNobodyAskedForAreIgnored) {
   }
   (void)c.drain(target);
   c.in_flight().clear();
-  EXPECT_EQ(c.replica(target).counters().messages_ignored - ignored_before, ignored);
+  const ReplicaCounters& after = c.replica(target).counters();
+  EXPECT_EQ(after.dropped(DropReason::fetch_reply_not_fetching) -
+                before.dropped(DropReason::fetch_reply_not_fetching),
+            ignored / 4);
+  EXPECT_EQ(after.dropped(DropReason::fetch_reply_unasked) -
+                before.dropped(DropReason::fetch_reply_unasked),
+            3 * ignored / 4);
   EXPECT_EQ(c.replica(target).counters().fetch_bytes_received, 0u);
   EXPECT_EQ(c.replica(target).counters().fetch_replies_rejected, 0u);
   EXPECT_LE(c.replica(target).log_size(), c.config().log_window);
@@ -393,7 +399,7 @@ TEST(Bounds, PendingRequestsStayWithinTheirLimit) {
     }
   }
   EXPECT_EQ(c.replica(target).pending_requests(), constants::pending_requests_max);
-  EXPECT_GT(c.replica(target).counters().requests_ignored, 0u);
+  EXPECT_GT(c.replica(target).counters().dropped(DropReason::request_pending_full), 0u);
   EXPECT_TRUE(put_completes(c, "after", "flood"));
 }
 

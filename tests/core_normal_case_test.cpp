@@ -53,7 +53,8 @@ TEST(PrePrepareRules, PrePrepareFromABackupIsRejected) {
   auto pp = c.make_pre_prepare(2, 0, 1, {c.make_request(0, 1, put("k", "v"))});
   ASSERT_TRUE(c.deliver(1, pp));
   EXPECT_TRUE(sent<Prepare>(c.drain(1)).empty());
-  EXPECT_EQ(c.replica(1).counters().pre_prepares_rejected, 1u);
+  EXPECT_EQ(c.replica(1).counters().dropped(DropReason::pre_prepare_not_primary), 1u);
+  EXPECT_EQ(c.replica(1).counters().dropped_total(), 1u);
 }
 
 // Rule: the backup is in view v.
@@ -63,6 +64,8 @@ TEST(PrePrepareRules, PrePrepareForAnotherViewIsIgnored) {
   auto pp = c.make_pre_prepare(1, 1, 1, {c.make_request(0, 1, put("k", "v"))});
   ASSERT_TRUE(c.deliver(2, pp));
   EXPECT_TRUE(sent<Prepare>(c.drain(2)).empty());
+  EXPECT_EQ(c.replica(2).counters().dropped(DropReason::pre_prepare_wrong_view), 1u);
+  EXPECT_EQ(c.replica(2).counters().dropped_total(), 1u);
 }
 
 // Rule: no other pre-prepare was accepted for (v, s) with another digest.
@@ -74,7 +77,8 @@ TEST(PrePrepareRules, EquivocatingSecondPrePrepareForTheSameSlotIsRejected) {
   EXPECT_EQ(sent<Prepare>(c.drain(1)).size(), 1u);
   ASSERT_TRUE(c.deliver(1, second));
   EXPECT_TRUE(sent<Prepare>(c.drain(1)).empty());
-  EXPECT_EQ(c.replica(1).counters().pre_prepares_rejected, 1u);
+  EXPECT_EQ(c.replica(1).counters().dropped(DropReason::pre_prepare_equivocation), 1u);
+  EXPECT_EQ(c.replica(1).counters().dropped_total(), 1u);
 }
 
 // Rule: h < s <= H.
@@ -88,6 +92,8 @@ TEST(PrePrepareRules, SequenceNumbersOutsideTheWatermarksAreIgnored) {
   ASSERT_TRUE(c.deliver(1, zero));
   ASSERT_TRUE(c.deliver(1, above));
   EXPECT_TRUE(sent<Prepare>(c.drain(1)).empty());
+  EXPECT_EQ(c.replica(1).counters().dropped(DropReason::pre_prepare_outside_window), 2u);
+  EXPECT_EQ(c.replica(1).counters().dropped_total(), 2u);
   ASSERT_TRUE(c.deliver(1, at));
   EXPECT_EQ(sent<Prepare>(c.drain(1)).size(), 1u);
 }
@@ -100,7 +106,8 @@ TEST(PrePrepareRules, DigestThatDoesNotMatchTheBatchIsRejected) {
   pp.batch = {c.make_request(1, 1, put("k", "other"))};
   ASSERT_TRUE(c.deliver(1, pp));  // the signature covers (v, s, d) only
   EXPECT_TRUE(sent<Prepare>(c.drain(1)).empty());
-  EXPECT_EQ(c.replica(1).counters().pre_prepares_rejected, 1u);
+  EXPECT_EQ(c.replica(1).counters().dropped(DropReason::pre_prepare_bad_digest), 1u);
+  EXPECT_EQ(c.replica(1).counters().dropped_total(), 1u);
 }
 
 // Rule: every request in the batch is authentic. The "big MAC" attack
@@ -366,12 +373,12 @@ TEST(BatchChecks, AForgedRequestInABatchLeftUncheckedIsFoundWhenTheCertificateIs
       EXPECT_FALSE(c.deliver(r, pp)) << "replica " << r << " checks it at once";
     }
   }
-  const uint64_t rejected = c.replica(lazy).counters().pre_prepares_rejected;
+  const uint64_t rejected = c.replica(lazy).counters().dropped(DropReason::pre_prepare_bad_request);
   for (uint64_t t = 0; t < 2 * c.config().status_interval_ticks; t++) {
     c.replica(lazy).tick();
     EXPECT_TRUE(sent<Prepare>(c.drain(lazy)).empty());
   }
-  EXPECT_EQ(c.replica(lazy).counters().pre_prepares_rejected, rejected + 1);
+  EXPECT_EQ(c.replica(lazy).counters().dropped(DropReason::pre_prepare_bad_request), rejected + 1);
 }
 
 // committed-local: prepared and 2f+1 matching commits (its own counts); then
@@ -779,7 +786,9 @@ TEST(Bounds, PendingRequestsAreBoundedPerClientAndInTotal) {
     ASSERT_TRUE(c.deliver(1, c.make_request(id, 1, get("k"))));
   }
   EXPECT_EQ(c.replica(1).pending_requests(), constants::pending_requests_max);
-  EXPECT_GE(c.replica(1).counters().requests_ignored, 100u);
+  EXPECT_GE(c.replica(1).counters().dropped(DropReason::request_superseded) +
+                c.replica(1).counters().dropped(DropReason::request_pending_full),
+            100u);
 }
 
 // Bounded memory: a flood of valid-looking protocol messages for every

@@ -150,7 +150,7 @@ TEST(ViewChangeTimer, ABackupHoldingAnUnexecutedRequestSendsViewChangeWithItsChe
   EXPECT_EQ(preparers.size(), cert.prepares.size());
   // Every replica can check it: the verifier and the VIEW-CHANGE rules pass.
   ASSERT_TRUE(c.deliver(2, vc));
-  EXPECT_EQ(c.replica(2).counters().view_changes_rejected, 0u);
+  EXPECT_EQ(c.replica(2).counters().dropped(DropReason::view_change_invalid), 0u);
 }
 
 TEST(ViewChangeTimer, AReplicaWithNothingToExecuteNeverTimesOut) {
@@ -406,7 +406,7 @@ struct NewViewCase {
   // and sends nothing. Then the correct NEW-VIEW is accepted.
   void expect_rejected(const NewView& bad) {
     ASSERT_TRUE(c.deliver(2, bad));
-    EXPECT_EQ(c.replica(2).counters().new_views_rejected, 1u);
+    EXPECT_EQ(c.replica(2).counters().dropped(DropReason::new_view_invalid), 1u);
     EXPECT_TRUE(in_view(c, 2, 0));
     EXPECT_EQ(c.replica(2).counters().new_views_installed, 0u);
     EXPECT_TRUE(c.drain(2).empty());
@@ -545,14 +545,14 @@ struct ViewChangeCase {
   void expect_rejected(const ViewChange& bad) {
     ASSERT_EQ(bad.sender, 3u);
     ASSERT_TRUE(c.deliver(2, bad));
-    EXPECT_EQ(c.replica(2).counters().view_changes_rejected, 1u);
+    EXPECT_EQ(c.replica(2).counters().dropped(DropReason::view_change_invalid), 1u);
     ASSERT_TRUE(c.deliver(2, c.make_view_change(1, 1)));
     EXPECT_TRUE(in_view(c, 2, 0));
     EXPECT_TRUE(sent<ViewChange>(c.drain(2)).empty());
     ASSERT_TRUE(c.deliver(2, c.make_view_change(3, 1, 0, {}, {c.make_certificate(0, 1, d, {1, 3})})));
     EXPECT_EQ(c.replica(2).view(), 1u);
     EXPECT_TRUE(c.replica(2).view_changing());
-    EXPECT_EQ(c.replica(2).counters().view_changes_rejected, 1u);
+    EXPECT_EQ(c.replica(2).counters().dropped(DropReason::view_change_invalid), 1u);
   }
 };
 
@@ -617,7 +617,7 @@ TEST(ViewChangeValidity, ACertificateAboveTheStableCheckpointPlusTheWindowIsReje
   ASSERT_TRUE(u.c.deliver(
       2, u.c.make_view_change(3, 1, 0, {},
                               {u.c.make_certificate(0, u.c.config().log_window, u.d, {1, 3})})));
-  EXPECT_EQ(u.c.replica(2).counters().view_changes_rejected, 0u);
+  EXPECT_EQ(u.c.replica(2).counters().dropped(DropReason::view_change_invalid), 0u);
 }
 
 TEST(ViewChangeValidity, ACertificateAtOrBelowTheStableCheckpointIsRejected) {
@@ -673,7 +673,7 @@ TEST(ViewChangeValidity, AStableCheckpointWithoutAValidProofIsRejected) {
   // 2f+1 matching CHECKPOINTs are a valid proof.
   ViewChangeCase ok;
   ASSERT_TRUE(ok.c.deliver(2, ok.c.make_view_change(3, 1, 4, ok.proof(4, {0, 1, 2}))));
-  EXPECT_EQ(ok.c.replica(2).counters().view_changes_rejected, 0u);
+  EXPECT_EQ(ok.c.replica(2).counters().dropped(DropReason::view_change_invalid), 0u);
 }
 
 TEST(ViewChangeValidity, ForgedSignaturesAreRejectedByTheVerifier) {
@@ -731,7 +731,7 @@ TEST(ViewChangeMessage, PCarriesTheCertificateOfTheLatestViewInWhichTheReplicaPr
     EXPECT_EQ(cert.pre_prepare.view, prepared_in_view_1 ? 1u : 0u);
     for (const Prepare& p : cert.prepares) EXPECT_EQ(p.view, cert.pre_prepare.view);
     ASSERT_TRUE(c.deliver(3, vc));
-    EXPECT_EQ(c.replica(3).counters().view_changes_rejected, 0u);
+    EXPECT_EQ(c.replica(3).counters().dropped(DropReason::view_change_invalid), 0u);
   }
 }
 
@@ -835,7 +835,7 @@ TEST(ClassicTrap, ARequestPreparedAtOneReplicaButCommittedNowhereMayBecomeTheNul
     return true;
   };
   ASSERT_TRUE(c.tick_until(done, isolate(0), 20 * timeout).has_value());
-  EXPECT_EQ(c.replica(2).counters().new_views_rejected, 0u);
+  EXPECT_EQ(c.replica(2).counters().dropped(DropReason::new_view_invalid), 0u);
   for (ReplicaId i = 1; i < 4; i++) {
     SCOPED_TRACE(i);
     ASSERT_GE(c.executed(i).size(), 2u);
@@ -1172,10 +1172,10 @@ TEST(MissingBatches, ABackupGetsAMissingBatchFromAPeersRetransmission) {
 TEST(ViewChangeBounds, AViewChangeMoreThanViewAheadMaxAheadIsIgnored) {
   Cluster c(vc_config(), 1);
   const View far = constants::view_ahead_max + 1;
-  const uint64_t ignored = c.replica(2).counters().messages_ignored;
+  const uint64_t ignored = c.replica(2).counters().dropped(DropReason::view_change_too_far);
   ASSERT_TRUE(c.deliver(2, c.make_view_change(1, far)));
   ASSERT_TRUE(c.deliver(2, c.make_view_change(3, far)));
-  EXPECT_EQ(c.replica(2).counters().messages_ignored, ignored + 2);
+  EXPECT_EQ(c.replica(2).counters().dropped(DropReason::view_change_too_far), ignored + 2);
   EXPECT_TRUE(in_view(c, 2, 0));
   EXPECT_TRUE(c.drain(2).empty());
   // At the bound, f+1 of them move it.
@@ -1190,9 +1190,9 @@ TEST(ViewChangeBounds, AReplicaKeepsOneViewChangePerSenderTheHighest) {
   // for many views below 5; replica 1 asks for view 5. Were the lower ones
   // kept, replica 2 would join a lower view.
   ASSERT_TRUE(c.deliver(2, c.make_view_change(3, 5)));
-  const uint64_t ignored = c.replica(2).counters().messages_ignored;
+  const uint64_t ignored = c.replica(2).counters().dropped(DropReason::view_change_not_newer);
   for (View v = 1; v < 5; v++) ASSERT_TRUE(c.deliver(2, c.make_view_change(3, v)));
-  EXPECT_EQ(c.replica(2).counters().messages_ignored, ignored + 4);
+  EXPECT_EQ(c.replica(2).counters().dropped(DropReason::view_change_not_newer), ignored + 4);
   EXPECT_TRUE(in_view(c, 2, 0));
   ASSERT_TRUE(c.deliver(2, c.make_view_change(1, 5)));
   EXPECT_EQ(c.replica(2).view(), 5u);

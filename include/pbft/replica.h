@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pbft/config.h"
+#include "pbft/counters.h"
 #include "pbft/crypto.h"
 #include "pbft/messages.h"
 #include "pbft/service.h"
@@ -76,31 +77,6 @@ struct ReplicaOptions {
   // With recovering: a value the host never used before for this replica
   // (e.g. 64 random bits), which peers echo in their answers.
   uint64_t recovery_nonce = 0;
-};
-
-// Why inputs were ignored, counted (never logged per message on a hot path).
-struct ReplicaCounters {
-  uint64_t messages_ignored = 0;       // stale view, outside window, duplicate, ...
-  uint64_t requests_ignored = 0;       // old timestamp, too many pending, ...
-  uint64_t pre_prepares_rejected = 0;  // a rule of "accept pre-prepare" failed
-  uint64_t retransmissions = 0;        // messages resent on a peer's STATUS
-  uint64_t unchecked_prepares_forged = 0;  // kept unchecked, failed the check before a relay
-  uint64_t batches_left_unchecked = 0;  // pre-prepares taken on the others' certificate
-  uint64_t batches_checked_late = 0;    // ...of which the certificate came late: checked here
-  uint64_t checkpoints_taken = 0;
-  uint64_t checkpoints_stable = 0;
-  uint64_t state_transfers_started = 0;
-  uint64_t state_transfers_completed = 0;
-  uint64_t fetch_bytes_received = 0;   // over all transfers
-  uint64_t fetch_replies_rejected = 0; // did not match the proven digests
-  uint64_t fetches_served = 0;
-  uint64_t batches_executed = 0;
-  uint64_t requests_executed = 0;
-  uint64_t view_changes_started = 0;  // VIEW-CHANGEs this replica sent (or views it entered)
-  uint64_t new_views_installed = 0;
-  uint64_t view_changes_rejected = 0; // invalid VIEW-CHANGE (bad proof or certificate)
-  uint64_t new_views_rejected = 0;    // invalid NEW-VIEW (bad V, or O not what V implies)
-  uint64_t batches_adopted = 0;       // batches of NEW-VIEW slots received afterwards
 };
 
 class ReplicaState;  // defined in src/core

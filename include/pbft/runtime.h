@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pbft/client.h"
@@ -35,39 +36,63 @@
 
 namespace pbft::runtime {
 
-// Everything the runtime dropped or refused, and what it moved. Written by
-// the event-loop thread only; read a copy (counters()).
+// Everything the runtime dropped or refused, and what it moved, declared
+// once: X(name, help). The struct, its JSON (status files, logs) and the
+// status reader are generated from this table. Written by the event-loop
+// thread only; read a copy (counters()).
+#define PBFT_RUNTIME_COUNTERS(X)                                                               \
+  /* Connections. */                                                                           \
+  X(connections_accepted, "connections accepted by the listener")                              \
+  X(connections_evicted, "connections closed or refused for room (listener full)")             \
+  X(hello_rejected, "bad hello bytes or an id out of range")                                   \
+  X(hello_timeouts, "no hello in time (half-open or junk)")                                    \
+  X(idle_timeouts, "replica links silent for too long")                                        \
+  X(frame_timeouts, "frames whose body did not arrive in time")                                \
+  X(connect_attempts, "outgoing connection attempts, reconnects included")                     \
+  X(connect_failures, "outgoing connection attempts that failed")                              \
+  /* Incoming frames. */                                                                       \
+  X(frames_received, "complete frames read")                                                   \
+  X(bytes_received, "bytes read")                                                              \
+  X(frames_bad_header, "frames with a bad magic, version or type: connection closed")         \
+  X(frames_oversized, "frames announcing more than frame_size_max: connection closed")         \
+  X(frames_undecodable, "frames whose body did not decode: dropped")                           \
+  X(frames_unauthentic, "frames the verifier rejected: dropped")                               \
+  X(frames_unknown_sender, "frames from a sender not in the cluster file: dropped")            \
+  X(frames_wrong_client, "requests from a client the connection's hello did not name")         \
+  X(frames_delivered, "frames handed to the core")                                             \
+  X(frames_unwanted, "frames dropped unchecked: a vote for a slot already done (replica), "     \
+                     "a reply for no outstanding request (client)")                            \
+  X(read_pauses, "frame reservations refused (reading waits)")                                 \
+  /* Outgoing frames. */                                                                       \
+  X(frames_sent, "frames written")                                                             \
+  X(bytes_sent, "bytes written")                                                               \
+  X(send_dropped_queue_full, "frames dropped: a bounded send queue was full")                  \
+  X(send_dropped_no_link, "frames dropped: the peer was not connected")                        \
+  X(send_dropped_no_route, "replies dropped: the client had no connection")                    \
+  X(send_dropped_misaddressed, "frames dropped: addressed to no peer")
+
 struct RuntimeCounters {
-  // Connections.
-  uint64_t connections_accepted = 0;
-  uint64_t connections_evicted = 0;      // closed or refused for room (listener full)
-  uint64_t hello_rejected = 0;           // bad hello bytes or an id out of range
-  uint64_t hello_timeouts = 0;           // no hello in time (half-open or junk)
-  uint64_t idle_timeouts = 0;            // a replica link silent for too long
-  uint64_t frame_timeouts = 0;           // a frame's body did not arrive in time
-  uint64_t connect_attempts = 0;         // outgoing, reconnects included
-  uint64_t connect_failures = 0;
-  // Incoming frames.
-  uint64_t frames_received = 0;          // complete frames read
-  uint64_t bytes_received = 0;
-  uint64_t frames_bad_header = 0;        // bad magic/version/type: connection closed
-  uint64_t frames_oversized = 0;         // announced more than frame_size_max: closed
-  uint64_t frames_undecodable = 0;       // the body did not decode: dropped
-  uint64_t frames_unauthentic = 0;       // the verifier rejected it: dropped
-  uint64_t frames_unknown_sender = 0;    // a sender not in the cluster file: dropped
-  uint64_t frames_wrong_client = 0;      // a request from a client the hello did not name
-  uint64_t frames_delivered = 0;         // handed to the core
-  uint64_t frames_unwanted = 0;          // dropped unchecked: a reply for no outstanding request
-                                         // (client); a vote for a slot already done (replica)
-  uint64_t read_pauses = 0;              // a frame's reservation refused (reading waits)
-  // Outgoing frames.
-  uint64_t frames_sent = 0;
-  uint64_t bytes_sent = 0;
-  uint64_t send_dropped_queue_full = 0;  // a bounded send queue was full
-  uint64_t send_dropped_no_link = 0;     // peer not connected
-  uint64_t send_dropped_no_route = 0;    // a reply for a client with no connection
-  uint64_t send_dropped_misaddressed = 0;
+#define PBFT_RUNTIME_COUNTER_FIELD(name, help) uint64_t name = 0;
+  PBFT_RUNTIME_COUNTERS(PBFT_RUNTIME_COUNTER_FIELD)
+#undef PBFT_RUNTIME_COUNTER_FIELD
+
+  // Adds every counter of `other` (a process's pools summed).
+  RuntimeCounters& operator+=(const RuntimeCounters& other) {
+#define PBFT_RUNTIME_COUNTER_ADD(name, help) name += other.name;
+    PBFT_RUNTIME_COUNTERS(PBFT_RUNTIME_COUNTER_ADD)
+#undef PBFT_RUNTIME_COUNTER_ADD
+    return *this;
+  }
 };
+
+// Calls f(name, help, value) for every runtime counter, in table order.
+template <typename F>
+void for_each_counter(const RuntimeCounters& c, F&& f) {
+#define PBFT_RUNTIME_COUNTER_VISIT(name, help) \
+  f(std::string_view(#name), std::string_view(help), c.name);
+  PBFT_RUNTIME_COUNTERS(PBFT_RUNTIME_COUNTER_VISIT)
+#undef PBFT_RUNTIME_COUNTER_VISIT
+}
 
 // The counters as one JSON object (for status files and logs).
 std::string to_json(const RuntimeCounters& c);

@@ -139,8 +139,12 @@ void ReplicaState::take_checkpoint(Seq s) {
 
 void ReplicaState::on_checkpoint(const Checkpoint& checkpoint) {
   saw(checkpoint.sender, checkpoint.seq);
-  if (checkpoint.sender == self_ || checkpoint.seq % config_.checkpoint_interval != 0) {
-    counters.messages_ignored++;
+  if (checkpoint.sender == self_) {
+    counters.drop(DropReason::own_message);
+    return;
+  }
+  if (checkpoint.seq % config_.checkpoint_interval != 0) {
+    counters.drop(DropReason::checkpoint_off_interval);
     return;
   }
   record_claim(checkpoint);

@@ -67,7 +67,7 @@ void ReplicaState::step(const Message& message, std::shared_ptr<const Message> o
   // replay of one it sent before (perhaps before it lost its state), and
   // must not count as a vote it makes now.
   if (sender_of(message) == Principal::replica(self_)) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::own_message);
     return;
   }
   // Pre-prepares and new views are kept whole (batches, certificates): the
@@ -100,7 +100,7 @@ void ReplicaState::step(const Message& message, std::shared_ptr<const Message> o
         } else if constexpr (std::is_same_v<T, NewView>) {
           on_new_view(keep(m), m);
         } else {
-          counters.messages_ignored++;  // replies (the verifier rejects them)
+          counters.drop(DropReason::not_for_replicas);  // replies (the verifier rejects them)
         }
       },
       message);
@@ -138,7 +138,7 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
   // is not ordered again; the last one gets its cached reply re-sent.
   if (const LastReply* last = last_reply(request.client)) {
     if (request.timestamp < last->timestamp) {
-      counters.requests_ignored++;
+      counters.drop(DropReason::request_old);
       return;
     }
     if (request.timestamp == last->timestamp) {
@@ -148,13 +148,13 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
   }
   if (auto it = ordered_.find(request.client);
       it != ordered_.end() && request.timestamp <= it->second) {
-    counters.requests_ignored++;  // already in a batch; its reply will come
+    counters.drop(DropReason::request_ordered);  // already in a batch; its reply will come
     if (request.timestamp == it->second) resent_[request.client] = request.timestamp;
     return;
   }
   const auto held = pending_.find(request.client);
   if (held != pending_.end() && request.timestamp < held->second.request.timestamp) {
-    counters.requests_ignored++;  // the client has moved on
+    counters.drop(DropReason::request_superseded);  // the client has moved on
     return;
   }
   // The primary's first copy comes from the client; any other copy means
@@ -191,7 +191,7 @@ ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request,
     if (held.timestamp == request.timestamp) return &it->second;  // a retransmission
     if (pending_bytes_ - held.operation.size() + request.operation.size() >
         constants::pending_bytes_max) {
-      counters.requests_ignored++;
+      counters.drop(DropReason::request_pending_full);
       return nullptr;
     }
     pending_bytes_ -= held.operation.size();
@@ -204,7 +204,7 @@ ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request,
   }
   if (pending_.size() >= constants::pending_requests_max ||
       pending_bytes_ + request.operation.size() > constants::pending_bytes_max) {
-    counters.requests_ignored++;
+    counters.drop(DropReason::request_pending_full);
     return nullptr;
   }
   if (!waiting()) last_progress_tick_ = ticks_;  // the wait starts now
@@ -315,7 +315,7 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
                                   const PrePrepare& pp, bool batch_checked,
                                   std::span<const Digest> request_digests) {
   if (pp.sender != config_.primary(pp.view) || pp.sender == self_) {
-    counters.pre_prepares_rejected++;  // only the view's primary pre-prepares
+    counters.drop(DropReason::pre_prepare_not_primary);  // only the view's primary pre-prepares
     return;
   }
   if (auto it = log_.find(pp.seq); it != log_.end() && it->second.batch == nullptr &&
@@ -323,7 +323,7 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
                                    it->second.pre_prepare->digest == pp.digest) {
     Slot& s = it->second;
     if (!adopt_batch(s, message, pp)) {
-      counters.pre_prepares_rejected++;  // the batch does not have the digest
+      counters.drop(DropReason::pre_prepare_batch_mismatch);  // the batch does not have the digest
       return;
     }
     counters.batches_adopted++;
@@ -337,19 +337,19 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     return;
   }
   if (pp.view != view_ || view_changing_) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::pre_prepare_wrong_view);
     return;
   }
   saw(pp.sender, pp.seq);
   if (!in_window(pp.seq)) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::pre_prepare_outside_window);
     return;
   }
   if (auto it = log_.find(pp.seq); it != log_.end() && it->second.pre_prepare != nullptr) {
     if (it->second.pre_prepare->digest != pp.digest) {
-      counters.pre_prepares_rejected++;  // equivocation: keep the first
+      counters.drop(DropReason::pre_prepare_equivocation);  // equivocation: keep the first
     } else {
-      counters.messages_ignored++;  // duplicate
+      counters.drop(DropReason::pre_prepare_duplicate);
     }
     return;
   }
@@ -358,11 +358,11 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
                             ? batch_digest_of(crypto_, request_digests)
                             : batch_digest(crypto_, pp.batch);
   if (digest != pp.digest && !PBFT_MUTANT(skip_digest_check)) {
-    counters.pre_prepares_rejected++;
+    counters.drop(DropReason::pre_prepare_bad_digest);
     return;
   }
   if (pp.seq <= last_executed_) {
-    counters.messages_ignored++;  // executed already (retransmission)
+    counters.drop(DropReason::pre_prepare_executed);  // executed already (retransmission)
     return;
   }
 
@@ -427,20 +427,24 @@ void ReplicaState::on_prepare(const Prepare& prepare) {
   if (prepare.view == view_) saw(prepare.sender, prepare.seq);
   // Slots this replica executed still take votes in a new view (the others
   // may need its commit); otherwise an executed sequence number is done.
-  if (prepare.view != view_ || view_changing_ || !in_window(prepare.seq) ||
-      (prepare.seq <= last_executed_ && !log_.contains(prepare.seq))) {
-    counters.messages_ignored++;
+  if (prepare.view != view_ || view_changing_) {
+    counters.drop(DropReason::prepare_wrong_view);
+    return;
+  }
+  if (!in_window(prepare.seq) || (prepare.seq <= last_executed_ && !log_.contains(prepare.seq))) {
+    counters.drop(DropReason::prepare_outside_window);
     return;
   }
   if (prepare.sender == config_.primary(prepare.view)) {
-    counters.messages_ignored++;  // the primary's pre-prepare stands for its prepare
+    // The primary's pre-prepare stands for its prepare.
+    counters.drop(DropReason::prepare_from_primary);
     return;
   }
   Seq& voted = last_prepare_from_[prepare.sender];
   voted = std::max(voted, prepare.seq);
   Slot& s = slot(prepare.seq);
   if (!s.prepares.emplace(prepare.sender, prepare).second) {
-    counters.messages_ignored++;  // one prepare per sender and slot
+    counters.drop(DropReason::prepare_duplicate);  // one prepare per sender and slot
     return;
   }
   check_prepared(prepare.seq, s);
@@ -551,7 +555,7 @@ void ReplicaState::check_unchecked_batches() {
     skipping_pause_ = std::min(2 * skipping_pause_, skipping_pause_max * unchecked_batch_horizon());
     if (auto status = verifier_.verify_batch(*s.pre_prepare); !status) {
       // A faulty primary's batch: as if its pre-prepare had been refused.
-      counters.pre_prepares_rejected++;
+      counters.drop(DropReason::pre_prepare_bad_request);
       s.pre_prepare_message = nullptr;
       s.pre_prepare = nullptr;
       s.batch_message = nullptr;
@@ -594,14 +598,17 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
 
 void ReplicaState::on_commit(const Commit& commit) {
   if (commit.view == view_) saw(commit.sender, commit.seq);
-  if (commit.view != view_ || view_changing_ || !in_window(commit.seq) ||
-      (commit.seq <= last_executed_ && !log_.contains(commit.seq))) {
-    counters.messages_ignored++;
+  if (commit.view != view_ || view_changing_) {
+    counters.drop(DropReason::commit_wrong_view);
+    return;
+  }
+  if (!in_window(commit.seq) || (commit.seq <= last_executed_ && !log_.contains(commit.seq))) {
+    counters.drop(DropReason::commit_outside_window);
     return;
   }
   Slot& s = slot(commit.seq);
   if (!s.commits.emplace(commit.sender, commit.digest).second) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::commit_duplicate);
     return;
   }
   check_committed(commit.seq, s);
@@ -784,7 +791,7 @@ void ReplicaState::on_status_timeout() {
 
 void ReplicaState::on_status(const StatusMessage& status) {
   if (status.sender == self_) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::own_message);
     return;
   }
   saw(status.sender, status.last_executed);
@@ -799,7 +806,7 @@ void ReplicaState::on_status(const StatusMessage& status) {
   auto [answered, first] = last_status_answered_tick_.try_emplace(status.sender, ticks_);
   if (!first) {
     if (ticks_ - answered->second < config_.status_interval_ticks) {
-      counters.messages_ignored++;
+      counters.drop(DropReason::status_too_soon);
       return;
     }
     answered->second = ticks_;

@@ -38,7 +38,7 @@ namespace pbft {
 
 void ReplicaState::on_fetch(const Fetch& fetch) {
   if (fetch.sender == self_) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::own_message);
     return;
   }
   // Rate limit, charged for every fetch, answered or not: a faulty peer
@@ -47,13 +47,14 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
   ServeBudget& budget = fetches_answered_[fetch.sender];
   if (budget.fetches >= constants::fetch_serve_count_per_tick ||
       budget.bytes >= constants::fetch_serve_bytes_per_tick) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::fetch_over_budget);
     return;
   }
   budget.fetches++;
   auto it = own_checkpoints_.find(fetch.checkpoint);
   if (it == own_checkpoints_.end()) {
-    counters.messages_ignored++;  // not held (any more): the fetcher asks another replica
+    // Not held (any more): the fetcher asks another replica.
+    counters.drop(DropReason::fetch_not_held);
     return;
   }
   const StateTree& tree = it->second.tree;
@@ -66,13 +67,13 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
   if (fetch.level > 0) {
     if (fetch.level >= tree.level_count() || fetch.index >= tree.width(fetch.level) ||
         fetch.offset != 0) {
-      counters.messages_ignored++;
+      counters.drop(DropReason::fetch_bad_node);
       return;
     }
     reply.digests = tree.children(fetch.level, fetch.index);
   } else {
     if (fetch.index >= tree.leaf_count()) {
-      counters.messages_ignored++;
+      counters.drop(DropReason::fetch_bad_node);
       return;
     }
     if (!serve_cache_ || serve_cache_->checkpoint != fetch.checkpoint ||
@@ -83,7 +84,7 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
     }
     const Bytes& bytes = serve_cache_->bytes;
     if (fetch.offset > bytes.size()) {
-      counters.messages_ignored++;
+      counters.drop(DropReason::fetch_bad_offset);
       return;
     }
     reply.total_size = bytes.size();
@@ -216,14 +217,15 @@ void ReplicaState::send_fetch_to(ReplicaId server, Transfer::Node node, uint64_t
 
 void ReplicaState::on_fetch_reply(const FetchReply& reply) {
   if (!transfer_ || reply.checkpoint != transfer_->target) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::fetch_reply_not_fetching);
     return;
   }
   Transfer& t = *transfer_;
   auto it = t.in_flight.find({reply.level, reply.index});
   if (it == t.in_flight.end() || it->second.server != reply.sender ||
       it->second.offset != reply.offset) {
-    counters.messages_ignored++;  // not asked of this sender (a late or forged answer)
+    // Not asked of this sender (a late or forged answer).
+    counters.drop(DropReason::fetch_reply_unasked);
     return;
   }
   const Transfer::InFlight request = it->second;

@@ -212,21 +212,25 @@ Status ReplicaState::check_view_change(const ViewChange& vc) const {
 
 void ReplicaState::on_view_change(const ViewChange& vc) {
   if (vc.sender == self_) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::own_message);
     return;
   }
   const bool useful = vc.new_view > view_ || (vc.new_view == view_ && view_changing_);
-  if (!useful || vc.new_view - view_ > constants::view_ahead_max) {
-    counters.messages_ignored++;
+  if (!useful) {
+    counters.drop(DropReason::view_change_stale);
+    return;
+  }
+  if (vc.new_view - view_ > constants::view_ahead_max) {
+    counters.drop(DropReason::view_change_too_far);
     return;
   }
   if (auto it = view_changes_.find(vc.sender);
       it != view_changes_.end() && std::get<ViewChange>(*it->second).new_view >= vc.new_view) {
-    counters.messages_ignored++;  // one per sender: the highest
+    counters.drop(DropReason::view_change_not_newer);  // one per sender: the highest
     return;
   }
   if (auto s = check_view_change(vc); !s) {
-    counters.view_changes_rejected++;
+    counters.drop(DropReason::view_change_invalid);
     return;
   }
   view_changes_[vc.sender] = std::make_shared<const Message>(vc);
@@ -322,15 +326,15 @@ void ReplicaState::maybe_send_new_view() {
 void ReplicaState::on_new_view(const std::shared_ptr<const Message>& message,
                                const NewView& nv) {
   if (nv.sender == self_) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::own_message);
     return;
   }
   const bool useful = nv.view > view_ || (nv.view == view_ && view_changing_);
   if (!useful) {
-    counters.messages_ignored++;
+    counters.drop(DropReason::new_view_stale);
     return;
   }
-  auto reject = [&] { counters.new_views_rejected++; };
+  auto reject = [&] { counters.drop(DropReason::new_view_invalid); };
   if (nv.sender != config_.primary(nv.view)) return reject();
   if (nv.view_changes.size() < config_.quorum() || nv.view_changes.size() > config_.n) {
     return reject();

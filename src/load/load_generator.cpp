@@ -254,19 +254,7 @@ size_t LoadGenerator::replicas_connected() const { return impl_->pools[0]->repli
 runtime::RuntimeCounters LoadGenerator::counters() const {
   runtime::RuntimeCounters sum;
   for (const auto& pool : impl_->pools) {
-    const runtime::RuntimeCounters c = pool->counters();
-    sum.frames_sent += c.frames_sent;
-    sum.bytes_sent += c.bytes_sent;
-    sum.frames_received += c.frames_received;
-    sum.bytes_received += c.bytes_received;
-    sum.frames_undecodable += c.frames_undecodable;
-    sum.frames_unauthentic += c.frames_unauthentic;
-    sum.frames_delivered += c.frames_delivered;
-    sum.frames_unwanted += c.frames_unwanted;
-    sum.send_dropped_queue_full += c.send_dropped_queue_full;
-    sum.send_dropped_no_link += c.send_dropped_no_link;
-    sum.connect_attempts += c.connect_attempts;
-    sum.connect_failures += c.connect_failures;
+    sum += pool->counters();
   }
   return sum;
 }
