@@ -161,6 +161,9 @@ Status validate(const Options& options) {
   if (options.clients < 1 || options.clients > constants::clients_max) {
     return Status::error("clients must be in 1.." + std::to_string(constants::clients_max));
   }
+  if (options.mutant != mutant::Id::none && !mutant::available) {
+    return Status::error("mutant: this build has no mutants (configure with -DPBFT_MUTANTS=ON)");
+  }
   if (options.requests < 1) return Status::error("requests must be at least 1");
   if (options.keys < 1) return Status::error("keys must be at least 1");
   if (options.tick_ns < 1) return Status::error("tick_ns must be at least 1");

@@ -174,6 +174,9 @@ struct Options {
   // defaults are simulation_protocol_defaults() (options.cpp says why).
   ProtocolConfig protocol = simulation_protocol_defaults();
   ClientOptions client;
+  // A known bug switched on in every replica and client of the run
+  // (include/pbft/mutant.h; only in a build with PBFT_MUTANTS).
+  mutant::Id mutant = mutant::Id::none;
 
   // When set, the node faults come from this script and the node-fault
   // flags of `faults` are ignored.

@@ -197,6 +197,7 @@ class Simulation {
   void note_view(ReplicaId r);
 
   bool logging(int level) const { return options_.verbosity >= level && options_.log; }
+  ReplicaOptions replica_options() const { return ReplicaOptions{.mutant = options_.mutant}; }
   void log(const std::string& line) const;
   std::string node_name(NodeIndex node) const;
 
@@ -269,17 +270,19 @@ Simulation::Simulation(const Options& options)
     node->verifier = std::make_unique<Verifier>(config_, *node->crypto);
     node->store = std::make_unique<kv::Store>();
     Result<std::unique_ptr<Replica>> replica =
-        Replica::create(config_, r, *node->crypto, *node->store);
+        Replica::create(config_, r, *node->crypto, *node->store, replica_options());
     PBFT_ASSERT(replica.is_ok());  // the options were validated
     node->replica = std::move(replica).value();
     replicas_.push_back(std::move(node));
   }
+  ClientOptions client_options = options.client;
+  client_options.mutant = options.mutant;
   for (ClientId c = 0; c < options.clients; c++) {
     auto node = std::make_unique<ClientNode>();
     node->crypto = fake::make_crypto(Principal::client(c), universe, config_.n, all_clients);
     node->verifier = std::make_unique<Verifier>(config_, *node->crypto);
     Result<std::unique_ptr<Client>> client =
-        Client::create(config_, c, *node->crypto, options.client);
+        Client::create(config_, c, *node->crypto, client_options);
     PBFT_ASSERT(client.is_ok());
     node->client = std::move(client).value();
     clients_.push_back(std::move(node));
@@ -833,7 +836,7 @@ void Simulation::plan_byzantine(uint32_t count) {
     if (twins) {
       node.twin_store = std::make_unique<kv::Store>();
       Result<std::unique_ptr<Replica>> twin =
-          Replica::create(config_, r, *node.crypto, *node.twin_store);
+          Replica::create(config_, r, *node.crypto, *node.twin_store, replica_options());
       PBFT_ASSERT(twin.is_ok());
       node.twin = std::move(twin).value();
     }
@@ -1004,9 +1007,11 @@ void Simulation::restart_wiped(ReplicaId r) {
   // The host's fresh nonce for this incarnation (never 0), from the seeded
   // generator so that the run replays.
   const uint64_t nonce = random_.next() | 1;
+  ReplicaOptions recovering = replica_options();
+  recovering.recovering = true;
+  recovering.recovery_nonce = nonce;
   Result<std::unique_ptr<Replica>> replica =
-      Replica::create(config_, r, *node.crypto, *node.store,
-                      ReplicaOptions{.recovering = true, .recovery_nonce = nonce});
+      Replica::create(config_, r, *node.crypto, *node.store, recovering);
   PBFT_ASSERT(replica.is_ok());
   node.replica = std::move(replica).value();
   node.down = false;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "pbft/history.h"
+#include "pbft/mutant.h"
 #include "sim/options.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
@@ -28,6 +29,7 @@ struct SimArgs {
   uint64_t max_failures = 0;  // with --seeds: stop after this many failed seeds (0: never)
   std::string faults = "none";
   std::string history_path;
+  std::string mutant = "none";
   std::string auth =
       sim::Options().protocol.client_auth == RequestAuth::signature ? "signature" : "authenticator";
   // The phases in whole milliseconds (the options hold nanoseconds).
@@ -37,6 +39,13 @@ struct SimArgs {
   int verbosity = 0;
   sim::Options options;
 };
+
+std::string_view mutant_name(mutant::Id id) {
+  for (const mutant::Info& m : mutant::all) {
+    if (m.id == id) return m.name;
+  }
+  return "none";
+}
 
 // The command that replays `options` exactly: the seed and every option
 // that differs from its default.
@@ -71,6 +80,7 @@ std::string replay_command(const sim::Options& o) {
   add(o.protocol.log_window != d.protocol.log_window, "--log-window", o.protocol.log_window);
   add(o.protocol.client_auth != d.protocol.client_auth, "--auth",
       o.protocol.client_auth == RequestAuth::signature ? "signature" : "authenticator");
+  add(o.mutant != d.mutant, "--mutant", mutant_name(o.mutant));
   return command;
 }
 
@@ -92,6 +102,9 @@ sim::Options make_options(const SimArgs& args) {
   options.liveness_bound_ns = args.liveness_bound_ms * sim::ns_per_ms;
   options.protocol.client_auth =
       args.auth == "signature" ? RequestAuth::signature : RequestAuth::authenticator;
+  std::optional<mutant::Id> mutant = mutant::parse(args.mutant);
+  if (!mutant) throw CLI::ValidationError("--mutant", "no mutant called " + args.mutant);
+  options.mutant = *mutant;
   options.verbosity = args.verbosity;
   if (args.verbosity > 0) {
     options.log = [](std::string_view line) {
@@ -284,6 +297,10 @@ void add_sim_command(CLI::App& app, int& exit_status) {
   sim->add_option("--auth", args->auth, "How clients authenticate requests")
       ->check(CLI::IsMember({"authenticator", "signature"}))
       ->capture_default_str();
+  std::string mutants = "Switch on a known bug in every replica and client (a build with "
+                        "PBFT_MUTANTS only): none";
+  for (const mutant::Info& m : mutant::all) mutants += fmt::format(", {}", m.name);
+  sim->add_option("--mutant", args->mutant, mutants)->capture_default_str();
   CLI::Option* history = sim->add_option(
       "--history", args->history_path,
       "Write the client history to FILE as JSON lines (single seed only)");

@@ -15,6 +15,7 @@
 
 #include "pbft/config.h"
 #include "pbft/crypto.h"
+#include "pbft/mutant.h"
 #include "pbft/replica.h"
 #include "pbft/verifier.h"
 
@@ -39,6 +40,9 @@ struct ClientOptions {
   // The first timestamp used is first_timestamp + 1. A client that restarts
   // must pass a value above any timestamp it used before (e.g. wall-clock ns).
   Timestamp first_timestamp = 0;
+  // A known bug to switch on (include/pbft/mutant.h): honoured only in a
+  // build with PBFT_MUTANTS.
+  mutant::Id mutant = mutant::Id::none;
 };
 
 class Client {

@@ -5,7 +5,6 @@
 
 #include "pbft/constants.h"
 #include "pbft/messages.h"
-#include "pbft/mutant.h"
 #include "pbft/status.h"
 
 namespace pbft {
@@ -40,7 +39,7 @@ struct ProtocolConfig {
   // How clients authenticate requests (see messages.h, RequestAuth).
   RequestAuth client_auth = RequestAuth::authenticator;
 
-  uint32_t quorum() const { return PBFT_MUTANT(quorum_2f) ? 2 * f : 2 * f + 1; }  // 2f+1
+  uint32_t quorum() const { return 2 * f + 1; }        // 2f+1
   uint32_t weak_quorum() const { return f + 1; }       // f+1
   ReplicaId primary(View v) const { return static_cast<ReplicaId>(v % n); }
 

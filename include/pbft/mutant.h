@@ -1,45 +1,69 @@
-// Deliberately broken protocol variants, to test the tester: a build with
-// -DPBFT_MUTANTS=ON (a separate build directory; scripts/mutants.sh) can
-// switch on one known bug at run time with the environment variable
-// PBFT_MUTANT=<name>, and the simulator must catch it. In every other build
+// Deliberately broken protocol variants, to test the tester: in a build
+// with -DPBFT_MUTANTS=ON (scripts/test.sh's `mutants` stage builds one in
+// build-mutants/) a replica or client can be given one known bug through its
+// options (ReplicaOptions::mutant, ClientOptions::mutant), and the simulator
+// must catch it (`pbft sim --mutant NAME`). In every other build
 // PBFT_MUTANT(name) is the constant false: the production code carries no
 // mutant, and the compiler removes the dead branches.
 //
 // The mutants (each is one line in the core, marked PBFT_MUTANT):
-//   quorum_2f                    every 2f+1 quorum becomes 2f
-//   skip_digest_check            a backup accepts a pre-prepare whose batch
-//                                does not hash to its digest
-//   new_view_unchecked           a backup installs a NEW-VIEW without
-//                                recomputing O from V
-//   execute_on_prepared          a batch executes once prepared, without
-//                                waiting for 2f+1 commits
-//   drop_reply_table_on_transfer state transfer forgets the last-reply table
-//   stable_on_f_plus_1           a checkpoint is stable with f+1 matching votes
-//   client_takes_any_result      a client completes on f+1 matching digests
-//                                with any full result it holds, matching or not
+#define PBFT_MUTANTS_TABLE(X)                                                                  \
+  X(quorum_2f, "every 2f+1 quorum of the replica becomes 2f")                                  \
+  X(skip_digest_check, "a backup accepts a pre-prepare whose batch does not hash to its digest") \
+  X(new_view_unchecked, "a backup installs a NEW-VIEW without recomputing O from V")           \
+  X(execute_on_prepared, "a batch executes once prepared, without waiting for 2f+1 commits")   \
+  X(drop_reply_table_on_transfer, "state transfer forgets the last-reply table")              \
+  X(stable_on_f_plus_1, "a checkpoint is stable with f+1 matching votes")                      \
+  X(client_takes_any_result,                                                                   \
+    "a client completes on f+1 matching digests with any full result it holds")
 #pragma once
 
+#include <array>
+#include <optional>
 #include <string_view>
 
 namespace pbft::mutant {
 
 enum class Id {
   none,
-  quorum_2f,
-  skip_digest_check,
-  new_view_unchecked,
-  execute_on_prepared,
-  drop_reply_table_on_transfer,
-  stable_on_f_plus_1,
-  client_takes_any_result,
+#define PBFT_MUTANT_ENUM(name, help) name,
+  PBFT_MUTANTS_TABLE(PBFT_MUTANT_ENUM)
+#undef PBFT_MUTANT_ENUM
 };
 
+struct Info {
+  Id id;
+  std::string_view name;
+  std::string_view help;
+};
+inline constexpr std::array all = {
+#define PBFT_MUTANT_INFO(name, help) Info{Id::name, #name, help},
+    PBFT_MUTANTS_TABLE(PBFT_MUTANT_INFO)
+#undef PBFT_MUTANT_INFO
+};
+
+// The mutant called `name` ("none" is Id::none), or nothing.
+constexpr std::optional<Id> parse(std::string_view name) {
+  if (name == "none") return Id::none;
+  for (const Info& m : all) {
+    if (m.name == name) return m.id;
+  }
+  return std::nullopt;
+}
+
+// True in a build that can switch mutants on (-DPBFT_MUTANTS=ON).
 #if defined(PBFT_MUTANTS)
-// The mutant PBFT_MUTANT names (read once), or none.
-Id active();
-#define PBFT_MUTANT(name) (::pbft::mutant::active() == ::pbft::mutant::Id::name)
+inline constexpr bool available = true;
 #else
-#define PBFT_MUTANT(name) false
+inline constexpr bool available = false;
 #endif
 
 }  // namespace pbft::mutant
+
+// PBFT_MUTANT(name): is mutant `name` on for this replica or client? Used
+// inside the cores, where `mutant_` is the one their options selected.
+#if defined(PBFT_MUTANTS)
+#define PBFT_MUTANT(name) (mutant_ == ::pbft::mutant::Id::name)
+#else
+#define PBFT_MUTANT(name) false
+#endif

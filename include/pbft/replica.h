@@ -19,6 +19,7 @@
 #include "pbft/counters.h"
 #include "pbft/crypto.h"
 #include "pbft/messages.h"
+#include "pbft/mutant.h"
 #include "pbft/service.h"
 #include "pbft/verifier.h"
 
@@ -77,6 +78,9 @@ struct ReplicaOptions {
   // With recovering: a value the host never used before for this replica
   // (e.g. 64 random bits), which peers echo in their answers.
   uint64_t recovery_nonce = 0;
+  // A known bug to switch on (include/pbft/mutant.h): honoured only in a
+  // build with PBFT_MUTANTS, to test that the simulator catches it.
+  mutant::Id mutant = mutant::Id::none;
 };
 
 class ReplicaState;  // defined in src/core

@@ -169,7 +169,7 @@ void ReplicaState::check_stable(Seq s) {
   const uint32_t matching = static_cast<uint32_t>(
       std::count_if(votes->second.received.begin(), votes->second.received.end(),
                     [&](const auto& r) { return r.second.state_digest == d; }));
-  if (matching < (PBFT_MUTANT(stable_on_f_plus_1) ? config_.weak_quorum() : config_.quorum())) {
+  if (matching < (PBFT_MUTANT(stable_on_f_plus_1) ? config_.weak_quorum() : quorum())) {
     return;
   }
   make_stable(s, d);
@@ -181,7 +181,7 @@ void ReplicaState::make_stable(Seq s, const Digest& d) {
   for (const auto& [sender, checkpoint] : checkpoint_votes_.at(s).received) {
     if (checkpoint.state_digest == d) stable_proof_.push_back(checkpoint);
   }
-  PBFT_ASSERT(stable_proof_.size() >= config_.quorum() || PBFT_MUTANT(stable_on_f_plus_1));
+  PBFT_ASSERT(stable_proof_.size() >= quorum() || PBFT_MUTANT(stable_on_f_plus_1));
   discard_below(s);
   last_progress_tick_ = ticks_;
   counters.checkpoints_stable++;
@@ -262,7 +262,7 @@ std::optional<std::pair<Seq, Digest>> ReplicaState::proven_claim() const {
   }
   std::optional<std::pair<Seq, Digest>> best;
   for (const auto& [key, count] : counts) {
-    if (count >= config_.quorum() && (!best || key.first > best->first)) best = key;
+    if (count >= quorum() && (!best || key.first > best->first)) best = key;
   }
   return best;
 }

@@ -18,6 +18,7 @@ struct Client::State {
         id(i),
         crypto(cr),
         options(o),
+        mutant_(o.mutant),
         timestamp(o.first_timestamp),
         replier(static_cast<ReplicaId>(i % c.n)) {}
 
@@ -25,6 +26,7 @@ struct Client::State {
   const ClientId id;
   const Crypto& crypto;
   const ClientOptions options;
+  const mutant::Id mutant_;  // ClientOptions::mutant (PBFT_MUTANT)
 
   View view = 0;            // the view the client believes current
   Timestamp timestamp;      // the last timestamp used
@@ -114,6 +116,7 @@ bool Client::wants(const Reply& reply) const {
 
 void Client::step(const Verified& verified) {
   State& s = *state_;
+  [[maybe_unused]] const mutant::Id mutant_ = s.mutant_;  // for PBFT_MUTANT
   const auto* reply = std::get_if<Reply>(&verified.message());
   if (reply == nullptr || !wants(*reply)) return;
 

@@ -27,6 +27,7 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       self_(self),
       crypto_(crypto),
       service_(service),
+      mutant_(options.mutant),
       replies_(constants::reply_partitions),
       recovering_(options.recovering),
       recovery_nonce_(options.recovery_nonce),
@@ -572,7 +573,7 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
   const Digest& d = s.pre_prepare->digest;
   const uint32_t matching = static_cast<uint32_t>(std::count_if(
       s.prepares.begin(), s.prepares.end(), [&](const auto& p) { return p.second.digest == d; }));
-  if (matching + 1 < config_.quorum()) return;  // the pre-prepare and 2f prepares
+  if (matching + 1 < quorum()) return;  // the pre-prepare and 2f prepares
 
   s.prepared = true;
   if (s.batch_unchecked) {  // 2f+1 replicas vouch for it, f+1 of them correct
@@ -620,7 +621,7 @@ void ReplicaState::check_committed(Seq seq, Slot& s) {
   const Digest& d = s.pre_prepare->digest;
   const uint32_t matching = static_cast<uint32_t>(std::count_if(
       s.commits.begin(), s.commits.end(), [&](const auto& c) { return c.second == d; }));
-  if (matching < config_.quorum()) return;
+  if (matching < quorum()) return;
   s.committed = true;
   execute_committed();
 }

@@ -169,6 +169,8 @@ class ReplicaState {
   // PREPARE or COMMIT) only after it executed past every sequence number it
   // might have voted on before (see state_transfer.cpp).
   bool silent() const { return recovering_; }
+  // 2f+1 (2f under the quorum_2f mutant).
+  uint32_t quorum() const { return PBFT_MUTANT(quorum_2f) ? 2 * config_.f : config_.quorum(); }
 
   Effects effects;
   ReplicaCounters counters;
@@ -177,6 +179,7 @@ class ReplicaState {
   const ReplicaId self_;
   const Crypto& crypto_;
   Service& service_;
+  const mutant::Id mutant_;  // ReplicaOptions::mutant (PBFT_MUTANT)
 
   View view_ = 0;                // the current view (while changing: the one being installed)
   bool view_changing_ = false;   // sent VIEW-CHANGE for view_, not yet installed its NEW-VIEW

@@ -132,7 +132,7 @@ void ReplicaState::start_transfer(Seq target, const Digest& root) {
     auto it = claims.find({target, root});
     if (it != claims.end()) transfer_->proof.push_back(it->second);
   }
-  PBFT_ASSERT(transfer_->proof.size() >= config_.quorum());
+  PBFT_ASSERT(transfer_->proof.size() >= quorum());
   // Compare against the current state: bring the tree up to date first.
   update_working_tree(std::nullopt);
   transfer_->queue.push_back({working_tree_.level_count() - 1, 0, root});
@@ -421,7 +421,7 @@ void ReplicaState::vote_on_logged_slots() {
 void ReplicaState::check_recovered() {
   if (!recovering_) return;
   if (!recovery_horizon_) {
-    if (recovery_reports_.size() < config_.quorum()) return;
+    if (recovery_reports_.size() < quorum()) return;
     Seq highest = 0;
     for (const auto& [sender, executed] : recovery_reports_) highest = std::max(highest, executed);
     // Saturating: a faulty report near 2^64 must not wrap the horizon around.

@@ -57,7 +57,7 @@ struct ReplicaState::NewViewPlan {
 
 void ReplicaState::on_view_timer() {
   if (view_changing_) {
-    if (!view_timer_.running() && view_changes_for(view_) >= config_.quorum()) {
+    if (!view_timer_.running() && view_changes_for(view_) >= quorum()) {
       view_timer_.start(ticks_);
     }
     if (view_timer_.expired(ticks_)) {
@@ -180,7 +180,7 @@ Status ReplicaState::check_view_change(const ViewChange& vc) const {
       signers.insert(c.sender);
     }
     const uint32_t needed =
-        PBFT_MUTANT(stable_on_f_plus_1) ? config_.weak_quorum() : config_.quorum();
+        PBFT_MUTANT(stable_on_f_plus_1) ? config_.weak_quorum() : quorum();
     if (signers.size() < needed) return Status::error("checkpoint proof too small");
   }
   Seq previous = vc.stable_seq;
@@ -284,7 +284,7 @@ ReplicaState::NewViewPlan ReplicaState::plan_new_view(
 
 void ReplicaState::maybe_send_new_view() {
   if (!view_changing_ || !is_primary() || silent()) return;
-  if (view_changes_for(view_) < config_.quorum()) return;
+  if (view_changes_for(view_) < quorum()) return;
   // V: this replica's own VIEW-CHANGE and the first 2f others' by id.
   NewView nv;
   nv.view = view_;
@@ -292,7 +292,7 @@ void ReplicaState::maybe_send_new_view() {
   std::vector<const ViewChange*> chosen;
   auto take = [&](const ViewChange& vc) {
     nv.view_changes.push_back(vc);
-    return nv.view_changes.size() == config_.quorum();
+    return nv.view_changes.size() == quorum();
   };
   if (auto own = view_changes_.find(self_); own != view_changes_.end()) {
     take(std::get<ViewChange>(*own->second));
@@ -336,7 +336,7 @@ void ReplicaState::on_new_view(const std::shared_ptr<const Message>& message,
   }
   auto reject = [&] { counters.drop(DropReason::new_view_invalid); };
   if (nv.sender != config_.primary(nv.view)) return reject();
-  if (nv.view_changes.size() < config_.quorum() || nv.view_changes.size() > config_.n) {
+  if (nv.view_changes.size() < quorum() || nv.view_changes.size() > config_.n) {
     return reject();
   }
   std::set<ReplicaId> senders;
