@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "pbft/constants.h"
+#include "pbft/verifier.h"
 #include "pbft/wire.h"
 
 namespace pbft::sim {
@@ -40,7 +41,7 @@ std::optional<FetchReply> BadStateServer::rewrite(const FetchReply& genuine,
   if (bad == genuine) return std::nullopt;  // e.g. stale contents that did not change
   // Authenticated again with the Byzantine replica's own keys: the verifier
   // accepts it; only the digests can tell.
-  bad.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(bad));
+  authenticate(bad, crypto_, config_.n);
   corrupted_++;
   return bad;
 }

@@ -72,21 +72,7 @@ bool ByzantineReplica::has(Behaviour b) const {
 
 // Authenticates m again with this replica's keys, as its own.
 std::shared_ptr<const Message> ByzantineReplica::sign(Message m) const {
-  std::visit(
-      [&](auto& x) {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, PrePrepare> || std::is_same_v<T, Prepare> ||
-                      std::is_same_v<T, Checkpoint> || std::is_same_v<T, ViewChange> ||
-                      std::is_same_v<T, NewView>) {
-          x.sender = self_;
-          x.signature = crypto_.sign(wire::auth_payload(x));
-        } else if constexpr (std::is_same_v<T, Commit> || std::is_same_v<T, StatusMessage> ||
-                             std::is_same_v<T, Fetch> || std::is_same_v<T, FetchReply>) {
-          x.sender = self_;
-          x.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(x));
-        }
-      },
-      m);
+  authenticate(m, crypto_, config_.n);
   return std::make_shared<const Message>(std::move(m));
 }
 
@@ -269,14 +255,12 @@ ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& ra
       cert.pre_prepare.view = vc.new_view == 0 ? 0 : vc.new_view - 1;
       cert.pre_prepare.seq = vc.stable_seq + 1 + random.uniform(config_.log_window);
       cert.pre_prepare.digest = random_digest(random);
-      cert.pre_prepare.sender = self_;
-      cert.pre_prepare.signature = crypto_.sign(wire::auth_payload(cert.pre_prepare));
+      authenticate(cert.pre_prepare, crypto_, config_.n);
       Prepare p;
       p.view = cert.pre_prepare.view;
       p.seq = cert.pre_prepare.seq;
       p.digest = cert.pre_prepare.digest;
-      p.sender = self_;
-      p.signature = crypto_.sign(wire::auth_payload(p));
+      authenticate(p, crypto_, config_.n);
       cert.prepares.assign(2 * config_.f, p);
       std::erase_if(lie.prepared, [&](const PreparedCertificate& c) {
         return c.pre_prepare.seq >= cert.pre_prepare.seq;
@@ -289,8 +273,7 @@ ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& ra
       Checkpoint claim;
       claim.seq = vc.stable_seq + config_.checkpoint_interval * (1 + random.uniform(4));
       claim.state_digest = random_digest(random);
-      claim.sender = self_;
-      claim.signature = crypto_.sign(wire::auth_payload(claim));
+      authenticate(claim, crypto_, config_.n);
       lie.stable_seq = claim.seq;
       lie.checkpoint_proof.assign(config_.quorum(), claim);
       std::erase_if(lie.prepared,
@@ -303,9 +286,7 @@ ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& ra
 
 NewView ByzantineReplica::lie_in_new_view(const NewView& nv, Random& random) const {
   NewView lie = nv;
-  auto resign = [&](PrePrepare& pp) {
-    pp.signature = crypto_.sign(wire::auth_payload(pp));
-  };
+  auto resign = [&](PrePrepare& pp) { authenticate(pp, crypto_, config_.n); };
   const uint64_t how = lie.pre_prepares.empty() ? 2 : random.uniform(3);
   if (how == 0) {
     lie.pre_prepares.pop_back();  // omits the last prepared request
@@ -319,7 +300,6 @@ NewView ByzantineReplica::lie_in_new_view(const NewView& nv, Random& random) con
     extra.seq = lie.pre_prepares.empty() ? 1 : lie.pre_prepares.back().seq + 1;
     for (const ViewChange& vc : nv.view_changes) extra.seq = std::max(extra.seq, vc.stable_seq + 1);
     extra.digest = random_digest(random);
-    extra.sender = self_;
     resign(extra);
     lie.pre_prepares.push_back(std::move(extra));
   }

@@ -184,25 +184,24 @@ class Cluster {
     PrePrepare pp;
     pp.view = v;
     pp.seq = s;
-    pp.sender = i;
     pp.digest = batch_digest(*crypto_[i], batch);
     pp.batch = std::move(batch);
-    pp.signature = crypto_[i]->sign(wire::auth_payload(pp));
+    authenticate(pp, *crypto_[i], config_.n);
     return pp;
   }
   Prepare make_prepare(ReplicaId i, View v, Seq s, const Digest& d) const {
     Prepare p{v, s, d, i, {}};
-    p.signature = crypto_[i]->sign(wire::auth_payload(p));
+    authenticate(p, *crypto_[i], config_.n);
     return p;
   }
   Commit make_commit(ReplicaId i, View v, Seq s, const Digest& d) const {
     Commit c{v, s, d, i, {}};
-    c.authenticator = make_authenticator(*crypto_[i], config_.n, wire::auth_payload(c));
+    authenticate(c, *crypto_[i], config_.n);
     return c;
   }
   Checkpoint make_checkpoint(ReplicaId i, Seq s, const Digest& d) const {
     Checkpoint cp{s, d, i, {}};
-    cp.signature = crypto_[i]->sign(wire::auth_payload(cp));
+    authenticate(cp, *crypto_[i], config_.n);
     return cp;
   }
   // A prepared certificate for (v, s, d): the pre-prepare of v's primary
@@ -212,7 +211,7 @@ class Cluster {
     PreparedCertificate cert;
     const ReplicaId p = config_.primary(v);
     cert.pre_prepare = PrePrepare{v, s, d, p, {}, {}};
-    cert.pre_prepare.signature = crypto_[p]->sign(wire::auth_payload(cert.pre_prepare));
+    authenticate(cert.pre_prepare, *crypto_[p], config_.n);
     for (ReplicaId b : backups) cert.prepares.push_back(make_prepare(b, v, s, d));
     return cert;
   }
@@ -224,8 +223,7 @@ class Cluster {
     vc.stable_seq = stable_seq;
     vc.checkpoint_proof = std::move(proof);
     vc.prepared = std::move(prepared);
-    vc.sender = i;
-    vc.signature = crypto_[i]->sign(wire::auth_payload(vc));
+    authenticate(vc, *crypto_[i], config_.n);
     return vc;
   }
   // NEW-VIEW(v, V, O) from replica i, O being i's pre-prepares (without
@@ -237,11 +235,10 @@ class Cluster {
     nv.view_changes = std::move(view_changes);
     for (const auto& [s, d] : order) {
       PrePrepare pp{v, s, d, i, {}, {}};
-      pp.signature = crypto_[i]->sign(wire::auth_payload(pp));
+      authenticate(pp, *crypto_[i], config_.n);
       nv.pre_prepares.push_back(std::move(pp));
     }
-    nv.sender = i;
-    nv.signature = crypto_[i]->sign(wire::auth_payload(nv));
+    authenticate(nv, *crypto_[i], config_.n);
     return nv;
   }
   StatusMessage make_status(ReplicaId i, View v, bool view_changing, Seq last_executed,
@@ -251,8 +248,7 @@ class Cluster {
     s.view_changing = view_changing;
     s.last_executed = last_executed;
     s.last_stable = last_stable;
-    s.sender = i;
-    s.authenticator = make_authenticator(*crypto_[i], config_.n, wire::auth_payload(s));
+    authenticate(s, *crypto_[i], config_.n);
     return s;
   }
   // D(the null request): the digest of the empty batch.

@@ -85,6 +85,27 @@ Digest request_digest(const Crypto& crypto, const Request& request);
 // replicas 0..replica_count-1 or a signature, over
 // wire::request_tag_payload(D(r)). `client` is the crypto of r.client.
 void authenticate(Request& r, const Crypto& client, uint32_t replica_count);
+// The sending side of the boundary, the counterpart of Verifier: sets a
+// replica's message's sender to crypto.self() and its tag as the protocol
+// requires for its type, which is what Verifier checks: a signature on what
+// third parties check in certificates (pre-prepare, prepare, checkpoint,
+// view-change, new-view), an authenticator (one MAC per replica
+// 0..replica_count-1) on the others between replicas (commit, status,
+// fetch, fetch reply), one MAC for its client on a reply. Every site that
+// sends goes through here, so that a change of what is signed and what is
+// MAC'd (PBFT's MAC-authenticated mode) is made in one place.
+void authenticate(PrePrepare& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(Prepare& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(Commit& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(Checkpoint& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(ViewChange& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(NewView& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(StatusMessage& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(Fetch& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(FetchReply& m, const Crypto& crypto, uint32_t replica_count);
+void authenticate(Reply& m, const Crypto& crypto, uint32_t replica_count);
+// Any of the above; a request (a client's) is left as it is.
+void authenticate(Message& m, const Crypto& crypto, uint32_t replica_count);
 // D(batch): the digest of the concatenated request digests. The null
 // request of a view change is the empty batch.
 Digest batch_digest(const Crypto& crypto, const std::vector<Request>& batch);

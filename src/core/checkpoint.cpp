@@ -127,8 +127,7 @@ void ReplicaState::take_checkpoint(Seq s) {
   Checkpoint checkpoint;
   checkpoint.seq = s;
   checkpoint.state_digest = working_tree_.root();
-  checkpoint.sender = self_;
-  checkpoint.signature = crypto_.sign(wire::auth_payload(checkpoint));
+  authenticate(checkpoint);
   auto message = std::make_shared<const Message>(checkpoint);
   own_checkpoints_[s] = OwnCheckpoint{checkpoint.state_digest, working_tree_, message};
   counters.checkpoints_taken++;

@@ -288,10 +288,9 @@ void ReplicaState::maybe_send_pre_prepare() {
     PrePrepare pp;
     pp.view = view_;
     pp.seq = ++last_assigned_;
-    pp.sender = self_;
     pp.digest = batch_digest_of(crypto_, digests);
     pp.batch = std::move(batch);
-    pp.signature = crypto_.sign(wire::auth_payload(pp));
+    authenticate(pp);
     auto message = std::make_shared<const Message>(std::move(pp));
     Slot& s = slot(std::get<PrePrepare>(*message).seq);
     s.pre_prepare_message = message;
@@ -398,8 +397,7 @@ void ReplicaState::send_prepare(Seq seq, Slot& s) {
   prepare.view = view_;
   prepare.seq = seq;
   prepare.digest = s.pre_prepare->digest;
-  prepare.sender = self_;
-  prepare.signature = crypto_.sign(wire::auth_payload(prepare));
+  authenticate(prepare);
   s.prepares.insert_or_assign(self_, prepare);
   s.own_prepare = std::make_shared<const Message>(std::move(prepare));
   send_shared(Destination::all_replicas(), s.own_prepare);
@@ -412,8 +410,7 @@ void ReplicaState::send_commit(Seq seq, Slot& s) {
   commit.view = view_;
   commit.seq = seq;
   commit.digest = s.pre_prepare->digest;
-  commit.sender = self_;
-  commit.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(commit));
+  authenticate(commit);
   s.commits.insert_or_assign(self_, commit.digest);
   s.own_commit = std::make_shared<const Message>(std::move(commit));
   send_shared(Destination::all_replicas(), s.own_commit);
@@ -747,7 +744,7 @@ void ReplicaState::send_reply(ClientId client, const LastReply& last, ReplyForm 
   } else {
     reply.result_digest = crypto_.digest(last.result);
   }
-  reply.mac = crypto_.mac(Principal::client(client), wire::auth_payload(reply));
+  authenticate(reply);
   send(Destination::client(client), std::move(reply));
 }
 
@@ -785,8 +782,7 @@ void ReplicaState::on_status_timeout() {
   status.recovering = recovering_;
   status.view_changing = view_changing_;
   status.nonce = recovering_ ? recovery_nonce_ : 0;
-  status.sender = self_;
-  status.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(status));
+  authenticate(status);
   send(Destination::all_replicas(), std::move(status));
 }
 
@@ -834,8 +830,7 @@ void ReplicaState::on_status(const StatusMessage& status) {
     mine.last_executed = last_executed_;
     mine.last_stable = low_watermark_;
     mine.nonce = status.nonce;
-    mine.sender = self_;
-    mine.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(mine));
+    authenticate(mine);
     send(to, std::move(mine));
   }
 }

@@ -289,6 +289,11 @@ class ReplicaState {
   static constexpr Seq skipping_pause_max = 64;
 
  private:
+  // Sets m's sender and its tag (the signing seam: pbft::authenticate).
+  template <typename T>
+  void authenticate(T& m) const {
+    pbft::authenticate(m, crypto_, config_.n);
+  }
   void send(Destination to, Message m);
   void send_shared(Destination to, std::shared_ptr<const Message> m);
   Slot& slot(Seq s) { return log_[s]; }

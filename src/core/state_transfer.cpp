@@ -92,7 +92,7 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
     const auto begin = bytes.begin() + static_cast<ptrdiff_t>(fetch.offset);
     reply.data.assign(begin, begin + static_cast<ptrdiff_t>(n));
   }
-  reply.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(reply));
+  authenticate(reply);
   counters.fetches_served++;
   send(Destination::replica(fetch.sender), std::move(reply));
 }
@@ -210,8 +210,7 @@ void ReplicaState::send_fetch_to(ReplicaId server, Transfer::Node node, uint64_t
   fetch.level = node.level;
   fetch.index = node.index;
   fetch.offset = offset;
-  fetch.sender = self_;
-  fetch.authenticator = make_authenticator(crypto_, config_.n, wire::auth_payload(fetch));
+  authenticate(fetch);
   send(Destination::replica(server), std::move(fetch));
 }
 
@@ -379,8 +378,7 @@ void ReplicaState::finish_transfer() {
   Checkpoint mine;
   mine.seq = target;
   mine.state_digest = own_checkpoints_[target].digest;
-  mine.sender = self_;
-  mine.signature = crypto_.sign(wire::auth_payload(mine));
+  authenticate(mine);
   own_checkpoints_[target].message = std::make_shared<const Message>(mine);
 
   check_recovered();

@@ -142,8 +142,7 @@ void ReplicaState::start_view_change(View v) {
     if (seq <= low_watermark_) continue;
     if (auto cert = certificate_of(s)) vc.prepared.push_back(std::move(*cert));
   }
-  vc.sender = self_;
-  vc.signature = crypto_.sign(wire::auth_payload(vc));
+  authenticate(vc);
   auto message = std::make_shared<const Message>(std::move(vc));
   view_changes_[self_] = message;
   send_shared(Destination::all_replicas(), message);
@@ -310,11 +309,10 @@ void ReplicaState::maybe_send_new_view() {
     pp.view = view_;
     pp.seq = seq;
     pp.digest = digest;
-    pp.sender = self_;
-    pp.signature = crypto_.sign(wire::auth_payload(pp));
+    authenticate(pp);
     nv.pre_prepares.push_back(std::move(pp));
   }
-  nv.signature = crypto_.sign(wire::auth_payload(nv));
+  authenticate(nv);
   auto message = std::make_shared<const Message>(std::move(nv));
   send_shared(Destination::all_replicas(), message);
   install_new_view(message, plan);
