@@ -18,7 +18,7 @@
 #include "pbft/crypto.h"
 #include "pbft/kv.h"
 #include "pbft/messages.h"
-#include "sim/random.h"
+#include "src/workload/random.h"
 
 namespace pbft::sim {
 

@@ -23,7 +23,7 @@
 #include "pbft/crypto.h"
 #include "pbft/messages.h"
 #include "pbft/replica.h"
-#include "sim/random.h"
+#include "src/workload/random.h"
 
 namespace pbft::sim {
 

@@ -113,3 +113,20 @@ run_pbft(sim --seed 1 --seeds 2)
 expect("--seed with --seeds must be an error" NOT rc EQUAL 0)
 run_pbft(sim --replicas 5)
 expect("n=5 is not 3f+1 and must be an error" NOT rc EQUAL 0)
+
+# The protocol's knobs are spelled as in the cluster file, with dashes
+# (include/pbft/knobs.h); a removed spelling is an error naming the new one,
+# and a failure's replay line carries the knobs that differ.
+run_pbft(sim --auth signature)
+expect("the removed --auth must be an error" NOT rc EQUAL 0)
+expect("the error for --auth must name --client-auth" err MATCHES "--client-auth")
+run_pbft(sim --batch-size 4)
+expect("the removed --batch-size must be an error" NOT rc EQUAL 0)
+expect("the error for --batch-size must name --batch-size-max" err MATCHES "--batch-size-max")
+run_pbft(sim --client-auth authenticator)
+expect("the removed word authenticator must be an error" NOT rc EQUAL 0)
+expect("the error for authenticator must name mac" err MATCHES "now spelled \"mac\"")
+run_pbft(sim --seeds 1 --fault-time 1 --liveness-bound 1 --client-auth mac --batch-size-max 4)
+expect("an impossible liveness bound must fail" NOT rc EQUAL 0)
+expect("the replay command must carry the knobs that differ"
+       out MATCHES "; replay: pbft sim --seed 1 --fault-time 1 --liveness-bound 1 --client-auth mac --batch-size-max 4\n")

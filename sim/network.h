@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "sim/options.h"
-#include "sim/random.h"
+#include "src/workload/random.h"
 
 namespace pbft::sim {
 

@@ -20,9 +20,9 @@
 #include "sim/byzantine.h"
 #include "sim/event_queue.h"
 #include "sim/network.h"
-#include "sim/random.h"
 #include "sim/trace_hash.h"
-#include "sim/workload.h"
+#include "src/workload/random.h"
+#include "src/workload/workload.h"
 
 namespace pbft::sim {
 
@@ -590,7 +590,7 @@ void Simulation::drain_client(ClientId c) {
 void Simulation::issue(ClientId c) {
   ClientNode& node = *clients_[c];
   PBFT_ASSERT(!node.outstanding && node.issued < options_.requests);
-  PlannedOperation planned = plan_operation(random_, c, node.issued + 1, options_.keys);
+  workload::PlannedOperation planned = workload::plan_operation(random_, c, node.issued + 1, options_.keys);
   Result<Timestamp> timestamp = node.client->submit(kv::encode_op(planned.op));
   if (!timestamp) {
     fail_client_results(
@@ -622,7 +622,7 @@ void Simulation::complete(ClientId c, const Completion& completion) {
   }
   history::Entry& entry = history_[node.history_index];
   entry.return_ns = now_;
-  if (Status s = record_result(entry, completion.result); !s) {
+  if (Status s = workload::record_result(entry, completion.result); !s) {
     fail_client_results(fmt::format("client {} timestamp {}: {}", c, completion.timestamp,
                                     s.reason()));
     return;

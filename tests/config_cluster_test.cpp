@@ -76,6 +76,14 @@ class ClusterFile : public ::testing::Test {
     return t;
   }
 
+  // valid() without the knobs it sets: every knob at its default.
+  std::string without_knobs() const {
+    return replaced(valid(),
+                    "client_auth = \"mac\"\ncheckpoint_interval = 128\nlog_window = 256\n"
+                    "batch_size_max = 64\n",
+                    "");
+  }
+
   Result<ClusterConfig> load(const std::string& text) {
     write_text(file(), text);
     return load_cluster_config(file());
@@ -134,11 +142,11 @@ TEST_F(ClusterFile, OptionalKeysHaveDefaults) {
   }
   const Result<ClusterConfig> c = load(t);
   ASSERT_TRUE(c.is_ok()) << c.reason();
-  // Signatures by default: the big-MAC attack (cluster_config.cpp).
+  // Signatures by default: the big-MAC attack (knobs.h).
   EXPECT_EQ(c->protocol.client_auth, RequestAuth::signature);
   EXPECT_EQ(c->protocol.checkpoint_interval, 128u);
   EXPECT_EQ(c->protocol.log_window, 256u);
-  EXPECT_EQ(c->kv_partitions, 4096u);
+  EXPECT_EQ(c->kv.partitions, 4096u);
   EXPECT_EQ(c->tick_ms, 10u);
   EXPECT_EQ(c->log_level, "info");
   EXPECT_TRUE(c->clients.empty());
@@ -263,6 +271,53 @@ TEST_F(ClusterFile, RulesBetweenProtocolFieldsComeFromValidate) {
 TEST_F(ClusterFile, ClientAuthMustBeMacOrSignature) {
   expect_error(replaced(valid(), "client_auth = \"mac\"", "client_auth = \"macs\""),
                {"client_auth: ", "must be \"mac\" or \"signature\"", "\"macs\""});
+}
+
+TEST_F(ClusterFile, EveryKnobLeftOutHasTheTablesDefault) {
+  const Result<ClusterConfig> c = load(without_knobs());
+  ASSERT_TRUE(c.is_ok()) << c.reason();
+  for (const Knob& k : knob_table) {
+    EXPECT_EQ(knob_value(*c, k.id), k.default_value) << knob_key(k);
+    EXPECT_EQ(knob_value(ClusterConfig{}, k.id), k.default_value) << knob_key(k);
+  }
+}
+
+// Each knob written with a value other than its default reads back as
+// that value, from its place in the file (the top level, or its table).
+TEST_F(ClusterFile, EveryKnobRoundTripsThroughTheFile) {
+  for (const Knob& k : knob_table) {
+    const uint64_t value = k.default_value > k.min ? k.default_value - 1 : k.default_value + 1;
+    const std::string line = std::string(k.name) + " = " + knob_toml_text(k, value) + "\n";
+    const std::string t = k.section.empty()
+                              ? line + without_knobs()
+                              : without_knobs() + "\n[" + std::string(k.section) + "]\n" + line;
+    const Result<ClusterConfig> c = load(t);
+    ASSERT_TRUE(c.is_ok()) << knob_key(k) << ": " << c.reason();
+    EXPECT_EQ(knob_value(*c, k.id), value) << knob_key(k);
+  }
+}
+
+TEST_F(ClusterFile, KvSettingsAreInTheirOwnTable) {
+  const Result<ClusterConfig> c = load(valid() + "\n[kv]\npartitions = 16\n");
+  ASSERT_TRUE(c.is_ok()) << c.reason();
+  EXPECT_EQ(c->kv.partitions, 16u);
+  expect_error(valid() + "\n[kv]\npartitions = 0\n",
+               {"kv.partitions: ", "must be in 1..1048576", "got 0"});
+  expect_error(valid() + "\n[kv]\npartition = 16\n", {"kv.partition: ", "not a known key"});
+  expect_error("kv = 16\n" + valid(), {"kv: ", "must be a table"});
+}
+
+// The key moved from the protocol's keys to the service's table; the old
+// spelling is an error that says where it went, not a silent alias.
+TEST_F(ClusterFile, TopLevelKvPartitionsIsRejectedNamingItsNewPlace) {
+  expect_error("kv_partitions = 4096\n" + valid(), {"kv_partitions: ", "[kv] partitions"});
+}
+
+TEST_F(ClusterFile, AnOldClientAuthWordNamesTheNewOne) {
+  expect_error(replaced(valid(), "client_auth = \"mac\"", "client_auth = \"authenticator\""),
+               {"client_auth: ", "\"authenticator\" is now spelled \"mac\""});
+  expect_error(replaced(valid(), "client_auth = \"mac\"", "client_auth = \"sig\""),
+               {"client_auth: ", "\"sig\" is now spelled \"signature\""});
 }
 
 TEST_F(ClusterFile, LogLevelMustBeKnown) {

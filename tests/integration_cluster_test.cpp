@@ -17,7 +17,7 @@ using ::testing::HasSubstr;
 // Small checkpoint interval and window, so that checkpoints, a lag beyond
 // the window and the recovery horizon come after a few hundred requests.
 const std::map<std::string, std::string> fast_checkpoints = {
-    {"checkpoint_interval", "16"}, {"log_window", "32"}, {"kv_partitions", "256"}};
+    {"checkpoint_interval", "16"}, {"log_window", "32"}, {"kv.partitions", "256"}};
 
 TEST(IntegrationCluster, ClientOperationsThroughTheCommandLine) {
   TestCluster cluster;
@@ -334,8 +334,8 @@ TEST(IntegrationCluster, ReplicaRejectsEveryKindOfBrokenClusterFile) {
        "must be \"mac\" or \"signature\""},
       {"log_level", [](const std::string& t) { return set_key(t, "log_level", "\"loud\""); },
        "log_level"},
-      {"kv_partitions", [](const std::string& t) { return set_key(t, "kv_partitions", "0"); },
-       "kv_partitions"},
+      {"kv.partitions", [](const std::string& t) { return set_key(t, "kv.partitions", "0"); },
+       "kv.partitions"},
       {"tick_ms", [](const std::string& t) { return set_key(t, "tick_ms", "0"); }, "tick_ms"},
       {"unknown key", [](const std::string& t) { return "checkpoint_intervall = 8\n" + t; },
        "is not a known key"},

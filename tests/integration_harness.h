@@ -48,15 +48,20 @@ inline void write_text(const std::filesystem::path& p, const std::string& text) 
   out << text;
 }
 
-// Replaces the line `key = ...` of a generated cluster file.
+// Replaces the line `key = ...` of a generated cluster file; a key in a
+// table is written with its table ("kv.partitions": `partitions = ...`
+// after `[kv]`).
 inline std::string set_key(std::string text, const std::string& key, const std::string& value) {
-  const size_t at = text.find("\n" + key + " = ");
+  const size_t dot = key.find('.');
+  const std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
+  const size_t from = dot == std::string::npos ? 0 : text.find("\n[" + key.substr(0, dot) + "]\n");
+  const size_t at = from == std::string::npos ? from : text.find("\n" + name + " = ", from);
   if (at == std::string::npos) {
     ADD_FAILURE() << "no key " << key;
     return text;
   }
   const size_t end = text.find('\n', at + 1);
-  text.replace(at + 1, end - at - 1, key + " = " + value);
+  text.replace(at + 1, end - at - 1, name + " = " + value);
   return text;
 }
 

@@ -7,7 +7,7 @@
 
 #include "sim/event_queue.h"
 #include "sim/network.h"
-#include "sim/random.h"
+#include "src/workload/random.h"
 
 namespace pbft::sim {
 namespace {

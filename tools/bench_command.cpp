@@ -22,6 +22,7 @@
 #include "pbft/load.h"
 #include "pbft/runtime.h"
 #include "tools/commands.h"
+#include "tools/knob_options.h"
 #include "tools/local_cluster.h"
 #include "tools/runtime_support.h"
 
@@ -44,10 +45,10 @@ struct BenchArgs {
   uint32_t reply_size = 0;
   double duration_s = 10;
   double warmup_s = 3;
-  std::string auth = "mac";
   double read_only_ratio = 0;
-  uint32_t batch_max = 0;  // 0: the cluster file's default
-  uint32_t in_flight_max = 0;  // 0: the cluster file's default
+  // The protocol's knobs given (--client-auth, --batch-size-max, ...); the
+  // others keep the generated cluster file's defaults.
+  KnobValues knobs;
   bool unreplicated = false;
   std::string json;
   std::string history;
@@ -139,11 +140,8 @@ Status Bench::validate() const {
 
 Status Bench::set_up_local() {
   // The generated file's defaults, but for what the options set.
-  std::map<std::string, std::string> values = {
-      {"client_auth", args_.auth == "sig" ? "\"signature\"" : "\"mac\""},
-      {"log_level", "\"warn\""}};
-  if (args_.batch_max != 0) values["batch_size_max"] = std::to_string(args_.batch_max);
-  if (args_.in_flight_max != 0) values["in_flight_max"] = std::to_string(args_.in_flight_max);
+  std::map<std::string, std::string> values = cluster_file_values(args_.knobs);
+  values["log_level"] = "\"warn\"";
   Result<GeneratedCluster> generated =
       generate_local_cluster("bench", args_.dir, args_.replicas, sessions(), values);
   if (!generated) return generated.status();
@@ -379,6 +377,8 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
                   {"reply_size", args_.reply_size},
                   {"duration_s", args_.duration_s},
                   {"warmup_s", args_.warmup_s},
+                  // The JSON's names and words ("auth": "sig" or "mac", "batch_max")
+                  // are an external contract older than the knob table: they stay.
                   {"auth", cluster_.protocol.client_auth == RequestAuth::signature ? "sig" : "mac"},
                   {"read_only_ratio", args_.read_only_ratio},
                   {"batch_max", cluster_.protocol.batch_size_max},
@@ -525,22 +525,13 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--warmup", args->warmup_s, "Seconds of warm-up before measuring")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
-  cmd->add_option("--auth", args->auth,
-                  "How clients authenticate requests: MAC authenticators or Ed25519 signatures "
-                  "(local cluster; a running cluster's file decides)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"mac", "sig"}));
   cmd->add_option("--read-only-ratio", args->read_only_ratio,
                   "Fraction of the operations sent read-only")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--batch-max", args->batch_max,
-                  "Requests per batch at most (local cluster; default: the cluster file's)")
-      ->check(CLI::Range(1u, 1024u));
-  cmd->add_option("--in-flight-max", args->in_flight_max,
-                  "Batches the primary keeps pre-prepared but not executed (local cluster; "
-                  "default: the cluster file's)")
-      ->check(CLI::Range(1u, 1024u));
+  // The protocol's knobs, for the local cluster (a running cluster's file
+  // decides its own), with the cluster file's defaults.
+  add_protocol_knob_options(*cmd, ProtocolConfig{}, args->knobs);
   cmd->add_flag("--unreplicated", args->unreplicated,
                 "Run the same store behind the same transport on one server, without "
                 "replication: the baseline");

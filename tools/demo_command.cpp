@@ -77,7 +77,7 @@ Status Demo::set_up() {
   // Checkpoints and the recovery horizon come quickly.
   Result<GeneratedCluster> generated = generate_local_cluster(
       "demo", args_.dir, args_.replicas, args_.clients,
-      {{"checkpoint_interval", "64"}, {"log_window", "128"}, {"kv_partitions", "1024"}});
+      {{"checkpoint_interval", "64"}, {"log_window", "128"}, {"kv.partitions", "1024"}});
   if (!generated) return generated.status();
   dir_ = generated->dir;
   cluster_ = std::move(generated->cluster);

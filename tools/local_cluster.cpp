@@ -31,10 +31,14 @@ Status tune_cluster_file(const std::filesystem::path& file,
   text << in.rdbuf();
   std::string s = text.str();
   for (const auto& [key, value] : values) {
-    const size_t at = s.find("\n" + key + " = ");
+    // "kv.partitions" is the line "partitions = ..." after "[kv]".
+    const size_t dot = key.find('.');
+    const std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
+    const size_t from = dot == std::string::npos ? 0 : s.find("\n[" + key.substr(0, dot) + "]\n");
+    const size_t at = from == std::string::npos ? from : s.find("\n" + name + " = ", from);
     if (at == std::string::npos) return Status::error("generated file has no " + key);
     const size_t end = s.find('\n', at + 1);
-    s.replace(at + 1, end - at - 1, key + " = " + value);
+    s.replace(at + 1, end - at - 1, name + " = " + value);
   }
   std::ofstream out(file, std::ios::trunc);
   out << s;

@@ -20,7 +20,8 @@ namespace pbft::tools {
 // A new directory /tmp/pbft-<what>-XXXXXX.
 Result<std::filesystem::path> make_temp_dir(const std::string& what);
 
-// Replaces `key = ...` lines of a generated cluster file.
+// Replaces `key = ...` lines of a generated cluster file; a key in a table
+// is written with its table, "kv.partitions".
 Status tune_cluster_file(const std::filesystem::path& file,
                          const std::map<std::string, std::string>& values);
 

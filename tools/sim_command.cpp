@@ -17,6 +17,7 @@
 #include "sim/report.h"
 #include "sim/simulator.h"
 #include "tools/commands.h"
+#include "tools/knob_options.h"
 
 namespace pbft::tools {
 
@@ -30,8 +31,7 @@ struct SimArgs {
   std::string faults = "none";
   std::string history_path;
   std::string mutant = "none";
-  std::string auth =
-      sim::Options().protocol.client_auth == RequestAuth::signature ? "signature" : "authenticator";
+  KnobValues knobs;  // --client-auth, --batch-size-max, ...
   // The phases in whole milliseconds (the options hold nanoseconds).
   uint64_t fault_time_ms = sim::Options().fault_phase_ns / sim::ns_per_ms;
   uint64_t liveness_bound_ms = sim::Options().liveness_bound_ns / sim::ns_per_ms;
@@ -71,17 +71,8 @@ std::string replay_command(const sim::Options& o) {
       o.rates.reorder_probability);
   add(o.rates.delay_probability != d.rates.delay_probability, "--delay-rate",
       o.rates.delay_probability);
-  add(o.protocol.batch_size_max != d.protocol.batch_size_max, "--batch-size",
-      o.protocol.batch_size_max);
-  add(o.protocol.in_flight_max != d.protocol.in_flight_max, "--in-flight",
-      o.protocol.in_flight_max);
-  add(o.protocol.checkpoint_interval != d.protocol.checkpoint_interval, "--checkpoint-interval",
-      o.protocol.checkpoint_interval);
-  add(o.protocol.log_window != d.protocol.log_window, "--log-window", o.protocol.log_window);
-  add(o.protocol.client_auth != d.protocol.client_auth, "--auth",
-      o.protocol.client_auth == RequestAuth::signature ? "signature" : "authenticator");
   add(o.mutant != d.mutant, "--mutant", mutant_name(o.mutant));
-  return command;
+  return command + knob_options_differing(o.protocol, d.protocol);
 }
 
 // A failure's details on one line: some checkers explain over several lines,
@@ -100,8 +91,7 @@ sim::Options make_options(const SimArgs& args) {
   options.faults = faults.value();
   options.fault_phase_ns = args.fault_time_ms * sim::ns_per_ms;
   options.liveness_bound_ns = args.liveness_bound_ms * sim::ns_per_ms;
-  options.protocol.client_auth =
-      args.auth == "signature" ? RequestAuth::signature : RequestAuth::authenticator;
+  options.protocol = with_knobs(options.protocol, args.knobs);
   std::optional<mutant::Id> mutant = mutant::parse(args.mutant);
   if (!mutant) throw CLI::ValidationError("--mutant", "no mutant called " + args.mutant);
   options.mutant = *mutant;
@@ -283,20 +273,8 @@ void add_sim_command(CLI::App& app, int& exit_status) {
                   "Probability that delay gives a message heavy-tailed latency")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  sim->add_option("--batch-size", args->options.protocol.batch_size_max,
-                  "Requests per pre-prepare at most")
-      ->capture_default_str();
-  sim->add_option("--in-flight", args->options.protocol.in_flight_max,
-                  "Batches the primary keeps in flight at most")
-      ->capture_default_str();
-  sim->add_option("--checkpoint-interval", args->options.protocol.checkpoint_interval,
-                  "Checkpoint interval K")
-      ->capture_default_str();
-  sim->add_option("--log-window", args->options.protocol.log_window, "Log window L")
-      ->capture_default_str();
-  sim->add_option("--auth", args->auth, "How clients authenticate requests")
-      ->check(CLI::IsMember({"authenticator", "signature"}))
-      ->capture_default_str();
+  // The protocol's knobs, with the simulator's defaults (sim/options.cpp).
+  add_protocol_knob_options(*sim, args->options.protocol, args->knobs);
   std::string mutants = "Switch on a known bug in every replica and client (a build with "
                         "PBFT_MUTANTS only): none";
   for (const mutant::Info& m : mutant::all) mutants += fmt::format(", {}", m.name);

@@ -5,7 +5,8 @@
 //
 //   /etc/pbft/cluster.toml: replicas[2].port: must be in 1..65535, got 70000
 //
-// The file format (every key outside [[replicas]] is optional except f):
+// The file format (every key outside [[replicas]] is optional except f; the
+// knobs, their defaults and their ranges are the table in knobs.h):
 //
 //   # Byzantine faults tolerated; the file must list exactly n = 3f+1 replicas.
 //   f = 1
@@ -21,9 +22,10 @@
 //   in_flight_max = 16
 //   checkpoint_interval = 128       # K
 //   log_window = 256                # L = H - h
-//   # The key-value service's partitions (the same at every replica).
-//   kv_partitions = 4096
 //   log_level = "info"              # trace, debug, info, warn, error, off
+//
+//   [kv]                            # the key-value service's settings
+//   partitions = 4096               # the same at every replica
 //
 //   [[replicas]]                    # one table per replica, ids 0..n-1
 //   id = 0
@@ -37,7 +39,8 @@
 //   public_key = "<64 hex chars>"
 //   key_file = "client-0.key"       # optional
 //
-// Unknown keys are errors (a typo must not silently fall back to a default).
+// Unknown keys are errors (a typo must not silently fall back to a default),
+// and so are removed spellings (knobs.h), with an error naming the new one.
 //
 // A private key file holds one Ed25519 seed (32 bytes) as 64 hex characters
 // and an optional newline; it must be readable by its owner only (mode 0600
@@ -56,6 +59,7 @@
 
 #include "pbft/config.h"
 #include "pbft/crypto.h"
+#include "pbft/knobs.h"
 #include "pbft/status.h"
 #include "pbft/types.h"
 
@@ -78,21 +82,26 @@ struct ClusterConfig {
   std::vector<ReplicaEndpoint> replicas;            // index = id
   std::map<ClientId, PublicKey> clients;            // the clients allowed in
   std::map<ClientId, std::filesystem::path> client_key_files;  // those the file names
-  uint32_t tick_ms = 10;                 // the runtime's clock tick
-  uint64_t client_retransmit_ticks = 50;  // ClientOptions::retransmit_ticks
-  uint64_t kv_partitions = 4096;          // kv::Store partitions
-  std::string log_level = "info";
+  // The runtime host's knobs.
+  uint32_t tick_ms = static_cast<uint32_t>(knob_default(KnobId::tick_ms));  // its clock tick
+  // ClientOptions::retransmit_ticks
+  uint64_t client_retransmit_ticks = knob_default(KnobId::client_retransmit_ticks);
+  std::string log_level{knob_choices::log_level[knob_default(KnobId::log_level)]};
+  // The key-value service's knobs (the file's [kv] table): the `pbft` tool
+  // builds the service from them; the replication library never reads them.
+  struct KvSettings {
+    uint64_t partitions = knob_default(KnobId::kv_partitions);  // kv::Store partitions
+  } kv;
   std::filesystem::path directory;  // the directory the file was in
 
   // The public keys of every replica and listed client, for make_crypto.
   KeyDirectory key_directory() const;
 };
 
-// Limits on the fields that no other header bounds.
-namespace cluster_limits {
-constexpr uint32_t tick_ms_max = 60'000;
-constexpr uint64_t kv_partitions_max = 1u << 20;
-}  // namespace cluster_limits
+// Any knob's value in `c` as the knob table counts it (a choice as its
+// index), and setting it (value within the knob's range).
+uint64_t knob_value(const ClusterConfig& c, KnobId id);
+void set_knob(ClusterConfig& c, KnobId id, uint64_t value);
 
 // Reads and validates a cluster file. Fails (naming file, key and problem) on
 // a missing or unreadable file, a TOML syntax error, a missing required key,
@@ -100,8 +109,8 @@ constexpr uint64_t kv_partitions_max = 1u << 20;
 // than 3f+1, replica ids other than exactly 0..n-1, a duplicate host:port, a
 // malformed public key (not 64 hex characters or not a valid Ed25519 point),
 // two principals with the same public key, a client id not below
-// constants::clients_max or listed twice, an unknown client_auth or
-// log_level, or an unknown key.
+// constants::clients_max or listed twice, a knob's value outside its range
+// or choices, an unknown key, or a removed spelling (naming the new one).
 Result<ClusterConfig> load_cluster_config(const std::filesystem::path& file);
 
 // Reads a private key file and returns the full Ed25519 secret key (seed ||

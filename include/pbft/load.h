@@ -50,7 +50,7 @@ class LatencyHistogram {
 
 struct Workload {
   enum class Kind : uint8_t {
-    // The simulator's key-value mix (sim/workload.h): get, put, append and
+    // The simulator's key-value mix (src/workload/workload.h): get, put, append and
     // delete over keys k0..k{keys-1}, every written value unique, so the
     // history can be checked for linearizability.
     kv,

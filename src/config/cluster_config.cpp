@@ -12,40 +12,37 @@
 #include <utility>
 
 #include "hex.h"
+#include "pbft/assert.h"
+#include "pbft/client.h"
 
 namespace pbft {
 
 namespace {
 
-// The default for client_auth is "signature", not "mac", because of the
-// big-MAC attack: a faulty client can send an authenticator whose MAC for
-// the primary is right and whose MACs for the backups are wrong. The primary
-// orders the request, every backup rejects the pre-prepare, and the correct
-// primary is voted out; one client can repeat this in every view and stall
-// the service. A signature is the same for every replica, so the primary's
-// check is every backup's check. The price is one Ed25519 verification per
-// request per replica (~47 us, ~100x a MAC), which the runtime spreads over a
-// verification pool; a cluster whose clients are all trusted can choose
-// "mac" for the higher throughput.
-constexpr RequestAuth default_client_auth = RequestAuth::signature;
-
-constexpr std::string_view top_level_keys[] = {
-    "f", "client_auth", "tick_ms", "status_interval_ticks", "view_change_timeout_ticks",
-    "client_retransmit_ticks",
-    "batch_size_max", "in_flight_max", "checkpoint_interval", "log_window", "kv_partitions",
-    "log_level", "replicas", "clients"};
+// The top-level keys that are not knobs: f (the cluster's shape, required)
+// and the tables of principals.
+constexpr std::string_view structure_keys[] = {"f", "replicas", "clients"};
 constexpr std::string_view replica_keys[] = {"id", "host", "port", "public_key", "key_file"};
 constexpr std::string_view client_keys[] = {"id", "public_key", "key_file"};
-constexpr std::string_view log_levels[] = {"trace", "debug", "info", "warn", "error", "off"};
 
-// The client retransmission timer doubles up to ClientOptions'
-// retransmit_ticks_max (800); the first timeout must not exceed it.
-constexpr uint64_t client_retransmit_ticks_max = 800;
+// ClientOptions' doubling stops at retransmit_ticks_max; the first timeout,
+// the file's client_retransmit_ticks, must not exceed it.
+static_assert(knob(KnobId::client_retransmit_ticks).max == ClientOptions{}.retransmit_ticks_max);
 
 template <size_t N>
 bool contains(const std::string_view (&list)[N], std::string_view key) {
   for (std::string_view k : list) {
     if (k == key) return true;
+  }
+  return false;
+}
+
+// A key of the top level: f, a table of principals, a top-level knob, or a
+// knob table such as [kv].
+bool top_level_key(std::string_view key) {
+  if (contains(structure_keys, key)) return true;
+  for (const Knob& k : knob_table) {
+    if ((k.section.empty() ? k.name : k.section) == key) return true;
   }
   return false;
 }
@@ -163,92 +160,77 @@ class Reader {
   std::string file_;
 };
 
-Status read_protocol(const Reader& r, const toml::table& root, ClusterConfig& c) {
-  ProtocolConfig& p = c.protocol;
+Status read_f(const Reader& r, const toml::table& root, ClusterConfig& c) {
   uint64_t v = 0;
   if (Status s = r.integer(root, "f", "f", 1, (constants::replicas_max - 1) / 3, std::nullopt, v);
       !s) {
     return s;
   }
-  p.f = static_cast<uint32_t>(v);
-  if (Status s = r.integer(root, "batch_size_max", "batch_size_max", 1,
-                           constants::batch_requests_max, p.batch_size_max, v);
-      !s) {
-    return s;
-  }
-  p.batch_size_max = static_cast<uint32_t>(v);
-  if (Status s = r.integer(root, "checkpoint_interval", "checkpoint_interval", 1,
-                           constants::log_window_max, p.checkpoint_interval, v);
-      !s) {
-    return s;
-  }
-  p.checkpoint_interval = v;
-  if (Status s = r.integer(root, "log_window", "log_window", 1, constants::log_window_max,
-                           p.log_window, v);
-      !s) {
-    return s;
-  }
-  p.log_window = v;
-  if (Status s = r.integer(root, "in_flight_max", "in_flight_max", 1, constants::in_flight_max,
-                           p.in_flight_max, v);
-      !s) {
-    return s;
-  }
-  p.in_flight_max = v;
-  if (Status s = r.integer(root, "status_interval_ticks", "status_interval_ticks", 1,
-                           1'000'000, p.status_interval_ticks, v);
-      !s) {
-    return s;
-  }
-  p.status_interval_ticks = v;
-  if (Status s = r.integer(root, "view_change_timeout_ticks", "view_change_timeout_ticks", 1,
-                           1'000'000, p.view_change_timeout_ticks, v);
-      !s) {
-    return s;
-  }
-  p.view_change_timeout_ticks = v;
+  c.protocol.f = static_cast<uint32_t>(v);
+  return Status::ok();
+}
 
-  std::string auth;
-  if (Status s = r.string(root, "client_auth", "client_auth",
-                          default_client_auth == RequestAuth::signature ? "signature" : "mac",
-                          auth);
-      !s) {
-    return s;
-  }
-  if (auth == "mac") {
-    p.client_auth = RequestAuth::authenticator;
-  } else if (auth == "signature") {
-    p.client_auth = RequestAuth::signature;
-  } else {
-    return r.error("client_auth", "must be \"mac\" or \"signature\", got \"" + auth + "\"");
+// Every knob of the table from its place in the file (its section's table,
+// which must be a table), or its default when the file leaves it out.
+Status read_knobs(const Reader& r, const toml::table& root, ClusterConfig& c) {
+  for (const Knob& k : knob_table) {
+    const toml::table* table = &root;
+    if (!k.section.empty()) {
+      const toml::node* section = root.get(k.section);
+      table = section != nullptr ? section->as_table() : nullptr;
+      if (section != nullptr && table == nullptr) {
+        return r.error(k.section, "must be a table ([" + std::string(k.section) + "]), got " +
+                                      type_name(*section));
+      }
+    }
+    const toml::node* node = table != nullptr ? table->get(k.name) : nullptr;
+    const std::string key = knob_key(k);
+    uint64_t value = k.default_value;
+    if (node != nullptr) {
+      Result<uint64_t> checked = Status::error("");
+      if (k.choices.empty()) {
+        const toml::value<int64_t>* integer = node->as_integer();
+        if (integer == nullptr) return r.error(key, "must be an integer, got " + type_name(*node));
+        checked = check_knob_integer(k, integer->get());
+      } else {
+        const toml::value<std::string>* word = node->as_string();
+        if (word == nullptr) return r.error(key, "must be a string, got " + type_name(*node));
+        checked = check_knob_word(k, word->get());
+      }
+      if (!checked) return r.error(key, checked.reason());
+      value = checked.value();
+    }
+    set_knob(c, k.id, value);
   }
   return Status::ok();
 }
 
-Status read_runtime(const Reader& r, const toml::table& root, ClusterConfig& c) {
-  uint64_t v = 0;
-  if (Status s = r.integer(root, "tick_ms", "tick_ms", 1, cluster_limits::tick_ms_max, c.tick_ms,
-                           v);
-      !s) {
-    return s;
+// Unknown keys at the top level and in the knob tables; a removed spelling
+// is an error that names the new one.
+Status check_keys(const Reader& r, const toml::table& root) {
+  for (const auto& [name, node] : root) {
+    for (const RenamedSpelling& renamed : renamed_knob_keys) {
+      if (name.str() == renamed.old_spelling) {
+        return r.error(name.str(), "has moved: it is now " + std::string(renamed.new_spelling));
+      }
+    }
   }
-  c.tick_ms = static_cast<uint32_t>(v);
-  if (Status s = r.integer(root, "client_retransmit_ticks", "client_retransmit_ticks", 1,
-                           client_retransmit_ticks_max, c.client_retransmit_ticks, v);
-      !s) {
-    return s;
-  }
-  c.client_retransmit_ticks = v;
-  if (Status s = r.integer(root, "kv_partitions", "kv_partitions", 1,
-                           cluster_limits::kv_partitions_max, c.kv_partitions, v);
-      !s) {
-    return s;
-  }
-  c.kv_partitions = v;
-  if (Status s = r.string(root, "log_level", "log_level", c.log_level, c.log_level); !s) return s;
-  if (!contains(log_levels, c.log_level)) {
-    return r.error("log_level", "must be one of trace, debug, info, warn, error, off; got \"" +
-                                    c.log_level + "\"");
+  if (Status s = r.unknown_keys(root, "", top_level_key); !s) return s;
+  for (const Knob& k : knob_table) {
+    if (k.section.empty()) continue;
+    const toml::node* section = root.get(k.section);
+    const toml::table* table = section != nullptr ? section->as_table() : nullptr;
+    if (table == nullptr) continue;  // absent, or not a table (read_knobs says so)
+    const std::string_view section_name = k.section;
+    for (const auto& [name, node] : *table) {
+      bool known = false;
+      for (const Knob& other : knob_table) known = known || (other.section == section_name &&
+                                                             other.name == name.str());
+      if (!known) {
+        return r.error(std::string(section_name) + "." + std::string(name.str()),
+                       "is not a known key (a typo?)");
+      }
+    }
   }
   return Status::ok();
 }
@@ -363,13 +345,60 @@ Status check_distinct_keys(const Reader& r, const ClusterConfig& c) {
 }
 
 // The first word of ProtocolConfig::validate()'s reason is the field; it is
-// the TOML key for every field the file sets.
+// the TOML key for every field the file sets (a top-level knob, or f).
 std::string protocol_key(const std::string& reason) {
   const std::string word = reason.substr(0, reason.find(' '));
-  return contains(top_level_keys, word) ? word : std::string("replicas");
+  return word != "replicas" && word != "clients" && top_level_key(word) ? word
+                                                                        : std::string("replicas");
 }
 
 }  // namespace
+
+// No default case: a knob added to the table without a field here is a
+// compiler warning (an error with PBFT_WERROR).
+uint64_t knob_value(const ClusterConfig& c, KnobId id) {
+  switch (knob(id).group) {
+    case KnobGroup::protocol: return knob_value(c.protocol, id);
+    case KnobGroup::host:
+    case KnobGroup::kv: break;
+  }
+  switch (id) {
+    case KnobId::tick_ms: return c.tick_ms;
+    case KnobId::client_retransmit_ticks: return c.client_retransmit_ticks;
+    case KnobId::log_level:
+      return check_knob_word(knob(id), c.log_level).value();  // a valid word, by set_knob
+    case KnobId::kv_partitions: return c.kv.partitions;
+    case KnobId::client_auth:
+    case KnobId::batch_size_max:
+    case KnobId::in_flight_max:
+    case KnobId::checkpoint_interval:
+    case KnobId::log_window:
+    case KnobId::status_interval_ticks:
+    case KnobId::view_change_timeout_ticks: break;  // protocol knobs, above
+  }
+  PBFT_ASSERT(false && "a knob without a field");
+  return 0;
+}
+
+void set_knob(ClusterConfig& c, KnobId id, uint64_t value) {
+  const Knob& k = knob(id);
+  PBFT_ASSERT(value >= k.min && value <= k.max);
+  if (k.group == KnobGroup::protocol) return set_knob(c.protocol, id, value);
+  switch (id) {
+    case KnobId::tick_ms: c.tick_ms = static_cast<uint32_t>(value); return;
+    case KnobId::client_retransmit_ticks: c.client_retransmit_ticks = value; return;
+    case KnobId::log_level: c.log_level = std::string(k.choices[value]); return;
+    case KnobId::kv_partitions: c.kv.partitions = value; return;
+    case KnobId::client_auth:
+    case KnobId::batch_size_max:
+    case KnobId::in_flight_max:
+    case KnobId::checkpoint_interval:
+    case KnobId::log_window:
+    case KnobId::status_interval_ticks:
+    case KnobId::view_change_timeout_ticks: break;  // protocol knobs, above
+  }
+  PBFT_ASSERT(false && "a knob without a field");
+}
 
 KeyDirectory ClusterConfig::key_directory() const {
   KeyDirectory keys;
@@ -400,14 +429,9 @@ Result<ClusterConfig> load_cluster_config(const std::filesystem::path& file) {
   const Reader r(name);
   ClusterConfig c;
   c.directory = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-  if (Status s = r.unknown_keys(root, "", [](std::string_view k) {
-        return contains(top_level_keys, k);
-      });
-      !s) {
-    return s;
-  }
-  if (Status s = read_protocol(r, root, c); !s) return s;
-  if (Status s = read_runtime(r, root, c); !s) return s;
+  if (Status s = check_keys(r, root); !s) return s;
+  if (Status s = read_f(r, root, c); !s) return s;
+  if (Status s = read_knobs(r, root, c); !s) return s;
   if (Status s = read_replicas(r, root, c); !s) return s;
   if (Status s = read_clients(r, root, c); !s) return s;
   if (Status s = check_distinct_keys(r, c); !s) return s;

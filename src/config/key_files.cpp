@@ -69,29 +69,45 @@ Status write_new_file(const std::filesystem::path& file, std::string_view conten
   return Status::ok();
 }
 
+// A knob's help as comment lines of at most about 100 characters, then the
+// knob with its default.
+std::string knob_lines(const Knob& knob) {
+  std::string text = std::string(knob.help) + " [" + knob_valid_values(knob) + "]";
+  std::string lines;
+  while (!text.empty()) {
+    size_t cut = text.size();
+    if (cut > 96) {
+      cut = text.rfind(' ', 96);
+      if (cut == std::string::npos || cut == 0) cut = 96;
+    }
+    lines += "# " + text.substr(0, cut) + "\n";
+    text.erase(0, std::min(text.size(), cut + 1));
+  }
+  return lines + std::string(knob.name) + " = " + knob_toml_text(knob, knob.default_value) + "\n";
+}
+
+// Every knob of the table with its default, the top-level ones first, then
+// each knob table ([kv]) before the arrays of tables.
 std::string cluster_toml(const ClusterSpec& spec, const std::vector<PublicKey>& replica_keys,
                          const std::vector<PublicKey>& client_keys) {
-  const ProtocolConfig defaults;
-  const ClusterConfig cluster_defaults;
   const uint32_t f = (spec.replicas - 1) / 3;
   std::string t;
   t += "# A PBFT cluster, written by `pbft keygen` (format: docs/operations.md).\n";
   t += "# n = " + std::to_string(spec.replicas) + " replicas tolerate f = " + std::to_string(f) +
        " Byzantine faults.\n";
   t += "f = " + std::to_string(f) + "\n";
-  t += "# \"signature\" closes the big-MAC attack; \"mac\" is ~100x cheaper to verify.\n";
-  t += "client_auth = \"signature\"\n";
-  t += "tick_ms = " + std::to_string(cluster_defaults.tick_ms) + "\n";
-  t += "status_interval_ticks = " + std::to_string(defaults.status_interval_ticks) + "\n";
-  t += "view_change_timeout_ticks = " + std::to_string(defaults.view_change_timeout_ticks) + "\n";
-  t += "client_retransmit_ticks = " + std::to_string(cluster_defaults.client_retransmit_ticks) +
-       "\n";
-  t += "batch_size_max = " + std::to_string(defaults.batch_size_max) + "\n";
-  t += "in_flight_max = " + std::to_string(defaults.in_flight_max) + "\n";
-  t += "checkpoint_interval = " + std::to_string(defaults.checkpoint_interval) + "\n";
-  t += "log_window = " + std::to_string(defaults.log_window) + "\n";
-  t += "kv_partitions = " + std::to_string(cluster_defaults.kv_partitions) + "\n";
-  t += "log_level = \"" + cluster_defaults.log_level + "\"\n";
+  for (const Knob& k : knob_table) {
+    if (k.section.empty()) t += knob_lines(k);
+  }
+  std::string_view section;
+  for (const Knob& k : knob_table) {
+    if (k.section.empty()) continue;
+    if (k.section != section) {
+      section = k.section;
+      t += "\n[" + std::string(section) + "]\n";
+    }
+    t += knob_lines(k);
+  }
   for (uint32_t i = 0; i < spec.replicas; i++) {
     t += "\n[[replicas]]\n";
     t += "id = " + std::to_string(i) + "\n";

@@ -2,9 +2,54 @@
 
 #include <string>
 
+#include "pbft/assert.h"
+
 #include "pbft/wire.h"
 
 namespace pbft {
+
+static_assert(static_cast<uint64_t>(RequestAuth::authenticator) == 0 &&
+                  static_cast<uint64_t>(RequestAuth::signature) == 1,
+              "knob_choices::client_auth is indexed by RequestAuth");
+
+// No default case: a protocol knob added to the table without a field here
+// is a compiler warning (an error with PBFT_WERROR).
+uint64_t knob_value(const ProtocolConfig& config, KnobId id) {
+  switch (id) {
+    case KnobId::client_auth: return static_cast<uint64_t>(config.client_auth);
+    case KnobId::batch_size_max: return config.batch_size_max;
+    case KnobId::in_flight_max: return config.in_flight_max;
+    case KnobId::checkpoint_interval: return config.checkpoint_interval;
+    case KnobId::log_window: return config.log_window;
+    case KnobId::status_interval_ticks: return config.status_interval_ticks;
+    case KnobId::view_change_timeout_ticks: return config.view_change_timeout_ticks;
+    case KnobId::tick_ms:
+    case KnobId::client_retransmit_ticks:
+    case KnobId::log_level:
+    case KnobId::kv_partitions: break;
+  }
+  PBFT_ASSERT(false && "not a protocol knob");
+  return 0;
+}
+
+void set_knob(ProtocolConfig& config, KnobId id, uint64_t value) {
+  const Knob& k = knob(id);
+  PBFT_ASSERT(k.group == KnobGroup::protocol && value >= k.min && value <= k.max);
+  switch (id) {
+    case KnobId::client_auth: config.client_auth = static_cast<RequestAuth>(value); return;
+    case KnobId::batch_size_max: config.batch_size_max = static_cast<uint32_t>(value); return;
+    case KnobId::in_flight_max: config.in_flight_max = value; return;
+    case KnobId::checkpoint_interval: config.checkpoint_interval = value; return;
+    case KnobId::log_window: config.log_window = value; return;
+    case KnobId::status_interval_ticks: config.status_interval_ticks = value; return;
+    case KnobId::view_change_timeout_ticks: config.view_change_timeout_ticks = value; return;
+    case KnobId::tick_ms:
+    case KnobId::client_retransmit_ticks:
+    case KnobId::log_level:
+    case KnobId::kv_partitions: break;
+  }
+  PBFT_ASSERT(false && "not a protocol knob");
+}
 
 Status ProtocolConfig::validate() const {
   if (f < 1) return Status::error("f must be at least 1");

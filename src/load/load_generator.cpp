@@ -9,8 +9,8 @@
 #include "pbft/assert.h"
 #include "pbft/kv.h"
 #include "pbft/load.h"
-#include "sim/random.h"
-#include "sim/workload.h"
+#include "src/workload/random.h"
+#include "src/workload/workload.h"
 
 namespace pbft::load {
 
@@ -91,7 +91,7 @@ struct LoadGenerator::Impl {
   uint64_t epoch_wall_ns = 0;
 
   mutable std::mutex mutex;
-  sim::Random random{42};
+  Random random{42};
   std::vector<history::Entry> history;
   LatencyHistogram window_latency;
   uint64_t window_completed = 0;
@@ -118,7 +118,7 @@ struct LoadGenerator::Impl {
                              random.uniform(1'000'000) < workload.read_only_ratio * 1'000'000;
       return {kv::encode_op(op), read_only};
     }
-    sim::PlannedOperation planned = sim::plan_operation(random, s.id, s.issued, workload.keys);
+    workload::PlannedOperation planned = workload::plan_operation(random, s.id, s.issued, workload.keys);
     if (workload.record_history) {
       planned.entry.call_ns = wall_ns(s.call);
       planned.entry.status = history::Outcome::unknown;
@@ -156,7 +156,7 @@ struct LoadGenerator::Impl {
       if (entry) {
         history::Entry& e = history[*entry];
         e.return_ns = wall_ns(now);
-        if (Status st = sim::record_result(e, done->result); !st) {
+        if (Status st = workload::record_result(e, done->result); !st) {
           e.return_ns.reset();
           e.status = history::Outcome::unknown;
           fail(i, st.reason());
@@ -194,7 +194,7 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::start(
   }
   auto impl = std::make_unique<Impl>();
   impl->workload = workload;
-  impl->random = sim::Random(workload.seed);
+  impl->random = Random(workload.seed);
   impl->epoch_wall_ns = static_cast<uint64_t>(
       std::chrono::system_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
   for (size_t p = 0; p < pools.size(); p++) {

@@ -149,7 +149,7 @@ Status ReplicaHost::start() {
   if (!crypto) return Status::error("crypto: " + crypto.reason());
   crypto_ = std::move(crypto).value();
   verifier_ = std::make_unique<Verifier>(config_, *crypto_);
-  store_ = std::make_unique<kv::Store>(cluster_.kv_partitions);
+  store_ = std::make_unique<kv::Store>(cluster_.kv.partitions);
   Result<std::unique_ptr<Replica>> replica = Replica::create(
       config_, self, *crypto_, *store_,
       ReplicaOptions{.recovering = options_.recovering, .recovery_nonce = options_.recovery_nonce});

@@ -42,7 +42,7 @@ class UnreplicatedHost final : public ConnectionOwner {
     if (!crypto) return Status::error("crypto: " + crypto.reason());
     crypto_ = std::move(crypto).value();
     verifier_ = std::make_unique<Verifier>(cluster_.protocol, *crypto_);
-    store_ = std::make_unique<kv::Store>(cluster_.kv_partitions);
+    store_ = std::make_unique<kv::Store>(cluster_.kv.partitions);
     const uint16_t port = cluster_.replicas[0].port;
     std::error_code ec;
     asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), port);

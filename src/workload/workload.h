@@ -1,4 +1,5 @@
-// What the simulated clients do: random key-value operations over a small
+// What the simulated clients (and pbft bench's key-value workload) do:
+// random key-value operations over a small
 // key set, so that clients contend on keys, with values unique per
 // operation ("c3.17" is client 3's 17th; an append writes "+c3.17"), so
 // that the linearizability checker can tell every write apart.
@@ -9,9 +10,9 @@
 #include "pbft/history.h"
 #include "pbft/kv.h"
 #include "pbft/status.h"
-#include "sim/random.h"
+#include "src/workload/random.h"
 
-namespace pbft::sim {
+namespace pbft::workload {
 
 struct PlannedOperation {
   kv::Op op;
@@ -29,4 +30,4 @@ PlannedOperation plan_operation(Random& random, ClientId client, uint32_t index,
 // or its code is not one this operation can produce.
 Status record_result(history::Entry& entry, ByteView result);
 
-}  // namespace pbft::sim
+}  // namespace pbft::workload

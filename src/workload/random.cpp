@@ -1,8 +1,8 @@
-#include "sim/random.h"
+#include "src/workload/random.h"
 
 #include "pbft/assert.h"
 
-namespace pbft::sim {
+namespace pbft {
 
 namespace {
 
@@ -60,4 +60,4 @@ bool Random::chance(double p) {
   return u < p;
 }
 
-}  // namespace pbft::sim
+}  // namespace pbft

@@ -1,9 +1,9 @@
-#include "sim/workload.h"
+#include "src/workload/workload.h"
 
 #include <algorithm>
 #include <string>
 
-namespace pbft::sim {
+namespace pbft::workload {
 
 namespace {
 
@@ -66,4 +66,4 @@ Status record_result(history::Entry& entry, ByteView result) {
   return Status::error(std::string("unexpected result code ") + kv::code_name(code));
 }
 
-}  // namespace pbft::sim
+}  // namespace pbft::workload

@@ -1,16 +1,17 @@
-// The simulator's only source of randomness: a seeded xoshiro256** generator
-// with its own bounded-uniform and probability functions. The std::
+// The seeded random generator: the simulator's only source of randomness,
+// and the load generator's (pbft bench's key-value workload). A xoshiro256**
+// generator with its own bounded-uniform and probability functions. The std::
 // distributions are implementation-defined (libstdc++ and libc++ draw
 // differently), so a seed would not replay across standard libraries; these
 // functions are specified here and give the same numbers everywhere.
 //
-// Thread safety: none; one simulation owns one Random.
+// Thread safety: none; one simulation (or one load generator) owns one Random.
 #pragma once
 
 #include <array>
 #include <cstdint>
 
-namespace pbft::sim {
+namespace pbft {
 
 class Random {
  public:
@@ -32,4 +33,4 @@ class Random {
   std::array<uint64_t, 4> state_;
 };
 
-}  // namespace pbft::sim
+}  // namespace pbft
