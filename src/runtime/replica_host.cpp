@@ -1,5 +1,5 @@
 // One replica process: the wiring of the parts. ReplicaHost owns the core
-// (Replica and the key-value store it replicates), the listener, the tick and
+// (Replica and the Service it replicates), the listener, the tick and
 // status timers and the signals, and composes the parts that do the rest,
 // each with one job:
 //
@@ -18,7 +18,6 @@
 
 #include <csignal>
 
-#include "pbft/kv.h"
 #include "pbft/replica.h"
 #include "pbft/runtime.h"
 #include "pbft/verifier.h"
@@ -90,7 +89,7 @@ class ReplicaHost final : public ConnectionOwner {
 
   std::unique_ptr<Crypto> crypto_;
   std::unique_ptr<Verifier> verifier_;
-  std::unique_ptr<kv::Store> store_;
+  std::unique_ptr<Service> service_;  // made by options_.make_service
   std::unique_ptr<Replica> replica_;
 
   asio::ip::tcp::acceptor acceptor_;
@@ -118,9 +117,10 @@ Status ReplicaHost::start() {
   if (!crypto) return Status::error("crypto: " + crypto.reason());
   crypto_ = std::move(crypto).value();
   verifier_ = std::make_unique<Verifier>(config_, *crypto_);
-  store_ = std::make_unique<kv::Store>(cluster_.kv_partitions);
+  if (options_.make_service) service_ = options_.make_service();
+  if (!service_) return Status::error("no service to replicate (ReplicaHostOptions::make_service)");
   Result<std::unique_ptr<Replica>> replica = Replica::create(
-      config_, self, *crypto_, *store_,
+      config_, self, *crypto_, *service_,
       ReplicaOptions{.recovering = options_.recovering, .recovery_nonce = options_.recovery_nonce});
   if (!replica) return Status::error("replica: " + replica.reason());
   replica_ = std::move(replica).value();

@@ -1,4 +1,4 @@
-// The benchmark's baseline: the key-value store behind the same transport
+// The benchmark's baseline: the service alone behind the same transport
 // (listener, connections, frames, request authentication, MAC'd replies)
 // on one server, without replication. A client talks to it as to a cluster
 // of n = 1, f = 0 (one reply is enough). See include/pbft/runtime.h.
@@ -8,7 +8,6 @@
 #include <csignal>
 #include <unordered_map>
 
-#include "pbft/kv.h"
 #include "pbft/runtime.h"
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
@@ -42,7 +41,8 @@ class UnreplicatedHost final : public ConnectionOwner {
     if (!crypto) return Status::error("crypto: " + crypto.reason());
     crypto_ = std::move(crypto).value();
     verifier_ = std::make_unique<Verifier>(cluster_.protocol, *crypto_);
-    store_ = std::make_unique<kv::Store>(cluster_.kv_partitions);
+    if (options_.make_service) service_ = options_.make_service();
+    if (!service_) return Status::error("no service to run (ReplicaHostOptions::make_service)");
     const uint16_t port = cluster_.replicas[0].port;
     std::error_code ec;
     asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), port);
@@ -134,7 +134,7 @@ class UnreplicatedHost final : public ConnectionOwner {
     if (request->timestamp > last.timestamp) {
       const Operation op{request->client, request->timestamp, request->operation};
       std::vector<Bytes> results;
-      store_->execute(++seq_, std::span<const Operation>(&op, 1), results);
+      service_->execute(++seq_, std::span<const Operation>(&op, 1), results);
       executed_++;
       Reply reply;
       reply.view = 0;
@@ -162,7 +162,7 @@ class UnreplicatedHost final : public ConnectionOwner {
   asio::signal_set signals_;
   std::unique_ptr<Crypto> crypto_;
   std::unique_ptr<Verifier> verifier_;
-  std::unique_ptr<kv::Store> store_;
+  std::unique_ptr<Service> service_;  // made by options_.make_service
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> accepted_;
   std::unordered_map<ClientId, LastReply> last_reply_;
   RuntimeCounters counters_;
