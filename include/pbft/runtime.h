@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -127,13 +128,19 @@ struct ReplicaHostOptions {
   uint32_t frame_timeout_ms = 10000;
   // Connections the listener keeps at once (see constants.h).
   size_t max_connections = constants::connections_per_listener_max;
+  // A stop request on this token (from any thread) shuts the host down as
+  // SIGTERM does: for hosts that run on a thread of a larger program (the
+  // tests run a whole cluster in one process). The default token never
+  // stops.
+  std::stop_token stop;
 };
 
-// Runs one replica until SIGTERM or SIGINT (SIGUSR1 logs the counters and
-// writes the status file), on the calling thread. Logs through spdlog's
-// default logger. Returns the process exit status: 0 after a signal,
-// non-zero if the replica could not start (the reason is logged), e.g. its
-// port is taken or make_service made nothing.
+// Runs one replica until SIGTERM or SIGINT, or options.stop (SIGUSR1 logs
+// the counters and writes the status file), on the calling thread. Logs
+// through spdlog's default logger. Returns the process exit status: 0 after
+// a signal or a stop request, non-zero if the replica could not start (the
+// reason is logged), e.g. its port is taken or make_service made nothing.
+// Signals are the process's: every host of the process sees them.
 int run_replica_host(const ReplicaHostOptions& options);
 
 // The benchmark's baseline (`pbft bench --unreplicated`): the service

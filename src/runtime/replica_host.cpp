@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <stop_token>
 
 #include "pbft/replica.h"
 #include "pbft/runtime.h"
@@ -321,6 +322,10 @@ int run_replica_host(const ReplicaHostOptions& options) {
     spdlog::error("replica {} cannot start: {}", options.id, s.reason());
     return 1;
   }
+  // A stop request (from another thread) shuts down as a signal does.
+  std::stop_callback on_stop(options.stop, [&io, &host] {
+    asio::post(io, [&host] { host.shutdown("a stop request"); });
+  });
   io.run();
   return host.exit_status();
 }

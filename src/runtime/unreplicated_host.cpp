@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <stop_token>
 #include <unordered_map>
 
 #include "pbft/runtime.h"
@@ -59,16 +60,23 @@ class UnreplicatedHost final : public ConnectionOwner {
     signals_.add(SIGTERM);
     signals_.async_wait([this](const std::error_code& e, int) {
       if (e) return;
-      spdlog::info("shutting down: executed {} requests; runtime {}", executed_,
-                   to_json(counters_));
-      std::error_code ignored;
-      acceptor_.close(ignored);
-      std::vector<std::shared_ptr<Connection>> open;
-      for (auto& [serial, c] : accepted_) open.push_back(c);
-      for (auto& c : open) c->close("shutting down");
-      io_.stop();
+      shutdown();
     });
     return Status::ok();
+  }
+
+  // Stops everything and ends the loop (idempotent).
+  void shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    spdlog::info("shutting down: executed {} requests; runtime {}", executed_, to_json(counters_));
+    std::error_code ignored;
+    acceptor_.close(ignored);
+    signals_.cancel(ignored);
+    std::vector<std::shared_ptr<Connection>> open;
+    for (auto& [serial, c] : accepted_) open.push_back(c);
+    for (auto& c : open) c->close("shutting down");
+    io_.stop();
   }
 
  private:
@@ -168,6 +176,7 @@ class UnreplicatedHost final : public ConnectionOwner {
   RuntimeCounters counters_;
   Seq seq_ = 0;
   uint64_t executed_ = 0;
+  bool stopping_ = false;
 };
 
 }  // namespace
@@ -179,6 +188,10 @@ int run_unreplicated_host(const ReplicaHostOptions& options) {
     spdlog::error("unreplicated server cannot start: {}", s.reason());
     return 1;
   }
+  // A stop request (from another thread) shuts down as a signal does.
+  std::stop_callback on_stop(options.stop, [&io, &host] {
+    asio::post(io, [&host] { host.shutdown(); });
+  });
   io.run();
   return 0;
 }
