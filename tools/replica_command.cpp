@@ -79,6 +79,7 @@ int run_replica(const ReplicaArgs& args) {
   options.secret_key = secret.value();
   options.verify_threads = args.verify_threads;
   options.max_connections = args.max_connections;
+  options.make_service = make_kv_service(cluster.value());
   options.data_dir = args.data_dir.empty()
                          ? cluster->directory / "data" / fmt::format("replica-{}", args.id)
                          : std::filesystem::path(args.data_dir);

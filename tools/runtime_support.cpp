@@ -5,6 +5,8 @@
 
 #include <chrono>
 
+#include "pbft/kv.h"
+
 namespace pbft::tools {
 
 Status setup_logging(const std::string& level, const std::string& who) {
@@ -33,6 +35,12 @@ Result<SecretKey> load_client_key(const ClusterConfig& cluster, ClientId id) {
     return Status::error("clients (id " + std::to_string(id) + ") names no key_file");
   }
   return load_secret_key(file->second, key->second);
+}
+
+std::function<std::unique_ptr<Service>()> make_kv_service(const ClusterConfig& cluster) {
+  return [partitions = cluster.kv.partitions]() -> std::unique_ptr<Service> {
+    return std::make_unique<kv::Store>(partitions);
+  };
 }
 
 uint64_t wall_clock_ns() {

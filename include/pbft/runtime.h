@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "pbft/client.h"
 #include "pbft/cluster_config.h"
 #include "pbft/constants.h"
+#include "pbft/service.h"
 #include "pbft/status.h"
 #include "pbft/types.h"
 
@@ -103,6 +105,15 @@ struct ReplicaHostOptions {
   ClusterConfig cluster;
   ReplicaId id = 0;
   SecretKey secret_key{};
+  // Makes the service the host replicates (required): the runtime is
+  // generic over it, the caller chooses it (`pbft replica` passes the
+  // key-value store). Called once, at start, on the thread that runs the
+  // host; the host owns the service and calls it only on its event-loop
+  // thread (that same thread), never concurrently, as service.h requires.
+  // Every replica of a cluster must make the same service, in the same
+  // initial state, with the same partition_count(). A null result makes
+  // the start fail.
+  std::function<std::unique_ptr<Service>()> make_service;
   // Where status.json is written (every status_period_ms and at exit).
   std::filesystem::path data_dir;
   // A restarted replica (no persisted state): see ReplicaOptions.
@@ -117,18 +128,27 @@ struct ReplicaHostOptions {
   uint32_t frame_timeout_ms = 10000;
   // Connections the listener keeps at once (see constants.h).
   size_t max_connections = constants::connections_per_listener_max;
+  // A stop request on this token (from any thread) shuts the host down as
+  // SIGTERM does: for hosts that run on a thread of a larger program (the
+  // tests run a whole cluster in one process). The default token never
+  // stops.
+  std::stop_token stop;
 };
 
-// Runs one replica until SIGTERM or SIGINT (SIGUSR1 logs the counters and
-// writes the status file). Logs through spdlog's default logger. Returns
-// the process exit status: 0 after a signal, non-zero if the replica could
-// not start (the reason is logged), e.g. its port is taken.
+// Runs one replica until SIGTERM or SIGINT, or options.stop (SIGUSR1 logs
+// the counters and writes the status file), on the calling thread. Logs
+// through spdlog's default logger. Returns the process exit status: 0 after
+// a signal or a stop request, non-zero if the replica could not start (the
+// reason is logged), e.g. its port is taken or make_service made nothing.
+// Signals are the process's: every host of the process sees them.
 int run_replica_host(const ReplicaHostOptions& options);
 
-// The benchmark's baseline (`pbft bench --unreplicated`): the key-value
-// store alone on replica 0's port, behind the same transport and request
-// authentication, executing each request as it arrives, without
-// replication. Clients see it as the cluster unreplicated_view(cluster).
+// The benchmark's baseline (`pbft bench --unreplicated`): the service
+// (options.make_service) alone on replica 0's port, behind the same
+// transport and request authentication, executing each request as it
+// arrives, without replication. Clients see it as the cluster
+// unreplicated_view(cluster). Runs until SIGTERM or SIGINT, like
+// run_replica_host.
 int run_unreplicated_host(const ReplicaHostOptions& options);
 // The cluster with replica 0 only, n = 1 and f = 0.
 ClusterConfig unreplicated_view(const ClusterConfig& cluster);

@@ -1,4 +1,4 @@
-// The benchmark's baseline: the key-value store behind the same transport
+// The benchmark's baseline: the service alone behind the same transport
 // (listener, connections, frames, request authentication, MAC'd replies)
 // on one server, without replication. A client talks to it as to a cluster
 // of n = 1, f = 0 (one reply is enough). See include/pbft/runtime.h.
@@ -6,9 +6,9 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <stop_token>
 #include <unordered_map>
 
-#include "pbft/kv.h"
 #include "pbft/runtime.h"
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
@@ -42,7 +42,8 @@ class UnreplicatedHost final : public ConnectionOwner {
     if (!crypto) return Status::error("crypto: " + crypto.reason());
     crypto_ = std::move(crypto).value();
     verifier_ = std::make_unique<Verifier>(cluster_.protocol, *crypto_);
-    store_ = std::make_unique<kv::Store>(cluster_.kv.partitions);
+    if (options_.make_service) service_ = options_.make_service();
+    if (!service_) return Status::error("no service to run (ReplicaHostOptions::make_service)");
     const uint16_t port = cluster_.replicas[0].port;
     std::error_code ec;
     asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), port);
@@ -59,16 +60,23 @@ class UnreplicatedHost final : public ConnectionOwner {
     signals_.add(SIGTERM);
     signals_.async_wait([this](const std::error_code& e, int) {
       if (e) return;
-      spdlog::info("shutting down: executed {} requests; runtime {}", executed_,
-                   to_json(counters_));
-      std::error_code ignored;
-      acceptor_.close(ignored);
-      std::vector<std::shared_ptr<Connection>> open;
-      for (auto& [serial, c] : accepted_) open.push_back(c);
-      for (auto& c : open) c->close("shutting down");
-      io_.stop();
+      shutdown();
     });
     return Status::ok();
+  }
+
+  // Stops everything and ends the loop (idempotent).
+  void shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    spdlog::info("shutting down: executed {} requests; runtime {}", executed_, to_json(counters_));
+    std::error_code ignored;
+    acceptor_.close(ignored);
+    signals_.cancel(ignored);
+    std::vector<std::shared_ptr<Connection>> open;
+    for (auto& [serial, c] : accepted_) open.push_back(c);
+    for (auto& c : open) c->close("shutting down");
+    io_.stop();
   }
 
  private:
@@ -134,7 +142,7 @@ class UnreplicatedHost final : public ConnectionOwner {
     if (request->timestamp > last.timestamp) {
       const Operation op{request->client, request->timestamp, request->operation};
       std::vector<Bytes> results;
-      store_->execute(++seq_, std::span<const Operation>(&op, 1), results);
+      service_->execute(++seq_, std::span<const Operation>(&op, 1), results);
       executed_++;
       Reply reply;
       reply.view = 0;
@@ -162,12 +170,13 @@ class UnreplicatedHost final : public ConnectionOwner {
   asio::signal_set signals_;
   std::unique_ptr<Crypto> crypto_;
   std::unique_ptr<Verifier> verifier_;
-  std::unique_ptr<kv::Store> store_;
+  std::unique_ptr<Service> service_;  // made by options_.make_service
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> accepted_;
   std::unordered_map<ClientId, LastReply> last_reply_;
   RuntimeCounters counters_;
   Seq seq_ = 0;
   uint64_t executed_ = 0;
+  bool stopping_ = false;
 };
 
 }  // namespace
@@ -179,6 +188,10 @@ int run_unreplicated_host(const ReplicaHostOptions& options) {
     spdlog::error("unreplicated server cannot start: {}", s.reason());
     return 1;
   }
+  // A stop request (from another thread) shuts down as a signal does.
+  std::stop_callback on_stop(options.stop, [&io, &host] {
+    asio::post(io, [&host] { host.shutdown(); });
+  });
   io.run();
   return 0;
 }

@@ -1,0 +1,195 @@
+#include "src/runtime/verification.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "pbft/assert.h"
+#include "pbft/wire.h"
+#include "src/runtime/connection.h"
+
+namespace pbft::runtime {
+
+namespace {
+
+std::string principal_name(const Message& m) {
+  const Principal p = sender_of(m);
+  return fmt::format("{}{}", p.kind == PrincipalKind::replica ? "replica " : "client ", p.id);
+}
+
+FrameOutcome undecodable(std::string reason) {
+  FrameOutcome out;
+  out.kind = FrameOutcome::Kind::undecodable;
+  out.reason = std::move(reason);
+  return out;
+}
+
+MessageType type_of(ByteView frame) {
+  PBFT_ASSERT(frame.size() >= constants::header_size);  // Connection checked the header
+  return static_cast<MessageType>(frame[5]);
+}
+
+// Votes the core may no longer want (Replica::wants): decoded on the loop,
+// before their authentication is checked.
+bool is_vote(ByteView frame) {
+  const MessageType type = type_of(frame);
+  return type == MessageType::prepare || type == MessageType::commit;
+}
+
+}  // namespace
+
+FrameOutcome examine(Message message, const Verifier& verifier, const ClusterConfig& cluster,
+                     BatchRequests requests) {
+  FrameOutcome out;
+  const Principal sender = sender_of(message);
+  if ((sender.kind == PrincipalKind::replica && sender.id >= cluster.protocol.n) ||
+      (sender.kind == PrincipalKind::client && cluster.clients.count(sender.id) == 0)) {
+    out.kind = FrameOutcome::Kind::unknown_sender;
+    out.reason = principal_name(message) + " is not in the cluster file";
+    return out;
+  }
+  Result<Verified> verified = verifier.verify(std::move(message), requests);
+  if (!verified) {
+    out.kind = FrameOutcome::Kind::unauthentic;
+    out.reason = verified.reason();
+    return out;
+  }
+  out.verified = std::move(verified).value();
+  return out;
+}
+
+FrameOutcome examine(ByteView frame, const Verifier& verifier, const ClusterConfig& cluster) {
+  Result<Message> decoded = wire::decode(frame);
+  if (!decoded) return undecodable(decoded.reason());
+  return examine(std::move(decoded).value(), verifier, cluster);
+}
+
+void count_dropped(const FrameOutcome& outcome, const Connection& c, RuntimeCounters& counters) {
+  switch (outcome.kind) {
+    case FrameOutcome::Kind::ok:
+      PBFT_ASSERT(false);
+      return;
+    case FrameOutcome::Kind::undecodable:
+      counters.frames_undecodable++;
+      spdlog::debug("dropped a frame from {} that does not decode: {}", c.remote_address(),
+                    outcome.reason);
+      return;
+    case FrameOutcome::Kind::unknown_sender:
+      counters.frames_unknown_sender++;
+      spdlog::debug("dropped a frame from {}: {}", c.remote_address(), outcome.reason);
+      return;
+    case FrameOutcome::Kind::unwanted:
+      counters.frames_unwanted++;
+      return;
+    case FrameOutcome::Kind::unauthentic:
+      counters.frames_unauthentic++;
+      spdlog::debug("dropped a frame from {} that is not authentic: {}", c.remote_address(),
+                    outcome.reason);
+      return;
+  }
+  PBFT_ASSERT(false);
+}
+
+Cost verify_cost(ByteView frame, const ProtocolConfig& config) {
+  constexpr size_t cheap_bytes_max = 16 * 1024;
+  constexpr size_t one_signature_bytes_max = 64 * 1024;
+  const bool macs = config.client_auth == RequestAuth::authenticator;
+  switch (type_of(frame)) {
+    case MessageType::request:
+      if (!macs) return Cost::one_signature;
+      return frame.size() <= cheap_bytes_max ? Cost::cheap : Cost::heavy;
+    case MessageType::commit:
+    case MessageType::reply:
+    case MessageType::status:
+    case MessageType::fetch:
+    case MessageType::fetch_reply:
+      return frame.size() <= cheap_bytes_max ? Cost::cheap : Cost::heavy;
+    case MessageType::prepare:
+    case MessageType::checkpoint:
+      return Cost::one_signature;
+    case MessageType::pre_prepare:
+      // Its own signature, and each request's MACs or signature.
+      return macs && frame.size() <= one_signature_bytes_max ? Cost::one_signature : Cost::heavy;
+    default:
+      return Cost::heavy;
+  }
+}
+
+// SCREENING: see verification.h.
+ScreenedFrame screen_frame(ByteView frame, Replica& replica, const ProtocolConfig& config) {
+  ScreenedFrame out;
+  // Some frames are decoded here, where the core can say what it needs
+  // checked. A vote for a slot that is already prepared (committed) changes
+  // nothing: skip its signature (MAC); the replica keeps such a prepare,
+  // unchecked, to relay to a peer that lags (Replica::keep_unchecked). A
+  // pre-prepare whose signed requests this replica may leave to the others
+  // (Replica::leaves_batch_unchecked) costs one signature check instead of
+  // one per request.
+  const bool signed_batch = type_of(frame) == MessageType::pre_prepare &&
+                            config.client_auth == RequestAuth::signature;
+  if (!is_vote(frame) && !signed_batch) return out;
+  Result<Message> decoded = wire::decode(frame);
+  if (!decoded) {
+    out.settled = undecodable(decoded.reason());
+    return out;
+  }
+  if (!replica.wants(decoded.value())) {
+    replica.keep_unchecked(std::move(decoded).value());
+    FrameOutcome unwanted;
+    unwanted.kind = FrameOutcome::Kind::unwanted;
+    out.settled = std::move(unwanted);
+    return out;
+  }
+  if (replica.leaves_batch_unchecked(decoded.value())) out.requests = BatchRequests::unchecked;
+  out.decoded = std::move(decoded).value();
+  return out;
+}
+
+FrameChecker::FrameChecker(asio::io_context& io, unsigned threads, const Verifier& verifier,
+                           const ClusterConfig& cluster)
+    : verifier_(verifier), cluster_(cluster), pool_(io, threads) {}
+
+bool FrameChecker::checks_here(ByteView frame, const ScreenedFrame& screened) const {
+  // Cheap frames are checked here: the hand-off to a worker and back costs
+  // more. So is a frame with one signature while no worker is busy: the
+  // hand-off's two thread switches would add to its latency what they save
+  // only when there is other work to overlap.
+  const Cost cost = screened.requests == BatchRequests::unchecked
+                        ? Cost::one_signature
+                        : verify_cost(frame, cluster_.protocol);
+  return pool_.threads() == 0 || cost == Cost::cheap ||
+         (cost == Cost::one_signature && pool_jobs_ == 0);
+}
+
+FrameOutcome FrameChecker::check_here(ByteView frame, ScreenedFrame screened) const {
+  return screened.decoded
+             ? examine(std::move(*screened.decoded), verifier_, cluster_, screened.requests)
+             : examine(frame, verifier_, cluster_);
+}
+
+void FrameChecker::check_on_pool(Bytes frame, ScreenedFrame screened,
+                                 std::function<void(FrameOutcome)> done) {
+  const Verifier* verifier = &verifier_;
+  const ClusterConfig* cluster = &cluster_;
+  std::function<FrameOutcome()> work;
+  if (screened.decoded) {
+    work = [decoded = std::make_shared<Message>(std::move(*screened.decoded)), verifier, cluster,
+            requests = screened.requests]() {
+      return examine(std::move(*decoded), *verifier, *cluster, requests);
+    };
+  } else {
+    work = [shared_frame = std::make_shared<Bytes>(std::move(frame)), verifier, cluster]() {
+      FrameOutcome out = examine(*shared_frame, *verifier, *cluster);
+      shared_frame->clear();
+      shared_frame->shrink_to_fit();
+      return out;
+    };
+  }
+  pool_jobs_++;
+  pool_.submit<FrameOutcome>(std::move(work),
+                             [this, done = std::move(done)](FrameOutcome outcome) {
+                               pool_jobs_--;
+                               done(std::move(outcome));
+                             });
+}
+
+}  // namespace pbft::runtime

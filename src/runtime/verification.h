@@ -1,0 +1,106 @@
+// Verification cost: what checking an incoming frame costs, and so where it
+// is checked. A frame is first screened on the loop (screen_frame: the core
+// may not need it checked at all), then checked inline when the hand-off to
+// the verification pool would cost more than the check, else on the pool.
+// Internal to src/runtime; docs/design.md ("Verification off the loop",
+// "Votes nobody needs") says why.
+//
+// Thread safety: examine() runs on any thread (wire::decode and
+// Verifier::verify are thread-safe); everything else is for the event-loop
+// thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "pbft/cluster_config.h"
+#include "pbft/messages.h"
+#include "pbft/replica.h"
+#include "pbft/runtime.h"
+#include "pbft/verifier.h"
+#include "src/runtime/verify_pool.h"
+
+namespace pbft::runtime {
+
+class Connection;
+
+// What checking one frame found out: a verified message, or why it is
+// dropped.
+struct FrameOutcome {
+  enum class Kind : uint8_t { ok, undecodable, unknown_sender, unauthentic, unwanted };
+  Kind kind = Kind::ok;
+  std::optional<Verified> verified;
+  std::string reason;
+};
+
+// Checks a decoded frame's sender (it must be in the cluster file) and its
+// authentication; `requests` says whether a pre-prepare's requests are
+// checked too.
+FrameOutcome examine(Message message, const Verifier& verifier, const ClusterConfig& cluster,
+                     BatchRequests requests = BatchRequests::checked);
+// Decodes and checks one frame.
+FrameOutcome examine(ByteView frame, const Verifier& verifier, const ClusterConfig& cluster);
+
+// Counts (and logs at debug level) a frame that is not handed to the core,
+// by the reason its outcome gives. Not for ok outcomes.
+void count_dropped(const FrameOutcome& outcome, const Connection& c, RuntimeCounters& counters);
+
+// What checking a frame costs, which decides where it is checked.
+enum class Cost : uint8_t {
+  cheap,          // MACs only, and small: a few microseconds
+  one_signature,  // one Ed25519 verification (~50 us), perhaps with MACs
+  heavy,          // several signatures, or much to hash
+};
+// The frame's header must have passed wire::decode_header.
+Cost verify_cost(ByteView frame, const ProtocolConfig& config);
+
+// ---------------------------------------------------------------- screening
+//
+// SCREENING (the lead engineer is replacing this with one core call, e.g.
+// Replica::screen, and wire::peek_type; keep it in this one function).
+//
+// What the loop decided about a frame before its authentication is checked.
+struct ScreenedFrame {
+  // Set when the frame is settled already (undecodable, or a vote the core
+  // no longer wants, now kept unchecked by it).
+  std::optional<FrameOutcome> settled;
+  // The frame decoded here, if it was (votes and signed batches).
+  std::optional<Message> decoded;
+  BatchRequests requests = BatchRequests::checked;
+};
+ScreenedFrame screen_frame(ByteView frame, Replica& replica, const ProtocolConfig& config);
+
+// ------------------------------------------------------------------ checking
+
+// Checks screened frames inline or on a VerifyPool. Holds the pool; the
+// verifier and the cluster must outlive it.
+class FrameChecker {
+ public:
+  FrameChecker(asio::io_context& io, unsigned threads, const Verifier& verifier,
+               const ClusterConfig& cluster);
+
+  // Whether the frame is checked inline (check_here) rather than on the
+  // pool (check_on_pool): cheap frames always, a frame with one signature
+  // while no job is on the pool, every frame when the pool has no threads.
+  bool checks_here(ByteView frame, const ScreenedFrame& screened) const;
+  FrameOutcome check_here(ByteView frame, ScreenedFrame screened) const;
+  // `done` runs later on the loop thread with the outcome (never if the
+  // pool is stopped first).
+  void check_on_pool(Bytes frame, ScreenedFrame screened,
+                     std::function<void(FrameOutcome)> done);
+
+  void stop() { pool_.stop(); }
+  unsigned threads() const { return pool_.threads(); }
+  size_t jobs_on_pool() const { return pool_jobs_; }
+
+ private:
+  const Verifier& verifier_;
+  const ClusterConfig& cluster_;
+  VerifyPool pool_;
+  size_t pool_jobs_ = 0;  // frames handed to the pool, outcome not back yet
+};
+
+}  // namespace pbft::runtime

@@ -1,0 +1,203 @@
+// Back-pressure (src/runtime/back_pressure.h) on its own: the byte budget
+// over all connections, the strangers' part of it, the per-connection frame
+// limit, and a paused connection resuming when bytes are released, over a
+// real loopback socket.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <vector>
+
+#include "pbft/wire.h"
+#include "src/runtime/back_pressure.h"
+#include "src/runtime/connection.h"
+
+namespace pbft::runtime {
+namespace {
+
+using std::chrono::milliseconds;
+
+// An owner whose reservations go to a BackPressure, and which holds every
+// frame (its bytes stay reserved) until the test releases it.
+class HoldingOwner : public ConnectionOwner {
+ public:
+  explicit HoldingOwner(BackPressure::Limits limits) : budget(limits) {}
+  void on_hello(Connection&, const Hello&) override {}
+  bool reserve(Connection& c, size_t bytes) override { return budget.reserve(c, bytes); }
+  void on_frame(Connection& c, Bytes frame) override {
+    held.push_back(Held{frame.size(), c.reserved_as_stranger});
+  }
+  void on_closed(Connection& c, const std::string&) override { budget.on_closed(c); }
+  // Done with the oldest frame held.
+  void release_one() {
+    ASSERT_FALSE(held.empty());
+    budget.release(held.front().bytes, held.front().from_stranger);
+    held.erase(held.begin());
+    released++;
+  }
+  size_t delivered() const { return held.size() + released; }
+
+  struct Held {
+    size_t bytes;
+    bool from_stranger;
+  };
+  BackPressure budget;
+  std::vector<Held> held;
+  size_t released = 0;
+};
+
+// An accepted server-side socket and the client socket connected to it.
+struct SocketPair {
+  explicit SocketPair(asio::io_context& io) : server(io), client(io) {
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
+    client.connect(acceptor.local_endpoint());
+    acceptor.accept(server);
+  }
+  asio::ip::tcp::socket server;
+  asio::ip::tcp::socket client;
+};
+
+Bytes prepare_frame(Seq seq) {
+  Prepare p;
+  p.seq = seq;
+  p.sender = 1;
+  return wire::encode(Message(p));
+}
+
+// Runs the loop until `done` holds (true) or 5 s pass (false).
+bool run_until(asio::io_context& io, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    if (io.stopped()) io.restart();
+    io.run_for(milliseconds(5));
+  }
+  return true;
+}
+
+// Runs the loop for a while (less if it runs out of work), for things that
+// must not happen.
+void run_for(asio::io_context& io, milliseconds how_long) {
+  if (io.stopped()) io.restart();
+  io.run_for(how_long);
+}
+
+TEST(RuntimeBackPressure, KnownConnectionsShareTheBudgetStrangersOnlyTheirPart) {
+  asio::io_context io;
+  SocketPair a(io);
+  SocketPair b(io);
+  HoldingOwner owner(BackPressure::Limits{.frames_per_connection_max = 8,
+                                          .bytes_max = 300,
+                                          .stranger_bytes_max = 100});
+  RuntimeCounters counters;
+  auto known = std::make_shared<Connection>(std::move(a.server), owner, counters,
+                                            QueueLimits{8, 1 << 20}, true, milliseconds(5000), "k");
+  auto stranger = std::make_shared<Connection>(std::move(b.server), owner, counters,
+                                               QueueLimits{8, 1 << 20}, true, milliseconds(5000),
+                                               "s");
+  known->authentic = true;
+  BackPressure& budget = owner.budget;
+
+  EXPECT_TRUE(budget.reserve(*stranger, 80));
+  EXPECT_TRUE(stranger->reserved_as_stranger);
+  EXPECT_FALSE(budget.reserve(*stranger, 30)) << "over the strangers' part";
+  EXPECT_TRUE(budget.reserve(*known, 200)) << "a known connection uses the rest";
+  EXPECT_FALSE(known->reserved_as_stranger);
+  EXPECT_FALSE(budget.reserve(*known, 30)) << "over the whole budget";
+  EXPECT_EQ(budget.bytes_in_use(), 280u);
+  EXPECT_EQ(budget.stranger_bytes_in_use(), 80u);
+  EXPECT_EQ(budget.paused_connections(), 2u);
+
+  budget.release(80, true);
+  EXPECT_EQ(budget.bytes_in_use(), 200u);
+  EXPECT_EQ(budget.stranger_bytes_in_use(), 0u);
+  EXPECT_EQ(budget.paused_connections(), 0u) << "each paused connection got its chance";
+  budget.release(200, false);
+  EXPECT_EQ(budget.bytes_in_use(), 0u);
+}
+
+TEST(RuntimeBackPressure, OneConnectionHoldsAtMostItsFrameLimit) {
+  asio::io_context io;
+  SocketPair a(io);
+  HoldingOwner owner(BackPressure::Limits{.frames_per_connection_max = 2,
+                                          .bytes_max = 1 << 20,
+                                          .stranger_bytes_max = 1 << 20});
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(a.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "c");
+  c->in_verification = 2;  // frames of c between arrival and hand-over
+  EXPECT_FALSE(owner.budget.reserve(*c, 10));
+  c->in_verification = 1;
+  EXPECT_TRUE(owner.budget.reserve(*c, 10));
+}
+
+// Over a real socket: a stranger that fills the strangers' part stops
+// reading (the rest stays in the kernel's buffers: TCP pushes back on the
+// sender) and resumes when a frame is released; once it is known, the
+// whole budget is open to it.
+TEST(RuntimeBackPressure, APausedConnectionResumesWhenBytesAreReleased) {
+  const size_t frame_bytes = prepare_frame(1).size();
+  asio::io_context io;
+  SocketPair pair(io);
+  HoldingOwner owner(BackPressure::Limits{.frames_per_connection_max = 64,
+                                          .bytes_max = 4 * frame_bytes,
+                                          .stranger_bytes_max = 2 * frame_bytes});
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
+  c->start(std::nullopt);
+  Bytes stream = encode_hello(Hello{Hello::Kind::replica, 1});
+  for (Seq s = 1; s <= 8; s++) {
+    const Bytes f = prepare_frame(s);
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  asio::write(pair.client, asio::buffer(stream));
+
+  ASSERT_TRUE(run_until(io, [&] { return owner.delivered() == 2; }));
+  run_for(io, milliseconds(50));
+  EXPECT_EQ(owner.delivered(), 2u) << "the strangers' part holds two frames";
+  EXPECT_TRUE(c->paused());
+  EXPECT_GE(counters.read_pauses, 1u);
+  EXPECT_EQ(owner.budget.stranger_bytes_in_use(), 2 * frame_bytes);
+
+  owner.release_one();
+  ASSERT_TRUE(run_until(io, [&] { return owner.delivered() == 3; }));
+  run_for(io, milliseconds(50));
+  EXPECT_EQ(owner.delivered(), 3u);
+
+  // Authentic now: the connection may use the whole budget (four frames).
+  c->authentic = true;
+  owner.release_one();
+  ASSERT_TRUE(run_until(io, [&] { return owner.held.size() == 4; }));
+  run_for(io, milliseconds(50));
+  EXPECT_EQ(owner.held.size(), 4u) << "the whole budget holds four frames";
+  EXPECT_EQ(owner.budget.bytes_in_use(), 4 * frame_bytes);
+
+  while (!owner.held.empty()) owner.release_one();
+  ASSERT_TRUE(run_until(io, [&] { return owner.delivered() == 8; }));
+  while (!owner.held.empty()) owner.release_one();
+  EXPECT_EQ(owner.budget.bytes_in_use(), 0u);
+  EXPECT_EQ(owner.budget.stranger_bytes_in_use(), 0u);
+  c->close("done");
+}
+
+TEST(RuntimeBackPressure, ClosingMidFrameReleasesTheFramesReservation) {
+  const Bytes frame = prepare_frame(1);
+  asio::io_context io;
+  SocketPair pair(io);
+  HoldingOwner owner(BackPressure::Limits{});
+  RuntimeCounters counters;
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
+  c->start(std::nullopt);
+  Bytes stream = encode_hello(Hello{Hello::Kind::replica, 1});
+  stream.insert(stream.end(), frame.begin(), frame.end() - 1);  // all but the last byte
+  asio::write(pair.client, asio::buffer(stream));
+  ASSERT_TRUE(run_until(io, [&] { return owner.budget.bytes_in_use() == frame.size(); }));
+  EXPECT_EQ(owner.delivered(), 0u);
+  c->close("gone mid-frame");
+  EXPECT_EQ(owner.budget.bytes_in_use(), 0u);
+  EXPECT_EQ(owner.budget.stranger_bytes_in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace pbft::runtime
