@@ -67,7 +67,9 @@ struct InMemoryCluster {
 
   void drain_replica(ReplicaId i) {
     Effects e = replicas[i]->take_effects();
-    for (Send& s : e.sends) queue.push_back({Principal::replica(i), s.to, std::move(s.message)});
+    for (Send& s : e.all<Send>()) {
+      queue.push_back({Principal::replica(i), s.to, std::move(s.message)});
+    }
   }
   void drain_client(ClientId c) {
     ClientEffects e = clients[c]->take_effects();

@@ -213,23 +213,25 @@ class TransferCluster {
 
   void drain_replica(ReplicaId i) {
     Effects e = replicas_[i]->take_effects();
+    std::vector<Send> sends = e.all<Send>();
     if (i == lagging) {
       if (!transfer_started && replicas_[i]->counters().state_transfers_started > 0) {
         transfer_started = Clock::now();
         transfer_started_tick = ticks_;
       }
-      for (const Send& s : e.sends) {
+      for (const Send& s : sends) {
         if (!std::holds_alternative<Fetch>(*s.message)) continue;
         fetches_sent++;
         fetch_wire_bytes_out += wire::encode(*s.message).size();
       }
-      if (!e.installed.empty() && !transfer_installed) {
+      const std::vector<StateInstalled> now_installed = e.all<StateInstalled>();
+      if (!now_installed.empty() && !transfer_installed) {
         transfer_installed = Clock::now();
         transfer_installed_tick = ticks_;
       }
-      for (StateInstalled& x : e.installed) installed.push_back(x);
+      for (const StateInstalled& x : now_installed) installed.push_back(x);
     }
-    for (Send& s : e.sends) queue_.push_back({Principal::replica(i), s.to, std::move(s.message)});
+    for (Send& s : sends) queue_.push_back({Principal::replica(i), s.to, std::move(s.message)});
   }
   void drain_client(ClientId c) {
     ClientEffects e = clients_[c]->take_effects();

@@ -6,6 +6,51 @@
 
 namespace pbft::sim {
 
+std::string describe(const Message& message) {
+  struct Describe {
+    std::string operator()(const Request& m) const {
+      return fmt::format("request c{} t{}", m.client, m.timestamp);
+    }
+    std::string operator()(const PrePrepare& m) const {
+      return fmt::format("pre-prepare v{} s{} ({} requests)", m.view, m.seq, m.batch.size());
+    }
+    std::string operator()(const Prepare& m) const {
+      return fmt::format("prepare v{} s{}", m.view, m.seq);
+    }
+    std::string operator()(const Commit& m) const {
+      return fmt::format("commit v{} s{}", m.view, m.seq);
+    }
+    std::string operator()(const Reply& m) const {
+      return fmt::format("reply v{} c{} t{}{}", m.view, m.client, m.timestamp,
+                         m.full ? "" : " (digest)");
+    }
+    std::string operator()(const Checkpoint& m) const {
+      return fmt::format("checkpoint s{}", m.seq);
+    }
+    std::string operator()(const ViewChange& m) const {
+      return fmt::format("view-change v{} stable s{} ({} prepared)", m.new_view, m.stable_seq,
+                         m.prepared.size());
+    }
+    std::string operator()(const NewView& m) const {
+      return fmt::format("new-view v{} ({} pre-prepares)", m.view, m.pre_prepares.size());
+    }
+    std::string operator()(const StatusMessage& m) const {
+      return fmt::format("status v{} executed s{} stable s{}{}", m.view, m.last_executed,
+                         m.last_stable, m.recovering ? " recovering" : "");
+    }
+    std::string operator()(const Fetch& m) const {
+      return fmt::format("fetch checkpoint s{} level {} index {} offset {}", m.checkpoint, m.level,
+                         m.index, m.offset);
+    }
+    std::string operator()(const FetchReply& m) const {
+      return fmt::format("fetch-reply checkpoint s{} level {} index {} ({} digests, {} bytes)",
+                         m.checkpoint, m.level, m.index, m.digests.size(), m.data.size());
+    }
+  };
+  return std::visit(Describe{}, message);
+}
+
+
 namespace {
 
 std::string short_digest(const Digest& d) { return to_hex(ByteView(d.data(), 8)); }
@@ -274,5 +319,78 @@ std::optional<Failure> check_liveness(const std::vector<ClientProgress>& clients
   }
   return std::nullopt;
 }
+
+// ------------------------------------------------------------ write-ahead
+
+namespace {
+
+// What a binding message commits its sender to, and the view it is in.
+struct Binding {
+  std::tuple<uint8_t, View, Seq, Digest> key;
+  std::optional<View> view;
+};
+
+std::optional<Binding> binding_of(const Message& message) {
+  const auto type = static_cast<uint8_t>(message.index());
+  return std::visit(
+      [&](const auto& m) -> std::optional<Binding> {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, PrePrepare> || std::is_same_v<T, Prepare> ||
+                      std::is_same_v<T, Commit>) {
+          return Binding{{type, m.view, m.seq, m.digest}, m.view};
+        } else if constexpr (std::is_same_v<T, Checkpoint>) {
+          return Binding{{type, 0, m.seq, m.state_digest}, std::nullopt};
+        } else if constexpr (std::is_same_v<T, ViewChange>) {
+          return Binding{{type, m.new_view, 0, Digest{}}, m.new_view};
+        } else if constexpr (std::is_same_v<T, NewView>) {
+          return Binding{{type, m.view, 0, Digest{}}, m.view};
+        } else {
+          return std::nullopt;
+        }
+      },
+      message);
+}
+
+}  // namespace
+
+void WriteAheadChecker::record(Recorded& recorded, const Message& message) {
+  if (std::optional<Binding> b = binding_of(message)) recorded.messages.insert(b->key);
+  if (const auto* nv = std::get_if<NewView>(&message)) {
+    for (const PrePrepare& pp : nv->pre_prepares) record(recorded, Message(pp));
+  }
+}
+
+void WriteAheadChecker::observe(ReplicaId replica, const Effects& effects) {
+  Recorded& recorded = recorded_[replica];
+  for (const Effect& effect : effects.list) {
+    if (const auto* persist = std::get_if<Persist>(&effect)) {
+      for (const Record& r : persist->records) {
+        if (const auto* view = std::get_if<ViewRecord>(&r)) {
+          recorded.view = view->view;
+        } else {
+          record(recorded, *std::get<SentRecord>(r).message);
+        }
+      }
+      continue;
+    }
+    const auto* send = std::get_if<Send>(&effect);
+    if (send == nullptr || failure_) continue;
+    const Message& m = *send->message;
+    if (sender_of(m) != Principal::replica(replica)) continue;  // a relay binds nobody
+    std::optional<Binding> b = binding_of(m);
+    if (!b) continue;
+    if (!recorded.messages.contains(b->key)) {
+      failure_ = Failure{checker_name::write_ahead,
+                         fmt::format("replica {} sent {} before persisting it", replica,
+                                     describe(m))};
+    } else if (b->view && *b->view > recorded.view) {
+      failure_ = Failure{checker_name::write_ahead,
+                         fmt::format("replica {} sent {} in a view above its recorded view {}",
+                                     replica, describe(m), recorded.view)};
+    }
+  }
+}
+
+void WriteAheadChecker::forget(ReplicaId replica) { recorded_.erase(replica); }
 
 }  // namespace pbft::sim

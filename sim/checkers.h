@@ -36,6 +36,9 @@ struct Failure {
   friend bool operator==(const Failure&, const Failure&) = default;
 };
 
+// The key fields of a message, for logs and failure details.
+std::string describe(const Message& message);
+
 // The checkers' names, as reports print them.
 namespace checker_name {
 inline constexpr const char* agreement = "agreement";
@@ -44,11 +47,37 @@ inline constexpr const char* execution_order = "execution-order";
 inline constexpr const char* commit_quorum = "commit-quorum";
 inline constexpr const char* bounded_memory = "bounded-memory";
 inline constexpr const char* recovery_silence = "recovery-silence";
+inline constexpr const char* write_ahead = "write-ahead";
 inline constexpr const char* catch_up = "catch-up";
 inline constexpr const char* client_results = "client-results";
 inline constexpr const char* linearizability = "linearizability";
 inline constexpr const char* liveness = "liveness";
 }  // namespace checker_name
+
+// Write-ahead (replica.h, Persist): a replica sends a message that binds it
+// (PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT, VIEW-CHANGE, NEW-VIEW in its
+// own name) only after a Persist recorded it, and never in a view above the
+// last view it recorded. Effects are observed in the order the host carries
+// them out; a record covers later effects only. A NEW-VIEW's record covers
+// the pre-prepares of its O, which the new primary re-sends with batches. A
+// wiped replica lost its records (forget).
+class WriteAheadChecker {
+ public:
+  void observe(ReplicaId replica, const Effects& effects);
+  void forget(ReplicaId replica);
+  const std::optional<Failure>& failure() const { return failure_; }
+
+ private:
+  // (message type, view, sequence number, digest): what a vote binds.
+  using Key = std::tuple<uint8_t, View, Seq, Digest>;
+  struct Recorded {
+    std::set<Key> messages;
+    View view = 0;
+  };
+  void record(Recorded& recorded, const Message& message);
+  std::map<ReplicaId, Recorded> recorded_;
+  std::optional<Failure> failure_;
+};
 
 // Commit quorum: a replica executes a batch in view v at sequence number s
 // only after 2f+1 distinct replicas sent COMMIT(v, s, d) for its digest

@@ -103,6 +103,7 @@ std::string to_json_line(const RunReport& r) {
   j["decode_failures"] = r.decode_failures;
   j["verify_failures"] = r.verify_failures;
   j["votes_unwanted"] = r.votes_unwanted;
+  j["records_persisted"] = r.records_persisted;
   j["misaddressed"] = r.misaddressed;
   j["batches_executed"] = r.batches_executed;
   j["view_max"] = r.view_max;

@@ -49,51 +49,6 @@ struct ClientWake {
 };
 using Event = std::variant<Delivery, Tick, ClientWake>;
 
-// The key fields of a message, for the verbose log.
-std::string describe(const Message& message) {
-  struct Describe {
-    std::string operator()(const Request& m) const {
-      return fmt::format("request c{} t{}", m.client, m.timestamp);
-    }
-    std::string operator()(const PrePrepare& m) const {
-      return fmt::format("pre-prepare v{} s{} ({} requests)", m.view, m.seq, m.batch.size());
-    }
-    std::string operator()(const Prepare& m) const {
-      return fmt::format("prepare v{} s{}", m.view, m.seq);
-    }
-    std::string operator()(const Commit& m) const {
-      return fmt::format("commit v{} s{}", m.view, m.seq);
-    }
-    std::string operator()(const Reply& m) const {
-      return fmt::format("reply v{} c{} t{}{}", m.view, m.client, m.timestamp,
-                         m.full ? "" : " (digest)");
-    }
-    std::string operator()(const Checkpoint& m) const {
-      return fmt::format("checkpoint s{}", m.seq);
-    }
-    std::string operator()(const ViewChange& m) const {
-      return fmt::format("view-change v{} stable s{} ({} prepared)", m.new_view, m.stable_seq,
-                         m.prepared.size());
-    }
-    std::string operator()(const NewView& m) const {
-      return fmt::format("new-view v{} ({} pre-prepares)", m.view, m.pre_prepares.size());
-    }
-    std::string operator()(const StatusMessage& m) const {
-      return fmt::format("status v{} executed s{} stable s{}{}", m.view, m.last_executed,
-                         m.last_stable, m.recovering ? " recovering" : "");
-    }
-    std::string operator()(const Fetch& m) const {
-      return fmt::format("fetch checkpoint s{} level {} index {} offset {}", m.checkpoint, m.level,
-                         m.index, m.offset);
-    }
-    std::string operator()(const FetchReply& m) const {
-      return fmt::format("fetch-reply checkpoint s{} level {} index {} ({} digests, {} bytes)",
-                         m.checkpoint, m.level, m.index, m.digests.size(), m.data.size());
-    }
-  };
-  return std::visit(Describe{}, message);
-}
-
 struct ReplicaNode {
   std::unique_ptr<Crypto> crypto;
   std::unique_ptr<kv::Store> store;  // replaced, empty, when the replica is wiped
@@ -177,6 +132,7 @@ class Simulation {
   // was_recovering: the replica was recovering before the input whose
   // effects these are.
   void drain_replica(ReplicaId r, bool was_recovering);
+  void observe_send(ReplicaId r, const std::shared_ptr<const Message>& message);
   void drain_twin(ReplicaId r);
   void plan_byzantine(uint32_t count);
   void attack();
@@ -230,6 +186,7 @@ class Simulation {
   ExecutionOrderChecker execution_order_;
   BoundedMemoryChecker bounded_memory_;
   RecoverySilenceChecker recovery_silence_;
+  WriteAheadChecker write_ahead_;
   std::optional<Failure> client_results_;
 
   std::vector<Episode> episodes_;              // in progress
@@ -341,7 +298,8 @@ RunReport Simulation::run() {
 bool Simulation::safety_violated() const {
   return agreement_.failure() || commit_quorum_.failure() || exactly_once_.failure() ||
          execution_order_.failure() ||
-         bounded_memory_.failure() || recovery_silence_.failure() || client_results_;
+         bounded_memory_.failure() || recovery_silence_.failure() ||
+         write_ahead_.failure() || client_results_;
 }
 
 void Simulation::handle(const Delivery& delivery) {
@@ -457,40 +415,39 @@ void Simulation::handle(const ClientWake& wake) { issue(wake.client); }
 void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
   ReplicaNode& node = *replicas_[r];
   Effects effects = node.replica->take_effects();
-  // This replica's commits first: one input can make it commit and execute.
-  for (const Send& s : effects.sends) {
-    if (const auto* commit = std::get_if<Commit>(s.message.get()); commit && commit->sender == r) {
-      commit_quorum_.observe_commit(r, *commit);
-    }
-  }
-  // Effects keep executions and installs in separate lists. Within one
-  // input a replica's last executed sequence number only grows (an install
-  // jumps above it, executions follow it one by one), so replaying both in
-  // sequence order restores the order they happened in.
-  size_t next_install = 0;
-  for (const Executed& executed : effects.executed) {
-    while (next_install < effects.installed.size() &&
-           effects.installed[next_install].seq < executed.seq) {
-      observe(r, effects.installed[next_install++]);
-    }
-    observe(r, executed);
-  }
-  while (next_install < effects.installed.size()) observe(r, effects.installed[next_install++]);
+  // Carried out in order, as a host does: a Persist is a barrier (the
+  // simulated storage keeps everything, so there is nothing to wait for,
+  // but the write-ahead checker sees that no send came before its record).
+  write_ahead_.observe(r, effects);
   // Votes count as sent while recovering only if the replica was recovering
   // before this input and still is: it may leave recovery and vote within
   // one input. The checker's record of every vote covers that case.
   const bool silent = was_recovering && node.replica->recovering();
-  for (const Send& s : effects.sends) {
-    recovery_silence_.observe_send(r, silent, *s.message);
-    if (const auto* checkpoint = std::get_if<Checkpoint>(s.message.get())) {
-      agreement_.observe_checkpoint(checkpoint->sender, checkpoint->seq,
-                                    checkpoint->state_digest);
-    }
-    send(r, s);
+  for (const Effect& effect : effects.list) {
+    std::visit(Overloaded{[&](const Persist& p) { report_.records_persisted += p.records.size(); },
+                          [&](const Send& s) {
+                            observe_send(r, s.message);
+                            recovery_silence_.observe_send(r, silent, *s.message);
+                            send(r, s);
+                          },
+                          [&](const Executed& executed) { observe(r, executed); },
+                          [&](const StateInstalled& installed) { observe(r, installed); }},
+               effect);
   }
   bounded_memory_.observe(r, node.replica->log_size(), node.replica->pending_requests());
   report_.peak_log_size = std::max(report_.peak_log_size, node.replica->log_size());
   note_view(r);
+}
+
+// What a replica's own sends tell the checkers: its commits (before it can
+// execute on them) and its checkpoints' state digests.
+void Simulation::observe_send(ReplicaId r, const std::shared_ptr<const Message>& message) {
+  if (const auto* commit = std::get_if<Commit>(message.get()); commit && commit->sender == r) {
+    commit_quorum_.observe_commit(r, *commit);
+  }
+  if (const auto* checkpoint = std::get_if<Checkpoint>(message.get())) {
+    agreement_.observe_checkpoint(checkpoint->sender, checkpoint->seq, checkpoint->state_digest);
+  }
 }
 
 // A twin's effects go out like its sibling's (rewritten by the Byzantine
@@ -498,7 +455,7 @@ void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
 void Simulation::drain_twin(ReplicaId r) {
   ReplicaNode& node = *replicas_[r];
   Effects effects = node.twin->take_effects();
-  for (const Send& s : effects.sends) {
+  for (const Send& s : effects.all<Send>()) {
     if (const auto* commit = std::get_if<Commit>(s.message.get()); commit && commit->sender == r) {
       commit_quorum_.observe_commit(r, *commit);
     }
@@ -1019,6 +976,7 @@ void Simulation::restart_wiped(ReplicaId r) {
   if (!node.replica->recovering()) node.outcome.restarted_recovering = false;
   execution_order_.observe_wipe(r);
   exactly_once_.observe_wipe(r);
+  write_ahead_.forget(r);
   trace_.add(0x5a5e);
   trace_.add(r);
   if (logging(1)) log(fmt::format("r{} restarts with empty state, recovering", r));
@@ -1079,6 +1037,7 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
   add(checker_name::execution_order, execution_order_.failure());
   add(checker_name::bounded_memory, bounded_memory_.failure());
   add(checker_name::recovery_silence, recovery_silence_.failure());
+  add(checker_name::write_ahead, write_ahead_.failure());
   add(checker_name::client_results, client_results_);
   add(checker_name::linearizability,
       check_linearizability(history_, options_.linearizability_budget));

@@ -72,6 +72,7 @@ struct RunReport {
   uint64_t decode_failures = 0;      // copies the receiver's decoder rejected
   uint64_t verify_failures = 0;      // copies the receiver's verifier rejected
   uint64_t votes_unwanted = 0;       // votes dropped unchecked (Replica::wants), as hosts do
+  uint64_t records_persisted = 0;    // write-ahead records the replicas asked to persist
   uint64_t misaddressed = 0;         // sends to a replica or client that does not exist
   uint64_t messages_lost_node_faults = 0;  // to a down replica, or to or from a cut-off one
 

@@ -19,6 +19,7 @@
 #include "pbft/replica.h"
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
+#include "sim/checkers.h"
 
 namespace pbft::testing {
 
@@ -102,10 +103,22 @@ class Cluster {
   // Drains replica i's effects into the in-flight queue, returns the sends.
   std::vector<Send> drain(ReplicaId i) {
     Effects e = replicas_[i]->take_effects();
-    for (auto& x : e.executed) executed_[i].push_back(x);
-    for (auto& x : e.installed) installed_[i].push_back(x);
-    for (const Send& s : e.sends) in_flight_.push_back({Principal::replica(i), s.to, s.message});
-    return e.sends;
+    // Hosts carry effects out in order, each Persist a barrier; the harness
+    // has no storage, but checks that no send came before its record.
+    write_ahead_.observe(i, e);
+    EXPECT_FALSE(write_ahead_.failure()) << write_ahead_.failure()->details;
+    std::vector<Send> sends;
+    for (Effect& effect : e.list) {
+      std::visit(Overloaded{[&](Persist&) {},
+                            [&](Send& s) {
+                              in_flight_.push_back({Principal::replica(i), s.to, s.message});
+                              sends.push_back(std::move(s));
+                            },
+                            [&](Executed& x) { executed_[i].push_back(std::move(x)); },
+                            [&](StateInstalled& x) { installed_[i].push_back(x); }},
+                 effect);
+    }
+    return sends;
   }
   std::vector<Send> drain_client(ClientId c) {
     ClientEffects e = clients_[c]->take_effects();
@@ -296,6 +309,7 @@ class Cluster {
   std::vector<std::unique_ptr<Client>> clients_;
   std::deque<Envelope> in_flight_;
   std::map<ReplicaId, std::vector<Executed>> executed_;
+  sim::WriteAheadChecker write_ahead_;
   std::map<ReplicaId, std::vector<StateInstalled>> installed_;
   uint64_t restarts_ = 0;
   std::map<ClientId, std::vector<Completion>> completions_;

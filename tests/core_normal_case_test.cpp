@@ -39,6 +39,34 @@ TEST(NormalCase, BackupAcceptsValidPrePrepareAndMulticastsPrepare) {
 }
 
 // Rule: the pre-prepare is authentic (signed by the primary of its view).
+// The write-ahead rule (replica.h, Persist): the records of one input come
+// as one Persist at the head of its effects, before every send, and cover
+// the binding messages it sends; what binds nobody (a reply) is not recorded.
+TEST(WriteAhead, OneInputsRecordsComeAsOnePersistAtTheHead) {
+  Cluster c;
+  auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
+  ASSERT_TRUE(c.deliver(1, pp));
+  (void)c.drain(1);
+  // Replica 1 gets the two prepares it needs, then the commits: it sends
+  // its COMMIT, executes and replies, all on the last commit's input.
+  ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
+  Effects prepared = c.replica(1).take_effects();
+  ASSERT_FALSE(prepared.list.empty());
+  ASSERT_TRUE(std::holds_alternative<Persist>(prepared.list.front()));
+  const auto& records = std::get<Persist>(prepared.list.front()).records;
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Commit>(*std::get<SentRecord>(records[0]).message));
+  EXPECT_EQ(prepared.all<Persist>().size(), 1u);
+  EXPECT_EQ(sent<Commit>(prepared.all<Send>()).size(), 1u);
+
+  ASSERT_TRUE(c.deliver(1, c.make_commit(2, 0, 1, pp.digest)));
+  ASSERT_TRUE(c.deliver(1, c.make_commit(3, 0, 1, pp.digest)));
+  Effects executed = c.replica(1).take_effects();
+  EXPECT_EQ(executed.all<Executed>().size(), 1u);
+  EXPECT_EQ(sent<Reply>(executed.all<Send>()).size(), 1u);
+  EXPECT_TRUE(executed.all<Persist>().empty()) << "a reply binds nobody";
+}
+
 TEST(PrePrepareRules, ForgedSignatureIsRejectedByTheVerifier) {
   Cluster c;
   auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});

@@ -379,5 +379,82 @@ TEST(Liveness, CatchesAClientThatFinishedTooLate) {
             std::string::npos);
 }
 
+// ---------------------------------------------------------------- write-ahead
+
+std::shared_ptr<const Message> prepare_by(ReplicaId sender, View v, Seq s, uint8_t d) {
+  return std::make_shared<const Message>(Prepare{v, s, digest_of(d), sender, {}});
+}
+Effect persisted(std::shared_ptr<const Message> m) { return Persist{{SentRecord{std::move(m)}}}; }
+Effect sent(std::shared_ptr<const Message> m) {
+  return Send{Destination::all_replicas(), std::move(m)};
+}
+
+TEST(WriteAheadChecker, AcceptsASendAfterItsRecord) {
+  WriteAheadChecker checker;
+  auto p = prepare_by(1, 0, 1, 0xaa);
+  checker.observe(1, Effects{{persisted(p), sent(p)}});
+  checker.observe(1, Effects{{sent(p)}});  // a retransmission: recorded before
+  EXPECT_FALSE(checker.failure());
+}
+
+TEST(WriteAheadChecker, CatchesASendBeforeItsRecord) {
+  WriteAheadChecker checker;
+  auto p = prepare_by(1, 0, 1, 0xaa);
+  checker.observe(1, Effects{{sent(p), persisted(p)}});
+  ASSERT_TRUE(checker.failure());
+  EXPECT_EQ(checker.failure()->checker, checker_name::write_ahead);
+  EXPECT_NE(checker.failure()->details.find("prepare v0 s1"), std::string::npos);
+}
+
+TEST(WriteAheadChecker, ARecordCoversOnlyItsOwnMessage) {
+  WriteAheadChecker checker;
+  checker.observe(1, Effects{{persisted(prepare_by(1, 0, 1, 0xaa)),
+                              sent(prepare_by(1, 0, 1, 0xbb))}});  // another digest
+  EXPECT_TRUE(checker.failure());
+}
+
+TEST(WriteAheadChecker, CatchesAVoteInAViewAboveTheRecordedOne) {
+  WriteAheadChecker checker;
+  auto p = prepare_by(1, 2, 1, 0xaa);
+  checker.observe(1, Effects{{persisted(p), sent(p)}});
+  ASSERT_TRUE(checker.failure());
+  EXPECT_NE(checker.failure()->details.find("recorded view 0"), std::string::npos);
+
+  WriteAheadChecker ok;
+  ok.observe(1, Effects{{Persist{{ViewRecord{2, false}, SentRecord{p}}}, sent(p)}});
+  EXPECT_FALSE(ok.failure());
+}
+
+TEST(WriteAheadChecker, RelaysAndUnboundMessagesNeedNoRecord) {
+  WriteAheadChecker checker;
+  checker.observe(1, Effects{{sent(prepare_by(2, 0, 1, 0xaa))}});  // replica 2's prepare
+  StatusMessage status;
+  status.sender = 1;
+  checker.observe(1, Effects{{sent(std::make_shared<const Message>(status))}});
+  EXPECT_FALSE(checker.failure());
+}
+
+TEST(WriteAheadChecker, ANewViewCoversThePrePreparesOfItsO) {
+  WriteAheadChecker checker;
+  NewView nv;
+  nv.view = 1;
+  nv.sender = 1;
+  nv.pre_prepares.push_back(PrePrepare{1, 5, digest_of(0xaa), 1, {}, {}});
+  auto nv_message = std::make_shared<const Message>(nv);
+  auto pp = std::make_shared<const Message>(PrePrepare{1, 5, digest_of(0xaa), 1, {}, {}});
+  checker.observe(1, Effects{{Persist{{ViewRecord{1, false}, SentRecord{nv_message}}},
+                              sent(nv_message), sent(pp)}});
+  EXPECT_FALSE(checker.failure());
+}
+
+TEST(WriteAheadChecker, AWipedReplicaHasNoRecords) {
+  WriteAheadChecker checker;
+  auto p = prepare_by(1, 0, 1, 0xaa);
+  checker.observe(1, Effects{{persisted(p)}});
+  checker.forget(1);
+  checker.observe(1, Effects{{sent(p)}});
+  EXPECT_TRUE(checker.failure());
+}
+
 }  // namespace
 }  // namespace pbft::sim

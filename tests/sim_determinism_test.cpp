@@ -60,7 +60,7 @@ TEST(Simulator, AFaultFreeRunPassesEveryChecker) {
   EXPECT_EQ(report.messages_dropped + report.messages_duplicated + report.messages_partitioned,
             0u);
   EXPECT_EQ(report.decode_failures + report.verify_failures, 0u);
-  ASSERT_EQ(report.checkers.size(), 10u);
+  ASSERT_EQ(report.checkers.size(), 11u);
   for (const CheckerOutcome& c : report.checkers) {
     EXPECT_EQ(c.state, CheckerOutcome::State::ok) << c.name << ": " << c.details;
   }

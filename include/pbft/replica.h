@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "pbft/config.h"
@@ -62,12 +63,67 @@ struct StateInstalled {
   uint64_t bytes_fetched;  // partition bytes and tree digests received for this transfer
 };
 
-struct Effects {
-  std::vector<Send> sends;
-  std::vector<Executed> executed;
-  std::vector<StateInstalled> installed;
-  bool empty() const { return sends.empty() && executed.empty() && installed.empty(); }
+// What a replica must not forget once a message that depends on it has
+// left it: the write-ahead rule (etcd raft's "persist before send"). A
+// replica that forgot a vote it sent could vote differently after a
+// restart, which is equivocation.
+//
+// The records so far: the view it is in (and whether it is changing
+// views), and each protocol message it authored that binds it (PRE-PREPARE,
+// PREPARE, COMMIT, CHECKPOINT, VIEW-CHANGE, NEW-VIEW). A host without
+// storage has nothing to make durable and counts them; a durable host
+// writes and syncs them before carrying out any effect after the Persist.
+struct ViewRecord {
+  View view;
+  bool changing;  // sent VIEW-CHANGE for `view`, not yet installed
 };
+struct SentRecord {
+  std::shared_ptr<const Message> message;  // authored by this replica
+};
+using Record = std::variant<ViewRecord, SentRecord>;
+
+// A durability barrier: every record durable before the effects after it.
+struct Persist {
+  std::vector<Record> records;
+};
+
+// One thing the replica wants done. Effects are carried out in the order
+// of Effects::list, each Persist as a barrier.
+using Effect = std::variant<Persist, Send, Executed, StateInstalled>;
+
+// What one or more inputs asked for, in order. The records of one batch of
+// effects join one Persist at its head (persisting early is always safe;
+// one sync then covers every message the inputs made: group commit), so a
+// host that carries out the list in order never lets a send overtake the
+// record it depends on.
+struct Effects {
+  std::vector<Effect> list;
+  bool empty() const { return list.empty(); }
+  // The effects of one kind, in order (for observers and tests; a host
+  // carries out `list` in order instead).
+  template <typename T>
+  std::vector<T> all() const {
+    std::vector<T> out;
+    for (const Effect& e : list) {
+      if (const T* x = std::get_if<T>(&e)) out.push_back(*x);
+    }
+    return out;
+  }
+};
+
+// Visits each alternative of an Effect with its own lambda:
+//   std::visit(Overloaded{[](const Send&) {...}, [](const Persist&) {...}, ...}, effect)
+template <typename... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+// The messages the replica authored that bind it (the write-ahead rule
+// applies to them): PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT, VIEW-CHANGE,
+// NEW-VIEW. Requests, replies, STATUS and fetches bind nothing.
+bool binds_sender(const Message& message);
 
 struct ReplicaOptions {
   // The replica restarted and lost its state (or never had it but its peers

@@ -71,7 +71,9 @@ namespace pbft::runtime {
   X(send_dropped_queue_full, "frames dropped: a bounded send queue was full")                  \
   X(send_dropped_no_link, "frames dropped: the peer was not connected")                        \
   X(send_dropped_no_route, "replies dropped: the client had no connection")                    \
-  X(send_dropped_misaddressed, "frames dropped: addressed to no peer")
+  X(send_dropped_misaddressed, "frames dropped: addressed to no peer")                         \
+  /* The core's write-ahead records (no storage yet: counted only). */                         \
+  X(persist_records, "records the core asked to make durable before its sends")
 
 struct RuntimeCounters {
 #define PBFT_RUNTIME_COUNTER_FIELD(name, help) uint64_t name = 0;

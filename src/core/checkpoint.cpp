@@ -132,7 +132,7 @@ void ReplicaState::take_checkpoint(Seq s) {
   own_checkpoints_[s] = OwnCheckpoint{checkpoint.state_digest, working_tree_, message};
   counters.checkpoints_taken++;
   checkpoint_votes_[s].received.insert_or_assign(self_, checkpoint);
-  send_shared(Destination::all_replicas(), message);
+  send_binding(message);
   check_stable(s);
 }
 

@@ -52,11 +52,40 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
 }
 
 void ReplicaState::send(Destination to, Message m) {
-  effects.sends.push_back({to, std::make_shared<const Message>(std::move(m))});
+  effects.list.emplace_back(Send{to, std::make_shared<const Message>(std::move(m))});
 }
 
 void ReplicaState::send_shared(Destination to, std::shared_ptr<const Message> m) {
-  effects.sends.push_back({to, std::move(m)});
+  effects.list.emplace_back(Send{to, std::move(m)});
+}
+
+void ReplicaState::persist(Record record) {
+  // One Persist at the head of the pending effects: what the replica sends
+  // after this record may depend on it, and persisting it ahead of effects
+  // queued earlier is always safe. So every send waits for one barrier, and
+  // one sync covers all the records of the inputs since take_effects.
+  if (effects.list.empty() || !std::holds_alternative<Persist>(effects.list.front())) {
+    effects.list.insert(effects.list.begin(), Persist{});
+  }
+  std::get<Persist>(effects.list.front()).records.push_back(std::move(record));
+}
+
+void ReplicaState::send_binding(std::shared_ptr<const Message> m) {
+  PBFT_ASSERT(binds_sender(*m) && sender_of(*m) == Principal::replica(self_));
+  persist(SentRecord{m});
+  send_shared(Destination::all_replicas(), std::move(m));
+}
+
+void ReplicaState::set_view(View v, bool changing) {
+  view_ = v;
+  view_changing_ = changing;
+  persist(ViewRecord{v, changing});
+}
+
+bool binds_sender(const Message& message) {
+  return std::holds_alternative<PrePrepare>(message) || std::holds_alternative<Prepare>(message) ||
+         std::holds_alternative<Commit>(message) || std::holds_alternative<Checkpoint>(message) ||
+         std::holds_alternative<ViewChange>(message) || std::holds_alternative<NewView>(message);
 }
 
 // ---------------------------------------------------------------------------
@@ -297,7 +326,7 @@ void ReplicaState::maybe_send_pre_prepare() {
     s.pre_prepare = &std::get<PrePrepare>(*message);
     s.batch_message = message;
     s.batch = &s.pre_prepare->batch;
-    send_shared(Destination::all_replicas(), message);
+    send_binding(message);
     check_prepared(s.pre_prepare->seq, s);
   }
 }
@@ -400,7 +429,7 @@ void ReplicaState::send_prepare(Seq seq, Slot& s) {
   authenticate(prepare);
   s.prepares.insert_or_assign(self_, prepare);
   s.own_prepare = std::make_shared<const Message>(std::move(prepare));
-  send_shared(Destination::all_replicas(), s.own_prepare);
+  send_binding(s.own_prepare);
 }
 
 // COMMIT(v, s, d, i) for a prepared slot, multicast and logged.
@@ -413,7 +442,7 @@ void ReplicaState::send_commit(Seq seq, Slot& s) {
   authenticate(commit);
   s.commits.insert_or_assign(self_, commit.digest);
   s.own_commit = std::make_shared<const Message>(std::move(commit));
-  send_shared(Destination::all_replicas(), s.own_commit);
+  send_binding(s.own_commit);
 }
 
 // ---------------------------------------------------------------------------
@@ -710,7 +739,7 @@ void ReplicaState::execute(Seq seq, Slot& s) {
   }
   counters.batches_executed++;
   counters.requests_executed += operations.size();
-  effects.executed.push_back(std::move(executed));
+  effects.list.emplace_back(std::move(executed));
   if (seq % config_.checkpoint_interval == 0) take_checkpoint(seq);
   check_recovered();
 }

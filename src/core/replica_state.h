@@ -296,6 +296,13 @@ class ReplicaState {
   }
   void send(Destination to, Message m);
   void send_shared(Destination to, std::shared_ptr<const Message> m);
+  // The write-ahead rule (replica.h, Persist): a record joins the Persist
+  // at the head of the pending effects.
+  void persist(Record record);
+  // Multicasts a message this replica authored that binds it, after its record.
+  void send_binding(std::shared_ptr<const Message> m);
+  // Enters view v (changing: sent VIEW-CHANGE, not yet installed), recorded.
+  void set_view(View v, bool changing);
   Slot& slot(Seq s) { return log_[s]; }
 
   // Normal case (replica.cpp).

@@ -368,7 +368,7 @@ void ReplicaState::finish_transfer() {
   }
   for (const auto& [client, executed] : done) remove_pending(client, executed);
   counters.state_transfers_completed++;
-  effects.installed.push_back({target, t.root, t.bytes_fetched});
+  effects.list.emplace_back(StateInstalled{target, t.root, t.bytes_fetched});
   transfer_.reset();
   last_progress_tick_ = ticks_;
   view_working_since_tick_ = ticks_;
@@ -380,6 +380,9 @@ void ReplicaState::finish_transfer() {
   mine.state_digest = own_checkpoints_[target].digest;
   authenticate(mine);
   own_checkpoints_[target].message = std::make_shared<const Message>(mine);
+  // Not sent now, but re-sent to any peer that asks (on_status): it binds
+  // this replica from here on.
+  persist(SentRecord{own_checkpoints_[target].message});
 
   check_recovered();
   execute_committed();  // slots above the checkpoint may be committed already

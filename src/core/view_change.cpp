@@ -120,8 +120,7 @@ std::optional<PreparedCertificate> ReplicaState::certificate_of(const Slot& s) c
 
 void ReplicaState::start_view_change(View v) {
   PBFT_ASSERT(v > view_);
-  view_ = v;
-  view_changing_ = true;
+  set_view(v, true);
   new_view_message_.reset();
   view_timer_.stop();
   counters.view_changes_started++;
@@ -145,7 +144,7 @@ void ReplicaState::start_view_change(View v) {
   authenticate(vc);
   auto message = std::make_shared<const Message>(std::move(vc));
   view_changes_[self_] = message;
-  send_shared(Destination::all_replicas(), message);
+  send_binding(message);
   maybe_send_new_view();
 }
 
@@ -314,7 +313,7 @@ void ReplicaState::maybe_send_new_view() {
   }
   authenticate(nv);
   auto message = std::make_shared<const Message>(std::move(nv));
-  send_shared(Destination::all_replicas(), message);
+  send_binding(message);
   install_new_view(message, plan);
 }
 
@@ -377,8 +376,7 @@ bool ReplicaState::adopt_batch(Slot& s, const std::shared_ptr<const Message>& me
 void ReplicaState::install_new_view(const std::shared_ptr<const Message>& message,
                                     const NewViewPlan& plan) {
   const NewView& nv = std::get<NewView>(*message);
-  view_ = plan.view;
-  view_changing_ = false;
+  set_view(plan.view, false);
   new_view_message_ = message;
   std::erase_if(view_changes_, [&](const auto& entry) {
     return std::get<ViewChange>(*entry.second).new_view <= view_;
