@@ -329,25 +329,24 @@ void Simulation::handle(const Delivery& delivery) {
     log(fmt::format("{} <- {}: {}", node_name(delivery.to), node_name(delivery.from),
                     describe(decoded.value())));
   }
-  // Votes the receiver no longer wants are dropped before authentication,
-  // as the TCP host does (a twin's halves may want different ones).
+  // The receive path of every host (Replica::screen): the core screens the
+  // message, which may take it unchecked (a vote it no longer wants) or
+  // leave a pre-prepare's signed requests to the others; then it is
+  // verified and stepped. A twin's halves may screen differently, so a
+  // twin's messages are checked in full.
   const bool to_replica = delivery.to < config_.n;
-  if (to_replica && !replicas_[delivery.to]->twin &&
-      !replicas_[delivery.to]->replica->wants(decoded.value())) {
-    report_.votes_unwanted++;
-    replicas_[delivery.to]->replica->keep_unchecked(std::move(decoded).value());
-    return;
+  BatchRequests requests = BatchRequests::checked;
+  if (to_replica && !replicas_[delivery.to]->twin) {
+    const Replica::Screening screening = replicas_[delivery.to]->replica->screen(decoded.value());
+    if (screening.taken) {
+      report_.votes_unwanted++;
+      return;
+    }
+    requests = screening.requests;
   }
   // Authentication at the receiver, as in production: a rejection is counted.
   const Verifier& verifier = to_replica ? *replicas_[delivery.to]->verifier
                                         : *clients_[delivery.to - config_.n]->verifier;
-  // A pre-prepare's signed requests are left unchecked where the core says
-  // so, as the TCP host does.
-  const BatchRequests requests = to_replica && !replicas_[delivery.to]->twin &&
-                                         replicas_[delivery.to]->replica->leaves_batch_unchecked(
-                                             decoded.value())
-                                     ? BatchRequests::unchecked
-                                     : BatchRequests::checked;
   Result<Verified> verified = verifier.verify(std::move(decoded).value(), requests);
   if (!verified) {
     report_.verify_failures++;

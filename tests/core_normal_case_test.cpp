@@ -206,6 +206,12 @@ TEST(Votes, APrepareForAPreparedSlotAndACommitForACommittedOneAreNotWanted) {
   EXPECT_TRUE(c.replica(1).wants(late_prepare));  // pre-prepared only
   ASSERT_TRUE(c.deliver(1, c.make_prepare(2, 0, 1, pp.digest)));
   c.drain(1);  // prepared: its commit is out
+  // Replica 3 has not voted lately: its late prepare is still checked, to
+  // learn that it votes (leaves_batch_unchecked); once counted, the next
+  // late one within half a horizon is not wanted.
+  EXPECT_TRUE(c.replica(1).wants(late_prepare));
+  ASSERT_TRUE(c.deliver(1, late_prepare));
+  c.drain(1);
   EXPECT_FALSE(c.replica(1).wants(late_prepare));
   EXPECT_TRUE(c.replica(1).wants(Message{c.make_prepare(3, 0, 2, pp.digest)}));  // another slot
   EXPECT_TRUE(c.replica(1).wants(Message{c.make_prepare(3, 1, 1, pp.digest)}));  // another view

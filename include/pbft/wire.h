@@ -8,6 +8,8 @@
 // reaches an assertion or an exception.
 #pragma once
 
+#include <optional>
+
 #include "pbft/constants.h"
 #include "pbft/messages.h"
 #include "pbft/status.h"
@@ -30,6 +32,10 @@ Result<Message> decode(ByteView frame);
 // Decodes and checks only the header: for a transport that reads the header
 // first and then the body. Checks magic, version, type and body_size limits.
 Result<Header> decode_header(ByteView header_bytes);
+
+// The type of a frame whose header decode_header accepted, without decoding
+// it; nothing for a frame shorter than a header or with an unknown type.
+std::optional<MessageType> peek_type(ByteView frame);
 
 // The bytes a message's signature or MACs cover: its type and every field
 // except the authentication tags (and, for a pre-prepare, the batch, which

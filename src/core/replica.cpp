@@ -488,7 +488,17 @@ bool ReplicaState::wants(const Message& message) const {
   if (v != view_ || view_changing_) return true;
   auto it = log_.find(seq);
   if (it == log_.end()) return true;
-  return prepare != nullptr ? !it->second.prepared : !it->second.committed;
+  if (commit != nullptr) return !it->second.committed;
+  if (!it->second.prepared) return true;
+  // A prepare for a slot already prepared changes nothing there, but it is
+  // also how this replica learns who is voting (leaves_batch_unchecked
+  // counts checked prepares only). Were every late prepare skipped, a
+  // backup whose prepares always arrive second would never count as voting
+  // with a fixed arrival order, and nobody would leave batches to it: so
+  // one prepare per sender per half horizon is wanted anyway.
+  auto voted = last_prepare_from_.find(prepare->sender);
+  return voted == last_prepare_from_.end() ||
+         voted->second + unchecked_batch_horizon() / 2 < prepare->seq;
 }
 
 bool ReplicaState::signed_by_its_sender(const Prepare& prepare) const {
@@ -955,6 +965,19 @@ void Replica::step(Verified&& message) {
 bool Replica::leaves_batch_unchecked(const Message& message) const {
   const auto* pp = std::get_if<PrePrepare>(&message);
   return pp != nullptr && state_->leaves_batch_unchecked(*pp);
+}
+bool Replica::screens(MessageType type) const {
+  return type == MessageType::prepare || type == MessageType::commit ||
+         (type == MessageType::pre_prepare &&
+          state_->config_.client_auth == RequestAuth::signature);
+}
+Replica::Screening Replica::screen(Message& message) {
+  if (!wants(message)) {
+    keep_unchecked(std::move(message));
+    return Screening{.taken = true};
+  }
+  return Screening{.requests = leaves_batch_unchecked(message) ? BatchRequests::unchecked
+                                                              : BatchRequests::checked};
 }
 bool Replica::wants(const Message& message) const { return state_->wants(message); }
 void Replica::keep_unchecked(Message&& message) {

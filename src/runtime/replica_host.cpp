@@ -196,7 +196,7 @@ void ReplicaHost::on_hello(Connection& c, const Hello& hello) {
 
 void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   const FrameTicket ticket = reordering_.arrive(c, frame.size());
-  ScreenedFrame screened = screen_frame(frame, *replica_, config_);
+  ScreenedFrame screened = screen_frame(frame, *replica_);
   if (screened.settled) {
     return reordering_.settle(c.weak_from_this(), ticket, std::move(*screened.settled));
   }

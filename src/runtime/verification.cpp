@@ -24,15 +24,9 @@ FrameOutcome undecodable(std::string reason) {
 }
 
 MessageType type_of(ByteView frame) {
-  PBFT_ASSERT(frame.size() >= constants::header_size);  // Connection checked the header
-  return static_cast<MessageType>(frame[5]);
-}
-
-// Votes the core may no longer want (Replica::wants): decoded on the loop,
-// before their authentication is checked.
-bool is_vote(ByteView frame) {
-  const MessageType type = type_of(frame);
-  return type == MessageType::prepare || type == MessageType::commit;
+  std::optional<MessageType> type = wire::peek_type(frame);
+  PBFT_ASSERT(type.has_value());  // Connection checked the header
+  return *type;
 }
 
 }  // namespace
@@ -115,32 +109,28 @@ Cost verify_cost(ByteView frame, const ProtocolConfig& config) {
 }
 
 // SCREENING: see verification.h.
-ScreenedFrame screen_frame(ByteView frame, Replica& replica, const ProtocolConfig& config) {
+ScreenedFrame screen_frame(ByteView frame, Replica& replica) {
+  // The core's screening (Replica::screen): frames of the types it screens
+  // are decoded here on the loop, where the core lives, and it may take
+  // them unchecked (a vote for a slot already done) or ask for less to be
+  // checked (a pre-prepare whose signed requests it leaves to the others).
   ScreenedFrame out;
-  // Some frames are decoded here, where the core can say what it needs
-  // checked. A vote for a slot that is already prepared (committed) changes
-  // nothing: skip its signature (MAC); the replica keeps such a prepare,
-  // unchecked, to relay to a peer that lags (Replica::keep_unchecked). A
-  // pre-prepare whose signed requests this replica may leave to the others
-  // (Replica::leaves_batch_unchecked) costs one signature check instead of
-  // one per request.
-  const bool signed_batch = type_of(frame) == MessageType::pre_prepare &&
-                            config.client_auth == RequestAuth::signature;
-  if (!is_vote(frame) && !signed_batch) return out;
+  if (!replica.screens(type_of(frame))) return out;
   Result<Message> decoded = wire::decode(frame);
   if (!decoded) {
     out.settled = undecodable(decoded.reason());
     return out;
   }
-  if (!replica.wants(decoded.value())) {
-    replica.keep_unchecked(std::move(decoded).value());
+  Message message = std::move(decoded).value();
+  const Replica::Screening screening = replica.screen(message);
+  if (screening.taken) {
     FrameOutcome unwanted;
     unwanted.kind = FrameOutcome::Kind::unwanted;
     out.settled = std::move(unwanted);
     return out;
   }
-  if (replica.leaves_batch_unchecked(decoded.value())) out.requests = BatchRequests::unchecked;
-  out.decoded = std::move(decoded).value();
+  out.requests = screening.requests;
+  out.decoded = std::move(message);
   return out;
 }
 

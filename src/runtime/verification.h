@@ -59,10 +59,8 @@ Cost verify_cost(ByteView frame, const ProtocolConfig& config);
 
 // ---------------------------------------------------------------- screening
 //
-// SCREENING (the lead engineer is replacing this with one core call, e.g.
-// Replica::screen, and wire::peek_type; keep it in this one function).
-//
-// What the loop decided about a frame before its authentication is checked.
+// The first step of the one receive path (Replica::screen): what the loop
+// decided about a frame before its authentication is checked.
 struct ScreenedFrame {
   // Set when the frame is settled already (undecodable, or a vote the core
   // no longer wants, now kept unchecked by it).
@@ -71,7 +69,7 @@ struct ScreenedFrame {
   std::optional<Message> decoded;
   BatchRequests requests = BatchRequests::checked;
 };
-ScreenedFrame screen_frame(ByteView frame, Replica& replica, const ProtocolConfig& config);
+ScreenedFrame screen_frame(ByteView frame, Replica& replica);
 
 // ------------------------------------------------------------------ checking
 

@@ -587,6 +587,18 @@ Bytes encode(const Message& message) {
       message);
 }
 
+std::optional<MessageType> peek_type(ByteView frame) {
+  // The type byte follows the magic (4 bytes) and the version (1 byte).
+  constexpr size_t type_offset = 5;
+  if (frame.size() < constants::header_size) return std::nullopt;
+  const uint8_t type = frame[type_offset];
+  if (type < static_cast<uint8_t>(MessageType::request) ||
+      type > static_cast<uint8_t>(MessageType::fetch_reply)) {
+    return std::nullopt;
+  }
+  return static_cast<MessageType>(type);
+}
+
 Result<Header> decode_header(ByteView header_bytes) {
   if (header_bytes.size() != constants::header_size) {
     return Status::error("header: " + std::to_string(header_bytes.size()) +
