@@ -137,7 +137,6 @@ class Simulation {
   void plan_byzantine(uint32_t count);
   void attack();
   bool fault_phase() const { return now_ < options_.fault_phase_ns; }
-  void note_progress();
   void drain_client(ClientId c);
   void observe(ReplicaId r, const Executed& executed);
   void observe(ReplicaId r, const StateInstalled& installed);
