@@ -10,11 +10,14 @@
 #include "pbft/wire.h"
 #include "src/runtime/back_pressure.h"
 #include "src/runtime/connection.h"
+#include "tests/runtime_sockets.h"
 
 namespace pbft::runtime {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::prepare_frame;
+using testing::SocketPair;
 
 // An owner whose reservations go to a BackPressure, and which holds every
 // frame (its bytes stay reserved) until the test releases it.
@@ -44,24 +47,6 @@ class HoldingOwner : public ConnectionOwner {
   std::vector<Held> held;
   size_t released = 0;
 };
-
-// An accepted server-side socket and the client socket connected to it.
-struct SocketPair {
-  explicit SocketPair(asio::io_context& io) : server(io), client(io) {
-    asio::ip::tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-  asio::ip::tcp::socket server;
-  asio::ip::tcp::socket client;
-};
-
-Bytes prepare_frame(Seq seq) {
-  Prepare p;
-  p.seq = seq;
-  p.sender = 1;
-  return wire::encode(Message(p));
-}
 
 // Runs the loop until `done` holds (true) or 5 s pass (false).
 bool run_until(asio::io_context& io, const std::function<bool()>& done) {

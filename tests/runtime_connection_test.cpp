@@ -6,11 +6,14 @@
 #include "pbft/constants.h"
 #include "pbft/wire.h"
 #include "src/runtime/connection.h"
+#include "tests/runtime_sockets.h"
 
 namespace pbft::runtime {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::prepare_frame;
+using testing::SocketPair;
 
 class RecordingOwner : public ConnectionOwner {
  public:
@@ -26,24 +29,6 @@ class RecordingOwner : public ConnectionOwner {
   std::vector<std::string> closed;
   size_t reserved = 0;
 };
-
-// An accepted server-side socket and the client socket connected to it.
-struct SocketPair {
-  explicit SocketPair(asio::io_context& io) : server(io), client(io) {
-    asio::ip::tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-  asio::ip::tcp::socket server;
-  asio::ip::tcp::socket client;
-};
-
-Bytes prepare_frame(Seq seq) {
-  Prepare p;
-  p.seq = seq;
-  p.sender = 1;
-  return wire::encode(Message(p));
-}
 
 TEST(RuntimeHello, RoundTrips) {
   const Bytes b = encode_hello(Hello{Hello::Kind::client, 70000});

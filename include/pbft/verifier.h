@@ -6,12 +6,15 @@
 #pragma once
 
 #include <span>
+#include <type_traits>
 #include <vector>
 
+#include "pbft/assert.h"
 #include "pbft/config.h"
 #include "pbft/crypto.h"
 #include "pbft/messages.h"
 #include "pbft/status.h"
+#include "pbft/wire.h"
 
 namespace pbft {
 
@@ -94,16 +97,23 @@ void authenticate(Request& r, const Crypto& client, uint32_t replica_count);
 // fetch, fetch reply), one MAC for its client on a reply. Every site that
 // sends goes through here, so that a change of what is signed and what is
 // MAC'd (PBFT's MAC-authenticated mode) is made in one place.
-void authenticate(PrePrepare& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(Prepare& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(Commit& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(Checkpoint& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(ViewChange& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(NewView& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(StatusMessage& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(Fetch& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(FetchReply& m, const Crypto& crypto, uint32_t replica_count);
-void authenticate(Reply& m, const Crypto& crypto, uint32_t replica_count);
+template <typename M>
+void authenticate(M& m, const Crypto& crypto, uint32_t replica_count) {
+  PBFT_ASSERT(crypto.self().kind == PrincipalKind::replica);
+  m.sender = crypto.self().id;
+  if constexpr (std::is_same_v<M, PrePrepare> || std::is_same_v<M, Prepare> ||
+                std::is_same_v<M, Checkpoint> || std::is_same_v<M, ViewChange> ||
+                std::is_same_v<M, NewView>) {
+    m.signature = crypto.sign(wire::auth_payload(m));
+  } else if constexpr (std::is_same_v<M, Reply>) {
+    m.mac = crypto.mac(Principal::client(m.client), wire::auth_payload(m));
+  } else {
+    static_assert(std::is_same_v<M, Commit> || std::is_same_v<M, StatusMessage> ||
+                      std::is_same_v<M, Fetch> || std::is_same_v<M, FetchReply>,
+                  "not a replica's message");
+    m.authenticator = make_authenticator(crypto, replica_count, wire::auth_payload(m));
+  }
+}
 // Any of the above; a request (a client's) is left as it is.
 void authenticate(Message& m, const Crypto& crypto, uint32_t replica_count);
 // D(batch): the digest of the concatenated request digests. The null

@@ -21,49 +21,6 @@ void authenticate(Request& r, const Crypto& client, uint32_t replica_count) {
   }
 }
 
-namespace {
-
-ReplicaId self_replica(const Crypto& crypto) {
-  PBFT_ASSERT(crypto.self().kind == PrincipalKind::replica);
-  return crypto.self().id;
-}
-
-template <typename T>
-void sign_as_self(T& m, const Crypto& crypto) {
-  m.sender = self_replica(crypto);
-  m.signature = crypto.sign(wire::auth_payload(m));
-}
-
-template <typename T>
-void mac_as_self(T& m, const Crypto& crypto, uint32_t replica_count) {
-  m.sender = self_replica(crypto);
-  m.authenticator = make_authenticator(crypto, replica_count, wire::auth_payload(m));
-}
-
-}  // namespace
-
-void authenticate(PrePrepare& m, const Crypto& crypto, uint32_t) { sign_as_self(m, crypto); }
-void authenticate(Prepare& m, const Crypto& crypto, uint32_t) { sign_as_self(m, crypto); }
-void authenticate(Checkpoint& m, const Crypto& crypto, uint32_t) { sign_as_self(m, crypto); }
-void authenticate(ViewChange& m, const Crypto& crypto, uint32_t) { sign_as_self(m, crypto); }
-void authenticate(NewView& m, const Crypto& crypto, uint32_t) { sign_as_self(m, crypto); }
-void authenticate(Commit& m, const Crypto& crypto, uint32_t replica_count) {
-  mac_as_self(m, crypto, replica_count);
-}
-void authenticate(StatusMessage& m, const Crypto& crypto, uint32_t replica_count) {
-  mac_as_self(m, crypto, replica_count);
-}
-void authenticate(Fetch& m, const Crypto& crypto, uint32_t replica_count) {
-  mac_as_self(m, crypto, replica_count);
-}
-void authenticate(FetchReply& m, const Crypto& crypto, uint32_t replica_count) {
-  mac_as_self(m, crypto, replica_count);
-}
-void authenticate(Reply& m, const Crypto& crypto, uint32_t) {
-  m.sender = self_replica(crypto);
-  m.mac = crypto.mac(Principal::client(m.client), wire::auth_payload(m));
-}
-
 void authenticate(Message& m, const Crypto& crypto, uint32_t replica_count) {
   std::visit(
       [&](auto& x) {
