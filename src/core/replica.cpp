@@ -611,11 +611,11 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
     execute_committed();
   }
   if (silent()) {
-    check_committed(seq, s);  // on the others' commits only
+    check_committed(s);  // on the others' commits only
     return;
   }
   send_commit(seq, s);
-  check_committed(seq, s);
+  check_committed(s);
 }
 
 // ---------------------------------------------------------------------------
@@ -638,11 +638,10 @@ void ReplicaState::on_commit(const Commit& commit) {
     counters.drop(DropReason::commit_duplicate);
     return;
   }
-  check_committed(commit.seq, s);
+  check_committed(s);
 }
 
-void ReplicaState::check_committed(Seq seq, Slot& s) {
-  (void)seq;
+void ReplicaState::check_committed(Slot& s) {
   if (s.committed || !s.prepared) return;
   const Digest& d = s.pre_prepare->digest;
   const uint32_t matching = static_cast<uint32_t>(std::count_if(

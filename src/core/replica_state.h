@@ -310,7 +310,7 @@ class ReplicaState {
   void send_prepare(Seq s, Slot& slot);
   void send_commit(Seq s, Slot& slot);
   void check_prepared(Seq s, Slot& slot);
-  void check_committed(Seq s, Slot& slot);
+  void check_committed(Slot& slot);
   void execute_committed();
   void execute(Seq s, Slot& slot);
   // Holds the request (or the client's newer one); the entry, or null when
