@@ -264,13 +264,6 @@ void ReplicaState::remove_pending(ClientId client, Timestamp executed) {
   pending_.erase(it);
 }
 
-namespace {
-// An upper bound of a request's encoded size inside a batch.
-size_t batch_entry_size(const Request& r) {
-  return 96 + r.operation.size() + r.authenticator.size() * mac_size;
-}
-}  // namespace
-
 // The primary assigns the next sequence number to a batch of pending
 // requests while the window allows (liveness policy: batch as much as has
 // arrived; wait for more only while an earlier batch is in flight, whose
@@ -299,7 +292,7 @@ void ReplicaState::maybe_send_pre_prepare() {
       }
       auto it = pending_.find(pending_order_.front().first);
       Request& request = it->second.request;
-      const size_t size = batch_entry_size(request);
+      const size_t size = wire::batch_entry_size(request);
       if (!batch.empty() && batch_bytes + size > constants::batch_bytes_max) break;
       pending_order_.pop_front();
       batch_bytes += size;
