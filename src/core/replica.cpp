@@ -28,6 +28,8 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       crypto_(crypto),
       service_(service),
       mutant_(options.mutant),
+      pending_(RequestQueue::BatchLimits{config.batch_size_max, constants::batch_bytes_max,
+                                         config.in_flight_max}),
       replies_(constants::reply_partitions),
       recovering_(options.recovering),
       recovery_nonce_(options.recovery_nonce),
@@ -182,15 +184,15 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
     if (request.timestamp == it->second) resent_[request.client] = request.timestamp;
     return;
   }
-  const auto held = pending_.find(request.client);
-  if (held != pending_.end() && request.timestamp < held->second.request.timestamp) {
+  const RequestQueue::Entry* held = pending_.find(request.client);
+  if (held != nullptr && request.timestamp < held->request.timestamp) {
     counters.drop(DropReason::request_superseded);  // the client has moved on
     return;
   }
   // The primary's first copy comes from the client; any other copy means
   // the client has re-sent the request to every replica.
   if (!is_primary() ||
-      (held != pending_.end() && held->second.request.timestamp == request.timestamp)) {
+      (held != nullptr && held->request.timestamp == request.timestamp)) {
     resent_[request.client] = request.timestamp;
   }
   if (!is_primary()) {
@@ -200,7 +202,7 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
     // may be its peers' relays, and relaying every copy back and forth
     // between two replicas that disagree on the primary (one of them
     // Byzantine, or behind) multiplies with every duplicate the network adds.
-    PendingRequest* pending = add_pending(request, digest);
+    RequestQueue::Entry* pending = add_pending(request, digest);
     if (pending == nullptr || pending->request.timestamp != request.timestamp) return;
     if (pending->forwarded_tick &&
         ticks_ - *pending->forwarded_tick < config_.status_interval_ticks) {
@@ -214,54 +216,15 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
   maybe_send_pre_prepare();
 }
 
-ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request,
-                                                       const Digest& digest) {
-  if (auto it = pending_.find(request.client); it != pending_.end()) {
-    Request& held = it->second.request;
-    if (held.timestamp == request.timestamp) return &it->second;  // a retransmission
-    if (pending_bytes_ - held.operation.size() + request.operation.size() >
-        constants::pending_bytes_max) {
-      counters.drop(DropReason::request_pending_full);
-      return nullptr;
-    }
-    pending_bytes_ -= held.operation.size();
-    pending_bytes_ += request.operation.size();
-    held = request;  // a newer request keeps its client's place in the order
-    it->second.digest = digest;
-    it->second.since_tick = ticks_;
-    it->second.forwarded_tick.reset();
-    return &it->second;
-  }
-  if (pending_.size() >= constants::pending_requests_max ||
-      pending_bytes_ + request.operation.size() > constants::pending_bytes_max) {
+RequestQueue::Entry* ReplicaState::add_pending(const Request& request, const Digest& digest) {
+  const bool idle = !waiting();
+  RequestQueue::Entry* entry = pending_.add(request, digest, ticks_);
+  if (entry == nullptr) {
     counters.drop(DropReason::request_pending_full);
     return nullptr;
   }
-  if (!waiting()) last_progress_tick_ = ticks_;  // the wait starts now
-  // Drop stale order entries before they outnumber the live ones, so the
-  // queue stays within 2 * pending_requests_max.
-  if (pending_order_.size() >= 2 * pending_.size() + 64) {
-    std::erase_if(pending_order_, [&](const auto& e) { return !pending_order_live(e); });
-  }
-  const uint64_t arrival = ++arrivals_;
-  auto [it, inserted] =
-      pending_.emplace(request.client,
-                       PendingRequest{request, digest, arrival, ticks_, std::nullopt});
-  pending_order_.emplace_back(request.client, arrival);
-  pending_bytes_ += request.operation.size();
-  return &it->second;
-}
-
-bool ReplicaState::pending_order_live(const std::pair<ClientId, uint64_t>& entry) const {
-  auto it = pending_.find(entry.first);
-  return it != pending_.end() && it->second.arrival == entry.second;
-}
-
-void ReplicaState::remove_pending(ClientId client, Timestamp executed) {
-  auto it = pending_.find(client);
-  if (it == pending_.end() || it->second.request.timestamp > executed) return;
-  pending_bytes_ -= it->second.request.operation.size();
-  pending_.erase(it);
+  if (idle) last_progress_tick_ = ticks_;  // the wait starts now
+  return entry;
 }
 
 // The primary assigns the next sequence number to a batch of pending
@@ -270,48 +233,23 @@ void ReplicaState::remove_pending(ClientId client, Timestamp executed) {
 // execution calls this again).
 void ReplicaState::maybe_send_pre_prepare() {
   if (!is_primary() || view_changing_ || silent() || transfer_) return;
-  // Batching policy (liveness only): with nothing in flight, whatever is
-  // waiting goes at once (low latency at low load); with batches in flight,
-  // only a full batch starts another, up to in_flight_max. Under load the
-  // batches grow instead of multiplying, which amortizes the per-batch
-  // signatures and messages over more requests.
-  auto full_batch_waiting = [&] {
-    return pending_.size() >= config_.batch_size_max ||
-           pending_bytes_ >= constants::batch_bytes_max;
-  };
-  while (!pending_.empty() && last_assigned_ - last_executed_ < config_.in_flight_max &&
-         (last_assigned_ <= last_executed_ || full_batch_waiting()) &&
+  // When a batch starts and what it holds is the queue's batching policy;
+  // the window is the protocol's. (The primary never executes past what it
+  // assigned, so the difference is the batches in flight.)
+  while (pending_.starts_batch(last_assigned_ - last_executed_) &&
          last_assigned_ + 1 <= high_watermark()) {
-    std::vector<Request> batch;
-    std::vector<Digest> digests;
-    size_t batch_bytes = 0;
-    while (!pending_order_.empty() && batch.size() < config_.batch_size_max) {
-      if (!pending_order_live(pending_order_.front())) {
-        pending_order_.pop_front();  // executed or batched meanwhile
-        continue;
-      }
-      auto it = pending_.find(pending_order_.front().first);
-      Request& request = it->second.request;
-      const size_t size = wire::batch_entry_size(request);
-      if (!batch.empty() && batch_bytes + size > constants::batch_bytes_max) break;
-      pending_order_.pop_front();
-      batch_bytes += size;
+    RequestQueue::Batch batch = pending_.take_batch();
+    PBFT_ASSERT(!batch.requests.empty());
+    // Not to be ordered again while the batch has not executed (on_request).
+    for (const Request& request : batch.requests) {
       ordered_[request.client] = std::max(ordered_[request.client], request.timestamp);
-      pending_bytes_ -= request.operation.size();
-      batch.push_back(std::move(request));
-      digests.push_back(it->second.digest);
-      pending_.erase(it);
-    }
-    if (batch.empty()) {
-      PBFT_ASSERT(pending_.empty());
-      return;
     }
 
     PrePrepare pp;
     pp.view = view_;
     pp.seq = ++last_assigned_;
-    pp.digest = batch_digest_of(crypto_, digests);
-    pp.batch = std::move(batch);
+    pp.digest = batch_digest_of(crypto_, batch.digests);
+    pp.batch = std::move(batch.requests);
     authenticate(pp);
     auto message = std::make_shared<const Message>(std::move(pp));
     Slot& s = slot(std::get<PrePrepare>(*message).seq);
@@ -710,7 +648,7 @@ void ReplicaState::execute(Seq seq, Slot& s) {
     if (last != nullptr && last->timestamp == e.timestamp) send_reply(e.client, *last);
   }
   for (const Request& r : batch) {
-    remove_pending(r.client, r.timestamp);
+    pending_.remove(r.client, r.timestamp);
     if (auto it = resent_.find(r.client); it != resent_.end() && it->second <= r.timestamp) {
       resent_.erase(it);
     }

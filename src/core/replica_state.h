@@ -1,6 +1,7 @@
 // The replica core's state and handlers (private to src/core). The public
 // face is include/pbft/replica.h. The handlers are split by protocol part:
 //   replica.cpp         dispatch, requests, the normal case, execution, STATUS
+//   request_queue.h     pending requests and the batching policy (liveness only)
 //   checkpoint.cpp      checkpoints, the state tree, garbage collection
 //   state_transfer.cpp  fetching and serving checkpoints, recovery
 //   view_change.cpp     view changes (the liveness timer is view_timer.h)
@@ -17,6 +18,7 @@
 
 #include "pbft/partitioned_state.h"
 #include "pbft/replica.h"
+#include "request_queue.h"
 #include "state_tree.h"
 #include "view_timer.h"
 
@@ -189,21 +191,8 @@ class ReplicaState {
   std::map<Seq, Slot> log_;      // slots in (h, H]
 
   // Requests waiting to be ordered (primary) or watched (backup): the newest
-  // from each client, in arrival order. pending_order_ may hold stale
-  // entries (the client's request executed or was batched since); an entry
-  // is live when its arrival number matches the pending request's.
-  struct PendingRequest {
-    Request request;
-    Digest digest;  // D(request), for the batch digest
-    uint64_t arrival;
-    uint64_t since_tick;  // when this replica got it (or the client's newer one)
-    // A backup: when it last relayed this request to the primary.
-    std::optional<uint64_t> forwarded_tick;
-  };
-  std::map<ClientId, PendingRequest> pending_;
-  std::deque<std::pair<ClientId, uint64_t>> pending_order_;
-  size_t pending_bytes_ = 0;
-  uint64_t arrivals_ = 0;
+  // from each client, in arrival order, and the batching policy.
+  RequestQueue pending_;
   // Primary: the highest timestamp per client in a pre-prepared batch that has
   // not executed yet, so a retransmitted request is not ordered twice.
   std::unordered_map<ClientId, Timestamp> ordered_;
@@ -314,9 +303,8 @@ class ReplicaState {
   void execute_committed();
   void execute(Seq s, Slot& slot);
   // Holds the request (or the client's newer one); the entry, or null when
-  // the limits refuse it.
-  PendingRequest* add_pending(const Request& request, const Digest& digest);
-  void remove_pending(ClientId client, Timestamp executed);
+  // the limits refuse it (counted).
+  RequestQueue::Entry* add_pending(const Request& request, const Digest& digest);
   const LastReply* last_reply(ClientId client) const;
   // A full reply carries the result, a digest reply only D(result).
   enum class ReplyForm : uint8_t { full, digest };
@@ -328,7 +316,6 @@ class ReplicaState {
   ReplyForm reply_form(const Request& request, const Bytes& result) const;
   bool waiting() const;
   void retransmit_slots(const StatusMessage& status);
-  bool pending_order_live(const std::pair<ClientId, uint64_t>& entry) const;
   void saw(ReplicaId sender, Seq s);
   bool behind() const;
 

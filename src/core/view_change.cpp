@@ -79,16 +79,13 @@ void ReplicaState::on_view_timer() {
     return;
   }
   view_timer_.start(ticks_);
-  while (!pending_order_.empty() && !pending_order_live(pending_order_.front())) {
-    pending_order_.pop_front();
-  }
   bool starved = false;
-  if (!is_primary() && !pending_order_.empty()) {
+  const RequestQueue::Entry* oldest = pending_.oldest();
+  if (!is_primary() && oldest != nullptr) {
     // Counted from when this view started working here at the earliest: a
     // request that waited through earlier views is the new primary's only
     // from then on.
-    const PendingRequest& oldest = pending_.at(pending_order_.front().first);
-    const uint64_t since = std::max(oldest.since_tick, view_working_since_tick_);
+    const uint64_t since = std::max(oldest->since_tick, view_working_since_tick_);
     starved = ticks_ - since >= 4 * view_timer_.timeout();
   }
   if (view_timer_.expired(ticks_) || starved) {
@@ -443,7 +440,7 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
       for (const Request& r : *s.batch) {
         Timestamp& t = ordered_[r.client];
         t = std::max(t, r.timestamp);
-        if (is_primary()) remove_pending(r.client, r.timestamp);
+        if (is_primary()) pending_.remove(r.client, r.timestamp);
       }
     }
     // Every backup prepares O again, executed or not: the others may need
@@ -464,9 +461,9 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
   // A backup hands what it waits for to the new primary, which may never
   // have seen it (the client sent it to the old primary).
   if (!is_primary() && !silent()) {
-    for (const auto& [client, pending] : pending_) {
+    pending_.for_each([&](const RequestQueue::Entry& pending) {
       send(Destination::replica(primary()), pending.request);
-    }
+    });
   }
   executed_in_view_ = false;
   view_working_since_tick_ = ticks_;
