@@ -91,6 +91,42 @@ bool binds_sender(const Message& message) {
 }
 
 // ---------------------------------------------------------------------------
+// The log's slots
+
+namespace {
+// The batch of the null request (O's filler for sequence numbers that no
+// certificate in V covers): empty, executed as a no-op.
+const std::vector<Request>& null_batch() {
+  static const std::vector<Request> empty;
+  return empty;
+}
+}  // namespace
+
+void Slot::set_pre_prepare(std::shared_ptr<const Message> message) {
+  PBFT_ASSERT(message != nullptr && std::holds_alternative<PrePrepare>(*message));
+  pre_prepare_message_ = std::move(message);
+  pre_prepare_ = &std::get<PrePrepare>(*pre_prepare_message_);
+}
+
+void Slot::set_batch(std::shared_ptr<const Message> message) {
+  PBFT_ASSERT(message != nullptr && std::holds_alternative<PrePrepare>(*message));
+  batch_message_ = std::move(message);
+  batch_ = &std::get<PrePrepare>(*batch_message_).batch;
+}
+
+void Slot::set_null_batch() {
+  batch_message_ = nullptr;
+  batch_ = &null_batch();
+}
+
+void Slot::clear_pre_prepare() {
+  pre_prepare_message_ = nullptr;
+  pre_prepare_ = nullptr;
+  batch_message_ = nullptr;
+  batch_ = nullptr;
+}
+
+// ---------------------------------------------------------------------------
 // Dispatch
 
 void ReplicaState::step(const Message& message, std::shared_ptr<const Message> owned,
@@ -253,12 +289,10 @@ void ReplicaState::maybe_send_pre_prepare() {
     authenticate(pp);
     auto message = std::make_shared<const Message>(std::move(pp));
     Slot& s = slot(std::get<PrePrepare>(*message).seq);
-    s.pre_prepare_message = message;
-    s.pre_prepare = &std::get<PrePrepare>(*message);
-    s.batch_message = message;
-    s.batch = &s.pre_prepare->batch;
+    s.set_pre_prepare(message);
+    s.set_batch(message);
     send_binding(message);
-    check_prepared(s.pre_prepare->seq, s);
+    check_prepared(s.pre_prepare()->seq, s);
   }
 }
 
@@ -278,9 +312,9 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     counters.drop(DropReason::pre_prepare_not_primary);  // only the view's primary pre-prepares
     return;
   }
-  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.batch == nullptr &&
-                                   it->second.pre_prepare != nullptr &&
-                                   it->second.pre_prepare->digest == pp.digest) {
+  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.batch() == nullptr &&
+                                   it->second.pre_prepare() != nullptr &&
+                                   it->second.pre_prepare()->digest == pp.digest) {
     Slot& s = it->second;
     if (!adopt_batch(s, message, pp)) {
       counters.drop(DropReason::pre_prepare_batch_mismatch);  // the batch does not have the digest
@@ -289,9 +323,8 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     counters.batches_adopted++;
     // The same view's pre-prepare with its batch: relay it whole from now on.
     // (Another view's only supplies the batch: the slot stays in its view.)
-    if (pp.view == s.pre_prepare->view) {
-      s.pre_prepare_message = message;
-      s.pre_prepare = &std::get<PrePrepare>(*message);
+    if (pp.view == s.pre_prepare()->view) {
+      s.set_pre_prepare(message);
     }
     execute_committed();
     return;
@@ -305,8 +338,8 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     counters.drop(DropReason::pre_prepare_outside_window);
     return;
   }
-  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.pre_prepare != nullptr) {
-    if (it->second.pre_prepare->digest != pp.digest) {
+  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.pre_prepare() != nullptr) {
+    if (it->second.pre_prepare()->digest != pp.digest) {
       counters.drop(DropReason::pre_prepare_equivocation);  // equivocation: keep the first
     } else {
       counters.drop(DropReason::pre_prepare_duplicate);
@@ -327,10 +360,8 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
   }
 
   Slot& s = slot(pp.seq);
-  s.pre_prepare_message = message;
-  s.pre_prepare = &std::get<PrePrepare>(*message);
-  s.batch_message = message;
-  s.batch = &s.pre_prepare->batch;
+  s.set_pre_prepare(message);
+  s.set_batch(message);
   if (!waiting()) last_progress_tick_ = ticks_;
   if (!batch_checked) {
     // Its prepare would vouch for requests it did not check: wait for the
@@ -352,11 +383,11 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
 
 // PREPARE(v, s, d, i) for the logged pre-prepare, multicast and logged.
 void ReplicaState::send_prepare(Seq seq, Slot& s) {
-  PBFT_ASSERT(!view_changing_ && s.pre_prepare->view == view_);  // votes are for this view
+  PBFT_ASSERT(!view_changing_ && s.pre_prepare()->view == view_);  // votes are for this view
   Prepare prepare;
   prepare.view = view_;
   prepare.seq = seq;
-  prepare.digest = s.pre_prepare->digest;
+  prepare.digest = s.pre_prepare()->digest;
   authenticate(prepare);
   s.prepares.insert_or_assign(self_, prepare);
   s.own_prepare = std::make_shared<const Message>(std::move(prepare));
@@ -365,11 +396,11 @@ void ReplicaState::send_prepare(Seq seq, Slot& s) {
 
 // COMMIT(v, s, d, i) for a prepared slot, multicast and logged.
 void ReplicaState::send_commit(Seq seq, Slot& s) {
-  PBFT_ASSERT(!view_changing_ && s.pre_prepare->view == view_);  // votes are for this view
+  PBFT_ASSERT(!view_changing_ && s.pre_prepare()->view == view_);  // votes are for this view
   Commit commit;
   commit.view = view_;
   commit.seq = seq;
-  commit.digest = s.pre_prepare->digest;
+  commit.digest = s.pre_prepare()->digest;
   authenticate(commit);
   s.commits.insert_or_assign(self_, commit.digest);
   s.own_commit = std::make_shared<const Message>(std::move(commit));
@@ -511,23 +542,20 @@ void ReplicaState::check_unchecked_batches() {
     counters.batches_checked_late++;
     skipping_resumes_at_ = std::max(skipping_resumes_at_, seq + skipping_pause_);
     skipping_pause_ = std::min(2 * skipping_pause_, skipping_pause_max * unchecked_batch_horizon());
-    if (auto status = verifier_.verify_batch(*s.pre_prepare); !status) {
+    if (auto status = verifier_.verify_batch(*s.pre_prepare()); !status) {
       // A faulty primary's batch: as if its pre-prepare had been refused.
       counters.drop(DropReason::pre_prepare_bad_request);
-      s.pre_prepare_message = nullptr;
-      s.pre_prepare = nullptr;
-      s.batch_message = nullptr;
-      s.batch = nullptr;
+      s.clear_pre_prepare();
       continue;
     }
-    if (!silent() && s.pre_prepare->view == view_) send_prepare(seq, s);
+    if (!silent() && s.pre_prepare()->view == view_) send_prepare(seq, s);
     check_prepared(seq, s);
   }
 }
 
 void ReplicaState::check_prepared(Seq seq, Slot& s) {
-  if (s.prepared || s.pre_prepare == nullptr) return;
-  const Digest& d = s.pre_prepare->digest;
+  if (s.prepared || s.pre_prepare() == nullptr) return;
+  const Digest& d = s.pre_prepare()->digest;
   const uint32_t matching = static_cast<uint32_t>(std::count_if(
       s.prepares.begin(), s.prepares.end(), [&](const auto& p) { return p.second.digest == d; }));
   if (matching + 1 < quorum()) return;  // the pre-prepare and 2f prepares
@@ -574,7 +602,7 @@ void ReplicaState::on_commit(const Commit& commit) {
 
 void ReplicaState::check_committed(Slot& s) {
   if (s.committed || !s.prepared) return;
-  const Digest& d = s.pre_prepare->digest;
+  const Digest& d = s.pre_prepare()->digest;
   const uint32_t matching = static_cast<uint32_t>(std::count_if(
       s.commits.begin(), s.commits.end(), [&](const auto& c) { return c.second == d; }));
   if (matching < quorum()) return;
@@ -591,7 +619,7 @@ void ReplicaState::execute_committed() {
   if (transfer_) return;  // the state is being replaced
   for (;;) {
     auto it = log_.find(last_executed_ + 1);
-    if (it == log_.end() || !it->second.committed || it->second.batch == nullptr) break;
+    if (it == log_.end() || !it->second.committed || it->second.batch() == nullptr) break;
     execute(it->first, it->second);
   }
   maybe_send_pre_prepare();
@@ -599,12 +627,12 @@ void ReplicaState::execute_committed() {
 
 void ReplicaState::execute(Seq seq, Slot& s) {
   PBFT_ASSERT(seq == last_executed_ + 1);
-  PBFT_ASSERT(s.committed && s.pre_prepare != nullptr && s.batch != nullptr);
-  const std::vector<Request>& batch = *s.batch;
+  PBFT_ASSERT(s.committed && s.pre_prepare() != nullptr && s.batch() != nullptr);
+  const std::vector<Request>& batch = *s.batch();
 
   // The view in which the batch committed (a replica may execute it later,
   // during a view change or after waiting for its batch).
-  Executed executed{seq, s.pre_prepare->view, s.pre_prepare->digest, {}};
+  Executed executed{seq, s.pre_prepare()->view, s.pre_prepare()->digest, {}};
   executed.requests.reserve(batch.size());
 
   // Decide freshness in batch order: a client may appear twice in one batch.
@@ -826,12 +854,12 @@ void ReplicaState::retransmit_slots(const StatusMessage& status) {
   const Seq to_seq = std::min(from + constants::retransmit_seqs_max, peer_high + 1);
   for (auto it = log_.lower_bound(from); it != log_.end() && it->first < to_seq; ++it) {
     Slot& s = it->second;
-    if (s.pre_prepare_message != nullptr) {
-      send_shared(to, s.pre_prepare_message);
+    if (s.pre_prepare_message() != nullptr) {
+      send_shared(to, s.pre_prepare_message());
       counters.retransmissions++;
     }
-    if (s.batch_message != nullptr && s.batch_message != s.pre_prepare_message) {
-      send_shared(to, s.batch_message);
+    if (s.batch_message() != nullptr && s.batch_message() != s.pre_prepare_message()) {
+      send_shared(to, s.batch_message());
       counters.retransmissions++;
     }
     check_unchecked_prepares(s, status.sender);

@@ -26,16 +26,30 @@ namespace pbft {
 
 // Everything the log holds for one sequence number in the current view.
 struct Slot {
-  // The primary's PRE-PREPARE (shared so that it can be relayed to a lagging
-  // peer without a copy). Normally it carries its batch; one that a NEW-VIEW
-  // assigned (from O) may not.
-  std::shared_ptr<const Message> pre_prepare_message;
-  const PrePrepare* pre_prepare = nullptr;  // points into pre_prepare_message
-  // The batch whose digest is pre_prepare->digest, and a PRE-PREPARE (of any
-  // view) that carries it; null while unknown (the slot cannot execute). The
-  // null request's batch is empty and always known.
-  std::shared_ptr<const Message> batch_message;
-  const std::vector<Request>* batch = nullptr;  // points into batch_message, or the empty batch
+  // The primary's PRE-PREPARE, and the message that holds it (shared so that
+  // it can be relayed to a lagging peer without a copy); null while unknown.
+  // Normally it carries its batch; one that a NEW-VIEW assigned (from O) may
+  // not.
+  const PrePrepare* pre_prepare() const { return pre_prepare_; }
+  const std::shared_ptr<const Message>& pre_prepare_message() const { return pre_prepare_message_; }
+  // The batch whose digest is pre_prepare()->digest, and a PRE-PREPARE (of
+  // any view) that carries it; null while unknown (the slot cannot execute).
+  // The null request's batch is empty, always known, and in no message.
+  const std::vector<Request>* batch() const { return batch_; }
+  const std::shared_ptr<const Message>& batch_message() const { return batch_message_; }
+
+  // Each pair (message, pointer into it) is set only through these, so the
+  // pointer always points into the message the slot holds. Each `message`
+  // holds a PrePrepare. set_pre_prepare leaves the batch as it is (a
+  // PRE-PREPARE from O carries none).
+  void set_pre_prepare(std::shared_ptr<const Message> message);
+  // The batch a PRE-PREPARE (of any view) carries: the caller has checked
+  // that its digest is the slot's.
+  void set_batch(std::shared_ptr<const Message> message);
+  void set_null_batch();
+  // Forgets the PRE-PREPARE and its batch (one refused after all).
+  void clear_pre_prepare();
+
   // PREPAREs from backups, the first one from each sender (a replica that
   // prepares two digests for one slot is faulty; its second is ignored).
   std::map<ReplicaId, Prepare> prepares;
@@ -60,6 +74,12 @@ struct Slot {
   // PRE-PREPARE carrying its batch if this replica has it.
   std::optional<PreparedCertificate> earlier;
   std::shared_ptr<const Message> earlier_batch;
+
+ private:
+  std::shared_ptr<const Message> pre_prepare_message_;
+  const PrePrepare* pre_prepare_ = nullptr;  // points into pre_prepare_message_
+  std::shared_ptr<const Message> batch_message_;
+  const std::vector<Request>* batch_ = nullptr;  // into batch_message_, or the null batch
 };
 
 // Checkpoint votes for one checkpoint sequence number in the window.

@@ -404,8 +404,8 @@ void ReplicaState::vote_on_logged_slots() {
     auto it = log_.find(seq);
     if (view_changing_ || it == log_.end()) continue;
     Slot& s = it->second;
-    if (seq <= last_executed_ || s.pre_prepare == nullptr || is_primary() ||
-        s.pre_prepare->view != view_) {
+    if (seq <= last_executed_ || s.pre_prepare() == nullptr || is_primary() ||
+        s.pre_prepare()->view != view_) {
       continue;
     }
     if (s.own_prepare == nullptr && !s.batch_unchecked) {  // (unchecked: see check_unchecked_batches)
