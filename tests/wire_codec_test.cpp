@@ -543,6 +543,24 @@ TEST_F(WireCodecTest, PrePrepareBatchMixesAuthenticatorsAndSignatures) {
   EXPECT_EQ(batch_digest(replica(0), batch), pp.digest);
 }
 
+// The primary cuts batches by their encoded size (RequestQueue): each
+// request's batch_entry_size is exactly what it adds to the pre-prepare.
+TEST_F(WireCodecTest, BatchEntrySizeIsWhatARequestAddsToAPrePrepare) {
+  const auto& pp = std::get<PrePrepare>(samples().at(2).second);
+  ASSERT_EQ(pp.batch.size(), 4u);  // authenticators, a signature, a large and an empty operation
+  PrePrepare empty = pp;
+  empty.batch.clear();
+  const size_t empty_size = wire::encode(empty).size();
+  size_t entries = 0;
+  for (const Request& r : pp.batch) {
+    PrePrepare one = empty;
+    one.batch = {r};
+    EXPECT_EQ(wire::encode(one).size() - empty_size, wire::batch_entry_size(r));
+    entries += wire::batch_entry_size(r);
+  }
+  EXPECT_EQ(wire::encode(pp).size(), empty_size + entries);
+}
+
 TEST_F(WireCodecTest, NewViewKeepsNestedViewChangesAndCertificates) {
   const NewView nv = new_view(6);
   const auto decoded = wire::decode(wire::encode(nv));

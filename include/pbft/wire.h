@@ -26,6 +26,11 @@ struct Header {
 // bytes for any message the core produces.
 Bytes encode(const Message& message);
 
+// The bytes a request takes inside a pre-prepare's batch (nested: the
+// client id, the fields and the tag its mode selects), exactly what encode
+// writes for it there. A batch's body is a u32 count and then its entries.
+size_t batch_entry_size(const Request& request);
+
 // Decodes exactly one frame (header and body, nothing after).
 Result<Message> decode(ByteView frame);
 

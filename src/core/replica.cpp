@@ -28,6 +28,8 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       crypto_(crypto),
       service_(service),
       mutant_(options.mutant),
+      pending_(RequestQueue::BatchLimits{config.batch_size_max, constants::batch_bytes_max,
+                                         config.in_flight_max}),
       replies_(constants::reply_partitions),
       recovering_(options.recovering),
       recovery_nonce_(options.recovery_nonce),
@@ -86,6 +88,42 @@ bool binds_sender(const Message& message) {
   return std::holds_alternative<PrePrepare>(message) || std::holds_alternative<Prepare>(message) ||
          std::holds_alternative<Commit>(message) || std::holds_alternative<Checkpoint>(message) ||
          std::holds_alternative<ViewChange>(message) || std::holds_alternative<NewView>(message);
+}
+
+// ---------------------------------------------------------------------------
+// The log's slots
+
+namespace {
+// The batch of the null request (O's filler for sequence numbers that no
+// certificate in V covers): empty, executed as a no-op.
+const std::vector<Request>& null_batch() {
+  static const std::vector<Request> empty;
+  return empty;
+}
+}  // namespace
+
+void Slot::set_pre_prepare(std::shared_ptr<const Message> message) {
+  PBFT_ASSERT(message != nullptr && std::holds_alternative<PrePrepare>(*message));
+  pre_prepare_message_ = std::move(message);
+  pre_prepare_ = &std::get<PrePrepare>(*pre_prepare_message_);
+}
+
+void Slot::set_batch(std::shared_ptr<const Message> message) {
+  PBFT_ASSERT(message != nullptr && std::holds_alternative<PrePrepare>(*message));
+  batch_message_ = std::move(message);
+  batch_ = &std::get<PrePrepare>(*batch_message_).batch;
+}
+
+void Slot::set_null_batch() {
+  batch_message_ = nullptr;
+  batch_ = &null_batch();
+}
+
+void Slot::clear_pre_prepare() {
+  pre_prepare_message_ = nullptr;
+  pre_prepare_ = nullptr;
+  batch_message_ = nullptr;
+  batch_ = nullptr;
 }
 
 // ---------------------------------------------------------------------------
@@ -182,15 +220,15 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
     if (request.timestamp == it->second) resent_[request.client] = request.timestamp;
     return;
   }
-  const auto held = pending_.find(request.client);
-  if (held != pending_.end() && request.timestamp < held->second.request.timestamp) {
+  const RequestQueue::Entry* held = pending_.find(request.client);
+  if (held != nullptr && request.timestamp < held->request.timestamp) {
     counters.drop(DropReason::request_superseded);  // the client has moved on
     return;
   }
   // The primary's first copy comes from the client; any other copy means
   // the client has re-sent the request to every replica.
   if (!is_primary() ||
-      (held != pending_.end() && held->second.request.timestamp == request.timestamp)) {
+      (held != nullptr && held->request.timestamp == request.timestamp)) {
     resent_[request.client] = request.timestamp;
   }
   if (!is_primary()) {
@@ -200,7 +238,7 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
     // may be its peers' relays, and relaying every copy back and forth
     // between two replicas that disagree on the primary (one of them
     // Byzantine, or behind) multiplies with every duplicate the network adds.
-    PendingRequest* pending = add_pending(request, digest);
+    RequestQueue::Entry* pending = add_pending(request, digest);
     if (pending == nullptr || pending->request.timestamp != request.timestamp) return;
     if (pending->forwarded_tick &&
         ticks_ - *pending->forwarded_tick < config_.status_interval_ticks) {
@@ -214,62 +252,16 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
   maybe_send_pre_prepare();
 }
 
-ReplicaState::PendingRequest* ReplicaState::add_pending(const Request& request,
-                                                       const Digest& digest) {
-  if (auto it = pending_.find(request.client); it != pending_.end()) {
-    Request& held = it->second.request;
-    if (held.timestamp == request.timestamp) return &it->second;  // a retransmission
-    if (pending_bytes_ - held.operation.size() + request.operation.size() >
-        constants::pending_bytes_max) {
-      counters.drop(DropReason::request_pending_full);
-      return nullptr;
-    }
-    pending_bytes_ -= held.operation.size();
-    pending_bytes_ += request.operation.size();
-    held = request;  // a newer request keeps its client's place in the order
-    it->second.digest = digest;
-    it->second.since_tick = ticks_;
-    it->second.forwarded_tick.reset();
-    return &it->second;
-  }
-  if (pending_.size() >= constants::pending_requests_max ||
-      pending_bytes_ + request.operation.size() > constants::pending_bytes_max) {
+RequestQueue::Entry* ReplicaState::add_pending(const Request& request, const Digest& digest) {
+  const bool idle = !waiting();
+  RequestQueue::Entry* entry = pending_.add(request, digest, ticks_);
+  if (entry == nullptr) {
     counters.drop(DropReason::request_pending_full);
     return nullptr;
   }
-  if (!waiting()) last_progress_tick_ = ticks_;  // the wait starts now
-  // Drop stale order entries before they outnumber the live ones, so the
-  // queue stays within 2 * pending_requests_max.
-  if (pending_order_.size() >= 2 * pending_.size() + 64) {
-    std::erase_if(pending_order_, [&](const auto& e) { return !pending_order_live(e); });
-  }
-  const uint64_t arrival = ++arrivals_;
-  auto [it, inserted] =
-      pending_.emplace(request.client,
-                       PendingRequest{request, digest, arrival, ticks_, std::nullopt});
-  pending_order_.emplace_back(request.client, arrival);
-  pending_bytes_ += request.operation.size();
-  return &it->second;
+  if (idle) last_progress_tick_ = ticks_;  // the wait starts now
+  return entry;
 }
-
-bool ReplicaState::pending_order_live(const std::pair<ClientId, uint64_t>& entry) const {
-  auto it = pending_.find(entry.first);
-  return it != pending_.end() && it->second.arrival == entry.second;
-}
-
-void ReplicaState::remove_pending(ClientId client, Timestamp executed) {
-  auto it = pending_.find(client);
-  if (it == pending_.end() || it->second.request.timestamp > executed) return;
-  pending_bytes_ -= it->second.request.operation.size();
-  pending_.erase(it);
-}
-
-namespace {
-// An upper bound of a request's encoded size inside a batch.
-size_t batch_entry_size(const Request& r) {
-  return 96 + r.operation.size() + r.authenticator.size() * mac_size;
-}
-}  // namespace
 
 // The primary assigns the next sequence number to a batch of pending
 // requests while the window allows (liveness policy: batch as much as has
@@ -277,57 +269,30 @@ size_t batch_entry_size(const Request& r) {
 // execution calls this again).
 void ReplicaState::maybe_send_pre_prepare() {
   if (!is_primary() || view_changing_ || silent() || transfer_) return;
-  // Batching policy (liveness only): with nothing in flight, whatever is
-  // waiting goes at once (low latency at low load); with batches in flight,
-  // only a full batch starts another, up to in_flight_max. Under load the
-  // batches grow instead of multiplying, which amortizes the per-batch
-  // signatures and messages over more requests.
-  auto full_batch_waiting = [&] {
-    return pending_.size() >= config_.batch_size_max ||
-           pending_bytes_ >= constants::batch_bytes_max;
-  };
-  while (!pending_.empty() && last_assigned_ - last_executed_ < config_.in_flight_max &&
-         (last_assigned_ <= last_executed_ || full_batch_waiting()) &&
+  // When a batch starts and what it holds is the queue's batching policy;
+  // the window is the protocol's. (The primary never executes past what it
+  // assigned, so the difference is the batches in flight.)
+  while (pending_.starts_batch(last_assigned_ - last_executed_) &&
          last_assigned_ + 1 <= high_watermark()) {
-    std::vector<Request> batch;
-    std::vector<Digest> digests;
-    size_t batch_bytes = 0;
-    while (!pending_order_.empty() && batch.size() < config_.batch_size_max) {
-      if (!pending_order_live(pending_order_.front())) {
-        pending_order_.pop_front();  // executed or batched meanwhile
-        continue;
-      }
-      auto it = pending_.find(pending_order_.front().first);
-      Request& request = it->second.request;
-      const size_t size = batch_entry_size(request);
-      if (!batch.empty() && batch_bytes + size > constants::batch_bytes_max) break;
-      pending_order_.pop_front();
-      batch_bytes += size;
+    RequestQueue::Batch batch = pending_.take_batch();
+    PBFT_ASSERT(!batch.requests.empty());
+    // Not to be ordered again while the batch has not executed (on_request).
+    for (const Request& request : batch.requests) {
       ordered_[request.client] = std::max(ordered_[request.client], request.timestamp);
-      pending_bytes_ -= request.operation.size();
-      batch.push_back(std::move(request));
-      digests.push_back(it->second.digest);
-      pending_.erase(it);
-    }
-    if (batch.empty()) {
-      PBFT_ASSERT(pending_.empty());
-      return;
     }
 
     PrePrepare pp;
     pp.view = view_;
     pp.seq = ++last_assigned_;
-    pp.digest = batch_digest_of(crypto_, digests);
-    pp.batch = std::move(batch);
+    pp.digest = batch_digest_of(crypto_, batch.digests);
+    pp.batch = std::move(batch.requests);
     authenticate(pp);
     auto message = std::make_shared<const Message>(std::move(pp));
     Slot& s = slot(std::get<PrePrepare>(*message).seq);
-    s.pre_prepare_message = message;
-    s.pre_prepare = &std::get<PrePrepare>(*message);
-    s.batch_message = message;
-    s.batch = &s.pre_prepare->batch;
+    s.set_pre_prepare(message);
+    s.set_batch(message);
     send_binding(message);
-    check_prepared(s.pre_prepare->seq, s);
+    check_prepared(s.pre_prepare()->seq, s);
   }
 }
 
@@ -347,9 +312,9 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     counters.drop(DropReason::pre_prepare_not_primary);  // only the view's primary pre-prepares
     return;
   }
-  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.batch == nullptr &&
-                                   it->second.pre_prepare != nullptr &&
-                                   it->second.pre_prepare->digest == pp.digest) {
+  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.batch() == nullptr &&
+                                   it->second.pre_prepare() != nullptr &&
+                                   it->second.pre_prepare()->digest == pp.digest) {
     Slot& s = it->second;
     if (!adopt_batch(s, message, pp)) {
       counters.drop(DropReason::pre_prepare_batch_mismatch);  // the batch does not have the digest
@@ -358,9 +323,8 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     counters.batches_adopted++;
     // The same view's pre-prepare with its batch: relay it whole from now on.
     // (Another view's only supplies the batch: the slot stays in its view.)
-    if (pp.view == s.pre_prepare->view) {
-      s.pre_prepare_message = message;
-      s.pre_prepare = &std::get<PrePrepare>(*message);
+    if (pp.view == s.pre_prepare()->view) {
+      s.set_pre_prepare(message);
     }
     execute_committed();
     return;
@@ -374,8 +338,8 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     counters.drop(DropReason::pre_prepare_outside_window);
     return;
   }
-  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.pre_prepare != nullptr) {
-    if (it->second.pre_prepare->digest != pp.digest) {
+  if (auto it = log_.find(pp.seq); it != log_.end() && it->second.pre_prepare() != nullptr) {
+    if (it->second.pre_prepare()->digest != pp.digest) {
       counters.drop(DropReason::pre_prepare_equivocation);  // equivocation: keep the first
     } else {
       counters.drop(DropReason::pre_prepare_duplicate);
@@ -396,10 +360,8 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
   }
 
   Slot& s = slot(pp.seq);
-  s.pre_prepare_message = message;
-  s.pre_prepare = &std::get<PrePrepare>(*message);
-  s.batch_message = message;
-  s.batch = &s.pre_prepare->batch;
+  s.set_pre_prepare(message);
+  s.set_batch(message);
   if (!waiting()) last_progress_tick_ = ticks_;
   if (!batch_checked) {
     // Its prepare would vouch for requests it did not check: wait for the
@@ -421,11 +383,11 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
 
 // PREPARE(v, s, d, i) for the logged pre-prepare, multicast and logged.
 void ReplicaState::send_prepare(Seq seq, Slot& s) {
-  PBFT_ASSERT(!view_changing_ && s.pre_prepare->view == view_);  // votes are for this view
+  PBFT_ASSERT(!view_changing_ && s.pre_prepare()->view == view_);  // votes are for this view
   Prepare prepare;
   prepare.view = view_;
   prepare.seq = seq;
-  prepare.digest = s.pre_prepare->digest;
+  prepare.digest = s.pre_prepare()->digest;
   authenticate(prepare);
   s.prepares.insert_or_assign(self_, prepare);
   s.own_prepare = std::make_shared<const Message>(std::move(prepare));
@@ -434,11 +396,11 @@ void ReplicaState::send_prepare(Seq seq, Slot& s) {
 
 // COMMIT(v, s, d, i) for a prepared slot, multicast and logged.
 void ReplicaState::send_commit(Seq seq, Slot& s) {
-  PBFT_ASSERT(!view_changing_ && s.pre_prepare->view == view_);  // votes are for this view
+  PBFT_ASSERT(!view_changing_ && s.pre_prepare()->view == view_);  // votes are for this view
   Commit commit;
   commit.view = view_;
   commit.seq = seq;
-  commit.digest = s.pre_prepare->digest;
+  commit.digest = s.pre_prepare()->digest;
   authenticate(commit);
   s.commits.insert_or_assign(self_, commit.digest);
   s.own_commit = std::make_shared<const Message>(std::move(commit));
@@ -590,23 +552,20 @@ void ReplicaState::check_unchecked_batches() {
     counters.batches_checked_late++;
     skipping_resumes_at_ = std::max(skipping_resumes_at_, seq + skipping_pause_);
     skipping_pause_ = std::min(2 * skipping_pause_, skipping_pause_max * unchecked_batch_horizon());
-    if (auto status = verifier_.verify_batch(*s.pre_prepare); !status) {
+    if (auto status = verifier_.verify_batch(*s.pre_prepare()); !status) {
       // A faulty primary's batch: as if its pre-prepare had been refused.
       counters.drop(DropReason::pre_prepare_bad_request);
-      s.pre_prepare_message = nullptr;
-      s.pre_prepare = nullptr;
-      s.batch_message = nullptr;
-      s.batch = nullptr;
+      s.clear_pre_prepare();
       continue;
     }
-    if (!silent() && s.pre_prepare->view == view_) send_prepare(seq, s);
+    if (!silent() && s.pre_prepare()->view == view_) send_prepare(seq, s);
     check_prepared(seq, s);
   }
 }
 
 void ReplicaState::check_prepared(Seq seq, Slot& s) {
-  if (s.prepared || s.pre_prepare == nullptr) return;
-  const Digest& d = s.pre_prepare->digest;
+  if (s.prepared || s.pre_prepare() == nullptr) return;
+  const Digest& d = s.pre_prepare()->digest;
   const uint32_t matching = static_cast<uint32_t>(std::count_if(
       s.prepares.begin(), s.prepares.end(), [&](const auto& p) { return p.second.digest == d; }));
   if (matching + 1 < quorum()) return;  // the pre-prepare and 2f prepares
@@ -621,11 +580,11 @@ void ReplicaState::check_prepared(Seq seq, Slot& s) {
     execute_committed();
   }
   if (silent()) {
-    check_committed(seq, s);  // on the others' commits only
+    check_committed(s);  // on the others' commits only
     return;
   }
   send_commit(seq, s);
-  check_committed(seq, s);
+  check_committed(s);
 }
 
 // ---------------------------------------------------------------------------
@@ -648,13 +607,12 @@ void ReplicaState::on_commit(const Commit& commit) {
     counters.drop(DropReason::commit_duplicate);
     return;
   }
-  check_committed(commit.seq, s);
+  check_committed(s);
 }
 
-void ReplicaState::check_committed(Seq seq, Slot& s) {
-  (void)seq;
+void ReplicaState::check_committed(Slot& s) {
   if (s.committed || !s.prepared) return;
-  const Digest& d = s.pre_prepare->digest;
+  const Digest& d = s.pre_prepare()->digest;
   const uint32_t matching = static_cast<uint32_t>(std::count_if(
       s.commits.begin(), s.commits.end(), [&](const auto& c) { return c.second == d; }));
   if (matching < quorum()) return;
@@ -671,7 +629,7 @@ void ReplicaState::execute_committed() {
   if (transfer_) return;  // the state is being replaced
   for (;;) {
     auto it = log_.find(last_executed_ + 1);
-    if (it == log_.end() || !it->second.committed || it->second.batch == nullptr) break;
+    if (it == log_.end() || !it->second.committed || it->second.batch() == nullptr) break;
     execute(it->first, it->second);
   }
   maybe_send_pre_prepare();
@@ -679,12 +637,12 @@ void ReplicaState::execute_committed() {
 
 void ReplicaState::execute(Seq seq, Slot& s) {
   PBFT_ASSERT(seq == last_executed_ + 1);
-  PBFT_ASSERT(s.committed && s.pre_prepare != nullptr && s.batch != nullptr);
-  const std::vector<Request>& batch = *s.batch;
+  PBFT_ASSERT(s.committed && s.pre_prepare() != nullptr && s.batch() != nullptr);
+  const std::vector<Request>& batch = *s.batch();
 
   // The view in which the batch committed (a replica may execute it later,
   // during a view change or after waiting for its batch).
-  Executed executed{seq, s.pre_prepare->view, s.pre_prepare->digest, {}};
+  Executed executed{seq, s.pre_prepare()->view, s.pre_prepare()->digest, {}};
   executed.requests.reserve(batch.size());
 
   // Decide freshness in batch order: a client may appear twice in one batch.
@@ -728,7 +686,7 @@ void ReplicaState::execute(Seq seq, Slot& s) {
     if (last != nullptr && last->timestamp == e.timestamp) send_reply(e.client, *last);
   }
   for (const Request& r : batch) {
-    remove_pending(r.client, r.timestamp);
+    pending_.remove(r.client, r.timestamp);
     if (auto it = resent_.find(r.client); it != resent_.end() && it->second <= r.timestamp) {
       resent_.erase(it);
     }
@@ -906,12 +864,12 @@ void ReplicaState::retransmit_slots(const StatusMessage& status) {
   const Seq to_seq = std::min(from + constants::retransmit_seqs_max, peer_high + 1);
   for (auto it = log_.lower_bound(from); it != log_.end() && it->first < to_seq; ++it) {
     Slot& s = it->second;
-    if (s.pre_prepare_message != nullptr) {
-      send_shared(to, s.pre_prepare_message);
+    if (s.pre_prepare_message() != nullptr) {
+      send_shared(to, s.pre_prepare_message());
       counters.retransmissions++;
     }
-    if (s.batch_message != nullptr && s.batch_message != s.pre_prepare_message) {
-      send_shared(to, s.batch_message);
+    if (s.batch_message() != nullptr && s.batch_message() != s.pre_prepare_message()) {
+      send_shared(to, s.batch_message());
       counters.retransmissions++;
     }
     check_unchecked_prepares(s, status.sender);

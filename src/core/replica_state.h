@@ -1,6 +1,7 @@
 // The replica core's state and handlers (private to src/core). The public
 // face is include/pbft/replica.h. The handlers are split by protocol part:
 //   replica.cpp         dispatch, requests, the normal case, execution, STATUS
+//   request_queue.h     pending requests and the batching policy (liveness only)
 //   checkpoint.cpp      checkpoints, the state tree, garbage collection
 //   state_transfer.cpp  fetching and serving checkpoints, recovery
 //   view_change.cpp     view changes (the liveness timer is view_timer.h)
@@ -17,6 +18,7 @@
 
 #include "pbft/partitioned_state.h"
 #include "pbft/replica.h"
+#include "request_queue.h"
 #include "state_tree.h"
 #include "view_timer.h"
 
@@ -24,16 +26,30 @@ namespace pbft {
 
 // Everything the log holds for one sequence number in the current view.
 struct Slot {
-  // The primary's PRE-PREPARE (shared so that it can be relayed to a lagging
-  // peer without a copy). Normally it carries its batch; one that a NEW-VIEW
-  // assigned (from O) may not.
-  std::shared_ptr<const Message> pre_prepare_message;
-  const PrePrepare* pre_prepare = nullptr;  // points into pre_prepare_message
-  // The batch whose digest is pre_prepare->digest, and a PRE-PREPARE (of any
-  // view) that carries it; null while unknown (the slot cannot execute). The
-  // null request's batch is empty and always known.
-  std::shared_ptr<const Message> batch_message;
-  const std::vector<Request>* batch = nullptr;  // points into batch_message, or the empty batch
+  // The primary's PRE-PREPARE, and the message that holds it (shared so that
+  // it can be relayed to a lagging peer without a copy); null while unknown.
+  // Normally it carries its batch; one that a NEW-VIEW assigned (from O) may
+  // not.
+  const PrePrepare* pre_prepare() const { return pre_prepare_; }
+  const std::shared_ptr<const Message>& pre_prepare_message() const { return pre_prepare_message_; }
+  // The batch whose digest is pre_prepare()->digest, and a PRE-PREPARE (of
+  // any view) that carries it; null while unknown (the slot cannot execute).
+  // The null request's batch is empty, always known, and in no message.
+  const std::vector<Request>* batch() const { return batch_; }
+  const std::shared_ptr<const Message>& batch_message() const { return batch_message_; }
+
+  // Each pair (message, pointer into it) is set only through these, so the
+  // pointer always points into the message the slot holds. Each `message`
+  // holds a PrePrepare. set_pre_prepare leaves the batch as it is (a
+  // PRE-PREPARE from O carries none).
+  void set_pre_prepare(std::shared_ptr<const Message> message);
+  // The batch a PRE-PREPARE (of any view) carries: the caller has checked
+  // that its digest is the slot's.
+  void set_batch(std::shared_ptr<const Message> message);
+  void set_null_batch();
+  // Forgets the PRE-PREPARE and its batch (one refused after all).
+  void clear_pre_prepare();
+
   // PREPAREs from backups, the first one from each sender (a replica that
   // prepares two digests for one slot is faulty; its second is ignored).
   std::map<ReplicaId, Prepare> prepares;
@@ -58,6 +74,12 @@ struct Slot {
   // PRE-PREPARE carrying its batch if this replica has it.
   std::optional<PreparedCertificate> earlier;
   std::shared_ptr<const Message> earlier_batch;
+
+ private:
+  std::shared_ptr<const Message> pre_prepare_message_;
+  const PrePrepare* pre_prepare_ = nullptr;  // points into pre_prepare_message_
+  std::shared_ptr<const Message> batch_message_;
+  const std::vector<Request>* batch_ = nullptr;  // into batch_message_, or the null batch
 };
 
 // Checkpoint votes for one checkpoint sequence number in the window.
@@ -189,21 +211,8 @@ class ReplicaState {
   std::map<Seq, Slot> log_;      // slots in (h, H]
 
   // Requests waiting to be ordered (primary) or watched (backup): the newest
-  // from each client, in arrival order. pending_order_ may hold stale
-  // entries (the client's request executed or was batched since); an entry
-  // is live when its arrival number matches the pending request's.
-  struct PendingRequest {
-    Request request;
-    Digest digest;  // D(request), for the batch digest
-    uint64_t arrival;
-    uint64_t since_tick;  // when this replica got it (or the client's newer one)
-    // A backup: when it last relayed this request to the primary.
-    std::optional<uint64_t> forwarded_tick;
-  };
-  std::map<ClientId, PendingRequest> pending_;
-  std::deque<std::pair<ClientId, uint64_t>> pending_order_;
-  size_t pending_bytes_ = 0;
-  uint64_t arrivals_ = 0;
+  // from each client, in arrival order, and the batching policy.
+  RequestQueue pending_;
   // Primary: the highest timestamp per client in a pre-prepared batch that has
   // not executed yet, so a retransmitted request is not ordered twice.
   std::unordered_map<ClientId, Timestamp> ordered_;
@@ -310,13 +319,12 @@ class ReplicaState {
   void send_prepare(Seq s, Slot& slot);
   void send_commit(Seq s, Slot& slot);
   void check_prepared(Seq s, Slot& slot);
-  void check_committed(Seq s, Slot& slot);
+  void check_committed(Slot& slot);
   void execute_committed();
   void execute(Seq s, Slot& slot);
   // Holds the request (or the client's newer one); the entry, or null when
-  // the limits refuse it.
-  PendingRequest* add_pending(const Request& request, const Digest& digest);
-  void remove_pending(ClientId client, Timestamp executed);
+  // the limits refuse it (counted).
+  RequestQueue::Entry* add_pending(const Request& request, const Digest& digest);
   const LastReply* last_reply(ClientId client) const;
   // A full reply carries the result, a digest reply only D(result).
   enum class ReplyForm : uint8_t { full, digest };
@@ -328,7 +336,6 @@ class ReplicaState {
   ReplyForm reply_form(const Request& request, const Bytes& result) const;
   bool waiting() const;
   void retransmit_slots(const StatusMessage& status);
-  bool pending_order_live(const std::pair<ClientId, uint64_t>& entry) const;
   void saw(ReplicaId sender, Seq s);
   bool behind() const;
 

@@ -361,12 +361,10 @@ void ReplicaState::finish_transfer() {
     const LastReply* last = last_reply(it->first);
     it = (last != nullptr && last->timestamp >= it->second) ? ordered_.erase(it) : std::next(it);
   }
-  std::vector<std::pair<ClientId, Timestamp>> done;
-  for (const auto& [client, pending] : pending_) {
-    const LastReply* last = last_reply(client);
-    if (last != nullptr) done.emplace_back(client, last->timestamp);
-  }
-  for (const auto& [client, executed] : done) remove_pending(client, executed);
+  pending_.remove_if([&](const RequestQueue::Entry& pending) {
+    const LastReply* last = last_reply(pending.request.client);
+    return last != nullptr && last->timestamp >= pending.request.timestamp;
+  });
   counters.state_transfers_completed++;
   effects.list.emplace_back(StateInstalled{target, t.root, t.bytes_fetched});
   transfer_.reset();
@@ -406,8 +404,8 @@ void ReplicaState::vote_on_logged_slots() {
     auto it = log_.find(seq);
     if (view_changing_ || it == log_.end()) continue;
     Slot& s = it->second;
-    if (seq <= last_executed_ || s.pre_prepare == nullptr || is_primary() ||
-        s.pre_prepare->view != view_) {
+    if (seq <= last_executed_ || s.pre_prepare() == nullptr || is_primary() ||
+        s.pre_prepare()->view != view_) {
       continue;
     }
     if (s.own_prepare == nullptr && !s.batch_unchecked) {  // (unchecked: see check_unchecked_batches)

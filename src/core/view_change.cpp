@@ -22,17 +22,6 @@
 
 namespace pbft {
 
-namespace {
-
-// The batch of the null request (O's filler for sequence numbers that no
-// certificate in V covers): empty, executed as a no-op.
-const std::vector<Request>& null_batch() {
-  static const std::vector<Request> empty;
-  return empty;
-}
-
-}  // namespace
-
 // What a NEW-VIEW's V implies: the checkpoint to start from (min-s, with
 // its proof) and the digest to order at each sequence number in
 // (min-s, max-s].
@@ -72,23 +61,20 @@ void ReplicaState::on_view_timer() {
   // for a view change like anybody else, or the view would never end. A
   // replica fetching state or recovering is not waiting on the primary.
   auto unexecuted = log_.upper_bound(last_executed_);
-  while (unexecuted != log_.end() && unexecuted->second.pre_prepare == nullptr) ++unexecuted;
+  while (unexecuted != log_.end() && unexecuted->second.pre_prepare() == nullptr) ++unexecuted;
   const bool holding = !pending_.empty() || unexecuted != log_.end();
   if (silent() || transfer_ || !holding) {
     view_timer_.stop();
     return;
   }
   view_timer_.start(ticks_);
-  while (!pending_order_.empty() && !pending_order_live(pending_order_.front())) {
-    pending_order_.pop_front();
-  }
   bool starved = false;
-  if (!is_primary() && !pending_order_.empty()) {
+  const RequestQueue::Entry* oldest = pending_.oldest();
+  if (!is_primary() && oldest != nullptr) {
     // Counted from when this view started working here at the earliest: a
     // request that waited through earlier views is the new primary's only
     // from then on.
-    const PendingRequest& oldest = pending_.at(pending_order_.front().first);
-    const uint64_t since = std::max(oldest.since_tick, view_working_since_tick_);
+    const uint64_t since = std::max(oldest->since_tick, view_working_since_tick_);
     starved = ticks_ - since >= 4 * view_timer_.timeout();
   }
   if (view_timer_.expired(ticks_) || starved) {
@@ -106,9 +92,9 @@ void ReplicaState::on_view_timer() {
 std::optional<PreparedCertificate> ReplicaState::certificate_of(const Slot& s) const {
   if (!s.prepared) return s.earlier;
   PreparedCertificate cert;
-  cert.pre_prepare = *s.pre_prepare;
+  cert.pre_prepare = *s.pre_prepare();
   cert.pre_prepare.batch.clear();  // the signature does not cover it
-  const Digest& d = s.pre_prepare->digest;
+  const Digest& d = s.pre_prepare()->digest;
   for (const auto& [sender, prepare] : s.prepares) {
     if (prepare.digest != d) continue;
     cert.prepares.push_back(prepare);
@@ -364,12 +350,11 @@ void ReplicaState::on_new_view(const std::shared_ptr<const Message>& message,
 // whose batch has the slot's digest.
 bool ReplicaState::adopt_batch(Slot& s, const std::shared_ptr<const Message>& message,
                                const PrePrepare& pp) {
-  if (s.pre_prepare == nullptr || s.batch != nullptr || pp.digest != s.pre_prepare->digest) {
+  if (s.pre_prepare() == nullptr || s.batch() != nullptr || pp.digest != s.pre_prepare()->digest) {
     return false;
   }
   if (batch_digest(crypto_, pp.batch) != pp.digest) return false;
-  s.batch_message = message;
-  s.batch = &std::get<PrePrepare>(*message).batch;
+  s.set_batch(message);
   return true;
 }
 
@@ -395,18 +380,17 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
     last_assigned_ = std::max(last_assigned_, pp.seq);
     if (pp.seq <= low_watermark_) continue;  // this replica has a later stable checkpoint
     Slot& s = log_[pp.seq];
-    s.pre_prepare_message = std::make_shared<const Message>(pp);
-    s.pre_prepare = &std::get<PrePrepare>(*s.pre_prepare_message);
-    if (pp.digest == null_digest_) s.batch = &null_batch();
+    s.set_pre_prepare(std::make_shared<const Message>(pp));
+    if (pp.digest == null_digest_) s.set_null_batch();
     auto it = old.find(pp.seq);
     if (it == old.end()) continue;
     Slot& before = it->second;
     s.earlier = certificate_of(before);
-    s.earlier_batch = before.prepared ? before.batch_message : before.earlier_batch;
-    if (s.batch == nullptr && before.batch_message != nullptr) {
-      adopt_batch(s, before.batch_message, std::get<PrePrepare>(*before.batch_message));
+    s.earlier_batch = before.prepared ? before.batch_message() : before.earlier_batch;
+    if (s.batch() == nullptr && before.batch_message() != nullptr) {
+      adopt_batch(s, before.batch_message(), std::get<PrePrepare>(*before.batch_message()));
     }
-    if (s.batch == nullptr && before.earlier_batch != nullptr) {
+    if (s.batch() == nullptr && before.earlier_batch != nullptr) {
       adopt_batch(s, before.earlier_batch, std::get<PrePrepare>(*before.earlier_batch));
     }
   }
@@ -428,22 +412,21 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
     // signature covers (v, s, d) only, so O's signature stands); backups
     // take the others from any replica that has them (STATUS).
     for (auto& [seq, s] : log_) {
-      if (s.batch == nullptr || s.batch->empty()) continue;
-      PrePrepare full = *s.pre_prepare;
-      full.batch = *s.batch;
-      s.pre_prepare_message = std::make_shared<const Message>(std::move(full));
-      s.pre_prepare = &std::get<PrePrepare>(*s.pre_prepare_message);
-      s.batch_message = s.pre_prepare_message;
-      s.batch = &s.pre_prepare->batch;
-      send_shared(Destination::all_replicas(), s.pre_prepare_message);
+      if (s.batch() == nullptr || s.batch()->empty()) continue;
+      PrePrepare full = *s.pre_prepare();
+      full.batch = *s.batch();
+      auto whole = std::make_shared<const Message>(std::move(full));
+      s.set_pre_prepare(whole);
+      s.set_batch(whole);
+      send_shared(Destination::all_replicas(), std::move(whole));
     }
   }
   for (auto& [seq, s] : log_) {
-    if (s.batch != nullptr && seq > last_executed_) {
-      for (const Request& r : *s.batch) {
+    if (s.batch() != nullptr && seq > last_executed_) {
+      for (const Request& r : *s.batch()) {
         Timestamp& t = ordered_[r.client];
         t = std::max(t, r.timestamp);
-        if (is_primary()) remove_pending(r.client, r.timestamp);
+        if (is_primary()) pending_.remove(r.client, r.timestamp);
       }
     }
     // Every backup prepares O again, executed or not: the others may need
@@ -464,9 +447,9 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
   // A backup hands what it waits for to the new primary, which may never
   // have seen it (the client sent it to the old primary).
   if (!is_primary() && !silent()) {
-    for (const auto& [client, pending] : pending_) {
+    pending_.for_each([&](const RequestQueue::Entry& pending) {
       send(Destination::replica(primary()), pending.request);
-    }
+    });
   }
   executed_in_view_ = false;
   view_working_since_tick_ = ticks_;

@@ -567,6 +567,12 @@ Bytes payload_of(const M& m, MessageType type) {
 
 }  // namespace
 
+size_t batch_entry_size(const Request& request) {
+  SizeCounter size;
+  put_nested(size, request);
+  return size.size();
+}
+
 Bytes encode(const Message& message) {
   return std::visit(
       [&](const auto& m) -> Bytes {

@@ -1,0 +1,120 @@
+// The pending-request queue and the batching policy (contract:
+// request_queue.h).
+
+#include "request_queue.h"
+
+#include <algorithm>
+
+#include "pbft/assert.h"
+#include "pbft/wire.h"
+
+namespace pbft {
+
+RequestQueue::RequestQueue(BatchLimits limits) : RequestQueue(limits, Capacity{}) {}
+
+RequestQueue::RequestQueue(BatchLimits limits, Capacity capacity)
+    : limits_(limits), capacity_(capacity) {
+  PBFT_ASSERT(limits_.requests_max >= 1 && limits_.in_flight_max >= 1);
+}
+
+RequestQueue::Entry* RequestQueue::add(const Request& request, const Digest& digest,
+                                       uint64_t now) {
+  if (auto it = held_.find(request.client); it != held_.end()) {
+    Entry& entry = it->second.entry;
+    PBFT_ASSERT(request.timestamp >= entry.request.timestamp);  // the caller drops older ones
+    if (entry.request.timestamp == request.timestamp) return &entry;  // a retransmission
+    if (bytes_ - entry.request.operation.size() + request.operation.size() > capacity_.bytes_max) {
+      return nullptr;
+    }
+    bytes_ -= entry.request.operation.size();
+    bytes_ += request.operation.size();
+    // A newer request keeps its client's place in the order: its arrival
+    // number, hence its order entry, stays.
+    entry.request = request;
+    entry.digest = digest;
+    entry.since_tick = now;
+    entry.forwarded_tick.reset();
+    return &entry;
+  }
+  if (held_.size() >= capacity_.requests_max ||
+      bytes_ + request.operation.size() > capacity_.bytes_max) {
+    return nullptr;
+  }
+  // Drop stale order entries before they outnumber the live ones, so the
+  // order stays within 2 * requests_max + 64 entries.
+  if (order_.size() >= 2 * held_.size() + 64) {
+    std::erase_if(order_, [&](const OrderEntry& e) { return !live(e); });
+  }
+  const uint64_t arrival = ++arrivals_;
+  auto [it, inserted] =
+      held_.emplace(request.client, Held{Entry{request, digest, now, std::nullopt}, arrival});
+  PBFT_ASSERT(inserted);
+  order_.emplace_back(request.client, arrival);
+  bytes_ += request.operation.size();
+  return &it->second.entry;
+}
+
+const RequestQueue::Entry* RequestQueue::find(ClientId client) const {
+  auto it = held_.find(client);
+  return it == held_.end() ? nullptr : &it->second.entry;
+}
+
+void RequestQueue::remove(ClientId client, Timestamp executed) {
+  auto it = held_.find(client);
+  if (it == held_.end() || it->second.entry.request.timestamp > executed) return;
+  erase(it);
+}
+
+void RequestQueue::erase(std::map<ClientId, Held>::iterator it) {
+  // Its order entry goes stale; take_batch, oldest and add drop it later.
+  bytes_ -= it->second.entry.request.operation.size();
+  held_.erase(it);
+}
+
+bool RequestQueue::live(const OrderEntry& entry) const {
+  auto it = held_.find(entry.first);
+  return it != held_.end() && it->second.arrival == entry.second;
+}
+
+void RequestQueue::drop_stale_front() {
+  while (!order_.empty() && !live(order_.front())) order_.pop_front();
+}
+
+const RequestQueue::Entry* RequestQueue::oldest() {
+  drop_stale_front();
+  return order_.empty() ? nullptr : &held_.at(order_.front().first).entry;
+}
+
+bool RequestQueue::starts_batch(uint64_t in_flight) const {
+  // A full batch by count, or by bytes (the operations alone: their
+  // encoding is larger still).
+  const bool full_batch_waiting =
+      held_.size() >= limits_.requests_max || bytes_ >= limits_.bytes_max;
+  return !held_.empty() && in_flight < limits_.in_flight_max &&
+         (in_flight == 0 || full_batch_waiting);
+}
+
+RequestQueue::Batch RequestQueue::take_batch() {
+  Batch batch;
+  size_t batch_bytes = 0;
+  while (!order_.empty() && batch.requests.size() < limits_.requests_max) {
+    if (!live(order_.front())) {
+      order_.pop_front();  // removed meanwhile (executed, or ordered in a new view)
+      continue;
+    }
+    auto it = held_.find(order_.front().first);
+    Entry& entry = it->second.entry;
+    const size_t size = wire::batch_entry_size(entry.request);
+    if (!batch.requests.empty() && batch_bytes + size > limits_.bytes_max) break;
+    order_.pop_front();
+    batch_bytes += size;
+    bytes_ -= entry.request.operation.size();
+    batch.requests.push_back(std::move(entry.request));
+    batch.digests.push_back(entry.digest);
+    held_.erase(it);
+  }
+  PBFT_ASSERT(!batch.requests.empty() || held_.empty());
+  return batch;
+}
+
+}  // namespace pbft
