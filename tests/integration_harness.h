@@ -71,6 +71,17 @@ inline uint16_t free_base_port(uint32_t n) {
   return base ? base.value() : 0;
 }
 
+// The argv of `pbft ARGS...` for execv. Made before fork: other threads
+// (the in-process clients) may hold the allocator's lock at that moment.
+// The pointers point into `args`, which must outlive the result.
+inline std::vector<char*> pbft_argv(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>("pbft"));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  return argv;
+}
+
 struct ProcessResult {
   int exit_code = -1;  // -1: killed for running too long
   std::string out;
@@ -84,12 +95,8 @@ inline ProcessResult run_pbft(const std::vector<std::string>& args, const std::f
   const int n = counter++;
   const std::filesystem::path out = dir / ("run-" + std::to_string(n) + ".out");
   const std::filesystem::path err = dir / ("run-" + std::to_string(n) + ".err");
-  // Everything the child needs is made before fork: other threads (the
-  // in-process clients) may hold the allocator's lock at that moment.
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("pbft"));
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
+  // Everything the child needs is made before fork (see pbft_argv).
+  std::vector<char*> argv = pbft_argv(args);
   const pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -183,10 +190,7 @@ class TestCluster {
     std::vector<std::string> args = {"replica", "--config", config().string(), "--id",
                                      std::to_string(r), "--log-level", "debug"};
     args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;  // made before fork (see run_pbft)
-    argv.push_back(const_cast<char*>("pbft"));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
+    std::vector<char*> argv = pbft_argv(args);  // made before fork
     const pid_t pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);

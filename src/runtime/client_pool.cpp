@@ -164,19 +164,16 @@ class LinkGroup final : public ConnectionOwner {
   bool reserve(Connection&, size_t) override { return true; }  // processed inline
 
   void on_frame(Connection& c, Bytes frame) override {
-    Result<Message> decoded = wire::decode(frame);
-    if (!decoded) {
-      counters_.frames_undecodable++;
-      return;
-    }
+    std::optional<Message> decoded = decode_counted(frame, counters_);
+    if (!decoded) return;
     // The member checks the rest (sender, MAC, that it is a reply to it).
-    const auto* reply = std::get_if<Reply>(&decoded.value());
+    const auto* reply = std::get_if<Reply>(&*decoded);
     const ClientId first = members_.front()->id();
     if (reply == nullptr || reply->client < first || reply->client - first >= members_.size()) {
       counters_.frames_unauthentic++;
       return;
     }
-    members_[reply->client - first]->on_reply(std::move(decoded).value(), c);
+    members_[reply->client - first]->on_reply(std::move(*decoded), c);
   }
 
   void on_closed(Connection&, const std::string&) override {}

@@ -32,6 +32,15 @@ std::string describe_endpoint(const asio::ip::tcp::socket& socket) {
 
 }  // namespace
 
+std::optional<Message> decode_counted(ByteView frame, RuntimeCounters& counters) {
+  Result<Message> decoded = wire::decode(frame);
+  if (!decoded) {
+    counters.frames_undecodable++;
+    return std::nullopt;
+  }
+  return std::move(decoded).value();
+}
+
 Bytes encode_hello(const Hello& hello) {
   Bytes b(hello_size, 0);
   store_le32(b.data(), hello_magic);

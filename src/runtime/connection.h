@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "pbft/messages.h"
 #include "pbft/runtime.h"
 #include "pbft/status.h"
 #include "pbft/types.h"
@@ -43,6 +44,10 @@ constexpr size_t hello_size = 12;
 constexpr uint32_t hello_magic = 0x4c484250;  // "PBHL" little-endian
 constexpr uint8_t hello_version = 1;
 Bytes encode_hello(const Hello& hello);
+
+// Decodes a frame that an owner processes inline; one that does not decode
+// is counted (frames_undecodable) and gives nothing.
+std::optional<Message> decode_counted(ByteView frame, RuntimeCounters& counters);
 Result<Hello> decode_hello(ByteView bytes);
 
 class Connection;

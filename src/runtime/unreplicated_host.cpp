@@ -118,12 +118,9 @@ class UnreplicatedHost final : public ConnectionOwner {
   bool reserve(Connection&, size_t) override { return true; }  // processed inline
 
   void on_frame(Connection& c, Bytes frame) override {
-    Result<Message> decoded = wire::decode(frame);
-    if (!decoded) {
-      counters_.frames_undecodable++;
-      return;
-    }
-    Result<Verified> verified = verifier_->verify(std::move(decoded).value());
+    std::optional<Message> decoded = decode_counted(frame, counters_);
+    if (!decoded) return;
+    Result<Verified> verified = verifier_->verify(std::move(*decoded));
     if (!verified) {
       counters_.frames_unauthentic++;
       return;
