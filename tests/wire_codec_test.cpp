@@ -546,7 +546,8 @@ TEST_F(WireCodecTest, PrePrepareBatchMixesAuthenticatorsAndSignatures) {
 // The primary cuts batches by their encoded size (RequestQueue): each
 // request's batch_entry_size is exactly what it adds to the pre-prepare.
 TEST_F(WireCodecTest, BatchEntrySizeIsWhatARequestAddsToAPrePrepare) {
-  const auto& pp = std::get<PrePrepare>(samples().at(2).second);
+  // A copy: samples() returns a temporary.
+  const PrePrepare pp = std::get<PrePrepare>(samples().at(2).second);
   ASSERT_EQ(pp.batch.size(), 4u);  // authenticators, a signature, a large and an empty operation
   PrePrepare empty = pp;
   empty.batch.clear();
