@@ -1,8 +1,10 @@
 #include "sim/byzantine.h"
 
 #include <algorithm>
+#include <utility>
 #include <string>
 
+#include "pbft/assert.h"
 #include "pbft/kv.h"
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
@@ -23,6 +25,8 @@ const char* to_string(Behaviour behaviour) {
     case Behaviour::bad_new_view: return "bad-new-view";
     case Behaviour::twins: return "twins";
     case Behaviour::bad_reply: return "bad-reply";
+    case Behaviour::replay_requests: return "replay-requests";
+    case Behaviour::collude: return "collude";
   }
   return "unknown";
 }
@@ -58,13 +62,60 @@ std::vector<Destination> others(const ProtocolConfig& config, ReplicaId self) {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------
+// The cabal
+
+bool Cabal::member(ReplicaId r) const {
+  return std::find(members_.begin(), members_.end(), r) != members_.end();
+}
+
+const Cabal::Attack* Cabal::attack_in(View view) const {
+  for (const Attack& a : attacks_) {
+    if (a.view == view) return &a;
+  }
+  return nullptr;
+}
+
+Cabal::Attack* Cabal::attack_in(View view) {
+  return const_cast<Attack*>(std::as_const(*this).attack_in(view));
+}
+
+const Cabal::Attack* Cabal::attack_before(View view) const {
+  const Attack* latest = nullptr;
+  for (const Attack& a : attacks_) {
+    if (a.view < view) latest = &a;
+  }
+  return latest;
+}
+
+Cabal::Attack& Cabal::start(Attack attack) {
+  attacks_.push_back(std::move(attack));
+  return attacks_.back();
+}
+
+void Cabal::observe_prepare(const Prepare& prepare) {
+  Attack* a = attack_in(prepare.view);
+  if (a == nullptr || prepare.seq != a->seq) return;
+  for (const Prepare& p : a->prepares) {
+    if (p.sender == prepare.sender && p.digest == prepare.digest) return;
+  }
+  a->prepares.push_back(prepare);
+}
+
+// ---------------------------------------------------------------------------
+
 ByzantineReplica::ByzantineReplica(const ProtocolConfig& config, const Crypto& crypto,
-                                   std::vector<Behaviour> behaviours, uint64_t tick_ns)
+                                   std::vector<Behaviour> behaviours, uint64_t tick_ns,
+                                   std::shared_ptr<Cabal> cabal)
     : config_(config),
       crypto_(crypto),
       self_(crypto.self().id),
       behaviours_(std::move(behaviours)),
-      tick_ns_(tick_ns) {}
+      tick_ns_(tick_ns),
+      cabal_(std::move(cabal)) {
+  PBFT_ASSERT(!has(Behaviour::collude) || cabal_ != nullptr);
+  if (cabal_ != nullptr) cabal_->join(self_);
+}
 
 bool ByzantineReplica::has(Behaviour b) const {
   return std::find(behaviours_.begin(), behaviours_.end(), b) != behaviours_.end();
@@ -81,11 +132,22 @@ std::vector<Outgoing> ByzantineReplica::rewrite(const Send& send, Random& random
     lies_++;
     return {};
   }
+  if (has(Behaviour::collude)) {
+    if (std::optional<std::vector<Outgoing>> out = collude(send, random)) return std::move(*out);
+  }
   std::shared_ptr<const Message> message = send.message;
   const bool own = sender_of(*message) == Principal::replica(self_);
   uint64_t delay_ns = 0;
 
   if (const auto* pp = std::get_if<PrePrepare>(message.get()); pp && own) {
+    if (has(Behaviour::replay_requests) && !pp->batch.empty()) {
+      const std::vector<Request> batch = pp->batch;
+      if (random.chance(0.5)) {
+        message = sign(replay_requests(*pp, random));
+        lies_++;
+      }
+      remember_batch(batch);
+    }
     if (has(Behaviour::censor) && !pp->batch.empty()) {
       if (!censored_chosen_) {
         censored_ = pp->batch.front().client;
@@ -216,6 +278,186 @@ std::vector<Outgoing> ByzantineReplica::equivocate(const Send& send, const PrePr
   return out;
 }
 
+// A batch with one request more: a request of the batch a second time, or
+// one ordered in an earlier batch (executed by now, or about to be). Every
+// request in it is authentic, so the backups take the batch; execution
+// must skip the repeats (exactly-once) and answer them from the last reply.
+PrePrepare ByzantineReplica::replay_requests(const PrePrepare& pp, Random& random) {
+  PrePrepare lie = pp;
+  const Request repeat = !ordered_.empty() && random.chance(0.5)
+                             ? ordered_[random.uniform(ordered_.size())]
+                             : pp.batch[random.uniform(pp.batch.size())];
+  const auto at = static_cast<std::ptrdiff_t>(random.uniform(lie.batch.size() + 1));
+  lie.batch.insert(lie.batch.begin() + at, repeat);
+  lie.digest = batch_digest(crypto_, lie.batch);
+  return lie;
+}
+
+void ByzantineReplica::remember_batch(const std::vector<Request>& batch) {
+  for (const Request& r : batch) {
+    ordered_.push_back(r);
+    if (ordered_.size() > ordered_max) ordered_.pop_front();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Behaviour::collude (Cabal says what the cabal does).
+
+// One message for group A, another for the rest (nullptr: none).
+std::vector<Outgoing> ByzantineReplica::split(const Cabal::Attack& a,
+                                              const std::shared_ptr<const Message>& to_a,
+                                              const std::shared_ptr<const Message>& to_others) {
+  std::vector<Outgoing> out;
+  for (const Destination& to : others(config_, self_)) {
+    const bool in_a = std::find(a.group_a.begin(), a.group_a.end(), to.id) != a.group_a.end();
+    if (const auto& message = in_a ? to_a : to_others) out.push_back({to, message, false, 0});
+  }
+  lies_++;
+  return out;
+}
+
+std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send, Random& random) {
+  const Message& m = *send.message;
+  if (sender_of(m) != Principal::replica(self_)) return std::nullopt;
+  if (const auto* pp = std::get_if<PrePrepare>(&m)) {
+    if (const Cabal::Attack* a = cabal_->attack_in(pp->view)) {
+      // The attacking primary proposes nothing more in its view.
+      if (a->primary == self_ && pp->seq > a->seq) {
+        lies_++;
+        return std::vector<Outgoing>{};
+      }
+      return std::nullopt;
+    }
+    if (pp->batch.empty() || send.to.kind != Destination::Kind::all_replicas ||
+        !random.chance(0.5)) {
+      return std::nullopt;
+    }
+    return equivocate_for_cabal(send, *pp, random);
+  }
+  if (const auto* p = std::get_if<Prepare>(&m)) {
+    Cabal::Attack* a = cabal_->attack_in(p->view);
+    if (a == nullptr || p->seq != a->seq) return std::nullopt;
+    // A member votes for both batches: A to group A, B to the others.
+    Prepare for_a = *p;
+    for_a.digest = a->pre_prepare_a.digest;
+    Prepare for_b = *p;
+    for_b.digest = a->digest_b;
+    auto signed_a = sign(for_a);
+    auto signed_b = sign(for_b);
+    cabal_->observe_prepare(std::get<Prepare>(*signed_a));
+    cabal_->observe_prepare(std::get<Prepare>(*signed_b));
+    return split(*a, signed_a, signed_b);
+  }
+  if (const auto* c = std::get_if<Commit>(&m)) {
+    const Cabal::Attack* a = cabal_->attack_in(c->view);
+    if (a == nullptr || c->seq != a->seq) return std::nullopt;
+    // Commits for B, to the others only: B commits there, A nowhere.
+    Commit for_b = *c;
+    for_b.digest = a->digest_b;
+    return split(*a, nullptr, sign(for_b));
+  }
+  if (const auto* vc = std::get_if<ViewChange>(&m)) {
+    if (cabal_->attack_before(vc->new_view) == nullptr) return std::nullopt;
+    lies_++;
+    return std::vector<Outgoing>{{send.to, sign(claim_assembled_certificate(*vc)), false, 0}};
+  }
+  return std::nullopt;
+}
+
+// PRE-PREPARE(v, s, A) to group A, the original (B) to everybody else. Group
+// A is the next view's primary (so that its own VIEW-CHANGE, first in its V,
+// carries no certificate for s) and as many correct replicas more as let A
+// gather 2f-1 real prepares while B still commits among the others: with k
+// members, 2f - k correct replicas, at least one, at most f.
+std::vector<Outgoing> ByzantineReplica::equivocate_for_cabal(const Send& send,
+                                                             const PrePrepare& pp,
+                                                             Random& random) {
+  const ReplicaId next = config_.primary(pp.view + 1);
+  // A stable checkpoint at s would make s no view change's business.
+  if (cabal_->member(next) || pp.seq % config_.checkpoint_interval == 0) {
+    return {{send.to, send.message, false, 0}};
+  }
+  Cabal::Attack a;
+  a.view = pp.view;
+  a.seq = pp.seq;
+  a.primary = self_;
+  a.primary_crypto = &crypto_;
+  a.digest_b = pp.digest;
+  a.group_a.push_back(next);
+  uint32_t members = 0;
+  for (ReplicaId r = 0; r < config_.n; r++) members += cabal_->member(r) ? 1 : 0;
+  const uint32_t wanted = std::clamp<int64_t>(int64_t{2} * config_.f - members, 1, config_.f);
+  for (ReplicaId r = (next + 1) % config_.n; a.group_a.size() < wanted && r != next;
+       r = (r + 1) % config_.n) {
+    if (!cabal_->member(r)) a.group_a.push_back(r);
+  }
+  a.shortfall = static_cast<Cabal::Shortfall>(random.uniform(Cabal::shortfall_count));
+  PrePrepare other = pp;
+  if (other.batch.size() >= 2) {
+    std::reverse(other.batch.begin(), other.batch.end());
+  } else {
+    other.batch.clear();
+  }
+  other.digest = batch_digest(crypto_, other.batch);
+  authenticate(other, crypto_, config_.n);
+  a.pre_prepare_a = other;
+  const Cabal::Attack& attack = cabal_->start(std::move(a));
+  return split(attack, std::make_shared<const Message>(std::move(other)), send.message);
+}
+
+// The member's VIEW-CHANGE with the cabal's latest attack claimed: A
+// prepared at s, proven by the real PRE-PREPARE for A and the real prepares
+// for it, filled up to 2f entries the way the attack's shortfall says.
+ViewChange ByzantineReplica::claim_assembled_certificate(const ViewChange& vc) const {
+  const Cabal::Attack* a = cabal_->attack_before(vc.new_view);
+  if (a->seq <= vc.stable_seq || a->seq - vc.stable_seq > config_.log_window) return vc;
+  const size_t needed = 2 * static_cast<size_t>(config_.f);
+  PreparedCertificate cert;
+  cert.pre_prepare = a->pre_prepare_a;
+  cert.pre_prepare.batch.clear();  // the signature does not cover it
+  std::vector<const Prepare*> for_a;
+  std::vector<const Prepare*> for_b;
+  for (const Prepare& p : a->prepares) {
+    if (p.sender == a->primary) continue;
+    (p.digest == a->pre_prepare_a.digest ? for_a : for_b).push_back(&p);
+  }
+  for (const Prepare* p : for_a) {
+    if (cert.prepares.size() + 1 < needed) cert.prepares.push_back(*p);
+  }
+  switch (a->shortfall) {
+    case Cabal::Shortfall::short_by_one:
+      break;
+    case Cabal::Shortfall::duplicates:
+      while (!cert.prepares.empty() && cert.prepares.size() < needed) {
+        cert.prepares.push_back(cert.prepares.front());
+      }
+      break;
+    case Cabal::Shortfall::from_primary: {
+      Prepare own;
+      own.view = a->view;
+      own.seq = a->seq;
+      own.digest = a->pre_prepare_a.digest;
+      authenticate(own, *a->primary_crypto, config_.n);
+      cert.prepares.push_back(own);
+      break;
+    }
+    case Cabal::Shortfall::other_digest:
+      for (const Prepare* p : for_b) {
+        const bool counted = std::any_of(cert.prepares.begin(), cert.prepares.end(),
+                                         [&](const Prepare& q) { return q.sender == p->sender; });
+        if (!counted && cert.prepares.size() < needed) cert.prepares.push_back(*p);
+      }
+      break;
+  }
+  ViewChange lie = vc;
+  std::erase_if(lie.prepared,
+                [&](const PreparedCertificate& c) { return c.pre_prepare.seq == a->seq; });
+  auto at = std::find_if(lie.prepared.begin(), lie.prepared.end(),
+                         [&](const PreparedCertificate& c) { return c.pre_prepare.seq > a->seq; });
+  lie.prepared.insert(at, std::move(cert));
+  return lie;
+}
+
 // A message that the receivers' verifiers must reject: another replica's
 // name on it, or a damaged signature or MAC.
 std::shared_ptr<const Message> ByzantineReplica::forge(const Message& m, Random& random) const {
@@ -339,10 +581,17 @@ std::vector<Outgoing> ByzantineReplica::on_tick(View view, Seq low_watermark, Ra
   return out;
 }
 
-void ByzantineReplica::observe_received(const std::shared_ptr<const Message>& message) {
-  if (!has(Behaviour::replay)) return;
-  seen_.push_back(message);
-  if (seen_.size() > seen_max) seen_.pop_front();
+void ByzantineReplica::observe_received(const Message& message, Random& random) {
+  if (cabal_ != nullptr) {
+    if (const auto* p = std::get_if<Prepare>(&message)) cabal_->observe_prepare(*p);
+  }
+  if (has(Behaviour::replay_requests)) {
+    if (const auto* pp = std::get_if<PrePrepare>(&message)) remember_batch(pp->batch);
+  }
+  if (has(Behaviour::replay) && random.chance(0.1)) {
+    seen_.push_back(std::make_shared<const Message>(message));
+    if (seen_.size() > seen_max) seen_.pop_front();
+  }
 }
 
 std::vector<Request> client_attack(ClientAttack attack, ClientId id, const ProtocolConfig& config,

@@ -9,7 +9,7 @@ namespace pbft::sim {
 namespace {
 
 // The names of the faults in their canonical order, with the flag each sets.
-constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 24> fault_names = {{
+constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 26> fault_names = {{
     {"drop", &FaultSet::drop},
     {"dup", &FaultSet::dup},
     {"reorder", &FaultSet::reorder},
@@ -31,6 +31,8 @@ constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 24> fault_na
     {"bad-new-view", &FaultSet::bad_new_view},
     {"twins", &FaultSet::twins},
     {"bad-reply", &FaultSet::bad_reply},
+    {"replay-requests", &FaultSet::replay_requests},
+    {"collude", &FaultSet::collude},
     {"client-timestamps", &FaultSet::client_timestamps},
     {"big-mac", &FaultSet::big_mac},
     {"client-flood", &FaultSet::client_flood},

@@ -49,6 +49,8 @@ struct FaultSet {
   bool bad_new_view = false;
   bool twins = false;
   bool bad_reply = false;
+  bool replay_requests = false;
+  bool collude = false;
   // Byzantine clients, beside the workload's.
   bool client_timestamps = false;
   bool big_mac = false;
@@ -58,7 +60,8 @@ struct FaultSet {
   bool any_node() const { return crash || wipe || lag || badstate || any_byzantine_replica(); }
   bool any_byzantine_replica() const {
     return silent || equivocate || slow || censor || forge || replay || wrong_digest ||
-           bad_checkpoint || bad_view_change || bad_new_view || twins || bad_reply;
+           bad_checkpoint || bad_view_change || bad_new_view || twins || bad_reply ||
+           replay_requests || collude;
   }
   bool any_byzantine_client() const { return client_timestamps || big_mac || client_flood; }
   // Every Byzantine replica behaviour and client attack ("byzantine").

@@ -357,9 +357,8 @@ void Simulation::handle(const Delivery& delivery) {
   }
   if (to_replica) {
     ReplicaNode& node = *replicas_[delivery.to];
-    if (node.byzantine && fault_phase() && node.byzantine->has(Behaviour::replay) &&
-        random_.chance(0.1)) {
-      node.byzantine->observe_received(std::make_shared<const Message>(verified.value().message()));
+    if (node.byzantine && fault_phase()) {
+      node.byzantine->observe_received(verified.value().message(), random_);
     }
     if (node.twin && fault_phase()) {
       // Each twin gets a random part of what arrives: a third each, a third both.
@@ -763,16 +762,29 @@ void Simulation::plan_byzantine(uint32_t count) {
       {faults.bad_new_view, Behaviour::bad_new_view},
       {faults.twins, Behaviour::twins},
       {faults.bad_reply, Behaviour::bad_reply},
+      {faults.replay_requests, Behaviour::replay_requests},
+      {faults.collude, Behaviour::collude},
   }};
   for (const auto& [on, behaviour] : flags) {
-    if (on) enabled.push_back(behaviour);
+    if (on && behaviour != Behaviour::collude) enabled.push_back(behaviour);
+  }
+  // A colluding run: every Byzantine replica joins the cabal and does
+  // nothing else (three times as likely as any one behaviour: it needs a
+  // member to be primary, and its attack has four variants). Mostly the
+  // cabal holds view 0's primary, so that its attack comes early.
+  std::shared_ptr<Cabal> cabal;
+  if (faults.collude && random_.uniform(enabled.size() + 3) < 3) {
+    cabal = std::make_shared<Cabal>();
+    enabled = {Behaviour::collude};
   }
   std::vector<ReplicaId> candidates;
   for (ReplicaId r = 0; r < config_.n; r++) {
     if (!report_.badstate_replica || *report_.badstate_replica != r) candidates.push_back(r);
   }
   for (uint32_t i = 0; i < count && !enabled.empty() && !candidates.empty(); i++) {
-    const size_t pick = random_.uniform(candidates.size());
+    const bool primary_first = cabal != nullptr && i == 0 && candidates.front() == 0 &&
+                               random_.chance(0.75);
+    const size_t pick = primary_first ? 0 : random_.uniform(candidates.size());
     const ReplicaId r = candidates[pick];
     candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
     std::vector<Behaviour> behaviours = {enabled[random_.uniform(enabled.size())]};
@@ -787,7 +799,7 @@ void Simulation::plan_byzantine(uint32_t count) {
     node.outcome.byzantine = true;
     const bool twins = std::find(behaviours.begin(), behaviours.end(), Behaviour::twins) !=
                        behaviours.end();
-    node.byzantine.emplace(config_, *node.crypto, std::move(behaviours), options_.tick_ns);
+    node.byzantine.emplace(config_, *node.crypto, std::move(behaviours), options_.tick_ns, cabal);
     if (twins) {
       node.twin_store = std::make_unique<kv::Store>();
       Result<std::unique_ptr<Replica>> twin =

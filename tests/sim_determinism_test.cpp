@@ -132,7 +132,8 @@ TEST(Options, AnUnknownFaultListsTheValidOnes) {
   EXPECT_NE(faults.reason().find(
                 "drop, dup, reorder, delay, partition, crash, wipe, lag, badstate, silent, "
                 "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
-                "bad-view-change, bad-new-view, twins, bad-reply, client-timestamps, big-mac, "
+                "bad-view-change, bad-new-view, twins, bad-reply, replay-requests, collude, "
+                "client-timestamps, big-mac, "
                 "client-flood, "
                 "none, byzantine, all"),
             std::string::npos);

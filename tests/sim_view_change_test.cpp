@@ -79,6 +79,7 @@ INSTANTIATE_TEST_SUITE_P(
     Sim, ByzantineBehaviour,
     ::testing::Values("silent", "equivocate", "slow", "censor", "forge", "replay", "wrong-digest",
                       "bad-checkpoint", "bad-view-change", "bad-new-view", "twins", "bad-reply",
+                      "replay-requests", "collude",
                       "client-timestamps", "big-mac", "client-flood"),
     [](const auto& param_info) {
       std::string name = param_info.param;

@@ -92,9 +92,17 @@ sim::Options make_options(const SimArgs& args) {
   options.fault_phase_ns = args.fault_time_ms * sim::ns_per_ms;
   options.liveness_bound_ns = args.liveness_bound_ms * sim::ns_per_ms;
   options.protocol = with_knobs(options.protocol, args.knobs);
-  std::optional<mutant::Id> mutant = mutant::parse(args.mutant);
-  if (!mutant) throw CLI::ValidationError("--mutant", "no mutant called " + args.mutant);
-  options.mutant = *mutant;
+  if (args.mutant == "all") {
+    if (!mutant::available) {
+      throw CLI::ValidationError(
+          "--mutant", "this build has no mutants (configure with -DPBFT_MUTANTS=ON)");
+    }
+    if (args.seeds == 0) throw CLI::ValidationError("--mutant", "all needs --seeds N");
+  } else {
+    std::optional<mutant::Id> mutant = mutant::parse(args.mutant);
+    if (!mutant) throw CLI::ValidationError("--mutant", "no mutant called " + args.mutant);
+    options.mutant = *mutant;
+  }
   options.verbosity = args.verbosity;
   if (args.verbosity > 0) {
     options.log = [](std::string_view line) {
@@ -215,6 +223,37 @@ int run_many(const SimArgs& args, sim::Options options) {
   return failed == 0 ? 0 : 1;
 }
 
+// --mutant all: every mutant in turn, in this one process (the mutant is
+// an option of the run), each over seeds 1..N until a seed fails. A mutant
+// that no seed catches is a hole in the simulator.
+int run_mutants(const SimArgs& args, sim::Options options) {
+  uint64_t caught = 0;
+  uint64_t survived = 0;
+  for (const mutant::Info& m : mutant::all) {
+    options.mutant = m.id;
+    std::optional<sim::RunReport> failed;
+    const auto start = std::chrono::steady_clock::now();
+    for (uint64_t seed = 1; seed <= args.seeds && !failed; seed++) {
+      options.seed = seed;
+      sim::RunReport report = sim::run(options);
+      if (!report.passed) failed = std::move(report);
+    }
+    const double wall_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (failed) {
+      caught++;
+      fmt::print("mutant {}: caught at seed {} by {} ({:.1f} s): {}\n", m.name, failed->seed,
+                 failed->failure->checker, wall_s, first_line(failed->failure->details));
+    } else {
+      survived++;
+      fmt::print("mutant {}: NOT caught in {} seeds ({:.1f} s)\n", m.name, args.seeds, wall_s);
+    }
+    std::fflush(stdout);
+  }
+  fmt::print("{} caught, {} survived\n", caught, survived);
+  return survived == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 void add_sim_command(CLI::App& app, int& exit_status) {
@@ -245,7 +284,8 @@ void add_sim_command(CLI::App& app, int& exit_status) {
                   "Faults during the fault phase: a comma-separated list of drop, dup, reorder, "
                   "delay, partition (network), crash, wipe, lag, badstate (replicas), silent, "
                   "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
-                  "bad-view-change, bad-new-view, twins, bad-reply (Byzantine replicas), "
+                  "bad-view-change, bad-new-view, twins, bad-reply, replay-requests, collude "
+                  "(Byzantine replicas), "
                   "client-timestamps, big-mac, client-flood (Byzantine clients); or none, "
                   "byzantine (every Byzantine one), or all")
       ->capture_default_str();
@@ -276,7 +316,8 @@ void add_sim_command(CLI::App& app, int& exit_status) {
   // The protocol's knobs, with the simulator's defaults (sim/options.cpp).
   add_protocol_knob_options(*sim, args->options.protocol, args->knobs);
   std::string mutants = "Switch on a known bug in every replica and client (a build with "
-                        "PBFT_MUTANTS only): none";
+                        "PBFT_MUTANTS only); `all` sweeps each mutant in turn over --seeds, "
+                        "stopping at its first failed seed: none, all";
   for (const mutant::Info& m : mutant::all) mutants += fmt::format(", {}", m.name);
   sim->add_option("--mutant", args->mutant, mutants)->capture_default_str();
   CLI::Option* history = sim->add_option(
@@ -289,7 +330,11 @@ void add_sim_command(CLI::App& app, int& exit_status) {
 
   sim->callback([args, &exit_status] {
     const sim::Options options = make_options(*args);
-    exit_status = args->seeds > 0 ? run_many(*args, options) : run_single(*args, options);
+    if (args->mutant == "all") {
+      exit_status = run_mutants(*args, options);
+    } else {
+      exit_status = args->seeds > 0 ? run_many(*args, options) : run_single(*args, options);
+    }
   });
 }
 

@@ -15,7 +15,22 @@
   X(drop_reply_table_on_transfer, "state transfer forgets the last-reply table")              \
   X(stable_on_f_plus_1, "a checkpoint is stable with f+1 matching votes")                      \
   X(client_takes_any_result,                                                                   \
-    "a client completes on f+1 matching digests with any full result it holds")
+    "a client completes on f+1 matching digests with any full result it holds")                 \
+  X(fresh_at_equal_timestamp,                                                                  \
+    "execution takes a request as new when its timestamp equals the client's last one")         \
+  X(fresh_ignores_batch,                                                                       \
+    "execution judges each request against the last reply only, not earlier ones in its batch") \
+  X(new_view_lowest_certificate,                                                               \
+    "NEW-VIEW orders, per sequence number, the certificate of the lowest view in V")            \
+  X(new_view_last_certificate,                                                                 \
+    "NEW-VIEW orders, per sequence number, the last certificate found in V, whatever its view")  \
+  X(certificate_duplicate_prepares,                                                            \
+    "a prepared certificate counts prepares, not distinct senders")                             \
+  X(certificate_prepare_from_primary,                                                          \
+    "a prepared certificate may count a prepare from its view's primary")                       \
+  X(certificate_any_digest,                                                                    \
+    "a prepared certificate counts prepares for any digest")                                    \
+  X(certificate_short, "a prepared certificate holds with 2f-1 prepares")
 #pragma once
 
 #include <array>

@@ -652,12 +652,14 @@ void ReplicaState::execute(Seq seq, Slot& s) {
   for (size_t i = 0; i < batch.size(); i++) {
     const Request& r = batch[i];
     Timestamp last = 0;
-    if (auto b = batch_last.find(r.client); b != batch_last.end()) {
+    if (auto b = batch_last.find(r.client);
+        b != batch_last.end() && !PBFT_MUTANT(fresh_ignores_batch)) {
       last = b->second;
     } else if (const LastReply* l = last_reply(r.client)) {
       last = l->timestamp;
     }
-    const bool fresh = r.timestamp > last;
+    const bool fresh = PBFT_MUTANT(fresh_at_equal_timestamp) ? r.timestamp >= last
+                                                             : r.timestamp > last;
     executed.requests.push_back({r.client, r.timestamp, fresh});
     if (!fresh) continue;
     batch_last[r.client] = r.timestamp;

@@ -181,13 +181,18 @@ Status ReplicaState::check_view_change(const ViewChange& vc) const {
     }
     std::set<ReplicaId> backups;
     for (const Prepare& p : cert.prepares) {
-      if (p.view != pp.view || p.seq != pp.seq || p.digest != pp.digest) {
+      if (p.view != pp.view || p.seq != pp.seq ||
+          (p.digest != pp.digest && !PBFT_MUTANT(certificate_any_digest))) {
         return Status::error("certificate prepare does not match its pre-prepare");
       }
-      if (p.sender == pp.sender) return Status::error("certificate prepare from the primary");
+      if (p.sender == pp.sender && !PBFT_MUTANT(certificate_prepare_from_primary)) {
+        return Status::error("certificate prepare from the primary");
+      }
       backups.insert(p.sender);
     }
-    if (backups.size() < 2 * static_cast<size_t>(config_.f)) {
+    const size_t counted =
+        PBFT_MUTANT(certificate_duplicate_prepares) ? cert.prepares.size() : backups.size();
+    if (counted < 2 * static_cast<size_t>(config_.f) - (PBFT_MUTANT(certificate_short) ? 1 : 0)) {
       return Status::error("certificate has fewer than 2f prepares");
     }
   }
@@ -255,7 +260,13 @@ ReplicaState::NewViewPlan ReplicaState::plan_new_view(
       const PrePrepare& pp = cert.pre_prepare;
       if (pp.seq <= plan.min_s) continue;
       auto [it, inserted] = chosen.emplace(pp.seq, &pp);
-      if (!inserted && pp.view > it->second->view) it->second = &pp;
+      if (PBFT_MUTANT(new_view_last_certificate)) {
+        it->second = &pp;
+      } else if (!inserted && (PBFT_MUTANT(new_view_lowest_certificate)
+                                   ? pp.view < it->second->view
+                                   : pp.view > it->second->view)) {
+        it->second = &pp;
+      }
     }
   }
   const Seq max_s = chosen.empty() ? plan.min_s : chosen.rbegin()->first;
