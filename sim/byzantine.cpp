@@ -485,17 +485,22 @@ std::shared_ptr<const Message> ByzantineReplica::forge(const Message& m, Random&
 
 ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& random) const {
   ViewChange lie = vc;
-  switch (random.uniform(3)) {
+  const uint64_t how = random.uniform(5);
+  switch (how) {
     case 0: {
       // Hides what it prepared: undetectable, and harmless while at most f lie.
       lie.prepared.clear();
       break;
     }
-    case 1: {
-      // A certificate for a made-up batch, "prepared" by itself alone.
+    case 1:
+    case 3:
+    case 4: {
+      // A certificate for a made-up batch, "prepared" by itself alone; or
+      // one above the window; or one from the new view itself.
       PreparedCertificate cert;
-      cert.pre_prepare.view = vc.new_view == 0 ? 0 : vc.new_view - 1;
-      cert.pre_prepare.seq = vc.stable_seq + 1 + random.uniform(config_.log_window);
+      cert.pre_prepare.view = vc.new_view == 0 || how == 4 ? vc.new_view : vc.new_view - 1;
+      cert.pre_prepare.seq = vc.stable_seq + 1 + random.uniform(config_.log_window) +
+                             (how == 3 ? config_.log_window : 0);
       cert.pre_prepare.digest = random_digest(random);
       authenticate(cert.pre_prepare, crypto_, config_.n);
       Prepare p;
