@@ -12,7 +12,7 @@
 #                       temporary directory, so the tree is not modified)
 #   mutants build-mutants/ PBFT_MUTANTS=ON (include/pbft/mutant.h): the
 #                       simulator against deliberately broken protocol
-#                       variants; each must be caught within 1,000 seeds
+#                       variants; each must be caught within 2,000 seeds
 #                       (ctest -L mutants, which names the checker)
 # Every stage runs even if an earlier one failed (unless --fail-fast). The
 # last line sums the ctest results of both builds and the fuzz targets as
