@@ -55,6 +55,9 @@ struct ReplicaNode {
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<Replica> replica;
   View view = 0;  // the view last seen, to log changes
+  // As after its last input (for the new-view observer, which compares
+  // before and after an input).
+  bool view_changing = false;
   // A crashed replica, or a wiped one not restarted yet, is down: it gets no
   // messages (they are lost) and no ticks, so it sends nothing either.
   bool down = false;
@@ -134,6 +137,11 @@ class Simulation {
   void drain_replica(ReplicaId r, bool was_recovering);
   void observe_send(ReplicaId r, const std::shared_ptr<const Message>& message);
   void drain_twin(ReplicaId r);
+  // The new-view checker speaks of correct replicas: not Byzantine (twins
+  // are), not the badstate replica. A NEW-VIEW a correct replica received
+  // (after it stepped it) or sent.
+  bool correct(ReplicaId r) const { return !replicas_[r]->byzantine && !replicas_[r]->badstate; }
+  void observe_new_view(ReplicaId r, const NewView& nv);
   void plan_byzantine(uint32_t count);
   void attack();
   bool fault_phase() const { return now_ < options_.fault_phase_ns; }
@@ -186,6 +194,7 @@ class Simulation {
   BoundedMemoryChecker bounded_memory_;
   RecoverySilenceChecker recovery_silence_;
   WriteAheadChecker write_ahead_;
+  std::optional<NewViewChecker> new_view_;  // set once the replicas' keys exist
   std::optional<Failure> client_results_;
 
   std::vector<Episode> episodes_;              // in progress
@@ -231,6 +240,8 @@ Simulation::Simulation(const Options& options)
     node->replica = std::move(replica).value();
     replicas_.push_back(std::move(node));
   }
+  // Any principal's crypto verifies the replicas' signatures.
+  new_view_.emplace(config_, *replicas_[0]->crypto);
   ClientOptions client_options = options.client;
   client_options.mutant = options.mutant;
   for (ClientId c = 0; c < options.clients; c++) {
@@ -298,7 +309,7 @@ bool Simulation::safety_violated() const {
   return agreement_.failure() || commit_quorum_.failure() || exactly_once_.failure() ||
          execution_order_.failure() ||
          bounded_memory_.failure() || recovery_silence_.failure() ||
-         write_ahead_.failure() || client_results_;
+         write_ahead_.failure() || new_view_->failure() || client_results_;
 }
 
 void Simulation::handle(const Delivery& delivery) {
@@ -371,7 +382,11 @@ void Simulation::handle(const Delivery& delivery) {
       if (who == 1) return;
     }
     const bool was_recovering = node.replica->recovering();
+    const Message& message = verified.value().message();
     node.replica->step(verified.value());
+    if (const auto* nv = std::get_if<NewView>(&message); nv && correct(delivery.to)) {
+      observe_new_view(delivery.to, *nv);
+    }
     drain_replica(delivery.to, was_recovering);
   } else {
     const ClientId c = delivery.to - config_.n;
@@ -425,6 +440,10 @@ void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
     std::visit(Overloaded{[&](const Persist& p) { report_.records_persisted += p.records.size(); },
                           [&](const Send& s) {
                             observe_send(r, s.message);
+                            if (const auto* nv = std::get_if<NewView>(s.message.get());
+                                nv && nv->sender == r && correct(r)) {
+                              observe_new_view(r, *nv);
+                            }
                             recovery_silence_.observe_send(r, silent, *s.message);
                             send(r, s);
                           },
@@ -435,6 +454,18 @@ void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
   bounded_memory_.observe(r, node.replica->log_size(), node.replica->pending_requests());
   report_.peak_log_size = std::max(report_.peak_log_size, node.replica->log_size());
   note_view(r);
+  node.view_changing = node.replica->view_changing();
+}
+
+// A NEW-VIEW that correct replica r received (after stepping it) or sent
+// as the new primary: an install when r was not working in its view before
+// the input and is now.
+void Simulation::observe_new_view(ReplicaId r, const NewView& nv) {
+  const ReplicaNode& node = *replicas_[r];
+  const bool before = node.view == nv.view && !node.view_changing;
+  const bool after = node.replica->view() == nv.view && !node.replica->view_changing();
+  if (before || !after) return;
+  new_view_->observe_install(r, nv);
 }
 
 // What a replica's own sends tell the checkers: its commits (before it can
@@ -971,6 +1002,7 @@ void Simulation::restart_wiped(ReplicaId r) {
   node.replica = std::move(replica).value();
   node.down = false;
   node.view = 0;
+  node.view_changing = false;
   if (!node.replica->recovering()) node.outcome.restarted_recovering = false;
   execution_order_.observe_wipe(r);
   exactly_once_.observe_wipe(r);
@@ -1036,6 +1068,7 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
   add(checker_name::bounded_memory, bounded_memory_.failure());
   add(checker_name::recovery_silence, recovery_silence_.failure());
   add(checker_name::write_ahead, write_ahead_.failure());
+  add(checker_name::new_view, new_view_->failure());
   add(checker_name::client_results, client_results_);
   add(checker_name::linearizability,
       check_linearizability(history_, options_.linearizability_budget));
