@@ -18,6 +18,7 @@
 // the end (linearizability, liveness) and whether every replica that failed
 // caught up. After the last client finished, the run goes on until every
 // replica is up again and caught up (or the liveness bound), then settles.
+// The run also counts the protocol situations it reached (sim/coverage.h).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,7 @@
 
 #include "pbft/history.h"
 #include "sim/checkers.h"
+#include "sim/coverage.h"
 #include "sim/options.h"
 
 namespace pbft::sim {
@@ -135,6 +137,9 @@ struct RunReport {
   std::vector<ReplicaOutcome> replica_outcomes;
 
   std::vector<history::Entry> history;  // one entry per client operation, in call order
+
+  // The protocol situations the run reached (sim/coverage.h).
+  Coverage coverage;
 };
 
 // Runs one simulation. Requires validate(options) to be ok.
