@@ -8,7 +8,7 @@
 # transfer, a linearizability verdict). Arguments after the options go to
 # `pbft demo` (e.g. --no-fault). With --sim it runs the deterministic
 # simulator instead: one seeded run under every fault, then a multi-seed run
-# whose last line is `N passed, M failed`.
+# that ends with `N passed, M failed` and the protocol situations it reached.
 #
 # Usage: scripts/demo.sh [--no-setup] [--sim] [pbft demo options...]
 # Environment: SEEDS (multi-seed run, default 20), JOBS (ninja -j),

@@ -27,6 +27,31 @@ function(last_line text out_var)
   set(${out_var} "${line}" PARENT_SCOPE)
 endfunction()
 
+# A --seeds sweep's stdout ends with "N passed, M failed" and then one
+# coverage line per situation (sim/coverage.h): sets summary_line to the
+# former and coverage_lines to the latter (a list), and fails the test if
+# anything else comes after the summary.
+function(split_sweep_output text)
+  string(STRIP "${text}" text)
+  string(REPLACE ";" "," text "${text}")
+  string(REPLACE "\n" ";" lines "${text}")
+  set(summary "")
+  set(coverage "")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "^[0-9]+ passed, [0-9]+ failed$")
+      set(summary "${line}")
+      set(coverage "")
+    elseif(NOT summary STREQUAL "")
+      if(NOT line MATCHES "^coverage [a-z_]+: ([0-9]+ runs, [0-9]+ times|REQUIRED, never reached)$")
+        message(FATAL_ERROR "not a coverage line after the summary: '${line}'\nstdout:\n${text}")
+      endif()
+      list(APPEND coverage "${line}")
+    endif()
+  endforeach()
+  set(summary_line "${summary}" PARENT_SCOPE)
+  set(coverage_lines "${coverage}" PARENT_SCOPE)
+endfunction()
+
 # --history writes one valid JSON object per client operation.
 set(history ${WORK_DIR}/history.jsonl)
 file(REMOVE ${history})
@@ -65,19 +90,30 @@ string(REGEX MATCH "trace hash +([0-9a-f]+)" _ "${out}")
 expect("seed 5 replayed to ${CMAKE_MATCH_1}, not ${first_hash}"
        CMAKE_MATCH_1 STREQUAL first_hash)
 
-# --seeds ends with exactly "N passed, M failed".
+# --seeds ends with exactly "N passed, M failed", then a coverage line for
+# every situation, reached or not.
 run_pbft(sim --seeds 3)
 expect("pbft sim --seeds 3 failed" rc EQUAL 0)
-last_line("${out}" line)
-expect("bad summary line '${line}'" line STREQUAL "3 passed, 0 failed")
+split_sweep_output("${out}")
+expect("bad summary line '${summary_line}'" summary_line STREQUAL "3 passed, 0 failed")
+list(LENGTH coverage_lines coverage_count)
+expect("expected 20 or more coverage lines, got ${coverage_count}" coverage_count GREATER 19)
+expect("no line for new_view_conflicting_certificates"
+       out MATCHES "\ncoverage new_view_conflicting_certificates: 0 runs, 0 times\n")
 
-# --json prints one object per seed, then the summary line.
+# --json prints one object per seed (with its coverage counts), then the
+# summary line, then the coverage lines.
 run_pbft(sim --seeds 2 --json)
 expect("pbft sim --seeds 2 --json failed" rc EQUAL 0)
+split_sweep_output("${out}")
+expect("bad summary line '${summary_line}'" summary_line STREQUAL "2 passed, 0 failed")
+list(LENGTH coverage_lines coverage_count)
 string(STRIP "${out}" text)
 string(REPLACE "\n" ";" json_lines "${text}")
 list(LENGTH json_lines count)
-expect("expected 2 JSON lines and the summary, got ${count} lines" count EQUAL 3)
+math(EXPR expected_count "3 + ${coverage_count}")
+expect("expected 2 JSON lines, the summary and ${coverage_count} coverage lines, got ${count} lines"
+       count EQUAL expected_count)
 foreach(index 0 1)
   list(GET json_lines ${index} line)
   string(JSON seed GET "${line}" seed)
@@ -85,9 +121,10 @@ foreach(index 0 1)
   expect("JSON line ${index} is not seed ${expected_seed}: ${line}" seed EQUAL expected_seed)
   string(JSON passed GET "${line}" passed)
   expect("seed ${seed} did not pass: ${line}" passed STREQUAL "ON")
+  string(JSON reproposed ERROR_VARIABLE json_error
+         GET "${line}" coverage request_reproposed_after_view_change)
+  expect("JSON line ${index} has no coverage count: ${json_error}" NOT json_error)
 endforeach()
-list(GET json_lines 2 line)
-expect("bad summary line '${line}'" line STREQUAL "2 passed, 0 failed")
 
 # A failing seed exits non-zero and prints the command that replays it. No
 # cluster completes 80 operations within 2 ms.
@@ -96,11 +133,35 @@ expect("an impossible liveness bound must fail" NOT rc EQUAL 0)
 expect("the failure must name the liveness checker" out MATCHES "seed 1 FAILED: liveness: ")
 expect("the replay command must carry every non-default option"
        out MATCHES "; replay: pbft sim --seed 1 --fault-time 1 --liveness-bound 1\n")
-last_line("${out}" line)
-expect("bad summary line '${line}'" line STREQUAL "0 passed, 1 failed")
+split_sweep_output("${out}")
+expect("bad summary line '${summary_line}'" summary_line STREQUAL "0 passed, 1 failed")
 run_pbft(sim --seed 1 --fault-time 1 --liveness-bound 1)
 expect("a failing single seed must exit with status 1" rc EQUAL 1)
 expect("the summary must mark the liveness checker FAILED" out MATCHES "liveness +FAILED")
+
+# --require-coverage: a sweep that never reached a required situation
+# fails although every seed passed, and says which; one that reached it
+# passes (a crashed primary in some of 10 seeds leaves a view change that
+# carries certificates).
+run_pbft(sim --faults none --seeds 3 --require-coverage new_view_conflicting_certificates)
+expect("a required situation never reached must fail the sweep" rc EQUAL 1)
+split_sweep_output("${out}")
+expect("every seed still passed" summary_line STREQUAL "3 passed, 0 failed")
+expect("the missing situation must be named"
+       out MATCHES "\ncoverage new_view_conflicting_certificates: REQUIRED, never reached\n")
+run_pbft(sim --faults crash --seeds 10
+         --require-coverage view_change_with_prepared_certificates)
+expect("a required situation that was reached must pass" rc EQUAL 0)
+expect("the reached situation's line"
+       out MATCHES "\ncoverage view_change_with_prepared_certificates: [1-9][0-9]* runs, [1-9][0-9]* times\n")
+run_pbft(sim --faults none --seed 1 --require-coverage default)
+expect("a single seed that misses the default list must fail" rc EQUAL 1)
+expect("the single seed names what it missed"
+       out MATCHES "\ncoverage view_change_with_prepared_certificates: REQUIRED, never reached\n")
+run_pbft(sim --seeds 1 --require-coverage default,no_such_situation)
+expect("an unknown situation must be an error" NOT rc EQUAL 0 AND NOT rc EQUAL 1)
+expect("the error must name the unknown situation and list the valid ones"
+       err MATCHES "no_such_situation" AND err MATCHES "default, view_change_with_prepared_certificates")
 
 # Bad arguments are errors that say what is valid.
 run_pbft(sim --faults drop,bogus)

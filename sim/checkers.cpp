@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "pbft/verifier.h"
+#include "pbft/wire.h"
 #include "sim/trace_hash.h"
 
 namespace pbft::sim {
@@ -392,5 +394,235 @@ void WriteAheadChecker::observe(ReplicaId replica, const Effects& effects) {
 }
 
 void WriteAheadChecker::forget(ReplicaId replica) { recorded_.erase(replica); }
+
+// ------------------------------------------------------------ new-view
+
+const char* to_string(ViewChangeDefect defect) {
+  switch (defect) {
+    case ViewChangeDefect::checkpoint_off_interval: return "stable checkpoint off the interval";
+    case ViewChangeDefect::checkpoint_proof: return "checkpoint proof too small or not matching";
+    case ViewChangeDefect::out_of_order: return "certificates out of order";
+    case ViewChangeDefect::above_window: return "certificate above the window";
+    case ViewChangeDefect::later_view: return "certificate from the new view or later";
+    case ViewChangeDefect::not_primary: return "certificate pre-prepare not from its primary";
+    case ViewChangeDefect::prepare_mismatch: return "certificate prepare not matching";
+    case ViewChangeDefect::prepare_from_primary: return "certificate prepare from the primary";
+    case ViewChangeDefect::duplicate_prepares: return "certificate padded with a repeated prepare";
+    case ViewChangeDefect::too_few_prepares: return "certificate with fewer than 2f backups";
+    case ViewChangeDefect::signature: return "a signature does not verify";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Signed by its sender, a replica (PBFT.md, "Cryptography").
+template <typename M>
+bool signed_by_sender(const ProtocolConfig& config, const Crypto& crypto, const M& m) {
+  return m.sender < config.n &&
+         crypto.verify(Principal::replica(m.sender), wire::auth_payload(m), m.signature);
+}
+
+}  // namespace
+
+std::vector<ViewChangeDefect> view_change_defects(const ProtocolConfig& config,
+                                                  const ViewChange& vc, const Crypto* crypto) {
+  uint32_t found = 0;  // bit i: defect i
+  auto add = [&found](ViewChangeDefect d) { found |= 1u << static_cast<unsigned>(d); };
+  auto check_signature = [&](const auto& m) {
+    if (crypto != nullptr && !signed_by_sender(config, *crypto, m)) add(ViewChangeDefect::signature);
+  };
+  check_signature(vc);
+  // C: 2f+1 CHECKPOINTs from distinct replicas for the stable checkpoint,
+  // with one state digest; none for the initial state.
+  if (vc.stable_seq % config.checkpoint_interval != 0) add(ViewChangeDefect::checkpoint_off_interval);
+  if (vc.stable_seq == 0) {
+    if (!vc.checkpoint_proof.empty()) add(ViewChangeDefect::checkpoint_proof);
+  } else {
+    std::set<ReplicaId> signers;
+    for (const Checkpoint& c : vc.checkpoint_proof) {
+      check_signature(c);
+      if (c.seq != vc.stable_seq || c.state_digest != vc.checkpoint_proof.front().state_digest) {
+        add(ViewChangeDefect::checkpoint_proof);
+      } else if (c.sender < config.n) {
+        signers.insert(c.sender);
+      }
+    }
+    if (signers.size() < config.quorum()) add(ViewChangeDefect::checkpoint_proof);
+  }
+  // P: one prepared certificate per seq, ascending, in (h, h + L], each a
+  // pre-prepare of an earlier view by that view's primary and 2f matching
+  // prepares from distinct backups.
+  const size_t needed = 2 * static_cast<size_t>(config.f);
+  Seq previous = vc.stable_seq;
+  for (const PreparedCertificate& cert : vc.prepared) {
+    const PrePrepare& pp = cert.pre_prepare;
+    check_signature(pp);
+    if (pp.seq <= previous) add(ViewChangeDefect::out_of_order);
+    previous = std::max(previous, pp.seq);
+    if (pp.seq > vc.stable_seq && pp.seq - vc.stable_seq > config.log_window) {
+      add(ViewChangeDefect::above_window);
+    }
+    if (pp.view >= vc.new_view) add(ViewChangeDefect::later_view);
+    const ReplicaId primary = config.primary(pp.view);
+    if (pp.sender != primary) add(ViewChangeDefect::not_primary);
+    std::set<ReplicaId> backups;
+    size_t matching = 0;
+    for (const Prepare& p : cert.prepares) {
+      check_signature(p);
+      if (p.view != pp.view || p.seq != pp.seq || p.digest != pp.digest) {
+        add(ViewChangeDefect::prepare_mismatch);
+      } else if (p.sender == primary) {
+        add(ViewChangeDefect::prepare_from_primary);
+      } else if (p.sender < config.n) {
+        matching++;
+        backups.insert(p.sender);
+      }
+    }
+    if (backups.size() < needed) {
+      add(ViewChangeDefect::too_few_prepares);
+      if (matching >= needed) add(ViewChangeDefect::duplicate_prepares);
+    }
+  }
+  std::vector<ViewChangeDefect> defects;
+  for (unsigned i = 0; i <= static_cast<unsigned>(ViewChangeDefect::signature); i++) {
+    if ((found & (1u << i)) != 0) defects.push_back(static_cast<ViewChangeDefect>(i));
+  }
+  return defects;
+}
+
+NewViewChecker::NewViewChecker(const ProtocolConfig& config, const Crypto& crypto)
+    : config_(config), crypto_(crypto), null_digest_(batch_digest(crypto, {})) {}
+
+const NewViewVerdict& NewViewChecker::judge(const NewView& nv) {
+  auto [it, inserted] = verdicts_.try_emplace({nv.sender, nv.signature});
+  if (inserted) it->second = compute(nv);
+  return it->second;
+}
+
+void NewViewChecker::observe_install(ReplicaId replica, const NewView& nv) {
+  const NewViewVerdict& verdict = judge(nv);
+  if (failure_ || !verdict.violation) return;
+  failure_ = Failure{checker_name::new_view,
+                     fmt::format("replica {} installed the NEW-VIEW for view {} from replica {}: "
+                                 "{}",
+                                 replica, nv.view, nv.sender, *verdict.violation)};
+}
+
+NewViewVerdict NewViewChecker::compute(const NewView& nv) const {
+  NewViewVerdict verdict;
+  auto violation = [&verdict](std::string why) {
+    verdict.violation = std::move(why);
+    return verdict;
+  };
+  const ReplicaId primary = config_.primary(nv.view);
+  if (nv.sender != primary) {
+    return violation(fmt::format("sent by replica {}, not the view's primary {}", nv.sender,
+                                 primary));
+  }
+  if (!signed_by_sender(config_, crypto_, nv)) return violation("its signature does not verify");
+
+  // V: 2f+1 valid VIEW-CHANGEs for this view from distinct replicas.
+  std::set<ReplicaId> senders;
+  for (const ViewChange& vc : nv.view_changes) {
+    if (vc.new_view != nv.view) {
+      return violation(fmt::format("V holds replica {}'s VIEW-CHANGE for view {}", vc.sender,
+                                   vc.new_view));
+    }
+    if (!senders.insert(vc.sender).second) {
+      return violation(fmt::format("V holds two VIEW-CHANGEs from replica {}", vc.sender));
+    }
+    if (std::vector<ViewChangeDefect> defects = view_change_defects(config_, vc, &crypto_);
+        !defects.empty()) {
+      std::string list;
+      for (ViewChangeDefect d : defects) list += (list.empty() ? "" : ", ") + std::string(to_string(d));
+      return violation(fmt::format("V holds an invalid VIEW-CHANGE from replica {} (stable s{}, "
+                                   "{} certificates): {}",
+                                   vc.sender, vc.stable_seq, vc.prepared.size(), list));
+    }
+    verdict.min_s = std::max(verdict.min_s, vc.stable_seq);
+  }
+  if (senders.size() < config_.quorum()) {
+    return violation(fmt::format("V holds {} VIEW-CHANGEs, fewer than 2f+1 = {}", senders.size(),
+                                 config_.quorum()));
+  }
+
+  // O: for each seq in (min-s, max-s], the digest of the certificate of the
+  // highest view, or the null request.
+  std::map<Seq, std::map<View, Digest>> certificates;
+  for (const ViewChange& vc : nv.view_changes) {
+    for (const PreparedCertificate& cert : vc.prepared) {
+      const PrePrepare& pp = cert.pre_prepare;
+      if (pp.seq <= verdict.min_s) continue;
+      auto [it, inserted] = certificates[pp.seq].try_emplace(pp.view, pp.digest);
+      if (!inserted && it->second != pp.digest) {
+        // Two prepared certificates in one view for one seq need a correct
+        // replica that prepared both, or more than f faulty ones.
+        return violation(fmt::format("V holds certificates of view {} for seq {} with two "
+                                     "digests, {} and {}",
+                                     pp.view, pp.seq, short_digest(it->second),
+                                     short_digest(pp.digest)));
+      }
+    }
+  }
+  const Seq max_s = certificates.empty() ? verdict.min_s : certificates.rbegin()->first;
+  std::vector<std::pair<Seq, Digest>> expected;
+  for (const auto& [seq, by_view] : certificates) {
+    if (by_view.size() < 2) continue;
+    verdict.certificates_of_two_views = true;
+    for (const auto& [view, digest] : by_view) {
+      if (digest != by_view.begin()->second) verdict.conflicting_certificates = true;
+    }
+  }
+  for (Seq s = verdict.min_s + 1; s <= max_s; s++) {
+    auto it = certificates.find(s);
+    if (it == certificates.end()) {
+      expected.emplace_back(s, null_digest_);
+      verdict.nulls_ordered++;
+    } else {
+      expected.emplace_back(s, it->second.rbegin()->second);
+      verdict.certificates_ordered++;
+    }
+  }
+  auto what = [&](Seq s) -> std::string {
+    auto it = certificates.find(s);
+    if (it == certificates.end()) return "the null request: V has no certificate for it";
+    return fmt::format("the certificate of view {}", it->second.rbegin()->first);
+  };
+  for (size_t i = 0; i < std::max(expected.size(), nv.pre_prepares.size()); i++) {
+    if (i >= nv.pre_prepares.size()) {
+      return violation(fmt::format("O stops at {} pre-prepares; V implies {} (min-s {}), the "
+                                   "next s{} digest {} ({})",
+                                   nv.pre_prepares.size(), expected.size(), verdict.min_s,
+                                   expected[i].first, short_digest(expected[i].second),
+                                   what(expected[i].first)));
+    }
+    const PrePrepare& pp = nv.pre_prepares[i];
+    if (i >= expected.size()) {
+      return violation(fmt::format("O has {} pre-prepares; V implies {} (min-s {}, max-s {}), "
+                                   "not s{} digest {}",
+                                   nv.pre_prepares.size(), expected.size(), verdict.min_s, max_s,
+                                   pp.seq, short_digest(pp.digest)));
+    }
+    const auto& [seq, digest] = expected[i];
+    if (pp.seq != seq || pp.digest != digest) {
+      return violation(fmt::format("O's pre-prepare {} is s{} digest {}; V implies s{} digest {} "
+                                   "({})",
+                                   i, pp.seq, short_digest(pp.digest), seq, short_digest(digest),
+                                   what(seq)));
+    }
+    if (pp.view != nv.view || pp.sender != nv.sender) {
+      return violation(fmt::format("O's pre-prepare for s{} is of view {} by replica {}", pp.seq,
+                                   pp.view, pp.sender));
+    }
+    if (!pp.batch.empty()) {
+      return violation(fmt::format("O's pre-prepare for s{} carries a batch", pp.seq));
+    }
+    if (!signed_by_sender(config_, crypto_, pp)) {
+      return violation(fmt::format("O's pre-prepare for s{} has a bad signature", pp.seq));
+    }
+  }
+  return verdict;
+}
 
 }  // namespace pbft::sim

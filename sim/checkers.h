@@ -23,6 +23,8 @@
 #include <tuple>
 #include <vector>
 
+#include "pbft/config.h"
+#include "pbft/crypto.h"
 #include "pbft/history.h"
 #include "pbft/replica.h"
 #include "sim/options.h"
@@ -48,6 +50,7 @@ inline constexpr const char* commit_quorum = "commit-quorum";
 inline constexpr const char* bounded_memory = "bounded-memory";
 inline constexpr const char* recovery_silence = "recovery-silence";
 inline constexpr const char* write_ahead = "write-ahead";
+inline constexpr const char* new_view = "new-view";
 inline constexpr const char* catch_up = "catch-up";
 inline constexpr const char* client_results = "client-results";
 inline constexpr const char* linearizability = "linearizability";
@@ -76,6 +79,81 @@ class WriteAheadChecker {
   };
   void record(Recorded& recorded, const Message& message);
   std::map<ReplicaId, Recorded> recorded_;
+  std::optional<Failure> failure_;
+};
+
+// What can be wrong with a VIEW-CHANGE, as the new-view checker reads
+// PBFT.md ("View change") on its own: none of this calls the core's
+// check_view_change, so a bug there shows up as a disagreement.
+enum class ViewChangeDefect : uint8_t {
+  checkpoint_off_interval,  // the stable checkpoint is not at a checkpoint interval
+  checkpoint_proof,         // C is not 2f+1 distinct matching CHECKPOINTs for it (none for 0)
+  out_of_order,             // P's certificates not in ascending seq above the stable checkpoint
+  above_window,             // a certificate more than the log window above the checkpoint
+  later_view,               // a certificate from the new view or later
+  not_primary,              // a certificate's pre-prepare not from its view's primary
+  prepare_mismatch,         // a prepare whose view, seq or digest differs from the pre-prepare
+  prepare_from_primary,     // a prepare from the view's primary
+  // 2f or more prepares, but a sender twice among them and fewer than 2f
+  // distinct backups: padded to look complete. (A certificate with 2f
+  // distinct matching backups and a repeat besides is as strong as one
+  // without; the rule asks for 2f distinct backups, so it is valid.)
+  duplicate_prepares,
+  too_few_prepares,  // fewer than 2f distinct backups with a matching prepare
+  signature,         // a signature that does not verify (checked only when asked)
+};
+const char* to_string(ViewChangeDefect defect);
+
+// Every defect of `vc`, each kind once, in enum order; empty when valid.
+// With a crypto, every signature in it (its own, C's, P's) is checked too;
+// without, the caller trusts that a verifier did.
+std::vector<ViewChangeDefect> view_change_defects(const ProtocolConfig& config,
+                                                  const ViewChange& vc,
+                                                  const Crypto* crypto = nullptr);
+
+// What the new-view checker made of one NEW-VIEW.
+struct NewViewVerdict {
+  std::optional<std::string> violation;  // why it is not what V implies; nullopt when it is
+  Seq min_s = 0;  // the highest stable checkpoint in V
+  // Some sequence number in (min-s, max-s] has certificates in V from two
+  // views; from two views with different digests.
+  bool certificates_of_two_views = false;
+  bool conflicting_certificates = false;
+  size_t certificates_ordered = 0;  // O's pre-prepares with a digest other than the null's
+  size_t nulls_ordered = 0;         // O's null requests (gaps in V's certificates)
+};
+
+// The NEW-VIEW oracle: for every NEW-VIEW a correct replica installs, V
+// must be 2f+1 or more valid VIEW-CHANGEs for its view from distinct
+// replicas (view_change_defects, signatures included), the sender its
+// view's primary, and O exactly what V implies: min-s the highest stable
+// checkpoint in V, and for each seq in (min-s, max-s] a pre-prepare of the
+// new view by its sender with the digest of the certificate of the highest
+// view for seq, or the null request's digest where V has none. A
+// reference implementation of PBFT.md's rules, apart from the core's
+// (plan_new_view), so that a wrong choice among certificates or a wrong
+// idea of a valid one is caught even when it does no visible harm yet.
+//
+// Each NEW-VIEW is judged once (keyed by its sender and signature, which
+// covers V and O): its receivers' verifiers checked that signature, so a
+// second receiver of the same signed message gets the same verdict.
+class NewViewChecker {
+ public:
+  // `crypto`: any principal's, to verify the replicas' signatures; it and
+  // `config` must outlive the checker.
+  NewViewChecker(const ProtocolConfig& config, const Crypto& crypto);
+  // The verdict on `nv`, computed on its first sight.
+  const NewViewVerdict& judge(const NewView& nv);
+  // A correct `replica` installed `nv`: a violation is a failure.
+  void observe_install(ReplicaId replica, const NewView& nv);
+  const std::optional<Failure>& failure() const { return failure_; }
+
+ private:
+  NewViewVerdict compute(const NewView& nv) const;
+  const ProtocolConfig& config_;
+  const Crypto& crypto_;
+  Digest null_digest_;
+  std::map<std::pair<ReplicaId, Signature>, NewViewVerdict> verdicts_;
   std::optional<Failure> failure_;
 };
 

@@ -71,6 +71,13 @@ std::string format_summary(const RunReport& r) {
     if (!c.details.empty()) out += ": " + c.details;
     out += '\n';
   }
+  // The situations reached (sim/coverage.h), those that occurred only.
+  std::string label = "coverage";
+  for (size_t i = 0; i < situation_count; i++) {
+    if (r.coverage.counts[i] == 0) continue;
+    out += fmt::format("{:<17}{} {}\n", label, situations[i].name, r.coverage.counts[i]);
+    label.clear();
+  }
   out += fmt::format("trace hash       {}\n", format_trace_hash(r.trace_hash));
   out += fmt::format("result           {}\n", r.passed ? "passed" : "FAILED");
   return out;
@@ -156,6 +163,11 @@ std::string to_json_line(const RunReport& r) {
     checkers[c.name] = {{"state", state}, {"details", c.details}};
   }
   j["checkers"] = std::move(checkers);
+  nlohmann::ordered_json coverage = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < situation_count; i++) {
+    coverage[std::string(situations[i].name)] = r.coverage.counts[i];
+  }
+  j["coverage"] = std::move(coverage);
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

@@ -55,6 +55,10 @@ struct ReplicaNode {
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<Replica> replica;
   View view = 0;  // the view last seen, to log changes
+  // As after its last input (for the coverage and new-view observers,
+  // which compare before and after an input).
+  bool view_changing = false;
+  Seq low_watermark = 0;
   // A crashed replica, or a wiped one not restarted yet, is down: it gets no
   // messages (they are lost) and no ticks, so it sends nothing either.
   bool down = false;
@@ -134,6 +138,13 @@ class Simulation {
   void drain_replica(ReplicaId r, bool was_recovering);
   void observe_send(ReplicaId r, const std::shared_ptr<const Message>& message);
   void drain_twin(ReplicaId r);
+  // Coverage and the new-view checker speak of correct replicas: not
+  // Byzantine (twins are), not the badstate replica. A NEW-VIEW a correct
+  // replica received (after it stepped it) or sent; a replica that is
+  // recovering.
+  bool correct(ReplicaId r) const { return !replicas_[r]->byzantine && !replicas_[r]->badstate; }
+  void observe_new_view(ReplicaId r, const NewView& nv);
+  void observe_recovering(ReplicaId r);
   void plan_byzantine(uint32_t count);
   void attack();
   bool fault_phase() const { return now_ < options_.fault_phase_ns; }
@@ -186,7 +197,9 @@ class Simulation {
   BoundedMemoryChecker bounded_memory_;
   RecoverySilenceChecker recovery_silence_;
   WriteAheadChecker write_ahead_;
+  std::optional<NewViewChecker> new_view_;  // set once the replicas' keys exist
   std::optional<Failure> client_results_;
+  CoverageRecorder coverage_;
 
   std::vector<Episode> episodes_;              // in progress
   std::vector<uint64_t> slot_next_start_ns_;   // per fault slot; busy slots have an episode
@@ -203,7 +216,8 @@ Simulation::Simulation(const Options& options)
       commit_quorum_(config_.f),
       exactly_once_(config_.n),
       execution_order_(config_.n),
-      bounded_memory_(config_.log_window, constants::pending_requests_max) {
+      bounded_memory_(config_.log_window, constants::pending_requests_max),
+      coverage_(config_) {
   // The fake crypto's keys derive from the seed too, so a replay rebuilds
   // the same signatures and MACs and hence the same bytes on the wire.
   const uint64_t universe = options.seed ^ 0x5eed5eed5eed5eedull;
@@ -231,6 +245,8 @@ Simulation::Simulation(const Options& options)
     node->replica = std::move(replica).value();
     replicas_.push_back(std::move(node));
   }
+  // Any principal's crypto verifies the replicas' signatures.
+  new_view_.emplace(config_, *replicas_[0]->crypto);
   ClientOptions client_options = options.client;
   client_options.mutant = options.mutant;
   for (ClientId c = 0; c < options.clients; c++) {
@@ -298,7 +314,7 @@ bool Simulation::safety_violated() const {
   return agreement_.failure() || commit_quorum_.failure() || exactly_once_.failure() ||
          execution_order_.failure() ||
          bounded_memory_.failure() || recovery_silence_.failure() ||
-         write_ahead_.failure() || client_results_;
+         write_ahead_.failure() || new_view_->failure() || client_results_;
 }
 
 void Simulation::handle(const Delivery& delivery) {
@@ -370,7 +386,12 @@ void Simulation::handle(const Delivery& delivery) {
       if (who == 1) return;
     }
     const bool was_recovering = node.replica->recovering();
+    const Message& message = verified.value().message();
+    if (correct(delivery.to)) coverage_.observe_delivered(message);
     node.replica->step(verified.value());
+    if (const auto* nv = std::get_if<NewView>(&message); nv && correct(delivery.to)) {
+      observe_new_view(delivery.to, *nv);
+    }
     drain_replica(delivery.to, was_recovering);
   } else {
     const ClientId c = delivery.to - config_.n;
@@ -424,6 +445,10 @@ void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
     std::visit(Overloaded{[&](const Persist& p) { report_.records_persisted += p.records.size(); },
                           [&](const Send& s) {
                             observe_send(r, s.message);
+                            if (const auto* nv = std::get_if<NewView>(s.message.get());
+                                nv && nv->sender == r && correct(r)) {
+                              observe_new_view(r, *nv);
+                            }
                             recovery_silence_.observe_send(r, silent, *s.message);
                             send(r, s);
                           },
@@ -433,7 +458,49 @@ void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
   }
   bounded_memory_.observe(r, node.replica->log_size(), node.replica->pending_requests());
   report_.peak_log_size = std::max(report_.peak_log_size, node.replica->log_size());
+  if (node.replica->recovering() && !node.down) observe_recovering(r);
   note_view(r);
+  node.view_changing = node.replica->view_changing();
+  node.low_watermark = node.replica->low_watermark();
+}
+
+// A NEW-VIEW that correct replica r received (after stepping it) or sent
+// as the new primary: judged once per message; an install when r was not
+// working in its view before the input and is now.
+void Simulation::observe_new_view(ReplicaId r, const NewView& nv) {
+  const NewViewVerdict& verdict = new_view_->judge(nv);
+  coverage_.observe_new_view(nv, verdict);
+  const ReplicaNode& node = *replicas_[r];
+  const bool before = node.view == nv.view && !node.view_changing;
+  const bool after = node.replica->view() == nv.view && !node.replica->view_changing();
+  if (before || !after) return;
+  new_view_->observe_install(r, nv);
+  bool others_recovering = false;
+  for (ReplicaId other = 0; other < config_.n; other++) {
+    const ReplicaNode& o = *replicas_[other];
+    if (other != r && !o.down && o.replica->recovering()) others_recovering = true;
+  }
+  coverage_.observe_install(r, nv, verdict, node.low_watermark, others_recovering);
+}
+
+// A recovering replica while the primary of the view the working correct
+// replicas are in (the highest such view) is faulty: down, cut off,
+// Byzantine, or recovering itself (the wiped replica may be that primary).
+void Simulation::observe_recovering(ReplicaId r) {
+  std::optional<View> working;
+  for (ReplicaId other = 0; other < config_.n; other++) {
+    const ReplicaNode& o = *replicas_[other];
+    if (!correct(other) || o.down || o.cut_off || o.replica->recovering() ||
+        o.replica->view_changing()) {
+      continue;
+    }
+    working = std::max(working.value_or(0), o.replica->view());
+  }
+  if (!working) return;
+  const ReplicaNode& primary = *replicas_[config_.primary(*working)];
+  if (primary.down || primary.cut_off || primary.byzantine || primary.replica->recovering()) {
+    coverage_.observe_recovery_under_faulty_primary(r, *working);
+  }
 }
 
 // What a replica's own sends tell the checkers: its commits (before it can
@@ -512,6 +579,7 @@ void Simulation::observe(ReplicaId r, const Executed& executed) {
   // A Byzantine replica's core is correct code, but its twin or its lies
   // feed it what no correct replica would get: the rule is for the others.
   if (!replicas_[r]->byzantine) commit_quorum_.observe(r, executed);
+  if (correct(r)) coverage_.observe(executed);
   exactly_once_.observe(r, executed);
   execution_order_.observe(r, executed);
 }
@@ -528,6 +596,10 @@ void Simulation::observe(ReplicaId r, const StateInstalled& installed) {
   report_.state_transfers++;
   report_.state_bytes_fetched += installed.bytes_fetched;
   RunReport::ReplicaOutcome& outcome = replicas_[r]->outcome;
+  if (correct(r)) {
+    const ReplicaNode& node = *replicas_[r];
+    coverage_.observe_state_installed(node.view_changing && node.replica->view_changing());
+  }
   outcome.state_transfers++;
   outcome.state_bytes_fetched += installed.bytes_fetched;
   execution_order_.observe_install(r, installed, agreement_.checkpoint_digest(installed.seq));
@@ -983,10 +1055,13 @@ void Simulation::restart_wiped(ReplicaId r) {
   node.replica = std::move(replica).value();
   node.down = false;
   node.view = 0;
+  node.view_changing = false;
+  node.low_watermark = 0;
   if (!node.replica->recovering()) node.outcome.restarted_recovering = false;
   execution_order_.observe_wipe(r);
   exactly_once_.observe_wipe(r);
   write_ahead_.forget(r);
+  coverage_.observe_wipe(r);
   trace_.add(0x5a5e);
   trace_.add(r);
   if (logging(1)) log(fmt::format("r{} restarts with empty state, recovering", r));
@@ -1048,6 +1123,7 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
   add(checker_name::bounded_memory, bounded_memory_.failure());
   add(checker_name::recovery_silence, recovery_silence_.failure());
   add(checker_name::write_ahead, write_ahead_.failure());
+  add(checker_name::new_view, new_view_->failure());
   add(checker_name::client_results, client_results_);
   add(checker_name::linearizability,
       check_linearizability(history_, options_.linearizability_budget));
@@ -1133,6 +1209,7 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
   }
   report.passed = !report.failure.has_value();
   report.history = history_;
+  report.coverage = coverage_.coverage();
 }
 
 }  // namespace

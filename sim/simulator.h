@@ -13,10 +13,12 @@
 // Checkers watch every execution and state transfer (agreement,
 // exactly-once, execution order), every replica's memory (log and pending
 // requests within their bounds), every vote a recovering replica might send,
-// and every client result; they judge the client history at the end
-// (linearizability, liveness) and whether every replica that failed caught
-// up. After the last client finished, the run goes on until every replica
-// is up again and caught up (or the liveness bound), then settles.
+// every NEW-VIEW a correct replica installs (against V, recomputed apart
+// from the core) and every client result; they judge the client history at
+// the end (linearizability, liveness) and whether every replica that failed
+// caught up. After the last client finished, the run goes on until every
+// replica is up again and caught up (or the liveness bound), then settles.
+// The run also counts the protocol situations it reached (sim/coverage.h).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +28,7 @@
 
 #include "pbft/history.h"
 #include "sim/checkers.h"
+#include "sim/coverage.h"
 #include "sim/options.h"
 
 namespace pbft::sim {
@@ -51,10 +54,12 @@ struct RunReport {
   bool passed = false;
   // The first checker that failed, in the order of `checkers`.
   std::optional<Failure> failure;
-  // Every checker, in a fixed order: agreement, commit-quorum, exactly-once,
-  // execution-order, bounded-memory, recovery-silence, client-results,
-  // linearizability, liveness, catch-up. A safety violation stops the run at
-  // once; liveness and catch-up are then skipped.
+  // Every checker, in a fixed order: the safety checkers fed as the run goes
+  // (agreement, commit-quorum, exactly-once, execution-order,
+  // bounded-memory, recovery-silence, write-ahead, new-view,
+  // client-results), then those that judge the end (linearizability,
+  // liveness, catch-up). A safety violation stops the run at once; liveness
+  // and catch-up are then skipped.
   std::vector<CheckerOutcome> checkers;
 
   uint64_t trace_hash = 0;
@@ -132,6 +137,9 @@ struct RunReport {
   std::vector<ReplicaOutcome> replica_outcomes;
 
   std::vector<history::Entry> history;  // one entry per client operation, in call order
+
+  // The protocol situations the run reached (sim/coverage.h).
+  Coverage coverage;
 };
 
 // Runs one simulation. Requires validate(options) to be ok.

@@ -1,8 +1,9 @@
 // `pbft sim`: runs the deterministic simulator on one seed (a readable
 // report) or on seeds 1..N (one line per failed seed, with the checker, the
 // reason and the command that replays it; then aggregate lines: speed,
-// node faults, state transfer and log size; then "N passed, M failed" as
-// the last line).
+// node faults, state transfer and log size; then "N passed, M failed";
+// then one line per protocol situation (sim/coverage.h): in how many runs
+// it occurred and how often, or that a required one was never reached).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,9 +11,11 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pbft/history.h"
 #include "pbft/mutant.h"
+#include "sim/coverage.h"
 #include "sim/options.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
@@ -31,6 +34,7 @@ struct SimArgs {
   std::string faults = "none";
   std::string history_path;
   std::string mutant = "none";
+  std::string require_coverage;  // situations that must occur (--require-coverage)
   KnobValues knobs;  // --client-auth, --batch-size-max, ...
   // The phases in whole milliseconds (the options hold nanoseconds).
   uint64_t fault_time_ms = sim::Options().fault_phase_ns / sim::ns_per_ms;
@@ -114,7 +118,16 @@ sim::Options make_options(const SimArgs& args) {
   return options;
 }
 
-int run_single(const SimArgs& args, sim::Options options) {
+// The situations --require-coverage names; a bad name is a usage error.
+std::vector<sim::Situation> required_situations(const SimArgs& args) {
+  if (args.require_coverage.empty()) return {};
+  Result<std::vector<sim::Situation>> required = sim::parse_required(args.require_coverage);
+  if (!required) throw CLI::ValidationError("--require-coverage", required.reason());
+  return required.value();
+}
+
+int run_single(const SimArgs& args, sim::Options options,
+               const std::vector<sim::Situation>& required) {
   options.seed = args.seed;
   const sim::RunReport report = sim::run(options);
   if (args.json) {
@@ -123,6 +136,12 @@ int run_single(const SimArgs& args, sim::Options options) {
     fmt::print("{}", sim::format_summary(report));
     if (!report.passed) fmt::print("replay          {}\n", replay_command(options));
   }
+  sim::CoverageTotals totals;
+  totals.add(report.coverage);
+  const std::vector<sim::Situation> missing = totals.missing(required);
+  for (sim::Situation s : missing) {
+    fmt::print("coverage {}: REQUIRED, never reached\n", sim::name_of(s));
+  }
   std::fflush(stdout);
   if (!args.history_path.empty()) {
     if (Status s = history::write_file(args.history_path, report.history); !s) {
@@ -130,10 +149,11 @@ int run_single(const SimArgs& args, sim::Options options) {
       return 2;
     }
   }
-  return report.passed ? 0 : 1;
+  return report.passed && missing.empty() ? 0 : 1;
 }
 
-int run_many(const SimArgs& args, sim::Options options) {
+int run_many(const SimArgs& args, sim::Options options,
+             const std::vector<sim::Situation>& required) {
   uint64_t passed = 0;
   uint64_t failed = 0;
   uint64_t ops = 0;
@@ -158,6 +178,7 @@ int run_many(const SimArgs& args, sim::Options options) {
   View view_max = 0;
   uint64_t longest_stall_ns = 0;
   uint64_t seeds_run = 0;
+  sim::CoverageTotals coverage;
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t seed = 1; seed <= args.seeds; seed++) {
     seeds_run = seed;
@@ -181,6 +202,7 @@ int run_many(const SimArgs& args, sim::Options options) {
     new_views += report.new_views_installed;
     view_max = std::max(view_max, report.view_max);
     longest_stall_ns = std::max(longest_stall_ns, report.longest_stall_ns);
+    coverage.add(report.coverage);
     if (report.passed) {
       passed++;
     } else {
@@ -220,7 +242,10 @@ int run_many(const SimArgs& args, sim::Options options) {
              sim::format_seconds(longest_stall_ns));
   std::fflush(stderr);
   fmt::print("{} passed, {} failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  // "A sweep that does not reach a rule does not test it": a required
+  // situation that no run reached fails the sweep.
+  fmt::print("{}", sim::format_coverage(coverage, required));
+  return failed == 0 && coverage.missing(required).empty() ? 0 : 1;
 }
 
 // --mutant all: every mutant in turn, in this one process (the mutant is
@@ -320,6 +345,10 @@ void add_sim_command(CLI::App& app, int& exit_status) {
                         "stopping at its first failed seed: none, all";
   for (const mutant::Info& m : mutant::all) mutants += fmt::format(", {}", m.name);
   sim->add_option("--mutant", args->mutant, mutants)->capture_default_str();
+  sim->add_option("--require-coverage", args->require_coverage,
+                  "Fail unless each of these protocol situations occurred in some run: a comma "
+                  "list of the names the coverage lines show, or default (what sim/coverage.h "
+                  "requires of --faults all sweeps)");
   CLI::Option* history = sim->add_option(
       "--history", args->history_path,
       "Write the client history to FILE as JSON lines (single seed only)");
@@ -330,10 +359,12 @@ void add_sim_command(CLI::App& app, int& exit_status) {
 
   sim->callback([args, &exit_status] {
     const sim::Options options = make_options(*args);
+    const std::vector<sim::Situation> required = required_situations(*args);
     if (args->mutant == "all") {
       exit_status = run_mutants(*args, options);
     } else {
-      exit_status = args->seeds > 0 ? run_many(*args, options) : run_single(*args, options);
+      exit_status = args->seeds > 0 ? run_many(*args, options, required)
+                                    : run_single(*args, options, required);
     }
   });
 }
