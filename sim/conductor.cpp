@@ -33,7 +33,7 @@ Conductor::Conductor(const ProtocolConfig& config, uint64_t tick_ns, uint64_t fa
       random_(seed ^ 0xc0add0c7c0add0c7ull),
       cluster_(std::move(cluster)),
       log_(std::move(log)) {
-  PBFT_ASSERT(cluster_.replica && cluster_.faulty);
+  PBFT_ASSERT(cluster_.replica && cluster_.faulty && cluster_.absent);
   // The first attempt starts with a primary's PRE-PREPARE soon after the
   // run starts, the seed says how soon: s varies, and the two view changes
   // (a view-change timeout each) fit in the fault phase.
@@ -104,7 +104,7 @@ void Conductor::try_start(NodeIndex from, const PrePrepare& pp, uint64_t now_ns)
     return;
   }
   const View v = pp.view;
-  if (pp.batch.empty() || !correct(from)) return;
+  if (pp.batch.empty() || !correct(from) || one_too_many_absent(std::nullopt)) return;
   // The correct replicas all work in v: every one of them gets this
   // PRE-PREPARE in the view it was made for.
   for (ReplicaId r = 0; r < config_.n; r++) {
@@ -265,7 +265,18 @@ void Conductor::tick(uint64_t now_ns) {
     phase_ = Phase::done;
     return;
   }
-  if (phase_ == Phase::waiting || now_ns <= deadline_ns_) return;
+  if (phase_ == Phase::waiting) return;
+  // The others must make progress without the replica cut off (H, then
+  // w's primary): with more than f-1 more away, they cannot.
+  const std::optional<ReplicaId> cut =
+      phase_ == Phase::switching ? std::optional<ReplicaId>(cut_primary_)
+      : phase_ == Phase::isolated ? std::optional<ReplicaId>(holder_)
+                                  : std::nullopt;
+  if (const std::optional<ReplicaId> away = one_too_many_absent(cut)) {
+    give_up(fmt::format("r{} is away too: the others cannot make progress", *away), now_ns);
+    return;
+  }
+  if (now_ns <= deadline_ns_) return;
   switch (phase_) {
     case Phase::preparing:
       give_up(fmt::format("r{} did not prepare s{} in time", holder_, s_), now_ns);
@@ -280,6 +291,15 @@ void Conductor::tick(uint64_t now_ns) {
     case Phase::done:
       return;
   }
+}
+
+std::optional<ReplicaId> Conductor::one_too_many_absent(std::optional<ReplicaId> except) const {
+  uint32_t away = 0;
+  for (ReplicaId r = 0; r < config_.n; r++) {
+    if (r == except || !cluster_.absent(r)) continue;
+    if (++away > config_.f - 1) return r;
+  }
+  return std::nullopt;
 }
 
 void Conductor::give_up(const std::string& why, uint64_t now_ns) {

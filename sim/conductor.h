@@ -12,9 +12,11 @@
 //
 // It acts by network control only, which PBFT must survive: it drops chosen
 // messages and isolates replicas for a while, so it does not count against
-// the f faulty replicas. The stages, each given a bounded time (after
-// which the conductor heals everything and, if the fault phase leaves time,
-// starts over with a new s):
+// the f faulty replicas. Since it takes one replica away at a time, it
+// starts, and goes on, only while at most f-1 others are down, cut off or
+// recovering. The stages, each given a bounded time (after which the
+// conductor heals everything and, if the fault phase leaves time, starts
+// over with a new s):
 //   1. A primary P of view v sends the PRE-PREPARE of a new sequence number
 //      s with batch A; it reaches everyone. The PREPAREs for (v, s) reach H
 //      only, and no COMMIT for (v, s) is delivered: H, alone, prepares A.
@@ -45,6 +47,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,11 +68,13 @@ bool conductor_runs(const FaultSet& faults, uint64_t seed);
 class Conductor {
  public:
   // What the conductor may look at: the replicas through their public
-  // interface, and which of them are faulty now (down, cut off, Byzantine,
-  // serving bad state), so that it picks correct ones.
+  // interface, which of them are faulty (down, cut off, recovering,
+  // Byzantine, serving bad state), so that it picks correct ones, and which
+  // cannot take part in the protocol now (down, cut off, recovering).
   struct Cluster {
     std::function<const Replica&(ReplicaId)> replica;
     std::function<bool(ReplicaId)> faulty;
+    std::function<bool(ReplicaId)> absent;
   };
   enum class Verdict : uint8_t { deliver, drop };
 
@@ -113,6 +118,10 @@ class Conductor {
   void finish(const NewView& nv);
   Verdict judge(NodeIndex from, NodeIndex to, const Message& message) const;
   void give_up(const std::string& why, uint64_t now_ns);
+  // A replica the simulator took away (down, cut off, recovering) beyond
+  // the f-1 that the others can spare once the conductor cuts off one
+  // replica itself, ignoring `except`; nullopt if there is none.
+  std::optional<ReplicaId> one_too_many_absent(std::optional<ReplicaId> except) const;
   bool correct(ReplicaId r) const { return !cluster_.faulty(r); }
   void log(const std::string& line) const;
 

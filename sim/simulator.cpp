@@ -251,7 +251,11 @@ Simulation::Simulation(const Options& options)
   if (conductor_runs(options.faults, options.seed)) {
     Conductor::Cluster cluster{
         [this](ReplicaId r) -> const Replica& { return *replicas_[r]->replica; },
-        [this](ReplicaId r) { return faulty(r) || replicas_[r]->replica->recovering(); }};
+        [this](ReplicaId r) { return faulty(r) || replicas_[r]->replica->recovering(); },
+        [this](ReplicaId r) {
+          const ReplicaNode& node = *replicas_[r];
+          return node.down || node.cut_off || node.replica->recovering();
+        }};
     conductor_.emplace(config_, options.tick_ns, options.fault_phase_ns, options.seed,
                        std::move(cluster), [this](const std::string& line) {
                          if (logging(1)) log(line);
