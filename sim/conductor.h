@@ -36,11 +36,12 @@
 //
 // The holder is a correct backup of v other than the primary of v+1. Half
 // the attempts (by the seed) make it the primary of v+2, whose own
-// VIEW-CHANGE comes first in V, the others a replica that is not: a core
-// that keeps the first certificate it finds is caught by the first kind
-// only when n = 4 (B commits only if every replica but H prepared it, so
-// the primary of v+2 carries B whenever it is not H), one that keeps the
-// last by the second.
+// VIEW-CHANGE comes first in V, the others a replica that is not. A core
+// that keeps the first certificate it finds is caught by attempts of the
+// first kind only: with n = 4, B commits only if every replica but H
+// prepared it, so the primary of v+2 carries B whenever it is not H (and
+// with n = 7 and 10 no attempt of the second kind caught it either). A
+// core that keeps the last one found is caught mostly by the second kind.
 //
 // Thread safety: none.
 #pragma once
