@@ -9,12 +9,13 @@ namespace pbft::sim {
 namespace {
 
 // The names of the faults in their canonical order, with the flag each sets.
-constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 26> fault_names = {{
+constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 27> fault_names = {{
     {"drop", &FaultSet::drop},
     {"dup", &FaultSet::dup},
     {"reorder", &FaultSet::reorder},
     {"delay", &FaultSet::delay},
     {"partition", &FaultSet::partition},
+    {"conflict", &FaultSet::conflict},
     {"crash", &FaultSet::crash},
     {"wipe", &FaultSet::wipe},
     {"lag", &FaultSet::lag},
@@ -38,7 +39,7 @@ constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 26> fault_na
     {"client-flood", &FaultSet::client_flood},
 }};
 // The first Byzantine entry of fault_names.
-constexpr size_t first_byzantine = 9;
+constexpr size_t first_byzantine = 10;
 
 std::string valid_fault_names() {
   std::string names;

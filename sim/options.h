@@ -31,6 +31,12 @@ struct FaultSet {
   bool reorder = false;    // a message is held back so that later ones overtake it
   bool delay = false;      // heavy-tailed latency: occasionally tens of milliseconds
   bool partition = false;  // the nodes split into two sides that cannot talk, then heal
+  // The conductor (sim/conductor.h): drops and isolations chosen to make one
+  // sequence number prepare with one batch in a view and commit with another
+  // in a later one, then change views with both certificates in V. It
+  // runs in every seed when it is the only fault, in half of them (the
+  // seed picks) with others.
+  bool conflict = false;
   bool crash = false;      // a replica stops for a while, then resumes with its state
   bool wipe = false;       // a replica stops, then restarts with empty state (recovering)
   bool lag = false;        // a replica is cut off until the others are more than L ahead
@@ -56,7 +62,7 @@ struct FaultSet {
   bool big_mac = false;
   bool client_flood = false;
 
-  bool any_network() const { return drop || dup || reorder || delay || partition; }
+  bool any_network() const { return drop || dup || reorder || delay || partition || conflict; }
   bool any_node() const { return crash || wipe || lag || badstate || any_byzantine_replica(); }
   bool any_byzantine_replica() const {
     return silent || equivocate || slow || censor || forge || replay || wrong_digest ||
@@ -72,7 +78,8 @@ struct FaultSet {
 };
 
 // Parses a comma-separated list of fault names: drop, dup, reorder, delay,
-// partition, crash, wipe, lag, badstate, or the single words none or all. An
+// partition, conflict, crash, wipe, lag, badstate, the Byzantine ones, or
+// the single words none or all. An
 // unknown name is an error whose reason lists the valid ones.
 Result<FaultSet> parse_faults(std::string_view list);
 // The canonical list form ("none" when empty), which parse_faults accepts.

@@ -59,6 +59,15 @@ std::string format_summary(const RunReport& r) {
                      "stall {}\n",
                      r.new_views_installed, r.view_changes_started,
                      format_seconds(r.longest_stall_ns));
+  if (r.conflict_ran) {
+    out += fmt::format("conflict         stage {} of 3 reached in {} attempt{}, {}; {} messages "
+                       "dropped by the conductor\n",
+                       r.conflict_stage_reached, r.conflict_attempts,
+                       r.conflict_attempts == 1 ? "" : "s",
+                       r.conflict_both_certificates ? "both certificates in the last NEW-VIEW's V"
+                                                    : "not both certificates in a NEW-VIEW's V",
+                       r.messages_conducted);
+  }
   out += fmt::format("checkpoints      stable up to s{}, peak log {} sequence numbers\n",
                      r.stable_checkpoint_max, r.peak_log_size);
   out += fmt::format(
@@ -132,6 +141,11 @@ std::string to_json_line(const RunReport& r) {
   j["byzantine_clients"] = r.byzantine_clients;
   j["byzantine_lies"] = r.byzantine_lies;
   j["attacker_requests"] = r.attacker_requests;
+  j["conflict_ran"] = r.conflict_ran;
+  j["conflict_attempts"] = r.conflict_attempts;
+  j["conflict_stage_reached"] = r.conflict_stage_reached;
+  j["conflict_both_certificates"] = r.conflict_both_certificates;
+  j["messages_conducted"] = r.messages_conducted;
   j["new_views_installed"] = r.new_views_installed;
   j["view_changes_started"] = r.view_changes_started;
   j["longest_stall_ns"] = r.longest_stall_ns;

@@ -18,6 +18,7 @@
 #include "pbft/wire.h"
 #include "sim/badstate.h"
 #include "sim/byzantine.h"
+#include "sim/conductor.h"
 #include "sim/event_queue.h"
 #include "sim/network.h"
 #include "sim/trace_hash.h"
@@ -156,10 +157,12 @@ class Simulation {
   void fail_client_results(std::string details);
 
   void send(NodeIndex from, const Send& send);
+  // `message` is what `bytes` encode (before any corruption): the conductor
+  // judges messages, not bytes.
   void transmit(NodeIndex from, NodeIndex to, const std::shared_ptr<const Bytes>& bytes,
-                uint64_t extra_delay_ns = 0);
+                const Message& message, uint64_t extra_delay_ns = 0);
   void send_bytes(NodeIndex from, Destination to, const std::shared_ptr<const Bytes>& bytes,
-                  uint64_t extra_delay_ns);
+                  const Message& message, uint64_t extra_delay_ns);
   void note_view(ReplicaId r);
 
   bool logging(int level) const { return options_.verbosity >= level && options_.log; }
@@ -200,6 +203,7 @@ class Simulation {
   std::optional<NewViewChecker> new_view_;  // set once the replicas' keys exist
   std::optional<Failure> client_results_;
   CoverageRecorder coverage_;
+  std::optional<Conductor> conductor_;  // fault `conflict`, when the seed runs it
 
   std::vector<Episode> episodes_;              // in progress
   std::vector<uint64_t> slot_next_start_ns_;   // per fault slot; busy slots have an episode
@@ -260,6 +264,19 @@ Simulation::Simulation(const Options& options)
     clients_.push_back(std::move(node));
   }
   plan_node_faults();
+  if (conductor_runs(options.faults, options.seed)) {
+    Conductor::Cluster cluster{
+        [this](ReplicaId r) -> const Replica& { return *replicas_[r]->replica; },
+        [this](ReplicaId r) { return faulty(r) || replicas_[r]->replica->recovering(); },
+        [this](ReplicaId r) {
+          const ReplicaNode& node = *replicas_[r];
+          return node.down || node.cut_off || node.replica->recovering();
+        }};
+    conductor_.emplace(config_, options.tick_ns, options.fault_phase_ns, options.seed,
+                       std::move(cluster), [this](const std::string& line) {
+                         if (logging(1)) log(line);
+                       });
+  }
 }
 
 RunReport Simulation::run() {
@@ -416,11 +433,12 @@ void Simulation::handle(const Tick&) {
       for (Outgoing& out : node.byzantine->on_tick(node.replica->view(),
                                                    node.replica->low_watermark(), random_)) {
         auto bytes = std::make_shared<const Bytes>(wire::encode(*out.message));
-        send_bytes(r, out.to, bytes, out.extra_delay_ns);
+        send_bytes(r, out.to, bytes, *out.message, out.extra_delay_ns);
       }
     }
   }
   if (fault_phase()) attack();
+  if (conductor_) conductor_->tick(now_);
   for (ClientId c = 0; c < options_.clients; c++) {
     clients_[c]->client->tick();
     drain_client(c);
@@ -576,6 +594,7 @@ void Simulation::observe(ReplicaId r, const Executed& executed) {
                     executed.requests.size()));
   }
   agreement_.observe(r, executed);
+  if (conductor_) conductor_->observe(r, executed, now_);
   // A Byzantine replica's core is correct code, but its twin or its lies
   // feed it what no correct replica would get: the rule is for the others.
   if (!replicas_[r]->byzantine) commit_quorum_.observe(r, executed);
@@ -694,29 +713,30 @@ void Simulation::send(NodeIndex from, const Send& s) {
     for (Outgoing& out : node.byzantine->rewrite(Send{s.to, message}, random_)) {
       Bytes encoded = wire::encode(*out.message);
       if (out.corrupt_bytes) encoded[random_.uniform(encoded.size())] ^= 0xa5;
-      send_bytes(from, out.to, std::make_shared<const Bytes>(std::move(encoded)),
+      send_bytes(from, out.to, std::make_shared<const Bytes>(std::move(encoded)), *out.message,
                  out.extra_delay_ns);
     }
     return;
   }
   // Encoded once per send, whatever the number of destinations, as the
   // runtime does; every destination receives the same bytes.
-  send_bytes(from, s.to, std::make_shared<const Bytes>(wire::encode(*message)), 0);
+  send_bytes(from, s.to, std::make_shared<const Bytes>(wire::encode(*message)), *message, 0);
 }
 
 void Simulation::send_bytes(NodeIndex from, Destination to,
-                            const std::shared_ptr<const Bytes>& bytes, uint64_t extra_delay_ns) {
+                            const std::shared_ptr<const Bytes>& bytes, const Message& message,
+                            uint64_t extra_delay_ns) {
   switch (to.kind) {
     case Destination::Kind::replica:
       if (to.id >= config_.n) {
         report_.misaddressed++;
         return;
       }
-      transmit(from, to.id, bytes, extra_delay_ns);
+      transmit(from, to.id, bytes, message, extra_delay_ns);
       return;
     case Destination::Kind::all_replicas:
       for (ReplicaId r = 0; r < config_.n; r++) {
-        if (r != from) transmit(from, r, bytes, extra_delay_ns);
+        if (r != from) transmit(from, r, bytes, message, extra_delay_ns);
       }
       return;
     case Destination::Kind::client:
@@ -725,15 +745,21 @@ void Simulation::send_bytes(NodeIndex from, Destination to,
         if (to.id >= options_.clients + attackers_.size()) report_.misaddressed++;
         return;
       }
-      transmit(from, client_node(to.id), bytes, extra_delay_ns);
+      transmit(from, client_node(to.id), bytes, message, extra_delay_ns);
       return;
   }
   PBFT_ASSERT(false);
 }
 
 void Simulation::transmit(NodeIndex from, NodeIndex to, const std::shared_ptr<const Bytes>& bytes,
-                          uint64_t extra_delay_ns) {
+                          const Message& message, uint64_t extra_delay_ns) {
   report_.messages_sent++;
+  if (conductor_ && from != to && fault_phase() &&
+      conductor_->route(from, to, message, now_) == Conductor::Verdict::drop) {
+    report_.messages_conducted++;
+    if (logging(2)) log(fmt::format("{} -> {}: lost (conductor)", node_name(from), node_name(to)));
+    return;
+  }
   if ((from < config_.n && replicas_[from]->cut_off) ||
       (to < config_.n && replicas_[to]->cut_off)) {
     report_.messages_lost_node_faults++;
@@ -1206,6 +1232,12 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
   const kv::Store& store = *replicas_[healthy]->store;
   for (uint64_t i = 0; i < store.partition_count(); i++) {
     report.state_size_bytes += store.read_partition(std::nullopt, i).size();
+  }
+  if (conductor_) {
+    report.conflict_ran = true;
+    report.conflict_attempts = conductor_->attempts();
+    report.conflict_stage_reached = conductor_->stage_reached();
+    report.conflict_both_certificates = conductor_->both_certificates();
   }
   report.passed = !report.failure.has_value();
   report.history = history_;

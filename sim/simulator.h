@@ -80,6 +80,7 @@ struct RunReport {
   uint64_t records_persisted = 0;    // write-ahead records the replicas asked to persist
   uint64_t misaddressed = 0;         // sends to a replica or client that does not exist
   uint64_t messages_lost_node_faults = 0;  // to a down replica, or to or from a cut-off one
+  uint64_t messages_conducted = 0;   // dropped by the conductor (fault `conflict`)
 
   uint64_t batches_executed = 0;  // distinct sequence numbers executed by some replica
   View view_max = 0;              // the highest view any replica reached
@@ -107,6 +108,16 @@ struct RunReport {
   uint64_t new_views_installed = 0;
   uint64_t view_changes_started = 0;
   uint64_t longest_stall_ns = 0;
+
+  // The conductor (fault `conflict`, sim/conductor.h): whether this seed
+  // ran it, its attempts, the furthest stage one reached (0..3: H alone
+  // prepared A; B committed in a later view without H; the NEW-VIEW of the
+  // view after that went out), and whether that NEW-VIEW's V carried both
+  // certificates for the sequence number.
+  bool conflict_ran = false;
+  uint32_t conflict_attempts = 0;
+  uint32_t conflict_stage_reached = 0;
+  bool conflict_both_certificates = false;
 
   // Checkpoints and state transfer.
   Seq stable_checkpoint_max = 0;         // the highest low watermark at the end

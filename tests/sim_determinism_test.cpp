@@ -112,6 +112,10 @@ TEST(Options, ParsesFaultLists) {
   EXPECT_FALSE(faults->dup || faults->reorder || faults->delay);
   EXPECT_FALSE(faults->any_node());
   EXPECT_EQ(to_string(faults.value()), "drop,partition");
+  Result<FaultSet> conflict = parse_faults("conflict,crash");
+  ASSERT_TRUE(conflict);
+  EXPECT_TRUE(conflict->conflict && conflict->any_network() && conflict->crash);
+  EXPECT_EQ(to_string(conflict.value()), "conflict,crash");
   EXPECT_EQ(to_string(parse_faults("none").value()), "none");
   EXPECT_EQ(parse_faults("all").value(), FaultSet::all());
   EXPECT_EQ(to_string(FaultSet::all()), "all");
@@ -137,7 +141,8 @@ TEST(Options, AnUnknownFaultListsTheValidOnes) {
   ASSERT_FALSE(faults);
   EXPECT_NE(faults.reason().find("'jitter'"), std::string::npos);
   EXPECT_NE(faults.reason().find(
-                "drop, dup, reorder, delay, partition, crash, wipe, lag, badstate, silent, "
+                "drop, dup, reorder, delay, partition, conflict, crash, wipe, lag, badstate, "
+                "silent, "
                 "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
                 "bad-view-change, bad-new-view, twins, bad-reply, replay-requests, collude, "
                 "client-timestamps, big-mac, "

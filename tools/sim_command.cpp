@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -177,6 +178,11 @@ int run_many(const SimArgs& args, sim::Options options,
   uint64_t new_views = 0;
   View view_max = 0;
   uint64_t longest_stall_ns = 0;
+  // The conductor (fault `conflict`): runs that had one, and how many got
+  // to each stage (index 1..3), with both certificates in V.
+  uint64_t conflict_runs = 0;
+  std::array<uint64_t, 4> conflict_stages{};
+  uint64_t conflict_both = 0;
   uint64_t seeds_run = 0;
   sim::CoverageTotals coverage;
   const auto start = std::chrono::steady_clock::now();
@@ -203,6 +209,13 @@ int run_many(const SimArgs& args, sim::Options options,
     view_max = std::max(view_max, report.view_max);
     longest_stall_ns = std::max(longest_stall_ns, report.longest_stall_ns);
     coverage.add(report.coverage);
+    if (report.conflict_ran) {
+      conflict_runs++;
+      for (uint32_t stage = 1; stage <= report.conflict_stage_reached && stage <= 3; stage++) {
+        conflict_stages[stage]++;
+      }
+      conflict_both += report.conflict_both_certificates ? 1 : 0;
+    }
     if (report.passed) {
       passed++;
     } else {
@@ -240,6 +253,13 @@ int run_many(const SimArgs& args, sim::Options options,
              "stall {}\n",
              byzantine_runs, attacked_runs, lies, new_views, view_max,
              sim::format_seconds(longest_stall_ns));
+  if (options.faults.conflict) {
+    fmt::print(args.json ? stderr : stdout,
+               "conflict: conductor in {} runs; stage 1 reached in {}, 2 in {}, 3 in {}; both "
+               "certificates in V in {}\n",
+               conflict_runs, conflict_stages[1], conflict_stages[2], conflict_stages[3],
+               conflict_both);
+  }
   std::fflush(stderr);
   fmt::print("{} passed, {} failed\n", passed, failed);
   // "A sweep that does not reach a rule does not test it": a required
@@ -307,7 +327,8 @@ void add_sim_command(CLI::App& app, int& exit_status) {
       ->capture_default_str();
   sim->add_option("--faults", args->faults,
                   "Faults during the fault phase: a comma-separated list of drop, dup, reorder, "
-                  "delay, partition (network), crash, wipe, lag, badstate (replicas), silent, "
+                  "delay, partition, conflict (network; conflict steers one sequence number "
+                  "into two certificates), crash, wipe, lag, badstate (replicas), silent, "
                   "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
                   "bad-view-change, bad-new-view, twins, bad-reply, replay-requests, collude "
                   "(Byzantine replicas), "
