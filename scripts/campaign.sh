@@ -45,6 +45,7 @@ plan=(
   "4 byzantine 3000" "7 byzantine 1500" "10 byzantine 1000"
   "4 $network 3000"  "7 $network 1500"  "10 $network 1000"
   "4 $nodes 3000"    "7 $nodes 1500"    "10 $nodes 1000"
+  "4 $network,crash,wipe,lag 3000" "7 $network,crash,wipe,lag 1500" "10 $network,crash,wipe,lag 1000"
   "4 conflict 3000"  "7 conflict 1500"  "10 conflict 1000"
   "4 collude 3000"   "7 collude 1500"   "10 collude 1000"
   "4 replay-requests 3000" "7 replay-requests 1500" "10 replay-requests 1000"

@@ -332,7 +332,7 @@ std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send,
         !random.chance(0.5)) {
       return std::nullopt;
     }
-    return equivocate_for_cabal(send, *pp, random);
+    return equivocate_for_cabal(send, *pp);
   }
   if (const auto* p = std::get_if<Prepare>(&m)) {
     Cabal::Attack* a = cabal_->attack_in(p->view);
@@ -359,7 +359,8 @@ std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send,
   if (const auto* vc = std::get_if<ViewChange>(&m)) {
     if (cabal_->attack_before(vc->new_view) == nullptr) return std::nullopt;
     lies_++;
-    return std::vector<Outgoing>{{send.to, sign(claim_assembled_certificate(*vc)), false, 0}};
+    return std::vector<Outgoing>{
+        {send.to, sign(claim_assembled_certificate(*vc, random)), false, 0}};
   }
   return std::nullopt;
 }
@@ -370,8 +371,7 @@ std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send,
 // gather 2f-1 real prepares while B still commits among the others: with k
 // members, 2f - k correct replicas, at least one, at most f.
 std::vector<Outgoing> ByzantineReplica::equivocate_for_cabal(const Send& send,
-                                                             const PrePrepare& pp,
-                                                             Random& random) {
+                                                             const PrePrepare& pp) {
   const ReplicaId next = config_.primary(pp.view + 1);
   // A stable checkpoint at s would make s no view change's business.
   if (cabal_->member(next) || pp.seq % config_.checkpoint_interval == 0) {
@@ -391,7 +391,6 @@ std::vector<Outgoing> ByzantineReplica::equivocate_for_cabal(const Send& send,
        r = (r + 1) % config_.n) {
     if (!cabal_->member(r)) a.group_a.push_back(r);
   }
-  a.shortfall = static_cast<Cabal::Shortfall>(random.uniform(Cabal::shortfall_count));
   PrePrepare other = pp;
   if (other.batch.size() >= 2) {
     std::reverse(other.batch.begin(), other.batch.end());
@@ -407,8 +406,10 @@ std::vector<Outgoing> ByzantineReplica::equivocate_for_cabal(const Send& send,
 
 // The member's VIEW-CHANGE with the cabal's latest attack claimed: A
 // prepared at s, proven by the real PRE-PREPARE for A and the real prepares
-// for it, filled up to 2f entries the way the attack's shortfall says.
-ViewChange ByzantineReplica::claim_assembled_certificate(const ViewChange& vc) const {
+// for it, filled up to 2f entries in one of the ways a certificate must not
+// be (drawn for each VIEW-CHANGE).
+ViewChange ByzantineReplica::claim_assembled_certificate(const ViewChange& vc,
+                                                        Random& random) const {
   const Cabal::Attack* a = cabal_->attack_before(vc.new_view);
   if (a->seq <= vc.stable_seq || a->seq - vc.stable_seq > config_.log_window) return vc;
   const size_t needed = 2 * static_cast<size_t>(config_.f);
@@ -424,7 +425,7 @@ ViewChange ByzantineReplica::claim_assembled_certificate(const ViewChange& vc) c
   for (const Prepare* p : for_a) {
     if (cert.prepares.size() + 1 < needed) cert.prepares.push_back(*p);
   }
-  switch (a->shortfall) {
+  switch (static_cast<Cabal::Shortfall>(random.uniform(Cabal::shortfall_count))) {
     case Cabal::Shortfall::short_by_one:
       break;
     case Cabal::Shortfall::duplicates:
@@ -485,7 +486,7 @@ std::shared_ptr<const Message> ByzantineReplica::forge(const Message& m, Random&
 
 ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& random) const {
   ViewChange lie = vc;
-  const uint64_t how = random.uniform(5);
+  const uint64_t how = random.uniform(6);
   switch (how) {
     case 0: {
       // Hides what it prepared: undetectable, and harmless while at most f lie.
@@ -513,6 +514,15 @@ ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& ra
         return c.pre_prepare.seq >= cert.pre_prepare.seq;
       });
       lie.prepared.push_back(std::move(cert));
+      break;
+    }
+    case 5: {
+      // Its own certificates out of order: the last first, or one twice.
+      if (lie.prepared.size() >= 2) {
+        std::rotate(lie.prepared.begin(), lie.prepared.end() - 1, lie.prepared.end());
+      } else if (lie.prepared.size() == 1) {
+        lie.prepared.push_back(lie.prepared.front());
+      }
       break;
     }
     default: {

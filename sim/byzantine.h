@@ -95,7 +95,6 @@ class Cabal {
     PrePrepare pre_prepare_a;  // signed, batch included
     Digest digest_b{};
     std::vector<ReplicaId> group_a;  // got A: the next view's primary
-    Shortfall shortfall = Shortfall::short_by_one;
     // Real prepares a member received or sent for (view, seq), by digest.
     std::vector<Prepare> prepares;
   };
@@ -149,9 +148,8 @@ class ByzantineReplica {
   // Behaviour::collude: what the cabal sends instead of one own message,
   // or nothing when it leaves the message alone.
   std::optional<std::vector<Outgoing>> collude(const Send& send, Random& random);
-  std::vector<Outgoing> equivocate_for_cabal(const Send& send, const PrePrepare& pp,
-                                             Random& random);
-  ViewChange claim_assembled_certificate(const ViewChange& vc) const;
+  std::vector<Outgoing> equivocate_for_cabal(const Send& send, const PrePrepare& pp);
+  ViewChange claim_assembled_certificate(const ViewChange& vc, Random& random) const;
   std::vector<Outgoing> split(const Cabal::Attack& a, const std::shared_ptr<const Message>& to_a,
                               const std::shared_ptr<const Message>& to_others);
 

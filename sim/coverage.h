@@ -133,43 +133,55 @@ std::optional<Situation> parse_situation(std::string_view name);
 
 // The situations a `--faults all` sweep must reach (--require-coverage
 // default; CI's sim_all_faults_n4 and sim_all_faults_n7 at the default
-// PBFT_SIM_SEEDS). Each occurred in at least 15 runs of each of those
+// PBFT_SIM_SEEDS). Each occurred in about 15 runs or more of each of those
 // sweeps (1,500 seeds with n = 4, 500 with n = 7) when it was added, so a
 // sweep that misses one has lost a way to get there rather than been
 // unlucky (with 15 runs expected, missing them all by chance is about
-// e^-15). As measured with the Byzantine behaviours of sim/byzantine.h of
-// issue 16 (runs in n = 4 / n = 7):
-//   view_change_with_prepared_certificates   974 / 336
-//   new_view_certificates_of_two_views        75 /  16
-//   checkpoint_proof_above_own               239 / 123
-//   request_reproposed_after_view_change     948 / 325
-//   executed_request_in_batch                828 / 262
-//   certificate_rejected_too_few_prepares     26 /  23  (bad-view-change)
-//   certificate_rejected_duplicate_prepares   21 /  18  (bad-view-change)
-//   certificate_rejected_not_primary          21 /  18  (bad-view-change)
-//   checkpoint_proof_rejected                 23 /  19  (bad-view-change)
-//   state_transfer_during_view_change        381 / 186
-//   recovery_while_primary_faulty             77 /  45
-//   view_change_during_recovery              225 / 112
-// Reached but too rarely to require: three_consecutive_views (31 / 8),
-// new_view_rejected (9 / 4, bad-new-view), and
-// certificate_rejected_prepare_from_primary (6 / 6). Never reached:
-// new_view_null_fill and new_view_conflicting_certificates (with batches
-// of up to 256 requests and a few clients, a primary rarely has two
-// batches in flight, so V has no gaps; --batch-size-max 1 reaches null
-// fill), duplicate_request_in_batch (a correct primary keeps one request
-// per client; only a Byzantine one could), and the remaining
-// certificate_rejected_* kinds, which no Byzantine behaviour makes yet.
-// Add a situation here once a sweep reaches it as often.
+// e^-15). As measured with the Byzantine behaviours and the conductor of
+// issue 16 (runs in n = 4 / n = 7; who gets there where it takes an
+// adversary):
+//   view_change_with_prepared_certificates  1206 / 416
+//   new_view_certificates_of_two_views       420 / 208
+//   new_view_conflicting_certificates        332 / 153  (conflict)
+//   checkpoint_proof_above_own               238 / 101
+//   three_consecutive_views                  152 /  73
+//   request_reproposed_after_view_change    1165 / 397
+//   duplicate_request_in_batch                24 /  18  (replay-requests)
+//   executed_request_in_batch                766 / 241
+//   certificate_rejected_too_few_prepares    115 /  61  (collude, bad-view-change)
+//   certificate_rejected_duplicate_prepares   92 /  49  (collude, bad-view-change)
+//   certificate_rejected_prepare_from_primary 96 /  43  (collude, bad-view-change)
+//   certificate_rejected_prepare_mismatch     77 /  40  (collude)
+//   certificate_rejected_not_primary          25 /  15  (bad-view-change)
+//   certificate_rejected_later_view           20 /  13  (bad-view-change)
+//   certificate_rejected_above_window         23 /  14  (bad-view-change)
+//   certificate_rejected_out_of_order         24 /  14  (bad-view-change)
+//   checkpoint_proof_rejected                 25 /  15  (bad-view-change)
+//   state_transfer_during_view_change        297 / 106
+//   recovery_while_primary_faulty             51 /  39
+//   view_change_during_recovery              208 / 126
+// Reached but too rarely to require: new_view_rejected (10 / 2,
+// bad-new-view). Never reached: new_view_null_fill (with batches of up to
+// 256 requests and a few clients, a primary rarely has two batches in
+// flight, so V has no gaps; --batch-size-max 1 reaches it). Add a situation
+// here once a sweep reaches it as often.
 inline constexpr std::array required_in_sweeps = {
     Situation::view_change_with_prepared_certificates,
     Situation::new_view_certificates_of_two_views,
+    Situation::new_view_conflicting_certificates,
     Situation::checkpoint_proof_above_own,
+    Situation::three_consecutive_views,
     Situation::request_reproposed_after_view_change,
+    Situation::duplicate_request_in_batch,
     Situation::executed_request_in_batch,
     Situation::certificate_rejected_too_few_prepares,
     Situation::certificate_rejected_duplicate_prepares,
+    Situation::certificate_rejected_prepare_from_primary,
+    Situation::certificate_rejected_prepare_mismatch,
     Situation::certificate_rejected_not_primary,
+    Situation::certificate_rejected_later_view,
+    Situation::certificate_rejected_above_window,
+    Situation::certificate_rejected_out_of_order,
     Situation::checkpoint_proof_rejected,
     Situation::state_transfer_during_view_change,
     Situation::recovery_while_primary_faulty,

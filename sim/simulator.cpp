@@ -868,8 +868,7 @@ void Simulation::plan_byzantine(uint32_t count) {
   }
   // A colluding run: every Byzantine replica joins the cabal and does
   // nothing else (three times as likely as any one behaviour: it needs a
-  // member to be primary, and its attack has four variants). Mostly the
-  // cabal holds view 0's primary, so that its attack comes early.
+  // member to be primary, and its attack has four variants).
   std::shared_ptr<Cabal> cabal;
   if (faults.collude && random_.uniform(enabled.size() + 3) < 3) {
     cabal = std::make_shared<Cabal>();
@@ -880,16 +879,22 @@ void Simulation::plan_byzantine(uint32_t count) {
     if (!report_.badstate_replica || *report_.badstate_replica != r) candidates.push_back(r);
   }
   for (uint32_t i = 0; i < count && !enabled.empty() && !candidates.empty(); i++) {
-    const bool primary_first = cabal != nullptr && i == 0 && candidates.front() == 0 &&
-                               random_.chance(0.75);
-    const size_t pick = primary_first ? 0 : random_.uniform(candidates.size());
-    const ReplicaId r = candidates[pick];
-    candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
     std::vector<Behaviour> behaviours = {enabled[random_.uniform(enabled.size())]};
     if (enabled.size() > 1 && random_.chance(0.3)) {
       const Behaviour second = enabled[random_.uniform(enabled.size())];
       if (second != behaviours.front()) behaviours.push_back(second);
     }
+    // A behaviour that acts as primary only gets view 0's primary most of
+    // the time: otherwise it waits for a view change to come its way.
+    const bool as_primary = std::any_of(behaviours.begin(), behaviours.end(), [](Behaviour b) {
+      return b == Behaviour::collude || b == Behaviour::replay_requests ||
+             b == Behaviour::equivocate || b == Behaviour::censor || b == Behaviour::slow;
+    });
+    const bool primary_first =
+        as_primary && i == 0 && candidates.front() == 0 && random_.chance(0.75);
+    const size_t pick = primary_first ? 0 : random_.uniform(candidates.size());
+    const ReplicaId r = candidates[pick];
+    candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
     ReplicaNode& node = *replicas_[r];
     RunReport::ByzantineReplicaPlan plan{r, {}};
     for (Behaviour b : behaviours) plan.behaviours.push_back(to_string(b));

@@ -1169,6 +1169,24 @@ TEST(MissingBatches, ABackupGetsAMissingBatchFromAPeersRetransmission) {
 // ===========================================================================
 // Bounds.
 
+// A replica changing to view 1 holds VIEW-CHANGEs from 2f+1 replicas, but
+// one of them has moved on to view 2 (a replica keeps only the latest per
+// sender). Those 2f+1 have all given up on view 0, so its timer runs and it
+// moves on; counting view 1's alone, it would wait forever (seed 241 of
+// `pbft sim --faults all` with the conductor, before the fix: replicas
+// split between views 1 and 2, none with its timer running).
+TEST(Liveness, ViewChangesForLaterViewsStartTheTimer) {
+  Cluster c(vc_config(), 1);
+  ASSERT_TRUE(c.deliver(2, c.make_view_change(1, 1)));
+  ASSERT_TRUE(c.deliver(2, c.make_view_change(3, 1)));
+  ASSERT_EQ(c.replica(2).view(), 1u);  // joined on f+1, its own VIEW-CHANGE sent
+  ASSERT_TRUE(c.replica(2).view_changing());
+  ASSERT_TRUE(c.deliver(2, c.make_view_change(3, 2)));  // replaces 3's for view 1
+  auto ticks = c.tick_until([&] { return c.replica(2).view() == 2; }, isolate(0), 4 * timeout);
+  ASSERT_TRUE(ticks.has_value()) << "replica 2 is stuck in view " << c.replica(2).view();
+  EXPECT_LE(*ticks, static_cast<int>(timeout) + 2);
+}
+
 TEST(ViewChangeBounds, AViewChangeMoreThanViewAheadMaxAheadIsIgnored) {
   Cluster c(vc_config(), 1);
   const View far = constants::view_ahead_max + 1;

@@ -374,7 +374,8 @@ class ReplicaState {
   void install_new_view(const std::shared_ptr<const Message>& message, const NewViewPlan& plan);
   std::optional<PreparedCertificate> certificate_of(const Slot& s) const;
   bool adopt_batch(Slot& s, const std::shared_ptr<const Message>& message, const PrePrepare& pp);
-  uint32_t view_changes_for(View v) const;
+  // VIEW-CHANGEs held for view v (or_above: for v or a later view).
+  uint32_t view_changes_for(View v, bool or_above = false) const;
   bool answer_view_status(const StatusMessage& status);
 };
 

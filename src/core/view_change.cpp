@@ -40,13 +40,17 @@ struct ReplicaState::NewViewPlan {
 // batch executes (execute() does); if it runs out, or one request has waited
 // four timeouts at a backup (a primary that serves everybody but one
 // client), the replica moves to the next view. While changing views
-// the timer runs once 2f+1 VIEW-CHANGEs for the new view are in (so a
+// the timer runs once 2f+1 VIEW-CHANGEs for the new view or later ones are in (so a
 // replica alone cannot race through views); if the new view is not
 // installed in time, the replica moves on with the timeout doubled.
 
 void ReplicaState::on_view_timer() {
   if (view_changing_) {
-    if (!view_timer_.running() && view_changes_for(view_) >= quorum()) {
+    // Replicas that moved past this view count too: each keeps only its
+    // latest VIEW-CHANGE per sender, and one that went on to v+1 gave up on
+    // v-1 as well. Counting v alone could leave 2f+1 replicas split
+    // between v and v+1 with no timer running anywhere.
+    if (!view_timer_.running() && view_changes_for(view_, true) >= quorum()) {
       view_timer_.start(ticks_);
     }
     if (view_timer_.expired(ticks_)) {
@@ -134,12 +138,12 @@ void ReplicaState::start_view_change(View v) {
   maybe_send_new_view();
 }
 
-uint32_t ReplicaState::view_changes_for(View v) const {
-  return static_cast<uint32_t>(std::count_if(view_changes_.begin(), view_changes_.end(),
-                                             [&](const auto& entry) {
-                                               return std::get<ViewChange>(*entry.second)
-                                                          .new_view == v;
-                                             }));
+uint32_t ReplicaState::view_changes_for(View v, bool or_above) const {
+  return static_cast<uint32_t>(std::count_if(
+      view_changes_.begin(), view_changes_.end(), [&](const auto& entry) {
+        const View wanted = std::get<ViewChange>(*entry.second).new_view;
+        return wanted == v || (or_above && wanted > v);
+      }));
 }
 
 // ---------------------------------------------------------------------------
