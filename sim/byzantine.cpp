@@ -367,28 +367,28 @@ std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send,
 
 // PRE-PREPARE(v, s, A) to group A, the original (B) to everybody else. Group
 // A is the next view's primary (so that its own VIEW-CHANGE, first in its V,
-// carries no certificate for s) and as many correct replicas more as let A
-// gather 2f-1 real prepares while B still commits among the others: with k
-// members, 2f - k correct replicas, at least one, at most f.
+// carries no certificate for s), unless it is a member, and the correct
+// replicas after it, as many as let A gather 2f-1 real prepares while B
+// still commits among the others: with k members, 2f - k, at least one, at
+// most f.
 std::vector<Outgoing> ByzantineReplica::equivocate_for_cabal(const Send& send,
                                                              const PrePrepare& pp) {
-  const ReplicaId next = config_.primary(pp.view + 1);
   // A stable checkpoint at s would make s no view change's business.
-  if (cabal_->member(next) || pp.seq % config_.checkpoint_interval == 0) {
-    return {{send.to, send.message, false, 0}};
-  }
+  if (pp.seq % config_.checkpoint_interval == 0) return {{send.to, send.message, false, 0}};
   Cabal::Attack a;
   a.view = pp.view;
   a.seq = pp.seq;
   a.primary = self_;
   a.primary_crypto = &crypto_;
   a.digest_b = pp.digest;
-  a.group_a.push_back(next);
   uint32_t members = 0;
   for (ReplicaId r = 0; r < config_.n; r++) members += cabal_->member(r) ? 1 : 0;
   const uint32_t wanted = std::clamp<int64_t>(int64_t{2} * config_.f - members, 1, config_.f);
-  for (ReplicaId r = (next + 1) % config_.n; a.group_a.size() < wanted && r != next;
-       r = (r + 1) % config_.n) {
+  // From the next view's primary on (past members: a member leading the
+  // next view builds its NEW-VIEW with the correct core, which is fine too).
+  const ReplicaId next = config_.primary(pp.view + 1);
+  for (uint32_t i = 0; i < config_.n && a.group_a.size() < wanted; i++) {
+    const auto r = static_cast<ReplicaId>((next + i) % config_.n);
     if (!cabal_->member(r)) a.group_a.push_back(r);
   }
   PrePrepare other = pp;
