@@ -1079,6 +1079,63 @@ TEST(Liveness, AReplicaLeftInAnOlderViewGetsTheNewViewThroughStatus) {
   EXPECT_EQ(value_at(c, 3, "k"), "v");
 }
 
+// Replica 0 is down, so every quorum needs replicas 1, 2 and 3. Replicas 1
+// and 2 executed s1 in view 0; replica 3 prepared it but lost the commits.
+// In view 1 replica 3 needs replica 2's COMMIT for s1, and replica 2 lost
+// replica 3's PREPARE of view 1 for it (one that came before replica 2's
+// NEW-VIEW, say): replica 2 does not prepare s1 in view 1, so it does not
+// commit it, and having executed s1 it asks nobody for it (its STATUS asks
+// from its last executed sequence number on). Replica 3, which waits on
+// that commit, sends replica 2 the prepares it holds when it hears from it.
+// Before the fix replica 3 never executed s1 in view 1 (seed 136 of `pbft
+// sim --replicas 7 --faults drop,dup,reorder,delay,partition,crash,wipe,lag`:
+// with two replicas wiped every quorum needed all five voters, and views
+// changed forever).
+TEST(Liveness, AReplicaBehindGetsTheCommitOfAPeerThatExecutedTheSlotBeforeTheNewView) {
+  // A long timeout: the test is about view 1 working, not about leaving it.
+  constexpr uint64_t long_timeout = 10 * timeout;
+  Cluster c(with_view_change_timeout(vc_config(), long_timeout), 2);
+  const Request r1 = c.make_request(0, 1, put("k", "v"));
+  ASSERT_TRUE(c.deliver(0, r1));
+  auto commit_of_view_0_to_3 = [](const Envelope& e, bool to_client, uint32_t id) {
+    const auto* m = std::get_if<Commit>(e.message.get());
+    return m != nullptr && m->view == 0 && !to_client && id == 3;
+  };
+  c.run(commit_of_view_0_to_3);
+  ASSERT_EQ(c.replica(1).last_executed(), 1u);
+  ASSERT_EQ(c.replica(2).last_executed(), 1u);
+  ASSERT_EQ(c.replica(3).last_executed(), 0u);
+  // The primary crashes; another client's request, sent to all, starts the
+  // view change at replicas 1 and 2 too.
+  bool lost = false;
+  auto drop = [&](const Envelope& e, bool to_client, uint32_t id) {
+    if (isolate(0)(e, to_client, id) || commit_of_view_0_to_3(e, to_client, id)) return true;
+    const auto* p = std::get_if<Prepare>(e.message.get());
+    if (!lost && p != nullptr && p->view == 1 && p->seq == 1 && p->sender == 3 && !to_client &&
+        id == 2) {
+      lost = true;
+      return true;
+    }
+    return false;
+  };
+  const Request r2 = c.make_request(1, 1, put("j", "w"));
+  for (ReplicaId i = 1; i < 4; i++) ASSERT_TRUE(c.deliver(i, r2));
+  c.run(drop);
+  ASSERT_TRUE(c.tick_until([&] { return in_view(c, 1, 1) && in_view(c, 2, 1) && in_view(c, 3, 1); },
+                           drop, 2 * long_timeout));
+  ASSERT_TRUE(lost);
+  auto done = [&] {
+    return c.replica(3).last_executed() == 2 && c.replica(2).last_executed() == 2;
+  };
+  ASSERT_TRUE(c.tick_until(done, drop, static_cast<int>(long_timeout) / 2))
+      << "replica 3 executed up to " << c.replica(3).last_executed();
+  for (ReplicaId i = 1; i < 4; i++) EXPECT_TRUE(in_view(c, i, 1)) << i;
+  EXPECT_EQ(c.executed(3).at(0).view, 1u);
+  EXPECT_EQ(c.executed(3).at(0).batch_digest, batch_digest(c.crypto(3), {r1}));
+  EXPECT_EQ(value_at(c, 3, "k"), "v");
+  EXPECT_EQ(value_at(c, 3, "j"), "w");
+}
+
 // Answering STATUS about views, message by message.
 TEST(Liveness, StatusFromAnOlderViewOrFromAReplicaChangingViewsIsAnsweredWithTheNewView) {
   NewViewCase t;

@@ -122,6 +122,24 @@ TEST(NodeFaults, RandomNodeFaultsStrikeAndReplayExactly) {
   EXPECT_GT(primary_faults, 0u);
 }
 
+// Seeds in which two replicas were wiped (silent while recovering), so that
+// every quorum of n = 7 needed all five others. Each failed liveness before
+// the fix: a replica that executed a slot before a view change lost one
+// PREPARE of the new view for it and never committed it again, and one
+// behind waited on its COMMIT forever (core test:
+// Liveness.AReplicaBehindGetsTheCommitOfAPeerThatExecutedTheSlotBeforeTheNewView).
+TEST(NodeFaults, TwoWipedReplicasOfSevenDoNotStallTheOthers) {
+  Options options;
+  options.replicas = 7;
+  options.faults = parse_faults("drop,dup,reorder,delay,partition,crash,wipe,lag").value();
+  for (uint64_t seed : {109, 136, 175, 193, 212, 264, 297, 348, 440}) {
+    options.seed = seed;
+    const RunReport report = run(options);
+    EXPECT_TRUE(report.passed) << "seed " << seed << ": " << failure_of(report);
+    EXPECT_EQ(checker(report, "liveness").state, CheckerOutcome::State::ok) << "seed " << seed;
+  }
+}
+
 TEST(NodeFaults, TheScriptIsValidated) {
   NodeFaultScript script;
   script.episodes.push_back({NodeFault::crash, 0, 0, 10});

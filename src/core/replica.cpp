@@ -858,6 +858,7 @@ void ReplicaState::check_unchecked_prepares(Slot& s, ReplicaId peer) {
 
 void ReplicaState::retransmit_slots(const StatusMessage& status) {
   const Destination to = Destination::replica(status.sender);
+  prepares_for_peer_commits(status);
   // Only slots inside the peer's window are any use to it (a peer far
   // behind catches up by state transfer instead).
   // (Clamped first: the peer's numbers may be anything, and must not wrap.)
@@ -886,6 +887,43 @@ void ReplicaState::retransmit_slots(const StatusMessage& status) {
     }
     if (s.own_commit != nullptr) {
       send_shared(to, s.own_commit);
+      counters.retransmissions++;
+    }
+  }
+}
+
+// A peer ahead of this replica executed slots that this replica still
+// waits on, and only the peer's COMMIT in this view is missing here. Having
+// executed them, the peer asks nobody for their votes (its STATUS asks from
+// its last executed sequence number on), yet in a new view it commits them
+// again only once prepared there: one PREPARE it lost (say, one that came
+// before the NEW-VIEW) and it never does. When this replica's quorum needs
+// that commit (with f replicas down, it needs every other one), it would
+// wait forever. So it sends the peer the prepares it holds for those slots:
+// signed messages, safe to relay; the peer's own rules decide whether it
+// prepares and commits.
+void ReplicaState::prepares_for_peer_commits(const StatusMessage& status) {
+  if (status.recovering) return;  // silent: it sends no commit anyway
+  const Destination to = Destination::replica(status.sender);
+  // Slots the peer discarded (at or below its stable checkpoint) take no votes there.
+  const Seq from = std::max({last_executed_, low_watermark_, status.last_stable}) + 1;
+  if (from > high_watermark()) return;  // (also keeps the peer's numbers from wrapping)
+  const Seq to_seq = std::min({status.last_executed, high_watermark(),
+                               from + constants::retransmit_seqs_max - 1});
+  for (auto it = log_.lower_bound(from); it != log_.end() && it->first <= to_seq; ++it) {
+    Slot& s = it->second;
+    if (s.committed || s.pre_prepare() == nullptr || s.pre_prepare()->view != view_ ||
+        s.commits.contains(status.sender)) {
+      continue;
+    }
+    check_unchecked_prepares(s, status.sender);
+    for (const auto& [sender, prepare] : s.prepares) {
+      if (sender == status.sender || prepare.digest != s.pre_prepare()->digest) continue;
+      if (sender == self_ && s.own_prepare != nullptr) {
+        send_shared(to, s.own_prepare);
+      } else {
+        send(to, prepare);
+      }
       counters.retransmissions++;
     }
   }

@@ -336,6 +336,7 @@ class ReplicaState {
   ReplyForm reply_form(const Request& request, const Bytes& result) const;
   bool waiting() const;
   void retransmit_slots(const StatusMessage& status);
+  void prepares_for_peer_commits(const StatusMessage& status);
   void saw(ReplicaId sender, Seq s);
   bool behind() const;
 
