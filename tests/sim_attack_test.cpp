@@ -13,13 +13,12 @@
 #include "sim/coverage.h"
 #include "sim/options.h"
 #include "sim/simulator.h"
+#include "tests/sim_test_util.h"
 
 namespace pbft::sim {
 namespace {
 
-std::string failure_of(const RunReport& report) {
-  return report.failure ? report.failure->checker + ": " + report.failure->details : "";
-}
+using test::failure_of;
 
 uint64_t rejected_certificates(const RunReport& r) {
   return r.coverage.count(Situation::certificate_rejected_too_few_prepares) +

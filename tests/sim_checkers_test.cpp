@@ -5,15 +5,12 @@
 
 #include "sim/checkers.h"
 #include "sim/options.h"
+#include "tests/sim_test_util.h"
 
 namespace pbft::sim {
 namespace {
 
-Digest digest_of(uint8_t b) {
-  Digest d{};
-  d.fill(b);
-  return d;
-}
+using test::digest_of;
 
 Executed batch(Seq seq, uint8_t digest_byte, std::vector<ExecutedRequest> requests = {},
                View view = 0) {

@@ -10,15 +10,12 @@
 #include "sim/coverage.h"
 #include "sim/options.h"
 #include "sim/simulator.h"
+#include "tests/sim_test_util.h"
 
 namespace pbft::sim {
 namespace {
 
-Digest digest_of(uint8_t b) {
-  Digest d{};
-  d.fill(b);
-  return d;
-}
+using test::digest_of;
 
 TEST(Situations, NamesAreUniqueSnakeCaseAndParse) {
   for (size_t i = 0; i < situation_count; i++) {

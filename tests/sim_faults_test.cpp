@@ -9,13 +9,12 @@
 
 #include "sim/options.h"
 #include "sim/simulator.h"
+#include "tests/sim_test_util.h"
 
 namespace pbft::sim {
 namespace {
 
-std::string failure_of(const RunReport& report) {
-  return report.failure ? report.failure->checker + ": " + report.failure->details : "";
-}
+using test::failure_of;
 
 const CheckerOutcome& checker(const RunReport& report, const std::string& name) {
   for (const CheckerOutcome& c : report.checkers) {

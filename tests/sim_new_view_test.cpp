@@ -10,15 +10,12 @@
 
 #include "pbft/verifier.h"
 #include "sim/checkers.h"
+#include "tests/sim_test_util.h"
 
 namespace pbft::sim {
 namespace {
 
-Digest digest_of(uint8_t b) {
-  Digest d{};
-  d.fill(b);
-  return d;
-}
+using test::digest_of;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

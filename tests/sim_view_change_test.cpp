@@ -10,13 +10,12 @@
 
 #include "sim/options.h"
 #include "sim/simulator.h"
+#include "tests/sim_test_util.h"
 
 namespace pbft::sim {
 namespace {
 
-std::string failure_of(const RunReport& report) {
-  return report.failure ? report.failure->checker + ": " + report.failure->details : "";
-}
+using test::failure_of;
 
 // The primary of view 0 crashes at 200 ms, under a steady load of 4
 // clients, and stays down for 3 s; the network is reliable. The stall (the
