@@ -31,6 +31,17 @@ const char* to_string(Behaviour behaviour) {
   return "unknown";
 }
 
+bool acts_as_primary(Behaviour behaviour) {
+  switch (behaviour) {
+    case Behaviour::equivocate:
+    case Behaviour::slow:
+    case Behaviour::censor:
+    case Behaviour::replay_requests:
+    case Behaviour::collude: return true;
+    default: return false;
+  }
+}
+
 const char* to_string(ClientAttack attack) {
   switch (attack) {
     case ClientAttack::timestamps: return "client-timestamps";
@@ -303,12 +314,15 @@ void ByzantineReplica::remember_batch(const std::vector<Request>& batch) {
 // ---------------------------------------------------------------------------
 // Behaviour::collude (Cabal says what the cabal does).
 
-// One message for group A, another for the rest (nullptr: none).
-std::vector<Outgoing> ByzantineReplica::split(const Cabal::Attack& a,
+// One message for group A, another for the rest (nullptr: none), to the
+// send's destinations.
+std::vector<Outgoing> ByzantineReplica::split(const Destination& destination,
+                                              const Cabal::Attack& a,
                                               const std::shared_ptr<const Message>& to_a,
                                               const std::shared_ptr<const Message>& to_others) {
   std::vector<Outgoing> out;
   for (const Destination& to : others(config_, self_)) {
+    if (destination.kind == Destination::Kind::replica && destination.id != to.id) continue;
     const bool in_a = std::find(a.group_a.begin(), a.group_a.end(), to.id) != a.group_a.end();
     if (const auto& message = in_a ? to_a : to_others) out.push_back({to, message, false, 0});
   }
@@ -346,7 +360,7 @@ std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send,
     auto signed_b = sign(for_b);
     cabal_->observe_prepare(std::get<Prepare>(*signed_a));
     cabal_->observe_prepare(std::get<Prepare>(*signed_b));
-    return split(*a, signed_a, signed_b);
+    return split(send.to, *a, signed_a, signed_b);
   }
   if (const auto* c = std::get_if<Commit>(&m)) {
     const Cabal::Attack* a = cabal_->attack_in(c->view);
@@ -354,13 +368,14 @@ std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send,
     // Commits for B, to the others only: B commits there, A nowhere.
     Commit for_b = *c;
     for_b.digest = a->digest_b;
-    return split(*a, nullptr, sign(for_b));
+    return split(send.to, *a, nullptr, sign(for_b));
   }
   if (const auto* vc = std::get_if<ViewChange>(&m)) {
     if (cabal_->attack_before(vc->new_view) == nullptr) return std::nullopt;
+    std::optional<ViewChange> lie = claim_assembled_certificate(*vc, random);
+    if (!lie) return std::nullopt;
     lies_++;
-    return std::vector<Outgoing>{
-        {send.to, sign(claim_assembled_certificate(*vc, random)), false, 0}};
+    return std::vector<Outgoing>{{send.to, sign(std::move(*lie)), false, 0}};
   }
   return std::nullopt;
 }
@@ -368,9 +383,9 @@ std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send,
 // PRE-PREPARE(v, s, A) to group A, the original (B) to everybody else. Group
 // A is the next view's primary (so that its own VIEW-CHANGE, first in its V,
 // carries no certificate for s), unless it is a member, and the correct
-// replicas after it, as many as let A gather 2f-1 real prepares while B
-// still commits among the others: with k members, 2f - k, at least one, at
-// most f.
+// replicas after it: 2f - k of them with k members (so that A gathers 2f-1
+// real prepares), but at least one and at most f (so that B still commits
+// among the others). With k < f, A gathers fewer than 2f-1.
 std::vector<Outgoing> ByzantineReplica::equivocate_for_cabal(const Send& send,
                                                              const PrePrepare& pp) {
   // A stable checkpoint at s would make s no view change's business.
@@ -401,17 +416,20 @@ std::vector<Outgoing> ByzantineReplica::equivocate_for_cabal(const Send& send,
   authenticate(other, crypto_, config_.n);
   a.pre_prepare_a = other;
   const Cabal::Attack& attack = cabal_->start(std::move(a));
-  return split(attack, std::make_shared<const Message>(std::move(other)), send.message);
+  return split(send.to, attack, std::make_shared<const Message>(std::move(other)), send.message);
 }
 
 // The member's VIEW-CHANGE with the cabal's latest attack claimed: A
-// prepared at s, proven by the real PRE-PREPARE for A and the real prepares
+// prepared at s (nothing, when s is not above its stable checkpoint inside
+// the window), proven by the real PRE-PREPARE for A and the real prepares
 // for it, filled up to 2f entries in one of the ways a certificate must not
 // be (drawn for each VIEW-CHANGE).
-ViewChange ByzantineReplica::claim_assembled_certificate(const ViewChange& vc,
-                                                        Random& random) const {
+std::optional<ViewChange> ByzantineReplica::claim_assembled_certificate(const ViewChange& vc,
+                                                                       Random& random) const {
   const Cabal::Attack* a = cabal_->attack_before(vc.new_view);
-  if (a->seq <= vc.stable_seq || a->seq - vc.stable_seq > config_.log_window) return vc;
+  if (a->seq <= vc.stable_seq || a->seq - vc.stable_seq > config_.log_window) {
+    return std::nullopt;  // s is no view change's business any more
+  }
   const size_t needed = 2 * static_cast<size_t>(config_.f);
   PreparedCertificate cert;
   cert.pre_prepare = a->pre_prepare_a;
@@ -485,23 +503,33 @@ std::shared_ptr<const Message> ByzantineReplica::forge(const Message& m, Random&
 }
 
 ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& random) const {
+  enum class Lie : uint8_t {
+    hide,              // clears what it prepared
+    made_up,           // a certificate for a made-up batch
+    checkpoint,        // a stable checkpoint proven by its own word
+    above_window,      // a made-up certificate above the window
+    from_new_view,     // a made-up certificate from the new view itself
+    out_of_order,      // its own certificates out of order
+  };
+  constexpr uint64_t lie_kinds = 6;
   ViewChange lie = vc;
-  const uint64_t how = random.uniform(6);
+  const auto how = static_cast<Lie>(random.uniform(lie_kinds));
   switch (how) {
-    case 0: {
+    case Lie::hide: {
       // Hides what it prepared: undetectable, and harmless while at most f lie.
       lie.prepared.clear();
       break;
     }
-    case 1:
-    case 3:
-    case 4: {
+    case Lie::made_up:
+    case Lie::above_window:
+    case Lie::from_new_view: {
       // A certificate for a made-up batch, "prepared" by itself alone; or
       // one above the window; or one from the new view itself.
       PreparedCertificate cert;
-      cert.pre_prepare.view = vc.new_view == 0 || how == 4 ? vc.new_view : vc.new_view - 1;
+      cert.pre_prepare.view =
+          vc.new_view == 0 || how == Lie::from_new_view ? vc.new_view : vc.new_view - 1;
       cert.pre_prepare.seq = vc.stable_seq + 1 + random.uniform(config_.log_window) +
-                             (how == 3 ? config_.log_window : 0);
+                             (how == Lie::above_window ? config_.log_window : 0);
       cert.pre_prepare.digest = random_digest(random);
       authenticate(cert.pre_prepare, crypto_, config_.n);
       Prepare p;
@@ -516,7 +544,7 @@ ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& ra
       lie.prepared.push_back(std::move(cert));
       break;
     }
-    case 5: {
+    case Lie::out_of_order: {
       // Its own certificates out of order: the last first, or one twice.
       if (lie.prepared.size() >= 2) {
         std::rotate(lie.prepared.begin(), lie.prepared.end() - 1, lie.prepared.end());
@@ -525,7 +553,7 @@ ViewChange ByzantineReplica::lie_in_view_change(const ViewChange& vc, Random& ra
       }
       break;
     }
-    default: {
+    case Lie::checkpoint: {
       // A stable checkpoint further on, "proven" by its own word only.
       Checkpoint claim;
       claim.seq = vc.stable_seq + config_.checkpoint_interval * (1 + random.uniform(4));

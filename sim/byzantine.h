@@ -50,6 +50,8 @@ enum class Behaviour : uint8_t {
 };
 constexpr size_t behaviour_count = 14;
 const char* to_string(Behaviour behaviour);
+// Whether the behaviour does anything only while its replica is primary.
+bool acts_as_primary(Behaviour behaviour);
 
 enum class ClientAttack : uint8_t {
   timestamps,  // reused and out-of-order timestamps
@@ -68,9 +70,10 @@ struct Outgoing {
 
 // What the colluding replicas of one run share (Behaviour::collude). Its
 // primary, in some view v, sends PRE-PREPARE(v, s, A) to the next view's
-// primary and PRE-PREPARE(v, s, B) to everybody else, then proposes nothing
-// more: B prepares and commits among the others, A gathers one real prepare
-// or a few, and the view times out. Every member's VIEW-CHANGE then claims A
+// primary and a few correct replicas after it (group A) and PRE-PREPARE(v,
+// s, B) to everybody else, then proposes nothing more: B prepares and
+// commits among the others, A gathers up to 2f-1 real prepares, and the
+// view times out. Every member's VIEW-CHANGE then claims A
 // prepared at s, with a certificate made of the real pre-prepare for A and
 // the real prepares for it, filled up to 2f entries in one of the ways a
 // certificate must not be (Shortfall). A correct replica refuses such a
@@ -112,7 +115,9 @@ class Cabal {
 
  private:
   std::vector<ReplicaId> members_;
-  std::vector<Attack> attacks_;  // one per view at most, in order; a run mounts a few
+  // One per view at most, in order; a run mounts a few. A deque, so that
+  // the pointers attack_in() returned stay valid across start().
+  std::deque<Attack> attacks_;
 };
 
 class ByzantineReplica {
@@ -149,8 +154,10 @@ class ByzantineReplica {
   // or nothing when it leaves the message alone.
   std::optional<std::vector<Outgoing>> collude(const Send& send, Random& random);
   std::vector<Outgoing> equivocate_for_cabal(const Send& send, const PrePrepare& pp);
-  ViewChange claim_assembled_certificate(const ViewChange& vc, Random& random) const;
-  std::vector<Outgoing> split(const Cabal::Attack& a, const std::shared_ptr<const Message>& to_a,
+  std::optional<ViewChange> claim_assembled_certificate(const ViewChange& vc,
+                                                      Random& random) const;
+  std::vector<Outgoing> split(const Destination& destination, const Cabal::Attack& a,
+                              const std::shared_ptr<const Message>& to_a,
                               const std::shared_ptr<const Message>& to_others);
 
   const ProtocolConfig& config_;

@@ -886,10 +886,7 @@ void Simulation::plan_byzantine(uint32_t count) {
     }
     // A behaviour that acts as primary only gets view 0's primary most of
     // the time: otherwise it waits for a view change to come its way.
-    const bool as_primary = std::any_of(behaviours.begin(), behaviours.end(), [](Behaviour b) {
-      return b == Behaviour::collude || b == Behaviour::replay_requests ||
-             b == Behaviour::equivocate || b == Behaviour::censor || b == Behaviour::slow;
-    });
+    const bool as_primary = std::any_of(behaviours.begin(), behaviours.end(), acts_as_primary);
     const bool primary_first =
         as_primary && i == 0 && candidates.front() == 0 && random_.chance(0.75);
     const size_t pick = primary_first ? 0 : random_.uniform(candidates.size());

@@ -875,16 +875,7 @@ void ReplicaState::retransmit_slots(const StatusMessage& status) {
       send_shared(to, s.batch_message());
       counters.retransmissions++;
     }
-    check_unchecked_prepares(s, status.sender);
-    for (const auto& [sender, prepare] : s.prepares) {
-      if (sender == status.sender) continue;
-      if (sender == self_ && s.own_prepare != nullptr) {
-        send_shared(to, s.own_prepare);
-      } else {
-        send(to, prepare);
-      }
-      counters.retransmissions++;
-    }
+    relay_prepares(s, status.sender, nullptr);
     if (s.own_commit != nullptr) {
       send_shared(to, s.own_commit);
       counters.retransmissions++;
@@ -904,7 +895,6 @@ void ReplicaState::retransmit_slots(const StatusMessage& status) {
 // prepares and commits.
 void ReplicaState::prepares_for_peer_commits(const StatusMessage& status) {
   if (status.recovering) return;  // silent: it sends no commit anyway
-  const Destination to = Destination::replica(status.sender);
   // Slots the peer discarded (at or below its stable checkpoint) take no votes there.
   const Seq from = std::max({last_executed_, low_watermark_, status.last_stable}) + 1;
   if (from > high_watermark()) return;  // (also keeps the peer's numbers from wrapping)
@@ -916,16 +906,23 @@ void ReplicaState::prepares_for_peer_commits(const StatusMessage& status) {
         s.commits.contains(status.sender)) {
       continue;
     }
-    check_unchecked_prepares(s, status.sender);
-    for (const auto& [sender, prepare] : s.prepares) {
-      if (sender == status.sender || prepare.digest != s.pre_prepare()->digest) continue;
-      if (sender == self_ && s.own_prepare != nullptr) {
-        send_shared(to, s.own_prepare);
-      } else {
-        send(to, prepare);
-      }
-      counters.retransmissions++;
+    relay_prepares(s, status.sender, &s.pre_prepare()->digest);
+  }
+}
+
+// The prepares a slot holds, to `peer` (not its own back to it): those for
+// `digest` only, or all of them (nullptr). Unchecked ones are checked first.
+void ReplicaState::relay_prepares(Slot& s, ReplicaId peer, const Digest* digest) {
+  const Destination to = Destination::replica(peer);
+  check_unchecked_prepares(s, peer);
+  for (const auto& [sender, prepare] : s.prepares) {
+    if (sender == peer || (digest != nullptr && prepare.digest != *digest)) continue;
+    if (sender == self_ && s.own_prepare != nullptr) {
+      send_shared(to, s.own_prepare);
+    } else {
+      send(to, prepare);
     }
+    counters.retransmissions++;
   }
 }
 

@@ -337,6 +337,7 @@ class ReplicaState {
   bool waiting() const;
   void retransmit_slots(const StatusMessage& status);
   void prepares_for_peer_commits(const StatusMessage& status);
+  void relay_prepares(Slot& s, ReplicaId peer, const Digest* digest);
   void saw(ReplicaId sender, Seq s);
   bool behind() const;
 
@@ -375,8 +376,9 @@ class ReplicaState {
   void install_new_view(const std::shared_ptr<const Message>& message, const NewViewPlan& plan);
   std::optional<PreparedCertificate> certificate_of(const Slot& s) const;
   bool adopt_batch(Slot& s, const std::shared_ptr<const Message>& message, const PrePrepare& pp);
-  // VIEW-CHANGEs held for view v (or_above: for v or a later view).
-  uint32_t view_changes_for(View v, bool or_above = false) const;
+  // VIEW-CHANGEs held for view v; for v or a later view.
+  uint32_t view_changes_for(View v) const;
+  uint32_t view_changes_from(View v) const;
   bool answer_view_status(const StatusMessage& status);
 };
 

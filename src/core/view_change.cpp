@@ -50,7 +50,7 @@ void ReplicaState::on_view_timer() {
     // latest VIEW-CHANGE per sender, and one that went on to v+1 gave up on
     // v-1 as well. Counting v alone could leave 2f+1 replicas split
     // between v and v+1 with no timer running anywhere.
-    if (!view_timer_.running() && view_changes_for(view_, true) >= quorum()) {
+    if (!view_timer_.running() && view_changes_from(view_) >= quorum()) {
       view_timer_.start(ticks_);
     }
     if (view_timer_.expired(ticks_)) {
@@ -138,12 +138,20 @@ void ReplicaState::start_view_change(View v) {
   maybe_send_new_view();
 }
 
-uint32_t ReplicaState::view_changes_for(View v, bool or_above) const {
-  return static_cast<uint32_t>(std::count_if(
-      view_changes_.begin(), view_changes_.end(), [&](const auto& entry) {
-        const View wanted = std::get<ViewChange>(*entry.second).new_view;
-        return wanted == v || (or_above && wanted > v);
-      }));
+uint32_t ReplicaState::view_changes_for(View v) const {
+  return static_cast<uint32_t>(std::count_if(view_changes_.begin(), view_changes_.end(),
+                                             [&](const auto& entry) {
+                                               return std::get<ViewChange>(*entry.second)
+                                                          .new_view == v;
+                                             }));
+}
+
+uint32_t ReplicaState::view_changes_from(View v) const {
+  return static_cast<uint32_t>(std::count_if(view_changes_.begin(), view_changes_.end(),
+                                             [&](const auto& entry) {
+                                               return std::get<ViewChange>(*entry.second)
+                                                          .new_view >= v;
+                                             }));
 }
 
 // ---------------------------------------------------------------------------
