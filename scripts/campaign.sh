@@ -2,7 +2,7 @@
 # A long simulator campaign: more than 100,000 seeds across n = 4, 7 and 10
 # and every fault set, one `pbft sim --seeds` process per (n, faults) pair,
 # JOBS of them at a time (default: one per core). Too long for CI (about
-# half an hour on two cores); run it after a change to the protocol core or
+# 40 minutes on two cores); run it after a change to the protocol core or
 # the simulator, and before a release.
 #
 # Each pair's output goes to OUT/n<N>-<faults>.log; the summary at the end
