@@ -342,7 +342,11 @@ std::optional<std::vector<Outgoing>> ByzantineReplica::collude(const Send& send,
       }
       return std::nullopt;
     }
-    if (pp->batch.empty() || send.to.kind != Destination::Kind::all_replicas ||
+    // Only a fresh batch: a NEW-VIEW slot's batch, re-sent with its
+    // pre-prepare, is bound to O's digest at every backup already.
+    const bool fresh = pp->seq > highest_proposed_;
+    highest_proposed_ = std::max(highest_proposed_, pp->seq);
+    if (!fresh || pp->batch.empty() || send.to.kind != Destination::Kind::all_replicas ||
         !random.chance(0.5)) {
       return std::nullopt;
     }

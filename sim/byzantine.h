@@ -172,6 +172,7 @@ class ByzantineReplica {
   std::deque<Request> ordered_;  // requests of batches seen (replay_requests), bounded
   static constexpr size_t ordered_max = 256;
   std::shared_ptr<Cabal> cabal_;
+  Seq highest_proposed_ = 0;  // collude: the highest sequence number it pre-prepared
   uint64_t lies_ = 0;
 };
 
