@@ -29,6 +29,7 @@ packages=(
   nlohmann-json3-dev  # histories, --json output
   libasio-dev         # TCP runtime (later issues)
   libtomlplusplus-dev # cluster configuration files (cluster.toml)
+  librocksdb-dev      # durable storage of a replica (src/storage)
   clang-14            # fuzz build
   libfuzzer-14-dev
   libclang-rt-14-dev  # clang's sanitizer runtimes

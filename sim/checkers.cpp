@@ -369,8 +369,8 @@ void WriteAheadChecker::observe(ReplicaId replica, const Effects& effects) {
       for (const Record& r : persist->records) {
         if (const auto* view = std::get_if<ViewRecord>(&r)) {
           recorded.view = view->view;
-        } else {
-          record(recorded, *std::get<SentRecord>(r).message);
+        } else if (const auto* sent = std::get_if<SentRecord>(&r)) {
+          record(recorded, *sent->message);
         }
       }
       continue;

@@ -19,6 +19,7 @@
 #include "pbft/config.h"
 #include "pbft/counters.h"
 #include "pbft/crypto.h"
+#include "pbft/durable.h"
 #include "pbft/messages.h"
 #include "pbft/mutant.h"
 #include "pbft/service.h"
@@ -63,28 +64,13 @@ struct StateInstalled {
   uint64_t bytes_fetched;  // partition bytes and tree digests received for this transfer
 };
 
-// What a replica must not forget once a message that depends on it has
-// left it: the write-ahead rule (etcd raft's "persist before send"). A
-// replica that forgot a vote it sent could vote differently after a
-// restart, which is equivocation.
-//
-// The records so far: the view it is in (and whether it is changing
-// views), and each protocol message it authored that binds it (PRE-PREPARE,
-// PREPARE, COMMIT, CHECKPOINT, VIEW-CHANGE, NEW-VIEW). A host without
-// storage has nothing to make durable and counts them; a durable host
-// writes and syncs them before carrying out any effect after the Persist.
-struct ViewRecord {
-  View view;
-  bool changing;  // sent VIEW-CHANGE for `view`, not yet installed
-};
-struct SentRecord {
-  std::shared_ptr<const Message> message;  // authored by this replica
-};
-using Record = std::variant<ViewRecord, SentRecord>;
-
-// A durability barrier: every record durable before the effects after it.
+// A durability barrier: every record (durable.h) written before the
+// effects after it, and durable (synced) before them when `sync`: when a
+// record needs_sync. A host without storage counts the records; a durable
+// host writes them, in order, and waits for the sync if asked.
 struct Persist {
   std::vector<Record> records;
+  bool sync = false;
 };
 
 // One thing the replica wants done. Effects are carried out in the order
@@ -134,6 +120,11 @@ struct ReplicaOptions {
   // With recovering: a value the host never used before for this replica
   // (e.g. 64 random bits), which peers echo in their answers.
   uint64_t recovery_nonce = 0;
+  // What the replica persisted before it stopped (durable.h): it resumes
+  // from there (replays the batches it executed above its checkpoint,
+  // rebuilds its log, stays in its view) instead of starting anew. Null or
+  // empty: the initial state. Not with recovering.
+  std::shared_ptr<const PersistedState> restore;
   // A known bug to switch on (include/pbft/mutant.h): honoured only in a
   // build with PBFT_MUTANTS, to test that the simulator catches it.
   mutant::Id mutant = mutant::Id::none;
