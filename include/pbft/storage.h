@@ -59,9 +59,13 @@ class WriteBatch {
 //   - batches are applied in the order written: after a crash the store
 //     holds every batch up to some point and none after it;
 //   - once write(batch, sync = true) returns ok, that batch and every one
-//     before it survive any crash.
+//     before it survive any crash (an empty batch written with sync = true
+//     is a sync of everything before it).
 // A failed write (disk full, I/O error) leaves the store as it was before
-// that batch; the caller must not carry on as if it were durable.
+// that batch as far as this process reads it; after a crash the batch may
+// yet be found (RocksDB: its bytes reached the log and only the sync
+// failed). So the caller must not carry on as if it were durable, nor count
+// on it being absent.
 // Thread safety: one thread at a time.
 class Storage {
  public:
@@ -80,7 +84,8 @@ class Storage {
 // ------------------------------------------------------------------ model
 
 // An ordered map that models a disk. Writes with sync = false stay
-// "in flight" until a later synced write (or sync_all) makes them durable;
+// "in flight" until a later synced write (an empty one will do) makes them
+// durable;
 // crash() drops in-flight batches but the first `keep` of them (the next
 // one is the torn write, which the real store's checksums discard).
 // Failures can be injected (full disk, I/O error) for tests.
