@@ -1,0 +1,260 @@
+// RocksDB under the Storage interface (contract: include/pbft/storage.h).
+//
+// Nothing here is a file format: RocksDB's write-ahead log gives the
+// atomic, ordered batches and the sync, its block checksums the detection
+// of corruption. What this file chooses is how RocksDB recovers after a
+// crash, and that every failure names the directory and the cause.
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+#include <system_error>
+
+#include "pbft/storage.h"
+
+namespace pbft::storage {
+
+namespace {
+
+// RocksDB's informational LOG files: a few small ones, rotated, so that a
+// replica running for months does not fill its disk with them.
+constexpr size_t info_log_size_max = 1 << 20;
+constexpr size_t info_log_files_max = 3;
+// Memory: the records are small and read once, at start-up; only the
+// checkpoint leaves are large, and they are written once per checkpoint.
+constexpr size_t write_buffer_size = 8 << 20;
+constexpr size_t block_cache_size = 8 << 20;
+constexpr uint64_t manifest_size_max = 8 << 20;
+
+rocksdb::Slice slice(ByteView bytes) {
+  // An empty span may have no data pointer; RocksDB hands it to memcmp.
+  if (bytes.empty()) return rocksdb::Slice();
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+ByteView view(const rocksdb::Slice& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// Writes RocksDB's LOG as RocksDB would, and remembers the first corruption
+// RocksDB reports in it. The status of an open that found a damaged
+// write-ahead log says only "Corruption: checksum mismatch"; the LOG line
+// before it names the file, and an operator needs the file.
+class CapturingLogger final : public rocksdb::Logger {
+ public:
+  explicit CapturingLogger(std::shared_ptr<rocksdb::Logger> base)
+      : rocksdb::Logger(base->GetInfoLogLevel()), base_(std::move(base)) {}
+  ~CapturingLogger() override { base_->Close().PermitUncheckedError(); }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level >= rocksdb::InfoLogLevel::WARN_LEVEL) remember(format, ap);
+    base_->Logv(level, format, ap);
+  }
+  void LogHeader(const char* format, va_list ap) override { base_->LogHeader(format, ap); }
+  size_t GetLogFileSize() const override { return base_->GetLogFileSize(); }
+  void Flush() override { base_->Flush(); }
+  void SetInfoLogLevel(const rocksdb::InfoLogLevel level) override {
+    rocksdb::Logger::SetInfoLogLevel(level);
+    base_->SetInfoLogLevel(level);
+  }
+
+  std::string first_corruption() const {
+    std::lock_guard lock(mutex_);
+    return first_corruption_;
+  }
+
+ private:
+  void remember(const char* format, va_list ap) {
+    va_list copy;
+    va_copy(copy, ap);
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, copy);
+    va_end(copy);
+    std::string text(line);
+    // RocksDB starts its lines with the source position: "[db/x.cc:12] ".
+    if (text.starts_with('[')) {
+      if (const size_t end = text.find("] "); end != std::string::npos) text.erase(0, end + 2);
+    }
+    std::lock_guard lock(mutex_);
+    // RocksDB's own summary of a failed open repeats its status: not a cause.
+    if (text.starts_with("DB::Open() failed")) return;
+    if (first_corruption_.empty() && text.find("Corruption") != std::string::npos) {
+      first_corruption_ = text;
+    }
+  }
+
+  std::shared_ptr<rocksdb::Logger> base_;
+  mutable std::mutex mutex_;
+  std::string first_corruption_;
+};
+
+class RocksStorage final : public Storage {
+ public:
+  RocksStorage(std::filesystem::path dir, std::unique_ptr<rocksdb::DB> db)
+      : dir_(std::move(dir)), db_(std::move(db)) {}
+  ~RocksStorage() override {
+    // Close() reports a failure to release what the database holds; at
+    // this point there is no one left to tell, and the data is as durable
+    // as the last synced write made it either way.
+    db_->Close().PermitUncheckedError();
+  }
+
+  Status write(const WriteBatch& batch, bool sync) override {
+    rocksdb::WriteOptions options;
+    options.sync = sync;
+    if (batch.empty()) {
+      // Nothing to add, but the caller needs what it wrote before durable
+      // now; RocksDB syncs the log it appended to.
+      return sync ? check(db_->SyncWAL()) : Status::ok();
+    }
+    rocksdb::WriteBatch rocks_batch;
+    for (const WriteBatch::Op& op : batch.ops()) {
+      if (Status s = add(rocks_batch, op); !s) return s;
+    }
+    return check(db_->Write(options, &rocks_batch));
+  }
+
+  Status scan(ByteView prefix,
+              const std::function<void(ByteView key, ByteView value)>& f) const override {
+    rocksdb::ReadOptions options;
+    options.verify_checksums = true;
+    options.fill_cache = false;  // a scan reads each key once, at start-up
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+    const rocksdb::Slice start = slice(prefix);
+    for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+      f(view(it->key()), view(it->value()));
+    }
+    return check(it->status());
+  }
+
+  Status verify() const override {
+    rocksdb::ReadOptions options;
+    options.verify_checksums = true;
+    options.fill_cache = false;  // it reads everything once
+    return check(db_->VerifyChecksum(options));
+  }
+
+  std::string describe() const override { return dir_.string(); }
+
+ private:
+  Status add(rocksdb::WriteBatch& out, const WriteBatch::Op& op) const {
+    switch (op.kind) {
+      case WriteBatch::Op::Kind::put:
+        return check(out.Put(slice(op.key), slice(op.value)));
+      case WriteBatch::Op::Kind::erase:
+        return check(out.Delete(slice(op.key)));
+      case WriteBatch::Op::Kind::erase_range:
+        // RocksDB refuses an inverted range; the contract erases nothing.
+        if (!(op.key < op.value)) return Status::ok();
+        return check(out.DeleteRange(slice(op.key), slice(op.value)));
+    }
+    return Status::ok();
+  }
+
+  // RocksDB's status names the file of a corrupt block itself.
+  Status check(const rocksdb::Status& s) const {
+    if (s.ok()) return Status::ok();
+    return Status::error("RocksDB in " + dir_.string() + ": " + s.ToString());
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<rocksdb::DB> db_;  // holds the logger too (its options)
+};
+
+rocksdb::Options make_options(const RocksOptions& options) {
+  rocksdb::Options o;
+  o.create_if_missing = options.create_if_missing;
+  o.error_if_exists = options.error_if_exists;
+  o.paranoid_checks = true;
+  // Recovery of the write-ahead log after a crash. What the contract needs:
+  // the batches up to some point and none after (a prefix), and never less
+  // than what a synced write made durable. The write that a crash tears is
+  // the last one, and it is incomplete: the log ends inside it.
+  //   - kTolerateCorruptedTailRecords drops such an incomplete last record
+  //     (and the zeros of preallocated space), and refuses to open on any
+  //     record that fails its checksum: that is damage to what was written,
+  //     synced writes among it, which the operator must hear about.
+  //   - kPointInTimeRecovery stops replaying at the first bad record and
+  //     opens without a word: a bit flipped in the middle of the log
+  //     silently drops every synced batch after it (tried with RocksDB
+  //     7.8.3: half the synced keys gone, the open succeeds). A replica
+  //     that forgot a vote it sent can contradict it, so this is refused.
+  //   - kAbsoluteConsistency refuses even the incomplete last record that
+  //     every crash in the middle of a write leaves; kSkipAnyCorruptedRecords
+  //     replays around a bad record, which is a hole, not a prefix.
+  // The price: a power cut that leaves garbage (not zeros, not a short file)
+  // in the last record makes the replica refuse to start, and it recovers
+  // from the others (state transfer) instead of resuming; it never resumes
+  // with less than it promised. A log cut exactly at a record boundary
+  // looks like a crash before those writes: no mode can tell.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Every write reaches the log file (the OS) before it returns, and a
+  // synced one the disk: no buffer in the process to lose on a kill -9.
+  o.manual_wal_flush = false;
+  o.max_log_file_size = info_log_size_max;
+  o.keep_log_file_num = info_log_files_max;
+  o.stats_dump_period_sec = 0;
+  o.max_manifest_file_size = manifest_size_max;
+  o.write_buffer_size = write_buffer_size;
+  o.max_write_buffer_number = 2;
+  o.max_background_jobs = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(block_cache_size);
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
+
+// The reason an open failed, for an operator: the directory, the cause,
+// and for a lock the likely culprit.
+std::string open_error(const std::filesystem::path& dir, const rocksdb::Status& s,
+                       const CapturingLogger* logger) {
+  std::string reason = "RocksDB in " + dir.string() + ": ";
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    reason += "the directory is in use by another process (or already open in this one): ";
+  }
+  reason += s.ToString();
+  if (logger != nullptr && s.IsCorruption()) {
+    const std::string logged = logger->first_corruption();
+    if (!logged.empty() && logged != s.ToString()) reason += " (" + logged + ")";
+  }
+  return reason;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> open_rocksdb(const std::filesystem::path& dir,
+                                              const RocksOptions& options) {
+  // RocksDB creates the directory for its LOG before it looks for a
+  // database, even when it is not to create one: a missing or empty data
+  // directory must stay as it is, for the replica to refuse it cleanly.
+  if (!options.create_if_missing) {
+    std::error_code error;
+    if (!std::filesystem::exists(dir / "CURRENT", error)) {
+      return Status::error(
+          "RocksDB in " + dir.string() + ": no database there (" +
+          (std::filesystem::exists(dir, error) ? "no CURRENT file" : "no such directory") + ")");
+    }
+  }
+  rocksdb::Options o = make_options(options);
+  std::shared_ptr<rocksdb::Logger> base;
+  if (rocksdb::Status s = rocksdb::CreateLoggerFromOptions(dir.string(), o, &base); !s.ok()) {
+    return Status::error(open_error(dir, s, nullptr));
+  }
+  auto logger = std::make_shared<CapturingLogger>(std::move(base));
+  o.info_log = logger;
+  rocksdb::DB* db = nullptr;
+  if (rocksdb::Status s = rocksdb::DB::Open(o, dir.string(), &db); !s.ok()) {
+    return Status::error(open_error(dir, s, logger.get()));
+  }
+  return std::unique_ptr<Storage>(
+      std::make_unique<RocksStorage>(dir, std::unique_ptr<rocksdb::DB>(db)));
+}
+
+}  // namespace pbft::storage
