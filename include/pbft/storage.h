@@ -165,11 +165,15 @@ class Journal {
   // persist.sync. On failure nothing of it is durable
   // and the replica must stop: it may not send what depends on it.
   Status append(const Persist& persist);
-  // The encoding of one Persist (append without the write).
+  // The encoding of one Persist (append without the write). It notes the
+  // batches and pre-prepares in it as written: the caller writes the result
+  // before anything else is encoded, or stops.
   WriteBatch encode(const Persist& persist);
 
   // Reads everything back. Fails, naming the key, on a record that does not
-  // decode: the store is corrupt.
+  // decode: the store is corrupt. It also tells the journal what the store
+  // holds (for writing each batch once): after a crash of the store, load
+  // before appending again.
   Result<PersistedState> load();
 
   uint64_t batches_written() const { return batches_written_; }
