@@ -368,8 +368,20 @@ void WriteAheadChecker::observe(ReplicaId replica, const Effects& effects) {
     if (const auto* persist = std::get_if<Persist>(&effect)) {
       for (const Record& r : persist->records) {
         if (const auto* view = std::get_if<ViewRecord>(&r)) {
-          recorded.view = view->view;
+          if (view->view < recorded.view && !failure_) {
+            failure_ = Failure{checker_name::write_ahead,
+                               fmt::format("replica {} recorded view {} after view {}: it forgot "
+                                           "its view",
+                                           replica, view->view, recorded.view)};
+          }
+          recorded.view = std::max(recorded.view, view->view);
         } else if (const auto* sent = std::get_if<SentRecord>(&r)) {
+          std::optional<Binding> b = binding_of(*sent->message);
+          if (b && b->view && *b->view < recorded.view && !failure_) {
+            failure_ = Failure{checker_name::write_ahead,
+                               fmt::format("replica {} recorded {} after recording view {}",
+                                           replica, describe(*sent->message), recorded.view)};
+          }
           record(recorded, *sent->message);
         }
       }

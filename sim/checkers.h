@@ -63,7 +63,9 @@ inline constexpr const char* liveness = "liveness";
 // last view it recorded. Effects are observed in the order the host carries
 // them out; a record covers later effects only. A NEW-VIEW's record covers
 // the pre-prepares of its O, which the new primary re-sends with batches. A
-// wiped replica lost its records (forget).
+// wiped replica lost its records (forget); a crashed one keeps them, and its
+// recorded view never goes back: after a restart it never records or votes
+// in a view below one it recorded before.
 class WriteAheadChecker {
  public:
   void observe(ReplicaId replica, const Effects& effects);
@@ -254,6 +256,8 @@ class ExecutionOrderChecker {
   void observe_install(ReplicaId replica, const StateInstalled& installed,
                        const std::optional<Digest>& announced);
   void observe_wipe(ReplicaId replica);
+  // Restarted from its disk at its checkpoint `seq`: it executes from there again.
+  void observe_restart(ReplicaId replica, Seq seq) { last_executed_.at(replica) = seq; }
   const std::optional<Failure>& failure() const { return failure_; }
   Seq last_executed(ReplicaId replica) const { return last_executed_.at(replica); }
 

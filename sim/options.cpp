@@ -9,7 +9,7 @@ namespace pbft::sim {
 namespace {
 
 // The names of the faults in their canonical order, with the flag each sets.
-constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 27> fault_names = {{
+constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 28> fault_names = {{
     {"drop", &FaultSet::drop},
     {"dup", &FaultSet::dup},
     {"reorder", &FaultSet::reorder},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 27> fault_na
     {"partition", &FaultSet::partition},
     {"conflict", &FaultSet::conflict},
     {"crash", &FaultSet::crash},
+    {"powerloss", &FaultSet::powerloss},
     {"wipe", &FaultSet::wipe},
     {"lag", &FaultSet::lag},
     {"badstate", &FaultSet::badstate},
@@ -39,7 +40,8 @@ constexpr std::array<std::pair<std::string_view, bool FaultSet::*>, 27> fault_na
     {"client-flood", &FaultSet::client_flood},
 }};
 // The first Byzantine entry of fault_names.
-constexpr size_t first_byzantine = 10;
+constexpr size_t first_byzantine = 11;
+static_assert(fault_names[first_byzantine].first == "silent");
 
 std::string valid_fault_names() {
   std::string names;

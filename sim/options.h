@@ -37,7 +37,12 @@ struct FaultSet {
   // runs in every seed when it is the only fault, in half of them (the
   // seed picks) with others.
   bool conflict = false;
-  bool crash = false;      // a replica stops for a while, then resumes with its state
+  // A replica's process dies and restarts from its disk, which lost what
+  // was not synced (maybe tearing the last write).
+  bool crash = false;
+  // The power goes: up to all n replicas crash at once, and restart from
+  // their disks together.
+  bool powerloss = false;
   bool wipe = false;       // a replica stops, then restarts with empty state (recovering)
   bool lag = false;        // a replica is cut off until the others are more than L ahead
   bool badstate = false;   // a Byzantine replica answers FETCH with wrong or stale data
@@ -63,7 +68,9 @@ struct FaultSet {
   bool client_flood = false;
 
   bool any_network() const { return drop || dup || reorder || delay || partition || conflict; }
-  bool any_node() const { return crash || wipe || lag || badstate || any_byzantine_replica(); }
+  bool any_node() const {
+    return crash || powerloss || wipe || lag || badstate || any_byzantine_replica();
+  }
   bool any_byzantine_replica() const {
     return silent || equivocate || slow || censor || forge || replay || wrong_digest ||
            bad_checkpoint || bad_view_change || bad_new_view || twins || bad_reply ||
@@ -78,7 +85,7 @@ struct FaultSet {
 };
 
 // Parses a comma-separated list of fault names: drop, dup, reorder, delay,
-// partition, conflict, crash, wipe, lag, badstate, the Byzantine ones, or
+// partition, conflict, crash, powerloss, wipe, lag, badstate, the Byzantine ones, or
 // the single words none or all. An
 // unknown name is an error whose reason lists the valid ones.
 Result<FaultSet> parse_faults(std::string_view list);
@@ -109,6 +116,12 @@ struct FaultRates {
   uint64_t node_fault_gap_max_ns = 200 * ns_per_ms;
   uint64_t down_time_min_ns = 10 * ns_per_ms;
   uint64_t down_time_max_ns = 300 * ns_per_ms;
+  // A power cut comes once per run, at a random time in the fault phase,
+  // and takes down from f+1 to n replicas (n in half of the runs).
+  // Every disk sync takes a random time in this range (the replica keeps
+  // stepping meanwhile; its effects wait: the host's group commit).
+  uint64_t sync_min_ns = 50'000;
+  uint64_t sync_max_ns = 500'000;
   // How often the badstate replica corrupts a FETCH-REPLY it sends (the
   // others go out intact, so that transfers also meet a mixed server).
   double badstate_probability = 0.75;

@@ -34,8 +34,10 @@ std::string format_summary(const RunReport& r) {
   out += fmt::format("batches          {} executed, highest view {}\n", r.batches_executed,
                      r.view_max);
   if (r.crashes + r.wipes + r.lags > 0 || r.badstate_replica) {
-    out += fmt::format("node faults      {} crashes, {} wipes, {} lags ({} beyond the window)",
-                       r.crashes, r.wipes, r.lags, r.lags_beyond_window);
+    out += fmt::format("node faults      {} crashes ({} power cuts, {} batches replayed), {} "
+                       "wipes, {} lags ({} beyond the window)",
+                       r.crashes, r.power_cuts, r.restarts_replayed, r.wipes, r.lags,
+                       r.lags_beyond_window);
     if (r.badstate_replica) {
       out += fmt::format("; r{} served bad state ({} replies corrupted)", *r.badstate_replica,
                          r.fetch_replies_corrupted);
@@ -130,6 +132,9 @@ std::string to_json_line(const RunReport& r) {
     j["badstate_replica"] = nullptr;
   }
   j["crashes"] = r.crashes;
+  j["power_cuts"] = r.power_cuts;
+  j["restarts_replayed"] = r.restarts_replayed;
+  j["syncs"] = r.syncs;
   j["wipes"] = r.wipes;
   j["lags"] = r.lags;
   j["lags_beyond_window"] = r.lags_beyond_window;

@@ -14,6 +14,7 @@
 #include "pbft/crypto.h"
 #include "pbft/kv.h"
 #include "pbft/replica.h"
+#include "pbft/storage.h"
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
 #include "sim/badstate.h"
@@ -48,13 +49,32 @@ struct Tick {};  // every node's clock advances by one tick
 struct ClientWake {
   ClientId client;  // ends its think time and submits its next operation
 };
-using Event = std::variant<Delivery, Tick, ClientWake>;
+struct SyncDone {
+  ReplicaId replica;  // its disk finished the sync in flight
+  uint64_t incarnation;  // void if the replica crashed since
+};
+using Event = std::variant<Delivery, Tick, ClientWake, SyncDone>;
 
 struct ReplicaNode {
   std::unique_ptr<Crypto> crypto;
   std::unique_ptr<kv::Store> store;  // replaced, empty, when the replica is wiped
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<Replica> replica;
+  // Its disk: a model that loses what was not synced when the replica
+  // crashes (wiped: replaced, empty), and the journal the host keeps on it.
+  std::unique_ptr<storage::MemoryStorage> disk;
+  std::unique_ptr<storage::Journal> journal;
+  // Effects waiting behind a sync in flight, carried out once it is done,
+  // as the TCP host does (group commit: the replica keeps stepping, and the
+  // next sync covers every record that came meanwhile). `silent`: the
+  // replica was recovering when it made the effect.
+  struct Held {
+    Effect effect;
+    bool silent;
+  };
+  std::deque<Held> held;
+  bool syncing = false;
+  uint64_t incarnation = 0;
   View view = 0;  // the view last seen, to log changes
   // As after its last input (for the coverage and new-view observers,
   // which compare before and after an input).
@@ -120,6 +140,7 @@ class Simulation {
   void handle(const Delivery& delivery);
   void handle(const Tick&);
   void handle(const ClientWake& wake);
+  void handle(const SyncDone& done);
 
   // Node faults (crash, wipe, lag, badstate).
   void plan_node_faults();
@@ -129,6 +150,11 @@ class Simulation {
                      std::optional<size_t> slot);
   void start_random_episode(size_t slot);
   void restart_wiped(ReplicaId r);
+  // A crashed replica's disk loses what was not durable; at the end of the
+  // episode the replica restarts from it.
+  void crash(ReplicaId r);
+  void restart_from_disk(ReplicaId r);
+  void power_cut();
   bool faulty(ReplicaId r) const;
   Seq others_executed(ReplicaId r) const;
   Seq stable_mark() const;
@@ -137,6 +163,8 @@ class Simulation {
   // was_recovering: the replica was recovering before the input whose
   // effects these are.
   void drain_replica(ReplicaId r, bool was_recovering);
+  // Carries out the held effects up to the next sync (which it starts).
+  void carry_out(ReplicaId r);
   void observe_send(ReplicaId r, const std::shared_ptr<const Message>& message);
   void drain_twin(ReplicaId r);
   // Coverage and the new-view checker speak of correct replicas: not
@@ -166,7 +194,11 @@ class Simulation {
   void note_view(ReplicaId r);
 
   bool logging(int level) const { return options_.verbosity >= level && options_.log; }
-  ReplicaOptions replica_options() const { return ReplicaOptions{.mutant = options_.mutant}; }
+  ReplicaOptions replica_options() const {
+    ReplicaOptions options;
+    options.mutant = options_.mutant;
+    return options;
+  }
   void log(const std::string& line) const;
   std::string node_name(NodeIndex node) const;
 
@@ -202,6 +234,7 @@ class Simulation {
   WriteAheadChecker write_ahead_;
   std::optional<NewViewChecker> new_view_;  // set once the replicas' keys exist
   std::optional<Failure> client_results_;
+  std::optional<Failure> restart_failure_;  // a replica could not restart from its disk
   CoverageRecorder coverage_;
   std::optional<Conductor> conductor_;  // fault `conflict`, when the seed runs it
 
@@ -210,6 +243,7 @@ class Simulation {
   std::vector<NodeFault> random_faults_;       // the node faults the slots draw from
   size_t script_next_ = 0;                     // the next scripted episode to start
   std::vector<ScriptedNodeFault> script_;      // sorted by start time
+  std::optional<uint64_t> power_cut_ns_;       // fault powerloss: when, if still to come
 };
 
 Simulation::Simulation(const Options& options)
@@ -243,6 +277,8 @@ Simulation::Simulation(const Options& options)
     node->crypto = fake::make_crypto(Principal::replica(r), universe, config_.n, all_clients);
     node->verifier = std::make_unique<Verifier>(config_, *node->crypto);
     node->store = std::make_unique<kv::Store>();
+    node->disk = std::make_unique<storage::MemoryStorage>();
+    node->journal = std::make_unique<storage::Journal>(*node->disk);
     Result<std::unique_ptr<Replica>> replica =
         Replica::create(config_, r, *node->crypto, *node->store, replica_options());
     PBFT_ASSERT(replica.is_ok());  // the options were validated
@@ -331,7 +367,7 @@ bool Simulation::safety_violated() const {
   return agreement_.failure() || commit_quorum_.failure() || exactly_once_.failure() ||
          execution_order_.failure() ||
          bounded_memory_.failure() || recovery_silence_.failure() ||
-         write_ahead_.failure() || new_view_->failure() || client_results_;
+         write_ahead_.failure() || new_view_->failure() || client_results_ || restart_failure_;
 }
 
 void Simulation::handle(const Delivery& delivery) {
@@ -451,29 +487,15 @@ void Simulation::handle(const ClientWake& wake) { issue(wake.client); }
 void Simulation::drain_replica(ReplicaId r, bool was_recovering) {
   ReplicaNode& node = *replicas_[r];
   Effects effects = node.replica->take_effects();
-  // Carried out in order, as a host does: a Persist is a barrier (the
-  // simulated storage keeps everything, so there is nothing to wait for,
-  // but the write-ahead checker sees that no send came before its record).
+  // The write-ahead checker reads the order the core asked for: no send
+  // before its record.
   write_ahead_.observe(r, effects);
   // Votes count as sent while recovering only if the replica was recovering
   // before this input and still is: it may leave recovery and vote within
   // one input. The checker's record of every vote covers that case.
   const bool silent = was_recovering && node.replica->recovering();
-  for (const Effect& effect : effects.list) {
-    std::visit(Overloaded{[&](const Persist& p) { report_.records_persisted += p.records.size(); },
-                          [&](const Send& s) {
-                            observe_send(r, s.message);
-                            if (const auto* nv = std::get_if<NewView>(s.message.get());
-                                nv && nv->sender == r && correct(r)) {
-                              observe_new_view(r, *nv);
-                            }
-                            recovery_silence_.observe_send(r, silent, *s.message);
-                            send(r, s);
-                          },
-                          [&](const Executed& executed) { observe(r, executed); },
-                          [&](const StateInstalled& installed) { observe(r, installed); }},
-               effect);
-  }
+  for (Effect& effect : effects.list) node.held.push_back({std::move(effect), silent});
+  carry_out(r);
   bounded_memory_.observe(r, node.replica->log_size(), node.replica->pending_requests());
   report_.peak_log_size = std::max(report_.peak_log_size, node.replica->log_size());
   if (node.replica->recovering() && !node.down) observe_recovering(r);
@@ -797,6 +819,10 @@ void Simulation::plan_node_faults() {
     if (options_.script->badstate) report_.badstate_replica = *options_.script->badstate;
   } else {
     const FaultSet& faults = options_.faults;
+    if (faults.powerloss) {
+      power_cut_ns_ = random_.uniform_between(options_.fault_phase_ns / 10,
+                                              options_.fault_phase_ns * 8 / 10);
+    }
     if (faults.crash) random_faults_.push_back(NodeFault::crash);
     if (faults.wipe) random_faults_.push_back(NodeFault::wipe);
     if (faults.lag) random_faults_.push_back(NodeFault::lag);
@@ -969,6 +995,10 @@ void Simulation::advance_node_faults() {
     }
     it = episodes_.erase(it);
   }
+  if (power_cut_ns_ && now_ >= *power_cut_ns_ && clients_done_ < options_.clients) {
+    power_cut_ns_.reset();
+    power_cut();
+  }
   while (script_next_ < script_.size() && script_[script_next_].start_ns <= now_) {
     const ScriptedNodeFault& e = script_[script_next_++];
     start_episode(e.fault, e.replica, e.down_ns, std::nullopt);
@@ -1012,12 +1042,15 @@ void Simulation::start_episode(NodeFault fault, ReplicaId r, uint64_t down_ns,
   trace_.add(r);
   switch (fault) {
     case NodeFault::crash:
-      node.down = true;
+      crash(r);
       node.outcome.crashes++;
       report_.crashes++;
       break;
     case NodeFault::wipe:
       node.down = true;
+      node.held.clear();
+      node.syncing = false;
+      node.incarnation++;
       node.outcome.wipes++;
       report_.wipes++;
       break;
@@ -1041,7 +1074,7 @@ bool Simulation::episode_over(Episode& episode) {
   switch (episode.fault) {
     case NodeFault::crash:
       if (now_ < episode.restart_ns) return false;
-      node.down = false;  // resumes with its state, as if paused
+      restart_from_disk(episode.replica);
       return true;
     case NodeFault::wipe:
       if (!episode.restarted) {
@@ -1063,6 +1096,79 @@ bool Simulation::episode_over(Episode& episode) {
   return true;
 }
 
+// The process dies: what it held in memory is gone, the effects waiting
+// for a sync with it, and its disk keeps what was durable and, of the
+// writes in flight, those that made it before the power went (the next one
+// torn: the store's checksums discard it).
+void Simulation::crash(ReplicaId r) {
+  ReplicaNode& node = *replicas_[r];
+  node.down = true;
+  node.held.clear();
+  node.syncing = false;
+  node.incarnation++;
+  node.disk->crash(random_.uniform(node.disk->in_flight() + 1));
+}
+
+// A crashed replica starts again from its disk: the journal reads back what
+// it persisted and the replica resumes from there (replica.h,
+// ReplicaOptions::restore), with a fresh service that the restore fills.
+void Simulation::restart_from_disk(ReplicaId r) {
+  ReplicaNode& node = *replicas_[r];
+  node.retired_fetch_replies_rejected += node.replica->counters().fetch_replies_rejected;
+  node.replica.reset();
+  node.store = std::make_unique<kv::Store>();
+  node.journal = std::make_unique<storage::Journal>(*node.disk);
+  Result<PersistedState> persisted = node.journal->load();
+  PBFT_ASSERT(persisted.is_ok());  // the model's disk is never corrupt
+  ReplicaOptions options = replica_options();
+  options.restore = std::make_shared<const PersistedState>(std::move(persisted).value());
+  Result<std::unique_ptr<Replica>> replica =
+      Replica::create(config_, r, *node.crypto, *node.store, options);
+  if (!replica) {
+    // The records contradict each other: a bug in what the core recorded.
+    restart_failure_ = Failure{checker_name::write_ahead,
+                               fmt::format("r{} cannot restart from its disk: {}", r,
+                                           replica.reason())};
+    node.down = false;
+    return;
+  }
+  node.replica = std::move(replica).value();
+  node.down = false;
+  node.view_changing = false;
+  const Seq restored = node.replica->low_watermark();
+  execution_order_.observe_restart(r, restored);
+  exactly_once_.observe_install(r, restored);
+  trace_.add(0x7e57a7);
+  trace_.add(r);
+  if (logging(1)) {
+    log(fmt::format("r{} restarts from its disk: view {}{}, checkpoint {}, executed {}", r,
+                    node.replica->view(), node.replica->view_changing() ? " (changing)" : "",
+                    restored, node.replica->last_executed()));
+  }
+  report_.restarts_replayed += node.replica->last_executed() - restored;
+  drain_replica(r, false);
+}
+
+// A power cut: from f+1 to n replicas (n in half the runs), Byzantine
+// ones aside, crash at the same instant and come back together.
+void Simulation::power_cut() {
+  std::vector<ReplicaId> up;
+  for (ReplicaId r = 0; r < config_.n; r++) {
+    if (correct(r) && !replicas_[r]->down && !faulty(r)) up.push_back(r);
+  }
+  const uint32_t f = config_.f;
+  const uint32_t wanted = random_.uniform(2) == 0
+                              ? config_.n
+                              : f + 1 + static_cast<uint32_t>(random_.uniform(config_.n - f));
+  for (size_t i = up.size(); i > 1; i--) std::swap(up[i - 1], up[random_.uniform(i)]);
+  if (up.size() > wanted) up.resize(wanted);
+  const FaultRates& rates = options_.rates;
+  const uint64_t down_ns = random_.uniform_between(rates.down_time_min_ns, rates.down_time_max_ns);
+  report_.power_cuts++;
+  if (logging(1)) log(fmt::format("power cut: {} replicas go down", up.size()));
+  for (ReplicaId r : up) start_episode(NodeFault::crash, r, down_ns, std::nullopt);
+}
+
 // A wiped replica comes back as a new incarnation: same keys, an empty
 // store, and recovering, so it fetches the state and stays silent until it
 // is past every sequence number it may have voted on.
@@ -1071,6 +1177,12 @@ void Simulation::restart_wiped(ReplicaId r) {
   node.retired_fetch_replies_rejected += node.replica->counters().fetch_replies_rejected;
   node.replica.reset();
   node.store = std::make_unique<kv::Store>();
+  // Its disk is gone too.
+  node.disk = std::make_unique<storage::MemoryStorage>();
+  node.journal = std::make_unique<storage::Journal>(*node.disk);
+  node.held.clear();
+  node.syncing = false;
+  node.incarnation++;
   // The host's fresh nonce for this incarnation (never 0), from the seeded
   // generator so that the run replays.
   const uint64_t nonce = random_.next() | 1;
@@ -1094,6 +1206,63 @@ void Simulation::restart_wiped(ReplicaId r) {
   trace_.add(r);
   if (logging(1)) log(fmt::format("r{} restarts with empty state, recovering", r));
   drain_replica(r, true);
+}
+
+// Carried out in order, as a host does: a Persist is written to the disk,
+// and when it asks for a sync the effects after it wait until the sync is
+// done (a SyncDone event: a disk takes time). Persists that queue up
+// meanwhile are written together after it, under one sync.
+void Simulation::carry_out(ReplicaId r) {
+  ReplicaNode& node = *replicas_[r];
+  while (!node.syncing && !node.held.empty()) {
+    ReplicaNode::Held held = std::move(node.held.front());
+    node.held.pop_front();
+    std::visit(
+        Overloaded{[&](const Persist& p) {
+                     report_.records_persisted += p.records.size();
+                     Persist merged{p.records, p.sync};
+                     // Later Persists join this write: persisting early is safe.
+                     for (auto it = node.held.begin(); merged.sync && it != node.held.end();) {
+                       if (auto* later = std::get_if<Persist>(&it->effect)) {
+                         report_.records_persisted += later->records.size();
+                         merged.records.insert(merged.records.end(), later->records.begin(),
+                                               later->records.end());
+                         it = node.held.erase(it);
+                       } else {
+                         ++it;
+                       }
+                     }
+                     const Status written = node.journal->append(Persist{merged.records, false});
+                     PBFT_ASSERT(written.is_ok());  // the model's disk fails only when told to
+                     if (!merged.sync) return;
+                     node.syncing = true;
+                     report_.syncs++;
+                     const FaultRates& rates = options_.rates;
+                     queue_.push(now_ + random_.uniform_between(rates.sync_min_ns, rates.sync_max_ns),
+                                 SyncDone{r, node.incarnation});
+                   },
+                   [&](const Send& send) {
+                     observe_send(r, send.message);
+                     if (const auto* nv = std::get_if<NewView>(send.message.get());
+                         nv && nv->sender == r && correct(r)) {
+                       observe_new_view(r, *nv);
+                     }
+                     recovery_silence_.observe_send(r, held.silent, *send.message);
+                     this->send(r, send);
+                   },
+                   [&](const Executed& executed) { observe(r, executed); },
+                   [&](const StateInstalled& installed) { observe(r, installed); }},
+        held.effect);
+  }
+}
+
+void Simulation::handle(const SyncDone& done) {
+  ReplicaNode& node = *replicas_[done.replica];
+  if (done.incarnation != node.incarnation || node.down) return;  // it crashed meanwhile
+  const Status synced = node.disk->write(storage::WriteBatch{}, true);
+  PBFT_ASSERT(synced.is_ok());
+  node.syncing = false;
+  carry_out(done.replica);
 }
 
 std::string Simulation::node_name(NodeIndex node) const {
@@ -1150,7 +1319,7 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
   add(checker_name::execution_order, execution_order_.failure());
   add(checker_name::bounded_memory, bounded_memory_.failure());
   add(checker_name::recovery_silence, recovery_silence_.failure());
-  add(checker_name::write_ahead, write_ahead_.failure());
+  add(checker_name::write_ahead, write_ahead_.failure() ? write_ahead_.failure() : restart_failure_);
   add(checker_name::new_view, new_view_->failure());
   add(checker_name::client_results, client_results_);
   add(checker_name::linearizability,

@@ -78,6 +78,7 @@ struct RunReport {
   uint64_t verify_failures = 0;      // copies the receiver's verifier rejected
   uint64_t votes_unwanted = 0;       // votes dropped unchecked (Replica::wants), as hosts do
   uint64_t records_persisted = 0;    // write-ahead records the replicas asked to persist
+  uint64_t syncs = 0;                // disk syncs (each covers the records that queued up)
   uint64_t misaddressed = 0;         // sends to a replica or client that does not exist
   uint64_t messages_lost_node_faults = 0;  // to a down replica, or to or from a cut-off one
   uint64_t messages_conducted = 0;   // dropped by the conductor (fault `conflict`)
@@ -87,7 +88,9 @@ struct RunReport {
 
   // Node faults.
   std::optional<ReplicaId> badstate_replica;
-  uint64_t crashes = 0;
+  uint64_t crashes = 0;  // each replica a power cut took down counts once
+  uint64_t power_cuts = 0;
+  uint64_t restarts_replayed = 0;  // batches executed again from the disk after crashes
   uint64_t wipes = 0;
   uint64_t lags = 0;
   uint64_t lags_beyond_window = 0;       // healed with the others more than L ahead

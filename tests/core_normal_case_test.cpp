@@ -41,7 +41,8 @@ TEST(NormalCase, BackupAcceptsValidPrePrepareAndMulticastsPrepare) {
 // Rule: the pre-prepare is authentic (signed by the primary of its view).
 // The write-ahead rule (replica.h, Persist): the records of one input come
 // as one Persist at the head of its effects, before every send, and cover
-// the binding messages it sends; what binds nobody (a reply) is not recorded.
+// the binding messages it sends (a COMMIT with its prepared certificate),
+// synced; an execution is recorded without a sync (a reply binds nobody).
 TEST(WriteAhead, OneInputsRecordsComeAsOnePersistAtTheHead) {
   Cluster c;
   auto pp = c.make_pre_prepare(primary, 0, 1, {c.make_request(0, 1, put("k", "v"))});
@@ -53,9 +54,13 @@ TEST(WriteAhead, OneInputsRecordsComeAsOnePersistAtTheHead) {
   Effects prepared = c.replica(1).take_effects();
   ASSERT_FALSE(prepared.list.empty());
   ASSERT_TRUE(std::holds_alternative<Persist>(prepared.list.front()));
-  const auto& records = std::get<Persist>(prepared.list.front()).records;
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_TRUE(std::holds_alternative<Commit>(*std::get<SentRecord>(records[0]).message));
+  const Persist& persist = std::get<Persist>(prepared.list.front());
+  EXPECT_TRUE(persist.sync);
+  ASSERT_EQ(persist.records.size(), 2u);
+  ASSERT_TRUE(std::holds_alternative<PreparedRecord>(persist.records[0]));
+  EXPECT_EQ(std::get<PreparedRecord>(persist.records[0]).certificate.pre_prepare.digest, pp.digest);
+  EXPECT_EQ(std::get<PreparedRecord>(persist.records[0]).certificate.prepares.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<Commit>(*std::get<SentRecord>(persist.records[1]).message));
   EXPECT_EQ(prepared.all<Persist>().size(), 1u);
   EXPECT_EQ(sent<Commit>(prepared.all<Send>()).size(), 1u);
 
@@ -64,7 +69,12 @@ TEST(WriteAhead, OneInputsRecordsComeAsOnePersistAtTheHead) {
   Effects executed = c.replica(1).take_effects();
   EXPECT_EQ(executed.all<Executed>().size(), 1u);
   EXPECT_EQ(sent<Reply>(executed.all<Send>()).size(), 1u);
-  EXPECT_TRUE(executed.all<Persist>().empty()) << "a reply binds nobody";
+  const std::vector<Persist> persists = executed.all<Persist>();
+  ASSERT_EQ(persists.size(), 1u);
+  const Persist& execution = persists[0];
+  EXPECT_FALSE(execution.sync) << "a reply binds nobody";
+  ASSERT_EQ(execution.records.size(), 1u);
+  EXPECT_EQ(std::get<ExecutedRecord>(execution.records[0]).seq, 1u);
 }
 
 TEST(PrePrepareRules, ForgedSignatureIsRejectedByTheVerifier) {

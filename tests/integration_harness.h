@@ -5,6 +5,7 @@
 // harness goes, whatever the test did.
 #pragma once
 
+#include <algorithm>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -160,6 +161,7 @@ class TestCluster {
     EXPECT_TRUE(loaded.is_ok()) << loaded.reason();
     if (loaded) cluster_ = loaded.value();
     pids_.assign(n, -1);
+    started_.assign(n, false);
     std::filesystem::create_directories(dir_ / "logs");
   }
 
@@ -185,10 +187,16 @@ class TestCluster {
     return dir_ / "data" / ("replica-" + std::to_string(r));
   }
 
+  // The first start of a replica is --init (a new cluster's replica),
+  // unless `extra` says how it starts; later ones resume from its disk.
   void start(ReplicaId r, std::vector<std::string> extra = {}) {
     const std::filesystem::path log = dir_ / "logs" / ("replica-" + std::to_string(r) + ".log");
     std::vector<std::string> args = {"replica", "--config", config().string(), "--id",
                                      std::to_string(r), "--log-level", "debug"};
+    const bool says_how = std::find(extra.begin(), extra.end(), "--recover") != extra.end() ||
+                          std::find(extra.begin(), extra.end(), "--init") != extra.end();
+    if (!started_[r] && !says_how) args.push_back("--init");
+    started_[r] = true;
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv = pbft_argv(args);  // made before fork
     const pid_t pid = fork();
@@ -263,6 +271,7 @@ class TestCluster {
   std::filesystem::path dir_;
   ClusterConfig cluster_;
   std::vector<pid_t> pids_;
+  std::vector<bool> started_;  // started once: a restart resumes
 };
 
 // Closed-loop clients in this process (ids first..first+count-1), recording

@@ -141,7 +141,7 @@ TEST(Options, AnUnknownFaultListsTheValidOnes) {
   ASSERT_FALSE(faults);
   EXPECT_NE(faults.reason().find("'jitter'"), std::string::npos);
   EXPECT_NE(faults.reason().find(
-                "drop, dup, reorder, delay, partition, conflict, crash, wipe, lag, badstate, "
+                "drop, dup, reorder, delay, partition, conflict, crash, powerloss, wipe, lag, badstate, "
                 "silent, "
                 "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
                 "bad-view-change, bad-new-view, twins, bad-reply, replay-requests, collude, "

@@ -107,7 +107,7 @@ std::optional<uint64_t> process_rss_kib(pid_t pid) {
 
 LocalCluster::LocalCluster(std::filesystem::path dir, uint32_t n,
                            std::vector<std::string> extra_args)
-    : dir_(std::move(dir)), pids_(n, -1), extra_args_(std::move(extra_args)) {}
+    : dir_(std::move(dir)), pids_(n, -1), started_(n, false), extra_args_(std::move(extra_args)) {}
 
 LocalCluster::~LocalCluster() { kill_all(); }
 
@@ -121,6 +121,9 @@ Status LocalCluster::start(ReplicaId r) {
   const std::string config = (dir_ / "cluster.toml").string();
   const std::string id = std::to_string(r);
   std::vector<std::string> args = {"pbft", "replica", "--config", config, "--id", id};
+  // A new replica the first time; a restart resumes from its disk.
+  if (!started_[r]) args.push_back("--init");
+  started_[r] = true;
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());

@@ -52,6 +52,7 @@ class LocalCluster {
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
 
+  // The first start of r is --init; later ones resume from its disk.
   Status start(ReplicaId r);
   void kill_hard(ReplicaId r);
   // SIGTERM, then SIGKILL for any still running after 3 s.
@@ -69,6 +70,7 @@ class LocalCluster {
  private:
   std::filesystem::path dir_;
   std::vector<pid_t> pids_;
+  std::vector<bool> started_;  // started once: a restart resumes from its disk
   std::vector<std::string> extra_args_;
 };
 

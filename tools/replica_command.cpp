@@ -4,7 +4,6 @@
 #include <sys/resource.h>
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -25,6 +24,7 @@ struct ReplicaArgs {
   std::string data_dir;
   unsigned verify_threads = 2;
   size_t max_connections = constants::connections_per_listener_max;
+  bool init = false;
   bool recover = false;
   bool unreplicated = false;
 };
@@ -99,33 +99,22 @@ int run_replica(const ReplicaArgs& args) {
                options.data_dir.string(), ec.message());
     return 1;
   }
-  // The replica persists no protocol state, so any start after the first
-  // one is a restart that lost the state: it must recover (state transfer,
-  // silence until past what it may have voted on). The marker says whether
-  // this data directory has run a replica before.
-  const std::filesystem::path marker = options.data_dir / "started";
-  const bool first_start = !std::filesystem::exists(marker);
-  options.recovering = !first_start || args.recover;
-  if (options.recovering) options.recovery_nonce = fresh_nonce();
-  if (first_start) {
-    std::ofstream out(marker);
-    out << "replica " << args.id << " of " << args.config << " has started here; a restart "
-        << "recovers its state from its peers (docs/operations.md)\n";
-    if (!out) {
-      fmt::print(stderr, "pbft replica: cannot write {}\n", marker.string());
-      return 1;
-    }
-  }
+  // The data directory says how it starts (runtime.h, StartMode): it
+  // resumes from the state it holds, unless this is a new replica (--init)
+  // or one whose state was lost (--recover). It never guesses.
+  options.start = args.init      ? runtime::StartMode::init
+                  : args.recover ? runtime::StartMode::recover
+                                 : runtime::StartMode::resume;
+  // Fresh for every start: a replica that finds it was still recovering
+  // when it stopped recovers again, with a new nonce.
+  options.recovery_nonce = fresh_nonce();
   raise_descriptor_limit();
   options.cluster = std::move(cluster).value();
   spdlog::info("data directory {} ({})", options.data_dir.string(),
-               options.recovering ? "restart: recovering" : "first start");
-  const int status = runtime::run_replica_host(options);
-  if (status != 0 && first_start) {
-    // It never ran: the next start is still a first start.
-    std::filesystem::remove(marker, ec);
-  }
-  return status;
+               args.init      ? "--init: a new replica"
+               : args.recover ? "--recover: recovering its state from the others"
+                              : "resuming from its state");
+  return runtime::run_replica_host(options);
 }
 
 }  // namespace
@@ -138,7 +127,7 @@ void add_replica_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--log-level", args->log_level,
                   "trace, debug, info, warn, error or off (default: the cluster file's)");
   cmd->add_option("--data-dir", args->data_dir,
-                  "Where the status file and the first-start marker live (default: "
+                  "Where the replica keeps its state and status file (default: "
                   "DIR/data/replica-ID beside cluster.toml)");
   cmd->add_option("--verify-threads", args->verify_threads,
                   "Threads that decode and verify incoming messages (0: the event loop)")
@@ -148,9 +137,13 @@ void add_replica_command(CLI::App& app, int& exit_status) {
                   "Connections the listener keeps at once")
       ->capture_default_str()
       ->check(CLI::Range(size_t{8}, size_t{65536}));
+  CLI::Option* init = cmd->add_flag(
+      "--init", args->init,
+      "The first start of a new cluster's replica: the data directory must hold no state");
   cmd->add_flag("--recover", args->recover,
-                "Start as a restarted replica even if the data directory is new (it was lost, "
-                "or the replica moved to another machine)");
+                "Its state was lost or is corrupt (or it moved to another machine): discard "
+                "what the data directory holds and recover the state from the other replicas")
+      ->excludes(init);
   cmd->add_flag("--unreplicated", args->unreplicated,
                 "Serve the key-value store alone on replica 0's port, without replication: the "
                 "baseline of `pbft bench --unreplicated`");

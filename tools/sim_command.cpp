@@ -328,7 +328,7 @@ void add_sim_command(CLI::App& app, int& exit_status) {
   sim->add_option("--faults", args->faults,
                   "Faults during the fault phase: a comma-separated list of drop, dup, reorder, "
                   "delay, partition, conflict (network; conflict steers one sequence number "
-                  "into two certificates), crash, wipe, lag, badstate (replicas), silent, "
+                  "into two certificates), crash, powerloss, wipe, lag, badstate (replicas), silent, "
                   "equivocate, slow, censor, forge, replay, wrong-digest, bad-checkpoint, "
                   "bad-view-change, bad-new-view, twins, bad-reply, replay-requests, collude "
                   "(Byzantine replicas), "

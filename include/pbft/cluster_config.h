@@ -23,6 +23,7 @@
 //   checkpoint_interval = 128       # K
 //   log_window = 256                # L = H - h
 //   log_level = "info"              # trace, debug, info, warn, error, off
+//   durability = "fsync"            # or "none": nothing on disk (benchmarks only, unsafe)
 //
 //   [kv]                            # the key-value service's settings
 //   partitions = 4096               # the same at every replica
@@ -87,6 +88,9 @@ struct ClusterConfig {
   // ClientOptions::retransmit_ticks
   uint64_t client_retransmit_ticks = knob_default(KnobId::client_retransmit_ticks);
   std::string log_level{knob_choices::log_level[knob_default(KnobId::log_level)]};
+  // Whether replicas keep their state on disk: an index into
+  // knob_choices::durability (runtime::Durability).
+  uint32_t durability = static_cast<uint32_t>(knob_default(KnobId::durability));
   // The key-value service's knobs (the file's [kv] table): the `pbft` tool
   // builds the service from them; the replication library never reads them.
   struct KvSettings {

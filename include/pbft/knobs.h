@@ -50,6 +50,8 @@ namespace knob_choices {
 // The index is RequestAuth's value (messages.h): authenticator, signature.
 inline constexpr std::string_view client_auth[] = {"mac", "signature"};
 inline constexpr std::string_view log_level[] = {"trace", "debug", "info", "warn", "error", "off"};
+// The index is runtime::Durability's value.
+inline constexpr std::string_view durability[] = {"none", "fsync"};
 }  // namespace knob_choices
 
 // KNOB(id, name, group, section, default, min, max, choices, help), one
@@ -95,6 +97,11 @@ inline constexpr std::string_view log_level[] = {"trace", "debug", "info", "warn
        "Ticks a client waits for replies before it re-sends (doubling, up to 800)")                \
   KNOB(log_level, log_level, host, "", 2, 0, 5, knob_choices::log_level,                           \
        "The least severe log messages written")                                                    \
+  KNOB(durability, durability, host, "", 1, 0, 1, knob_choices::durability,                        \
+       "What a replica keeps on disk: fsync (its protocol state and service state, synced "        \
+       "before it sends what depends on them; a restart resumes) or none (nothing: for "           \
+       "benchmarks only, unsafe: a restart must recover from the others, and a power cut of "      \
+       "f+1 replicas loses acknowledged writes)")                                                  \
   KNOB(kv_partitions, partitions, kv, "kv", 4096, 1, 1u << 20, {},                                 \
        "Partitions of the key-value store's state (the same at every replica)")
 

@@ -30,7 +30,9 @@
     "a prepared certificate may count a prepare from its view's primary")                       \
   X(certificate_any_digest,                                                                    \
     "a prepared certificate counts prepares for any digest")                                    \
-  X(certificate_short, "a prepared certificate holds with 2f-1 prepares")
+  X(certificate_short, "a prepared certificate holds with 2f-1 prepares")                      \
+  X(send_before_persist, "a PREPARE leaves before its record is synced")                       \
+  X(forget_view_on_restart, "a replica restarted from its disk forgets its view")
 #pragma once
 
 #include <array>

@@ -72,8 +72,10 @@ namespace pbft::runtime {
   X(send_dropped_no_link, "frames dropped: the peer was not connected")                        \
   X(send_dropped_no_route, "replies dropped: the client had no connection")                    \
   X(send_dropped_misaddressed, "frames dropped: addressed to no peer")                         \
-  /* The core's write-ahead records (no storage yet: counted only). */                         \
-  X(persist_records, "records the core asked to make durable before its sends")
+  /* The core's write-ahead records and the disk. */                                           \
+  X(persist_records, "records the core asked to make durable before its sends")                \
+  X(disk_writes, "batches of records written to the disk")                                     \
+  X(disk_syncs, "syncs of the disk (each covers the records of many inputs: group commit)")
 
 struct RuntimeCounters {
 #define PBFT_RUNTIME_COUNTER_FIELD(name, help) uint64_t name = 0;
@@ -103,6 +105,27 @@ std::string to_json(const RuntimeCounters& c);
 
 // ------------------------------------------------------------------ replica
 
+// What a replica keeps on disk (cluster.toml's `durability`; the values are
+// the indices of knob_choices::durability).
+enum class Durability : uint8_t {
+  none = 0,   // nothing: a restart must recover from the others (benchmarks; unsafe)
+  fsync = 1,  // the write-ahead records, synced before what depends on them leaves
+};
+
+// How a replica starts with respect to its data directory.
+enum class StartMode : uint8_t {
+  // The directory holds this replica's state: resume from it (the default).
+  // Refused when it holds none (missing, empty) or another replica's.
+  resume,
+  // The first start of a new cluster's replica: the directory must hold no
+  // state; it starts from the initial state.
+  init,
+  // Its state was lost (or is corrupt): discard whatever is there and
+  // recover from the others by state transfer, silent until it is past
+  // every sequence number it may have voted on.
+  recover,
+};
+
 struct ReplicaHostOptions {
   ClusterConfig cluster;
   ReplicaId id = 0;
@@ -116,10 +139,13 @@ struct ReplicaHostOptions {
   // initial state, with the same partition_count(). A null result makes
   // the start fail.
   std::function<std::unique_ptr<Service>()> make_service;
-  // Where status.json is written (every status_period_ms and at exit).
+  // Where status.json is written (every status_period_ms and at exit), and
+  // the replica's state (data_dir/state, a RocksDB database) with
+  // durability fsync (cluster.durability).
   std::filesystem::path data_dir;
-  // A restarted replica (no persisted state): see ReplicaOptions.
-  bool recovering = false;
+  StartMode start = StartMode::resume;
+  // With StartMode::recover: a value never used before for this replica
+  // (64 random bits), see ReplicaOptions.
   uint64_t recovery_nonce = 0;
   // Verification threads; 0 verifies on the event-loop thread.
   unsigned verify_threads = 2;
@@ -140,10 +166,16 @@ struct ReplicaHostOptions {
 // Runs one replica until SIGTERM or SIGINT, or options.stop (SIGUSR1 logs
 // the counters and writes the status file), on the calling thread. Logs
 // through spdlog's default logger. Returns the process exit status: 0 after
-// a signal or a stop request, non-zero if the replica could not start (the
-// reason is logged), e.g. its port is taken or make_service made nothing.
+// a signal or a stop request, 1 if the replica could not start (the reason
+// is logged), e.g. its port is taken, make_service made nothing, or its
+// data directory holds no state, another replica's, or a corrupt one;
+// exit_disk_failed if its disk failed while it ran (full, I/O error): it
+// stopped before sending anything that depended on the failed write.
 // Signals are the process's: every host of the process sees them.
 int run_replica_host(const ReplicaHostOptions& options);
+inline constexpr int exit_disk_failed = 3;
+// The data directory's subdirectory that holds the replica's state.
+inline constexpr const char* state_directory = "state";
 
 // The benchmark's baseline (`pbft bench --unreplicated`): the service
 // (options.make_service) alone on replica 0's port, behind the same

@@ -152,12 +152,18 @@ class Journal {
  public:
   explicit Journal(Storage& storage) : storage_(storage) {}
 
-  // Marks an empty store as this replica's (synced). Fails if the store
-  // holds anything.
-  Status initialize(const Identity& identity);
+  // Marks an empty store as this replica's (synced); `recovering` marks it
+  // as a recovering replica's too (mark_recovered ends that). Fails if the
+  // store holds anything.
+  Status initialize(const Identity& identity, bool recovering = false);
   // Fails unless the store was initialized for exactly this identity (the
   // reason says whose it is, or that it is empty).
   Status check_identity(const Identity& identity) const;
+  // The replica was recovering when it stopped (or the marker cannot be
+  // read): what the store holds is no state to vote from.
+  bool recovering() const;
+  // Recovery is over (synced): from here on a restart resumes.
+  Status mark_recovered();
   // True when the store holds nothing at all (a new or lost data directory).
   bool empty() const;
 

@@ -369,6 +369,7 @@ uint64_t knob_value(const ClusterConfig& c, KnobId id) {
     case KnobId::client_retransmit_ticks: return c.client_retransmit_ticks;
     case KnobId::log_level:
       return check_knob_word(knob(id), c.log_level).value();  // a valid word, by set_knob
+    case KnobId::durability: return c.durability;
     case KnobId::kv_partitions: return c.kv.partitions;
     default: break;  // protocol knobs, above
   }
@@ -384,6 +385,7 @@ void set_knob(ClusterConfig& c, KnobId id, uint64_t value) {
     case KnobId::tick_ms: c.tick_ms = static_cast<uint32_t>(value); return;
     case KnobId::client_retransmit_ticks: c.client_retransmit_ticks = value; return;
     case KnobId::log_level: c.log_level = std::string(k.choices[value]); return;
+    case KnobId::durability: c.durability = static_cast<uint32_t>(value); return;
     case KnobId::kv_partitions: c.kv.partitions = value; return;
     default: break;  // protocol knobs, above
   }

@@ -181,10 +181,35 @@ void ReplicaState::make_stable(Seq s, const Digest& d) {
     if (checkpoint.state_digest == d) stable_proof_.push_back(checkpoint);
   }
   PBFT_ASSERT(stable_proof_.size() >= quorum() || PBFT_MUTANT(stable_on_f_plus_1));
+  record_checkpoint(s);
   discard_below(s);
   last_progress_tick_ = ticks_;
   counters.checkpoints_stable++;
   maybe_send_pre_prepare();  // the window moved
+}
+
+void ReplicaState::record_checkpoint(Seq s) {
+  const OwnCheckpoint& own = own_checkpoints_.at(s);
+  CheckpointRecord record{s, own.digest, stable_proof_, {}};
+  // Down the tree where it differs from the one recorded: the cost is the
+  // changed leaves (and their paths), not the whole state.
+  std::vector<std::pair<uint32_t, uint64_t>> stack{{own.tree.level_count() - 1, 0}};
+  while (!stack.empty()) {
+    const auto [level, index] = stack.back();
+    stack.pop_back();
+    if (own.tree.node(level, index) == recorded_tree_.node(level, index)) continue;
+    if (level == 0) {
+      record.leaves.emplace_back(index, std::make_shared<const Bytes>(read_leaf(s, index)));
+      continue;
+    }
+    const uint64_t first = index * StateTree::fanout;
+    const uint64_t end = std::min(first + StateTree::fanout, own.tree.width(level - 1));
+    for (uint64_t child = end; child-- > first;) stack.emplace_back(level - 1, child);
+  }
+  std::sort(record.leaves.begin(), record.leaves.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  recorded_tree_ = own.tree;
+  persist(std::move(record));
 }
 
 // Garbage collection at a new stable checkpoint s: the log up to s, older

@@ -26,6 +26,7 @@ uint64_t knob_value(const ProtocolConfig& config, KnobId id) {
     case KnobId::tick_ms:
     case KnobId::client_retransmit_ticks:
     case KnobId::log_level:
+    case KnobId::durability:
     case KnobId::kv_partitions: break;
   }
   PBFT_ASSERT(false && "not a protocol knob");
@@ -46,6 +47,7 @@ void set_knob(ProtocolConfig& config, KnobId id, uint64_t value) {
     case KnobId::tick_ms:
     case KnobId::client_retransmit_ticks:
     case KnobId::log_level:
+    case KnobId::durability:
     case KnobId::kv_partitions: break;
   }
   PBFT_ASSERT(false && "not a protocol knob");

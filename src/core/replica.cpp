@@ -49,6 +49,7 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
   // Sequence number 0 is the initial state: a checkpoint every replica
   // starts from (unless it restarted without its state), stable by fiat.
   own_checkpoints_[0] = OwnCheckpoint{working_tree_.root(), working_tree_, nullptr};
+  recorded_tree_ = working_tree_;
   service_.snapshot(0);
   replies_.snapshot(0);
 }
@@ -69,7 +70,9 @@ void ReplicaState::persist(Record record) {
   if (effects.list.empty() || !std::holds_alternative<Persist>(effects.list.front())) {
     effects.list.insert(effects.list.begin(), Persist{});
   }
-  std::get<Persist>(effects.list.front()).records.push_back(std::move(record));
+  Persist& head = std::get<Persist>(effects.list.front());
+  head.sync = head.sync || needs_sync(record);
+  head.records.push_back(std::move(record));
 }
 
 void ReplicaState::send_binding(std::shared_ptr<const Message> m) {
@@ -82,6 +85,20 @@ void ReplicaState::set_view(View v, bool changing) {
   view_ = v;
   view_changing_ = changing;
   persist(ViewRecord{v, changing});
+}
+
+bool needs_sync(const Record& record) {
+  return !std::holds_alternative<ExecutedRecord>(record) &&
+         !std::holds_alternative<CheckpointRecord>(record);
+}
+
+// The slot's pre-prepare and batch, for the records of a vote or an
+// execution (the journal writes each batch once however often it is named).
+void ReplicaState::persist_accepted(Slot& s) {
+  PBFT_ASSERT(s.pre_prepare() != nullptr);
+  if (s.accepted_recorded) return;
+  s.accepted_recorded = true;
+  persist(AcceptedRecord{s.pre_prepare_message(), s.batch_message()});
 }
 
 bool binds_sender(const Message& message) {
@@ -103,23 +120,27 @@ const std::vector<Request>& null_batch() {
 }  // namespace
 
 void Slot::set_pre_prepare(std::shared_ptr<const Message> message) {
+  accepted_recorded = false;
   PBFT_ASSERT(message != nullptr && std::holds_alternative<PrePrepare>(*message));
   pre_prepare_message_ = std::move(message);
   pre_prepare_ = &std::get<PrePrepare>(*pre_prepare_message_);
 }
 
 void Slot::set_batch(std::shared_ptr<const Message> message) {
+  accepted_recorded = false;
   PBFT_ASSERT(message != nullptr && std::holds_alternative<PrePrepare>(*message));
   batch_message_ = std::move(message);
   batch_ = &std::get<PrePrepare>(*batch_message_).batch;
 }
 
 void Slot::set_null_batch() {
+  accepted_recorded = false;
   batch_message_ = nullptr;
   batch_ = &null_batch();
 }
 
 void Slot::clear_pre_prepare() {
+  accepted_recorded = false;
   pre_prepare_message_ = nullptr;
   pre_prepare_ = nullptr;
   batch_message_ = nullptr;
@@ -292,6 +313,7 @@ void ReplicaState::maybe_send_pre_prepare() {
     s.set_pre_prepare(message);
     s.set_batch(message);
     send_binding(message);
+    s.accepted_recorded = true;  // its record carries the batch
     check_prepared(s.pre_prepare()->seq, s);
   }
 }
@@ -391,6 +413,12 @@ void ReplicaState::send_prepare(Seq seq, Slot& s) {
   authenticate(prepare);
   s.prepares.insert_or_assign(self_, prepare);
   s.own_prepare = std::make_shared<const Message>(std::move(prepare));
+  persist_accepted(s);  // what it votes for, batch included: it may have to execute it
+  if (PBFT_MUTANT(send_before_persist)) {
+    send_shared(Destination::all_replicas(), s.own_prepare);
+    effects.list.emplace_back(Persist{{SentRecord{s.own_prepare}}, true});
+    return;
+  }
   send_binding(s.own_prepare);
 }
 
@@ -404,6 +432,10 @@ void ReplicaState::send_commit(Seq seq, Slot& s) {
   authenticate(commit);
   s.commits.insert_or_assign(self_, commit.digest);
   s.own_commit = std::make_shared<const Message>(std::move(commit));
+  // Its certificate, which its VIEW-CHANGEs must report from now on, and
+  // the batch (a restarted replica that committed can execute it).
+  persist_accepted(s);
+  persist(PreparedRecord{*certificate_of(s)});
   send_binding(s.own_commit);
 }
 
@@ -707,6 +739,10 @@ void ReplicaState::execute(Seq seq, Slot& s) {
       executed_in_view_ = true;
     }
   }
+  // Not synced for its own sake (durable.h, needs_sync): a replica that
+  // loses it executes the batch again, from its certificate.
+  persist_accepted(s);
+  persist(ExecutedRecord{seq, s.pre_prepare()->digest});
   counters.batches_executed++;
   counters.requests_executed += operations.size();
   effects.list.emplace_back(std::move(executed));
@@ -941,8 +977,14 @@ Result<std::unique_ptr<Replica>> Replica::create(const ProtocolConfig& config, R
   if (options.recovering && options.recovery_nonce == 0) {
     return Status::error("a recovering replica needs a nonzero recovery_nonce");
   }
-  return std::unique_ptr<Replica>(
-      new Replica(std::make_unique<ReplicaState>(config, self, crypto, service, options)));
+  if (options.recovering && options.restore != nullptr && !options.restore->empty()) {
+    return Status::error("a replica restores its persisted state or recovers, not both");
+  }
+  auto state = std::make_unique<ReplicaState>(config, self, crypto, service, options);
+  if (options.restore != nullptr) {
+    if (Status s = state->restore(*options.restore); !s) return s;
+  }
+  return std::unique_ptr<Replica>(new Replica(std::move(state)));
 }
 
 Replica::Replica(std::unique_ptr<ReplicaState> state) : state_(std::move(state)) {}

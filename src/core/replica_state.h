@@ -67,6 +67,9 @@ struct Slot {
   // batch or it checks the batch itself (check_unchecked_batches).
   bool batch_unchecked = false;
   uint64_t unchecked_since_tick = 0;
+  // An AcceptedRecord names the current pre-prepare and batch (reset when
+  // either changes): a vote or an execution records them once.
+  bool accepted_recorded = false;
   bool prepared = false;   // prepared(m, v, s, i) holds
   bool committed = false;  // committed-local(m, v, s, i) holds
   // The prepared certificate of the latest earlier view in which this
@@ -230,6 +233,9 @@ class ReplicaState {
   // checkpoints this replica holds: the stable one at h and newer ones.
   StateTree working_tree_;
   std::map<Seq, OwnCheckpoint> own_checkpoints_;
+  // The tree of the last checkpoint recorded (CheckpointRecord): the next
+  // record carries the leaves whose digests differ from it.
+  StateTree recorded_tree_;
   // Votes for checkpoints in (h, H], and the proof of the stable one at h:
   // 2f+1 matching CHECKPOINTs (empty while h is 0).
   std::map<Seq, CheckpointVotes> checkpoint_votes_;
@@ -308,6 +314,7 @@ class ReplicaState {
   // The write-ahead rule (replica.h, Persist): a record joins the Persist
   // at the head of the pending effects.
   void persist(Record record);
+  void persist_accepted(Slot& s);
   // Multicasts a message this replica authored that binds it, after its record.
   void send_binding(std::shared_ptr<const Message> m);
   // Enters view v (changing: sent VIEW-CHANGE, not yet installed), recorded.
@@ -350,6 +357,9 @@ class ReplicaState {
   void take_checkpoint(Seq s);
   void check_stable(Seq s);
   void make_stable(Seq s, const Digest& d);
+  // Records the stable checkpoint at s (which this replica holds): its
+  // proof and the leaves changed since the last one recorded.
+  void record_checkpoint(Seq s);
   void discard_below(Seq s);
   void record_claim(const Checkpoint& checkpoint);
   std::optional<std::pair<Seq, Digest>> proven_claim() const;
@@ -364,6 +374,15 @@ class ReplicaState {
   void vote_on_logged_slots();
   void finish_transfer();
   void check_recovered();
+
+ public:
+  // Restart from what the replica persisted (ReplicaOptions::restore,
+  // restore.cpp). Fails when the records contradict each other or the
+  // state does not match its checkpoint's digest.
+  Status restore(const PersistedState& persisted);
+
+ private:
+  void restore_slot(Seq seq, const PersistedState::Slot& persisted);
 
   // View change (view_change.cpp).
   void on_view_timer();

@@ -353,6 +353,7 @@ void ReplicaState::finish_transfer() {
   own_checkpoints_.clear();
   own_checkpoints_[target] = OwnCheckpoint{t.root, working_tree_, nullptr};
   stable_proof_ = t.proof;
+  record_checkpoint(target);
   last_executed_ = target;
   last_assigned_ = std::max(last_assigned_, target);
   discard_below(target);

@@ -17,14 +17,17 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <deque>
 #include <stop_token>
 
 #include "pbft/replica.h"
 #include "pbft/runtime.h"
+#include "pbft/storage.h"
 #include "pbft/verifier.h"
 #include "src/runtime/admission.h"
 #include "src/runtime/back_pressure.h"
 #include "src/runtime/connection.h"
+#include "src/runtime/durable_log.h"
 #include "src/runtime/reordering.h"
 #include "src/runtime/routing.h"
 #include "src/runtime/status_report.h"
@@ -59,6 +62,7 @@ class ReplicaHost final : public ConnectionOwner {
     // The links and the pool refer to this object: take them down first.
     routing_.stop_links();
     if (checker_) checker_->stop();
+    if (disk_) disk_->stop();
   }
 
   Status start();
@@ -77,7 +81,16 @@ class ReplicaHost final : public ConnectionOwner {
 
   void accept();
   void hand_on(Connection& c, FrameOutcome&& outcome);
+  // The data directory, by the start mode: the state to resume from (or
+  // none), and whether the replica recovers.
+  struct Opened {
+    std::shared_ptr<const PersistedState> restore;
+    bool recovering = false;
+  };
+  Result<Opened> open_disk();
   void process_effects();
+  void carry_out();
+  void on_written(const Status& status);
   void schedule_tick();
   void schedule_status();
   void wait_signals();
@@ -92,6 +105,12 @@ class ReplicaHost final : public ConnectionOwner {
   std::unique_ptr<Verifier> verifier_;
   std::unique_ptr<Service> service_;  // made by options_.make_service
   std::unique_ptr<Replica> replica_;
+  // The disk (null with durability none), and the effects that wait behind
+  // a sync in flight, in order.
+  std::unique_ptr<DurableLog> disk_;
+  std::deque<Effect> held_;
+  bool syncing_ = false;
+  bool recovering_ = false;  // as last seen: its end is recorded on the disk
 
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer tick_timer_;
@@ -120,11 +139,31 @@ Status ReplicaHost::start() {
   verifier_ = std::make_unique<Verifier>(config_, *crypto_);
   if (options_.make_service) service_ = options_.make_service();
   if (!service_) return Status::error("no service to replicate (ReplicaHostOptions::make_service)");
-  Result<std::unique_ptr<Replica>> replica = Replica::create(
-      config_, self, *crypto_, *service_,
-      ReplicaOptions{.recovering = options_.recovering, .recovery_nonce = options_.recovery_nonce});
-  if (!replica) return Status::error("replica: " + replica.reason());
+  Result<Opened> opened = open_disk();
+  if (!opened) return opened.status();
+  ReplicaOptions replica_options;
+  replica_options.recovering = opened->recovering;
+  replica_options.recovery_nonce = options_.recovery_nonce;
+  replica_options.restore = opened->restore;
+  const auto restore_started = Clock::now();
+  Result<std::unique_ptr<Replica>> replica =
+      Replica::create(config_, self, *crypto_, *service_, replica_options);
+  if (!replica) {
+    return Status::error(fmt::format(
+        "cannot resume from {}: {}; start with --recover to discard it and recover the state "
+        "from the other replicas",
+        disk_ ? disk_->describe() : options_.data_dir.string(), replica.reason()));
+  }
   replica_ = std::move(replica).value();
+  recovering_ = replica_->recovering();
+  if (opened->restore != nullptr) {
+    spdlog::info("resumed from {} in {:.2f} s: view {}{}, checkpoint {}, {} batches replayed",
+                 disk_->describe(),
+                 std::chrono::duration<double>(Clock::now() - restore_started).count(),
+                 replica_->view(), replica_->view_changing() ? " (changing views)" : "",
+                 replica_->low_watermark(),
+                 replica_->last_executed() - replica_->low_watermark());
+  }
   status_ = std::make_unique<StatusReport>(*replica_, config_, self, options_.data_dir);
   checker_ = std::make_unique<FrameChecker>(io_, options_.verify_threads, *verifier_, cluster_);
 
@@ -156,10 +195,17 @@ Status ReplicaHost::start() {
   }
 
   spdlog::info("replica {} of n={} (f={}) listening on port {}; view={} seq={} {}; "
-               "{} verification thread(s), tick {} ms",
+               "{} verification thread(s), tick {} ms; durability {}",
                self, config_.n, config_.f, me.port, replica_->view(), replica_->last_executed(),
-               options_.recovering ? "recovering (restarted without state)" : "first start",
-               checker_->threads(), cluster_.tick_ms);
+               recovering_                            ? "recovering (restarted without state)"
+               : options_.start == StartMode::resume ? "resumed from its disk"
+                                                      : "first start",
+               checker_->threads(), cluster_.tick_ms,
+               disk_ ? "fsync"
+                     : "none (UNSAFE: nothing is kept on disk; a restart must recover from the "
+                       "others, and a power cut of f+1 replicas loses acknowledged writes)");
+  // What the restore replayed (replies, checkpoints) goes out now.
+  process_effects();
   accept();
   next_tick_ = Clock::now();
   schedule_tick();
@@ -167,6 +213,104 @@ Status ReplicaHost::start() {
   wait_signals();
   write_status(true);
   return Status::ok();
+}
+
+// ------------------------------------------------------------------ disk
+
+namespace {
+
+// Whose state a data directory holds: the cluster (its replicas' keys, in
+// order) and the replica id.
+storage::Identity identity_of(const ClusterConfig& cluster, ReplicaId self, const Crypto& crypto) {
+  Bytes bytes;
+  const std::string domain = "pbft/cluster-identity/v1";
+  bytes.insert(bytes.end(), domain.begin(), domain.end());
+  for (const ReplicaEndpoint& r : cluster.replicas) {
+    bytes.insert(bytes.end(), r.public_key.begin(), r.public_key.end());
+  }
+  return storage::Identity{crypto.digest(bytes), self};
+}
+
+}  // namespace
+
+Result<ReplicaHost::Opened> ReplicaHost::open_disk() {
+  const StartMode mode = options_.start;
+  if (static_cast<Durability>(cluster_.durability) == Durability::none) {
+    // Nothing on disk: every start is a first start or a recovery.
+    if (mode == StartMode::resume) {
+      return Status::error(
+          "durability is \"none\" in the cluster file, so this replica kept no state to resume "
+          "from: start it with --init (the first start of a new cluster) or --recover (it "
+          "recovers the state from the other replicas)");
+    }
+    return Opened{nullptr, mode == StartMode::recover};
+  }
+  const std::filesystem::path dir = options_.data_dir / state_directory;
+  const storage::Identity identity = identity_of(cluster_, options_.id, *crypto_);
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec);
+  auto fresh = [&](bool recovering) -> Result<Opened> {
+    Result<std::unique_ptr<storage::Storage>> store =
+        storage::open_rocksdb(dir, {.create_if_missing = true, .error_if_exists = true});
+    if (!store) return store.status();
+    auto journal = std::make_unique<storage::Journal>(**store);
+    if (Status s = journal->initialize(identity, recovering); !s) return s;
+    disk_ = std::make_unique<DurableLog>(io_, std::move(store).value(), std::move(journal));
+    return Opened{nullptr, recovering};
+  };
+  switch (mode) {
+    case StartMode::init:
+      if (exists) {
+        return Status::error(fmt::format(
+            "{} already holds a replica's state; --init is only for the first start of a new "
+            "cluster's replica: start without it to resume from that state, or with --recover to "
+            "discard it and recover from the other replicas",
+            dir.string()));
+      }
+      return fresh(false);
+    case StartMode::recover:
+      if (exists) {
+        spdlog::warn("--recover: discarding the state in {}", dir.string());
+        std::filesystem::remove_all(dir, ec);
+        if (ec) return Status::error(fmt::format("cannot remove {}: {}", dir.string(), ec.message()));
+      }
+      return fresh(true);
+    case StartMode::resume: break;
+  }
+  if (!exists) {
+    return Status::error(fmt::format(
+        "the data directory {} holds no replica state: start with --init if this is the first "
+        "start of a new cluster's replica, or with --recover if its state was lost (it recovers "
+        "it from the other replicas)",
+        options_.data_dir.string()));
+  }
+  const std::string corrupt_hint =
+      "; start with --recover to discard it and recover the state from the other replicas";
+  Result<std::unique_ptr<storage::Storage>> store = storage::open_rocksdb(dir, {});
+  if (!store) return Status::error(store.reason() + corrupt_hint);
+  if (Status s = (*store)->verify(); !s) return Status::error(s.reason() + corrupt_hint);
+  auto journal = std::make_unique<storage::Journal>(**store);
+  if (Status s = journal->check_identity(identity); !s) {
+    return Status::error(fmt::format("{}: {}", dir.string(), s.reason()));
+  }
+  if (journal->recovering()) {
+    // It was recovering when it stopped: what it holds is not a state it
+    // may vote from. Recover again, from scratch.
+    spdlog::warn("{}: the replica was still recovering when it stopped; recovering again",
+                 dir.string());
+    journal.reset();
+    store->reset();
+    std::filesystem::remove_all(dir, ec);
+    if (ec) return Status::error(fmt::format("cannot remove {}: {}", dir.string(), ec.message()));
+    if (options_.recovery_nonce == 0) {
+      return Status::error("recovering again needs a recovery nonce (ReplicaHostOptions)");
+    }
+    return fresh(true);
+  }
+  Result<PersistedState> persisted = journal->load();
+  if (!persisted) return Status::error(persisted.reason() + corrupt_hint);
+  disk_ = std::make_unique<DurableLog>(io_, std::move(store).value(), std::move(journal));
+  return Opened{std::make_shared<const PersistedState>(std::move(persisted).value()), false};
 }
 
 // ------------------------------------------------------------ connections
@@ -233,13 +377,60 @@ void ReplicaHost::hand_on(Connection& c, FrameOutcome&& outcome) {
 // ------------------------------------------------------------------- core
 
 // Carries the core's effects out in order. A Persist is a barrier: its
-// records must be durable before any later effect. This host has no
-// storage yet (a restarted replica recovers from the others, see
-// docs/design.md, "Restarts"), so it counts the records and goes on.
+// records go to the disk (durability fsync), and when it asks for a sync
+// the effects after it wait in held_ until the disk says they are durable;
+// the core keeps stepping meanwhile, and the Persists of those inputs are
+// written together in the next batch (group commit). A Persist that needs
+// no sync is queued on the disk's thread, in order, and the effects after
+// it go on at once.
 void ReplicaHost::process_effects() {
   Effects effects = replica_->take_effects();
-  for (const Effect& effect : effects.list) {
-    std::visit(Overloaded{[&](const Persist& p) { counters_.persist_records += p.records.size(); },
+  for (Effect& effect : effects.list) held_.push_back(std::move(effect));
+  carry_out();
+  if (disk_ && recovering_ && !replica_->recovering()) {
+    // Recovery is over: from here on a restart resumes from the disk.
+    disk_->mark_recovered([this](const Status& s) {
+      if (!s) on_written(s);
+    });
+  }
+  recovering_ = replica_->recovering();
+  status_->observe_core();
+}
+
+void ReplicaHost::carry_out() {
+  while (!syncing_ && !stopping_ && !held_.empty()) {
+    Effect effect = std::move(held_.front());
+    held_.pop_front();
+    if (auto* persist = std::get_if<Persist>(&effect)) {
+      counters_.persist_records += persist->records.size();
+      if (!disk_) continue;
+      if (persist->sync) {
+        // Every later Persist joins this batch: persisting early is safe.
+        for (auto it = held_.begin(); it != held_.end();) {
+          if (auto* later = std::get_if<Persist>(&*it)) {
+            counters_.persist_records += later->records.size();
+            persist->records.insert(persist->records.end(),
+                                    std::make_move_iterator(later->records.begin()),
+                                    std::make_move_iterator(later->records.end()));
+            it = held_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        syncing_ = true;
+        counters_.disk_syncs++;
+      }
+      counters_.disk_writes++;
+      const bool sync = persist->sync;
+      disk_->write(std::move(*persist), [this, sync](const Status& s) {
+        if (!s) return on_written(s);
+        if (!sync) return;
+        syncing_ = false;
+        carry_out();
+      });
+      continue;
+    }
+    std::visit(Overloaded{[&](const Persist&) {},
                           [&](const Send& s) { routing_.send(s); },
                           [&](const Executed& e) {
                             spdlog::trace("executed seq={} view={} ({} requests)", e.seq, e.view,
@@ -248,7 +439,20 @@ void ReplicaHost::process_effects() {
                           [&](const StateInstalled& i) { status_->on_installed(i); }},
                effect);
   }
-  status_->observe_core();
+}
+
+// A write failed (disk full, I/O error): nothing that depends on it may
+// leave, so the replica stops here; the operator frees space or replaces
+// the disk and starts it again, and it resumes from what was durable.
+void ReplicaHost::on_written(const Status& status) {
+  if (status || stopping_) return;
+  spdlog::error("the disk failed: {}; stopping before sending anything that depends on it "
+                "(free space or fix the disk, then start the replica again: it resumes from "
+                "what was durable)",
+                status.reason());
+  exit_status_ = exit_disk_failed;
+  held_.clear();
+  shutdown("a disk failure");
 }
 
 void ReplicaHost::schedule_tick() {

@@ -8,6 +8,8 @@
 // stable checkpoint ("c") before the slots ("s").
 //
 //   "i"                     identity: cluster digest | replica u32 | format version u32
+//   "r"                     present while the replica recovers (it started with
+//                           --recover and has not caught up yet): empty value
 //   "v"                     the view: view u64 | changing u8
 //   "c"                     the stable checkpoint: seq u64 | digest | proof
 //                           (u32 count, then each CHECKPOINT framed)
@@ -48,6 +50,7 @@ namespace {
 constexpr uint32_t format_version = 1;
 
 constexpr uint8_t identity_kind = 'i';
+constexpr uint8_t recovering_kind = 'r';
 constexpr uint8_t view_kind = 'v';
 constexpr uint8_t checkpoint_kind = 'c';
 constexpr uint8_t leaf_kind = 'l';
@@ -395,7 +398,8 @@ class Loader {
     if (key.size() == 1) {
       switch (kind) {
         case identity_kind:
-          return Status::ok();  // check_identity reads it
+        case recovering_kind:
+          return Status::ok();  // check_identity and recovering() read them
         case view_kind:
           return read_view(value);
         case checkpoint_kind:
@@ -570,7 +574,7 @@ class Loader {
 
 // ------------------------------------------------------------- identity
 
-Status Journal::initialize(const Identity& identity) {
+Status Journal::initialize(const Identity& identity, bool recovering) {
   if (!empty()) {
     return Status::error(storage_.describe() +
                          ": the data directory already holds replica state; it is not"
@@ -578,6 +582,7 @@ Status Journal::initialize(const Identity& identity) {
   }
   WriteBatch batch;
   batch.put(kind_key(identity_kind), encode_identity(identity));
+  if (recovering) batch.put(kind_key(recovering_kind), {});
   if (Status s = storage_.write(batch, /*sync=*/true); !s) return s;
   batches_written_++;
   syncs_++;
@@ -623,6 +628,25 @@ Status Journal::check_identity(const Identity& identity) const {
                          std::to_string(replica) + ", not of replica " +
                          std::to_string(identity.replica));
   }
+  return Status::ok();
+}
+
+bool Journal::recovering() const {
+  bool found = false;
+  const Status scanned = storage_.scan(kind_key(recovering_kind), [&](ByteView key, ByteView) {
+    if (key.size() == 1) found = true;
+  });
+  // A store that cannot be read is as good as a recovering one: it recovers again.
+  return found || !scanned;
+}
+
+Status Journal::mark_recovered() {
+  WriteBatch batch;
+  batch.erase(kind_key(recovering_kind));
+  if (Status s = storage_.write(batch, /*sync=*/true); !s) return s;
+  batches_written_++;
+  syncs_++;
+  bytes_written_ += batch.bytes();
   return Status::ok();
 }
 
