@@ -1126,10 +1126,13 @@ void Simulation::restart_from_disk(ReplicaId r) {
       Replica::create(config_, r, *node.crypto, *node.store, options);
   if (!replica) {
     // The records contradict each other: a bug in what the core recorded.
+    // The run stops at this failure; the replica stays down meanwhile.
     restart_failure_ = Failure{checker_name::write_ahead,
                                fmt::format("r{} cannot restart from its disk: {}", r,
                                            replica.reason())};
-    node.down = false;
+    replica = Replica::create(config_, r, *node.crypto, *node.store, replica_options());
+    PBFT_ASSERT(replica.is_ok());
+    node.replica = std::move(replica).value();
     return;
   }
   node.replica = std::move(replica).value();

@@ -13,6 +13,7 @@ namespace pbft::integration {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Small checkpoint interval and window, so that checkpoints, a lag beyond
 // the window and the recovery horizon come after a few hundred requests.
@@ -100,9 +101,10 @@ TEST(IntegrationCluster, StoppedBackupCatchesUpAfterContinue) {
   EXPECT_GT(left_unchecked, 0u);
 }
 
-// kill -9 of a backup, restarted: it comes back recovering (no state),
-// fetches a checkpoint by state transfer and votes again.
-TEST(IntegrationCluster, KilledBackupRestartsRecoveringAndCatchesUp) {
+// kill -9 of a backup, restarted: it resumes from its disk (its view, its
+// log, its state at its last checkpoint plus the batches it executed since),
+// catches up with the others and votes again; no recovery.
+TEST(IntegrationCluster, KilledBackupResumesFromItsDiskAndCatchesUp) {
   TestCluster cluster(fast_checkpoints);
   cluster.start_all();
   Load load(cluster, 0, 4);
@@ -110,10 +112,10 @@ TEST(IntegrationCluster, KilledBackupRestartsRecoveringAndCatchesUp) {
   cluster.signal(2, SIGKILL);
   const uint64_t before = load.completed();
   ASSERT_TRUE(eventually(seconds(15), [&] { return load.completed() > before + 200; }));
-  cluster.start(2);  // same data directory: the marker says it is a restart
+  cluster.start(2);  // same data directory: it resumes
   EXPECT_TRUE(eventually(seconds(40), [&] {
     auto s = cluster.status(2);
-    if (!s || s->recovering || s->state_transfers_completed == 0) return false;
+    if (!s || s->recovering) return false;
     for (ReplicaId r : {0u, 1u, 3u}) {
       auto other = cluster.status(r);
       if (other && other->low_watermark > s->last_executed) return false;
@@ -122,8 +124,8 @@ TEST(IntegrationCluster, KilledBackupRestartsRecoveringAndCatchesUp) {
   })) << cluster.log(2);
   load.stop();
   EXPECT_EQ(load.error(), "");
-  EXPECT_THAT(cluster.log(2), HasSubstr("restart: recovering"));
-  EXPECT_THAT(cluster.log(2), HasSubstr("state transfer done"));
+  EXPECT_THAT(cluster.log(2), HasSubstr("resumed from"));
+  EXPECT_THAT(cluster.log(2), Not(HasSubstr("recovering (restarted without state)")));
   const history::CheckResult check = history::check_linearizable(load.history());
   EXPECT_TRUE(check.complete && check.linearizable) << check.explanation;
 }
@@ -378,13 +380,14 @@ TEST(IntegrationCluster, ReplicaExitsNonZeroWhenItsPortIsTaken) {
   addr.sin_port = htons(cluster.port(0));
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(listen(fd, 1), 0);
-  ProcessResult r = run_pbft({"replica", "--config", cluster.config().string(), "--id", "0"},
-                             cluster.dir(), seconds(10));
+  ProcessResult r =
+      run_pbft({"replica", "--config", cluster.config().string(), "--id", "0", "--init"},
+               cluster.dir(), seconds(10));
   close(fd);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("cannot listen on port"));
-  // It never ran, so the next start is still a first start.
-  EXPECT_FALSE(std::filesystem::exists(cluster.data_dir(0) / "started"));
+  // It never ran, so the next start is still a first start (--init).
+  EXPECT_FALSE(std::filesystem::exists(cluster.data_dir(0) / "state"));
 }
 
 TEST(IntegrationCluster, DemoWithoutFaultPasses) {

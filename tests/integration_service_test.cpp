@@ -36,6 +36,7 @@ class InProcessCluster {
       o.id = r;
       o.secret_key = key ? key.value() : SecretKey{};
       o.data_dir = files.data_dir(r);
+      o.start = runtime::StartMode::init;
       o.stop = stop_.get_token();
       o.make_service = [this, r]() -> std::unique_ptr<Service> {
         auto service = std::make_unique<CounterService>();

@@ -2,9 +2,11 @@
 // cluster file in a temporary directory on free loopback ports, starts n
 // `pbft replica` processes, runs closed-loop clients in this process, shows
 // a status line every second, kills the primary with kill -9, shows the view
-// change and the service going on, restarts the killed replica (it comes
-// back recovering and catches up by state transfer), then stops everything
-// and checks the client history for linearizability.
+// change and the service going on, restarts the killed replica (it resumes
+// from its disk and catches up), then cuts the power: every replica killed
+// -9 at once and started again, and values written before are read back.
+// Then it stops everything and checks the client history for
+// linearizability.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -14,11 +16,13 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <thread>
 
 #include "pbft/cluster_config.h"
 #include "pbft/history.h"
+#include "pbft/kv.h"
 #include "pbft/load.h"
 #include "pbft/runtime.h"
 #include "tools/commands.h"
@@ -62,6 +66,12 @@ class Demo {
   // Waits up to `limit` for `done`, printing status lines; false on timeout.
   bool wait_until(Clock::duration limit, const std::function<bool()>& done);
   std::optional<View> cluster_view() const;
+  // One operation by the probe client (the id after the workload's),
+  // waiting up to `limit`; the result, or why there is none.
+  Result<kv::OpResult> probe(const kv::Op& op, Clock::duration limit);
+  // Every replica killed -9 at once and started again: values written
+  // before must be read back. An empty string when they were.
+  std::string power_cut();
   int finish(bool ok, const std::string& problem);
 
   DemoArgs args_;
@@ -69,6 +79,7 @@ class Demo {
   ClusterConfig cluster_;
   std::unique_ptr<LocalCluster> replicas_;
   std::unique_ptr<load::LoadGenerator> workload_;
+  std::unique_ptr<runtime::ClientPool> prober_;
   Clock::time_point epoch_ = Clock::now();
   Clock::time_point next_line_ = Clock::now();
 };
@@ -76,7 +87,7 @@ class Demo {
 Status Demo::set_up() {
   // Checkpoints and the recovery horizon come quickly.
   Result<GeneratedCluster> generated = generate_local_cluster(
-      "demo", args_.dir, args_.replicas, args_.clients,
+      "demo", args_.dir, args_.replicas, args_.clients + 1,  // the last one probes
       {{"checkpoint_interval", "64"}, {"log_window", "128"}, {"kv.partitions", "1024"}});
   if (!generated) return generated.status();
   dir_ = generated->dir;
@@ -121,7 +132,75 @@ Status Demo::set_up() {
       load::LoadGenerator::start(cluster_, {std::move(members)}, workload, wall_clock_ns());
   if (!generator) return generator.status();
   workload_ = std::move(generator).value();
+  Result<SecretKey> probe_key = load_client_key(cluster_, args_.clients);
+  if (!probe_key) return probe_key.status();
+  Result<std::unique_ptr<runtime::ClientPool>> pool = runtime::ClientPool::start(
+      cluster_, {{args_.clients, probe_key.value()}}, wall_clock_ns());
+  if (!pool) return pool.status();
+  prober_ = std::move(pool).value();
   return Status::ok();
+}
+
+Result<kv::OpResult> Demo::probe(const kv::Op& op, Clock::duration limit) {
+  auto done = std::make_shared<std::promise<Result<Completion>>>();
+  std::future<Result<Completion>> outcome = done->get_future();
+  prober_->submit(0, kv::encode_op(op), [done](Result<Completion> c) { done->set_value(c); },
+                  op.type == kv::OpType::get);
+  bool ready = false;
+  wait_until(limit, [&] {
+    ready = outcome.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    return ready;
+  });
+  if (!ready) return Status::error("no result in time");
+  Result<Completion> completion = outcome.get();
+  if (!completion) return completion.status();
+  return kv::decode_result(completion->result);
+}
+
+std::string Demo::power_cut() {
+  // Values the cluster acknowledged, each written by the probe client.
+  constexpr int keys = 8;
+  std::vector<std::pair<std::string, std::string>> written;
+  for (int i = 0; i < keys; i++) {
+    const std::string key = fmt::format("power-cut-{}", i);
+    const std::string value = fmt::format("written before the power cut ({}, {})", i,
+                                          wall_clock_ns());
+    Result<kv::OpResult> r = probe({kv::OpType::put, Bytes(key.begin(), key.end()),
+                                    Bytes(value.begin(), value.end()), 0},
+                                   seconds(20));
+    if (!r || r->code != kv::Code::ok) {
+      return fmt::format("put {} before the power cut failed: {}", key,
+                         r ? kv::code_name(r->code) : r.reason());
+    }
+    written.emplace_back(key, value);
+  }
+  fmt::print("== {} values written and acknowledged; power cut: every replica killed with kill "
+             "-9 at once\n",
+             written.size());
+  for (ReplicaId r = 0; r < args_.replicas; r++) replicas_->kill_hard(r);
+  if (!run_for(seconds(1))) return "interrupted";
+  fmt::print("== power back: every replica starts again from its disk\n");
+  const auto restarted_at = Clock::now();
+  for (ReplicaId r = 0; r < args_.replicas; r++) {
+    if (Status s = replicas_->start(r); !s) return s.reason();
+  }
+  const uint64_t done_before = workload_->completed();
+  const bool serving = wait_until(seconds(40), [&] { return workload_->completed() > done_before; });
+  if (!serving) return "the cluster did not serve again within 40 s after the power cut";
+  fmt::print("== serving again {:.1f} s after the restart; reading the values back\n",
+             std::chrono::duration<double>(Clock::now() - restarted_at).count());
+  for (const auto& [key, value] : written) {
+    Result<kv::OpResult> r =
+        probe({kv::OpType::get, Bytes(key.begin(), key.end()), {}, 0}, seconds(20));
+    if (!r) return fmt::format("get {} after the power cut failed: {}", key, r.reason());
+    const std::string got(r->value.begin(), r->value.end());
+    if (r->code != kv::Code::ok || got != value) {
+      return fmt::format("get {} after the power cut: {} \"{}\", but \"{}\" was acknowledged",
+                         key, kv::code_name(r->code), got, value);
+    }
+  }
+  fmt::print("== all {} values read back after the power cut\n", written.size());
+  return "";
 }
 
 void Demo::print_status_line() {
@@ -248,13 +327,13 @@ int Demo::run() {
   }
   if (!run_for(seconds(3))) return finish(false, "interrupted");
 
-  // Restart it: its data directory says it ran before, so it recovers.
-  fmt::print("== restarting replica {}: no state, so it recovers by state transfer\n", victim);
+  // Restart it: it resumes from its disk and catches up.
+  fmt::print("== restarting replica {}: it resumes from its disk and catches up\n", victim);
   if (Status s = replicas_->start(victim); !s) return finish(false, s.reason());
   const auto restarted_at = Clock::now();
   const bool caught_up = wait_until(seconds(30), [&] {
     std::optional<runtime::ReplicaStatus> s = replicas_->status(victim);
-    if (!s || s->recovering || s->state_transfers_completed == 0) return false;
+    if (!s || s->recovering) return false;
     for (ReplicaId r = 0; r < args_.replicas; r++) {
       if (r == victim) continue;
       std::optional<runtime::ReplicaStatus> other = replicas_->status(r);
@@ -268,10 +347,14 @@ int Demo::run() {
                                      victim));
   }
   std::optional<runtime::ReplicaStatus> s = replicas_->status(victim);
-  fmt::print("== replica {} caught up in {:.1f} s: state transfer done, executing at seq {}, "
-             "voting again\n",
+  fmt::print("== replica {} caught up in {:.1f} s ({}), executing at seq {}, voting again\n",
              victim, std::chrono::duration<double>(Clock::now() - restarted_at).count(),
+             s && s->state_transfers_completed > 0 ? "by state transfer" : "from its log",
              s ? s->last_executed : 0);
+  if (!run_for(seconds(2))) return finish(false, "interrupted");
+  if (std::string problem = power_cut(); !problem.empty()) {
+    return finish(false, interrupted ? "interrupted" : problem);
+  }
   if (!run_for(seconds(2))) return finish(false, "interrupted");
   return finish(true, "");
 }
@@ -279,6 +362,7 @@ int Demo::run() {
 int Demo::finish(bool ok, const std::string& problem) {
   if (!problem.empty()) fmt::print("\nproblem: {}\n", problem);
   if (workload_) workload_->stop();
+  if (prober_) prober_->stop();
   const bool keep = args_.keep_running && replicas_ && !interrupted;
   if (replicas_ && !keep) replicas_->stop_all();
 

@@ -88,18 +88,18 @@ Status ReplicaState::restore(const PersistedState& persisted) {
   if (persisted.view_change != nullptr) {
     const auto* vc = std::get_if<ViewChange>(persisted.view_change.get());
     if (vc == nullptr || vc->sender != self_) return corrupt("the VIEW-CHANGE record");
-    if (vc->new_view > view_) {
+    if (vc->new_view > persisted.view) {
       return corrupt("a VIEW-CHANGE for view " + str(vc->new_view) + " beyond the recorded view " +
-                     str(view_));
+                     str(persisted.view));
     }
     if (view_changing_ && vc->new_view == view_) view_changes_[self_] = persisted.view_change;
   }
   if (persisted.new_view != nullptr) {
     const auto* nv = std::get_if<NewView>(persisted.new_view.get());
     if (nv == nullptr || nv->sender != self_) return corrupt("the NEW-VIEW record");
-    if (nv->view > view_) {
+    if (nv->view > persisted.view) {
       return corrupt("a NEW-VIEW for view " + str(nv->view) + " beyond the recorded view " +
-                     str(view_));
+                     str(persisted.view));
     }
     if (!view_changing_ && nv->view == view_) new_view_message_ = persisted.new_view;
   }

@@ -137,6 +137,19 @@ Status ReplicaHost::start() {
   if (!crypto) return Status::error("crypto: " + crypto.reason());
   crypto_ = std::move(crypto).value();
   verifier_ = std::make_unique<Verifier>(config_, *crypto_);
+  // Listen on the configured port, on every address of the host (first:
+  // a replica that cannot serve never touches its disk; a host
+  // name in the file may resolve to an address the machine does not own
+  // behind NAT).
+  const ReplicaEndpoint& me = cluster_.replicas[self];
+  std::error_code ec;
+  asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), me.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::error(fmt::format("cannot listen on port {}: {}", me.port, ec.message()));
+
   if (options_.make_service) service_ = options_.make_service();
   if (!service_) return Status::error("no service to replicate (ReplicaHostOptions::make_service)");
   Result<Opened> opened = open_disk();
@@ -166,18 +179,6 @@ Status ReplicaHost::start() {
   }
   status_ = std::make_unique<StatusReport>(*replica_, config_, self, options_.data_dir);
   checker_ = std::make_unique<FrameChecker>(io_, options_.verify_threads, *verifier_, cluster_);
-
-  // Listen on the configured port, on every address of the host (a host
-  // name in the file may resolve to an address the machine does not own
-  // behind NAT).
-  const ReplicaEndpoint& me = cluster_.replicas[self];
-  std::error_code ec;
-  asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), me.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::error(fmt::format("cannot listen on port {}: {}", me.port, ec.message()));
 
   for (ReplicaId r = 0; r < config_.n; r++) {
     if (r == self) continue;
