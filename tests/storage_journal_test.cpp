@@ -183,6 +183,7 @@ void expect_same(const PersistedState& actual, const PersistedState& expected) {
     expect_same(got.commits, slot.commits, at + " commits");
     EXPECT_EQ(got.certificate, slot.certificate) << at;
     EXPECT_EQ(got.executed, slot.executed) << at;
+    EXPECT_EQ(got.executed_view, slot.executed_view) << at;
     EXPECT_TRUE(same(got.checkpoint, slot.checkpoint)) << at;
   }
   EXPECT_TRUE(same(actual.view_change, expected.view_change));
@@ -308,7 +309,7 @@ TEST_P(StorageJournalTest, EveryRecordKindReadsBackAsWritten) {
       PreparedRecord{certificate(2, 6, 1)},
       PreparedRecord{certificate(3, 6, 6)},  // a later view's replaces it
       SentRecord{own_commit},
-      ExecutedRecord{6, digest_of(6)},
+      ExecutedRecord{6, 0, digest_of(6)},
       AcceptedRecord{new_view_pp, old_pp},
       AcceptedRecord{null_pp, nullptr},
       SentRecord{own_checkpoint},
@@ -361,7 +362,7 @@ TEST_P(StorageJournalTest, TheLastViewChangeAndNewViewReplaceTheEarlierOnes) {
 
 TEST_P(StorageJournalTest, OnePersistIsOneBatchSyncedWhenItSays) {
   append(persist({ViewRecord{1, false}, SentRecord{prepare(1, 1, 1)}}, true));
-  append(persist({ExecutedRecord{1, digest_of(1)}}, false));
+  append(persist({ExecutedRecord{1, 0, digest_of(1)}}, false));
   append(persist({}, true));  // nothing to write, nothing written
   EXPECT_EQ(journal_->batches_written(), 2u);
   EXPECT_EQ(journal_->syncs(), 1u);
@@ -446,7 +447,7 @@ TEST_P(StorageJournalTest, ACheckpointErasesTheRecordsAtOrBelowIt) {
   for (Seq seq = 1; seq <= 6; seq++) {
     const MessagePtr pp = pre_prepare(0, seq, static_cast<uint8_t>(seq));
     append(persist({AcceptedRecord{pp, pp}, SentRecord{prepare(0, seq, static_cast<uint8_t>(seq))},
-                    ExecutedRecord{seq, digest_of(static_cast<uint8_t>(seq))}}));
+                    ExecutedRecord{seq, 0, digest_of(static_cast<uint8_t>(seq))}}));
   }
   append(persist({checkpoint_record(4, 4)}, false));
   for (const Bytes& key : keys()) {
@@ -597,7 +598,7 @@ TEST(StorageJournal, ACrashLoadsTheStateOfAPrefixOfThePersists) {
                                 SentRecord{prepare(seq / 3, seq, d)}}));
     persists.push_back(persist(
         {PreparedRecord{certificate(seq / 3, seq, d)}, SentRecord{commit(seq / 3, seq, d)}}));
-    persists.push_back(persist({ExecutedRecord{seq, digest_of(d)}}, false));
+    persists.push_back(persist({ExecutedRecord{seq, 0, digest_of(d)}}, false));
     if (seq % 4 == 0) persists.push_back(persist({checkpoint_record(seq, d)}, false));
   }
   // All but the first few unsynced, so that the crash has a long stream of

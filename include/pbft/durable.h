@@ -52,10 +52,12 @@ struct AcceptedRecord {
 struct PreparedRecord {
   PreparedCertificate certificate;
 };
-// The batch at `seq` (digest `digest`, its AcceptedRecord) executed: a
-// restarted replica replays the executed batches above its checkpoint.
+// The batch at `seq` (digest `digest`, its AcceptedRecord), committed in
+// `view`, executed: a restarted replica replays the executed batches above
+// its checkpoint.
 struct ExecutedRecord {
   Seq seq;
+  View view;
   Digest digest;
 };
 // A new stable checkpoint: its proof, and the state's leaves (the
@@ -99,6 +101,7 @@ struct PersistedState {
     std::map<View, std::shared_ptr<const Message>> commits;       // its own COMMITs
     std::optional<PreparedCertificate> certificate;               // of the latest view
     std::optional<Digest> executed;
+    View executed_view = 0;  // the view in which it committed
     std::shared_ptr<const Message> checkpoint;  // its own CHECKPOINT for this seq
   };
   std::map<Seq, Slot> slots;

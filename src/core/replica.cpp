@@ -667,14 +667,16 @@ void ReplicaState::execute_committed() {
   maybe_send_pre_prepare();
 }
 
-void ReplicaState::execute(Seq seq, Slot& s) {
+void ReplicaState::execute(Seq seq, Slot& s, std::optional<View> committed_in) {
   PBFT_ASSERT(seq == last_executed_ + 1);
   PBFT_ASSERT(s.committed && s.pre_prepare() != nullptr && s.batch() != nullptr);
   const std::vector<Request>& batch = *s.batch();
 
   // The view in which the batch committed (a replica may execute it later,
-  // during a view change or after waiting for its batch).
-  Executed executed{seq, s.pre_prepare()->view, s.pre_prepare()->digest, {}};
+  // during a view change or after waiting for its batch; a restart replays
+  // it with the view it recorded).
+  Executed executed{seq, committed_in.value_or(s.pre_prepare()->view), s.pre_prepare()->digest,
+                    {}};
   executed.requests.reserve(batch.size());
 
   // Decide freshness in batch order: a client may appear twice in one batch.
@@ -742,7 +744,7 @@ void ReplicaState::execute(Seq seq, Slot& s) {
   // Not synced for its own sake (durable.h, needs_sync): a replica that
   // loses it executes the batch again, from its certificate.
   persist_accepted(s);
-  persist(ExecutedRecord{seq, s.pre_prepare()->digest});
+  persist(ExecutedRecord{seq, executed.view, s.pre_prepare()->digest});
   counters.batches_executed++;
   counters.requests_executed += operations.size();
   effects.list.emplace_back(std::move(executed));

@@ -328,7 +328,7 @@ class ReplicaState {
   void check_prepared(Seq s, Slot& slot);
   void check_committed(Slot& slot);
   void execute_committed();
-  void execute(Seq s, Slot& slot);
+  void execute(Seq s, Slot& slot, std::optional<View> committed_in = std::nullopt);
   // Holds the request (or the client's newer one); the entry, or null when
   // the limits refuse it (counted).
   RequestQueue::Entry* add_pending(const Request& request, const Digest& digest);

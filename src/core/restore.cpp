@@ -131,7 +131,7 @@ Status ReplicaState::restore(const PersistedState& persisted) {
     }
     it->second.committed = true;
     it->second.accepted_recorded = true;
-    execute(seq, it->second);
+    execute(seq, it->second, record->second.executed_view);
     // What it executed matches what it said at the time.
     if (seq % config_.checkpoint_interval == 0 && record->second.checkpoint != nullptr) {
       const auto* said = std::get_if<Checkpoint>(record->second.checkpoint.get());

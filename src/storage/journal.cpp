@@ -22,7 +22,7 @@
 //   "s" seq 'q'             its prepared certificate of the latest view: the
 //                           pre-prepare framed, then u32 count and each
 //                           PREPARE framed
-//   "s" seq 'x'             the digest of the batch it executed
+//   "s" seq 'x'             the batch it executed: digest | the view it committed in u64
 //   "s" seq 'k'             its own CHECKPOINT
 //   "w"                     the last VIEW-CHANGE it sent
 //   "n"                     the last NEW-VIEW it sent
@@ -318,8 +318,9 @@ class Encoder {
   }
 
   void operator()(const ExecutedRecord& record) {
-    out_.put(slot_key(record.seq, SlotTag::executed),
-             Bytes(record.digest.begin(), record.digest.end()));
+    Bytes value(record.digest.begin(), record.digest.end());
+    append_le(value, record.view, 8);
+    out_.put(slot_key(record.seq, SlotTag::executed), std::move(value));
   }
 
   void operator()(const CheckpointRecord& record) {
@@ -552,8 +553,10 @@ class Loader {
   static Status read_executed(PersistedState::Slot& slot, ByteView value) {
     ValueReader r(value);
     const Digest digest = r.digest();
-    if (!r.done()) return Status::error("is not a digest");
+    const View view = r.le(8);
+    if (!r.done()) return Status::error("is not a digest and a view");
     slot.executed = digest;
+    slot.executed_view = view;
     return Status::ok();
   }
 
