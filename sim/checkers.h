@@ -161,7 +161,10 @@ class NewViewChecker {
 
 // Commit quorum: a replica executes a batch in view v at sequence number s
 // only after 2f+1 distinct replicas sent COMMIT(v, s, d) for its digest
-// (their cores' own commits, as sent). A replica that executes on fewer,
+// (their cores' own commits, as sent, or as written to the disk: a replica
+// counts its own COMMIT once it made it, and a crash may come between the
+// write and the send, yet the replica executes the batch again after the
+// restart and will send that COMMIT). A replica that executes on fewer,
 // or before committing at all, breaks the rule that makes agreement hold
 // across view changes, even in a run where no disagreement shows yet.
 class CommitQuorumChecker {

@@ -104,7 +104,18 @@ namespace pbft::sim {
     "the replica itself); once per replica and view")                                           \
   X(view_change_during_recovery,                                                                 \
     "the first correct replica to install a view's NEW-VIEW does so while another replica is "   \
-    "recovering; once per view")
+    "recovering; once per view")                                                                 \
+  X(crash_loses_unsynced_writes,                                                                 \
+    "a replica crashes with writes in flight and its disk keeps fewer than all of them (the "    \
+    "next one torn); once per crash")                                                            \
+  X(restart_replays_batches,                                                                     \
+    "a replica restarted from its disk executes again batches above its checkpoint; once per "   \
+    "restart")                                                                                   \
+  X(restart_while_changing_views,                                                                \
+    "a replica restarts from its disk in the middle of a view change (it recorded a "            \
+    "VIEW-CHANGE and no NEW-VIEW); once per restart")                                           \
+  X(power_cut_of_every_replica,                                                                  \
+    "a power cut takes down all n replicas at once; once per power cut")
 
 enum class Situation : uint8_t {
 #define PBFT_SITUATION_ENUM(name, help) name,
@@ -242,6 +253,21 @@ class CoverageRecorder {
   // `replica` restarted without its state: a new incarnation, whose
   // installs start a new run of consecutive views.
   void observe_wipe(ReplicaId replica) { install_runs_.erase(replica); }
+  // A replica crashed; `torn`: its disk lost writes that were in flight.
+  void observe_crash(bool torn) {
+    if (torn) coverage_.add(Situation::crash_loses_unsynced_writes);
+  }
+  // A replica restarted from its disk: `replayed` batches executed again,
+  // `view_changing` as it came back; a new incarnation as for a wipe.
+  void observe_restart(ReplicaId replica, Seq replayed, bool view_changing) {
+    install_runs_.erase(replica);
+    if (replayed > 0) coverage_.add(Situation::restart_replays_batches);
+    if (view_changing) coverage_.add(Situation::restart_while_changing_views);
+  }
+  // A power cut took `down` of the `n` replicas.
+  void observe_power_cut(uint32_t down, uint32_t n) {
+    if (down == n) coverage_.add(Situation::power_cut_of_every_replica);
+  }
 
   const Coverage& coverage() const { return coverage_; }
 

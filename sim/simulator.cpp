@@ -1106,7 +1106,10 @@ void Simulation::crash(ReplicaId r) {
   node.held.clear();
   node.syncing = false;
   node.incarnation++;
-  node.disk->crash(random_.uniform(node.disk->in_flight() + 1));
+  const size_t in_flight = node.disk->in_flight();
+  const size_t kept = random_.uniform(in_flight + 1);
+  node.disk->crash(kept);
+  if (correct(r)) coverage_.observe_crash(kept < in_flight);
 }
 
 // A crashed replica starts again from its disk: the journal reads back what
@@ -1149,6 +1152,10 @@ void Simulation::restart_from_disk(ReplicaId r) {
                     restored, node.replica->last_executed()));
   }
   report_.restarts_replayed += node.replica->last_executed() - restored;
+  if (correct(r)) {
+    coverage_.observe_restart(r, node.replica->last_executed() - restored,
+                              node.replica->view_changing());
+  }
   drain_replica(r, false);
 }
 
@@ -1168,6 +1175,7 @@ void Simulation::power_cut() {
   const FaultRates& rates = options_.rates;
   const uint64_t down_ns = random_.uniform_between(rates.down_time_min_ns, rates.down_time_max_ns);
   report_.power_cuts++;
+  coverage_.observe_power_cut(static_cast<uint32_t>(up.size()), config_.n);
   if (logging(1)) log(fmt::format("power cut: {} replicas go down", up.size()));
   for (ReplicaId r : up) start_episode(NodeFault::crash, r, down_ns, std::nullopt);
 }
@@ -1237,6 +1245,12 @@ void Simulation::carry_out(ReplicaId r) {
                      }
                      const Status written = node.journal->append(Persist{merged.records, false});
                      PBFT_ASSERT(written.is_ok());  // the model's disk fails only when told to
+                     for (const Record& record : merged.records) {
+                       const auto* sent = std::get_if<SentRecord>(&record);
+                       const Commit* commit = sent ? std::get_if<Commit>(sent->message.get())
+                                                   : nullptr;
+                       if (commit != nullptr) commit_quorum_.observe_commit(r, *commit);
+                     }
                      if (!merged.sync) return;
                      node.syncing = true;
                      report_.syncs++;

@@ -17,6 +17,7 @@
 #include "pbft/crypto.h"
 #include "pbft/kv.h"
 #include "pbft/replica.h"
+#include "pbft/storage.h"
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
 #include "sim/checkers.h"
@@ -61,6 +62,8 @@ class Cluster {
     for (ReplicaId i = 0; i < config_.n; i++) {
       crypto_.push_back(fake::make_crypto(Principal::replica(i), universe, config_.n, clients));
       stores_.push_back(std::make_unique<kv::Store>());
+      disks_.push_back(std::make_unique<storage::MemoryStorage>());
+      journals_.push_back(std::make_unique<storage::Journal>(*disks_.back()));
       verifiers_.push_back(std::make_unique<Verifier>(config_, *crypto_.back()));
       auto r = Replica::create(config_, i, *crypto_.back(), *stores_.back());
       EXPECT_TRUE(r.is_ok()) << r.status().reason();
@@ -106,12 +109,16 @@ class Cluster {
   std::vector<Send> drain(ReplicaId i) {
     Effects e = replicas_[i]->take_effects();
     // Hosts carry effects out in order, each Persist a barrier; the harness
-    // has no storage, but checks that no send came before its record.
+    // writes them to the replica's disk (synced at once) and checks that no
+    // send came before its record.
     write_ahead_.observe(i, e);
     EXPECT_FALSE(write_ahead_.failure()) << write_ahead_.failure()->details;
     std::vector<Send> sends;
     for (Effect& effect : e.list) {
-      std::visit(Overloaded{[&](Persist&) {},
+      std::visit(Overloaded{[&](Persist& p) {
+                              const Status written = journals_[i]->append(p);
+                              EXPECT_TRUE(written.is_ok()) << written.reason();
+                            },
                             [&](Send& s) {
                               in_flight_.push_back({Principal::replica(i), s.to, s.message});
                               sends.push_back(std::move(s));
@@ -161,6 +168,8 @@ class Cluster {
   // that lost the state.
   void restart_empty(ReplicaId i) {
     stores_[i] = std::make_unique<kv::Store>();
+    disks_[i] = std::make_unique<storage::MemoryStorage>();
+    journals_[i] = std::make_unique<storage::Journal>(*disks_[i]);
     ReplicaOptions options;
     options.recovering = true;
     options.recovery_nonce = ++restarts_;
@@ -169,6 +178,23 @@ class Cluster {
     replicas_[i] = std::move(r.value());
     executed_[i].clear();
   }
+  // Replaces replica i by one restarted from its disk (after a crash that
+  // kept everything written: the harness syncs every write). Fails (in
+  // the test) if the replica cannot restart.
+  void restart_from_disk(ReplicaId i) {
+    (void)drain(i);
+    stores_[i] = std::make_unique<kv::Store>();
+    journals_[i] = std::make_unique<storage::Journal>(*disks_[i]);
+    Result<PersistedState> persisted = journals_[i]->load();
+    ASSERT_TRUE(persisted.is_ok()) << persisted.reason();
+    ReplicaOptions options;
+    options.restore = std::make_shared<const PersistedState>(std::move(persisted).value());
+    auto r = Replica::create(config_, i, *crypto_[i], *stores_[i], options);
+    ASSERT_TRUE(r.is_ok()) << r.status().reason();
+    replicas_[i] = std::move(r.value());
+    executed_[i].clear();
+  }
+  storage::MemoryStorage& disk(ReplicaId i) { return *disks_[i]; }
   void run() {
     run([](const Envelope&, bool, uint32_t) { return false; });
   }
@@ -304,6 +330,8 @@ class Cluster {
   ProtocolConfig config_;
   std::vector<std::unique_ptr<Crypto>> crypto_;
   std::vector<std::unique_ptr<kv::Store>> stores_;
+  std::vector<std::unique_ptr<storage::MemoryStorage>> disks_;
+  std::vector<std::unique_ptr<storage::Journal>> journals_;
   std::vector<std::unique_ptr<Verifier>> verifiers_;
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::vector<std::unique_ptr<Crypto>> client_crypto_;

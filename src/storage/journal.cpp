@@ -305,9 +305,12 @@ class Encoder {
   void operator()(const AcceptedRecord& record) {
     PBFT_ASSERT(record.pre_prepare != nullptr);
     pre_prepare(record.pre_prepare);
-    // The same message: its batch went under 'a' with it (or it is the
-    // null request's, which has none).
-    if (record.batch != nullptr && record.batch != record.pre_prepare) batch(record.batch);
+    // Unless the 'a' key just written carries it, the batch goes under 'b'
+    // (the null request's has none). The same message may come first
+    // without its batch (a NEW-VIEW's pre-prepare) and later with it, once
+    // the primary re-sent it whole: (seq, view) is written then, the batch
+    // not yet.
+    if (record.batch != nullptr) batch(record.batch);
   }
 
   void operator()(const PreparedRecord& record) {
