@@ -1175,7 +1175,7 @@ void Simulation::power_cut() {
   const FaultRates& rates = options_.rates;
   const uint64_t down_ns = random_.uniform_between(rates.down_time_min_ns, rates.down_time_max_ns);
   report_.power_cuts++;
-  coverage_.observe_power_cut(static_cast<uint32_t>(up.size()), config_.n);
+  coverage_.observe_power_cut(static_cast<uint32_t>(up.size()));
   if (logging(1)) log(fmt::format("power cut: {} replicas go down", up.size()));
   for (ReplicaId r : up) start_episode(NodeFault::crash, r, down_ns, std::nullopt);
 }

@@ -50,6 +50,7 @@ struct BenchArgs {
   // others keep the generated cluster file's defaults.
   KnobValues knobs;
   bool unreplicated = false;
+  std::string durability = "fsync";  // the local cluster's (knob_choices::durability)
   std::string json;
   std::string history;
   std::string workload = "null";
@@ -142,6 +143,7 @@ Status Bench::set_up_local() {
   // The generated file's defaults, but for what the options set.
   std::map<std::string, std::string> values = cluster_file_values(args_.knobs);
   values["log_level"] = "\"warn\"";
+  values["durability"] = "\"" + args_.durability + "\"";
   Result<GeneratedCluster> generated =
       generate_local_cluster("bench", args_.dir, args_.replicas, sessions(), values);
   if (!generated) return generated.status();
@@ -384,6 +386,7 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
                   {"batch_max", cluster_.protocol.batch_size_max},
                   {"in_flight_max", cluster_.protocol.in_flight_max},
                   {"unreplicated", args_.unreplicated},
+                  {"durability", std::string(knob_choices::durability[cluster_.durability])},
                   {"workload", args_.workload},
                   {"verify_threads", args_.verify_threads},
                   {"client_threads", args_.client_threads}};
@@ -429,6 +432,10 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
         rj["bytes_sent_per_op"] = static_cast<double>(ca.bytes_sent - cb.bytes_sent) / ops;
         rj["bytes_received_per_op"] =
             static_cast<double>(ca.bytes_received - cb.bytes_received) / ops;
+        rj["disk_syncs_per_op"] = static_cast<double>(ca.disk_syncs - cb.disk_syncs) / ops;
+      }
+      if (measured_s > 0) {
+        rj["disk_syncs_per_s"] = static_cast<double>(ca.disk_syncs - cb.disk_syncs) / measured_s;
       }
       rj["dropped_sends"] = (ca.send_dropped_queue_full - cb.send_dropped_queue_full) +
                             (ca.send_dropped_no_link - cb.send_dropped_no_link) +
@@ -535,6 +542,12 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_flag("--unreplicated", args->unreplicated,
                 "Run the same store behind the same transport on one server, without "
                 "replication: the baseline");
+  cmd->add_option("--durability", args->durability,
+                  "What the local cluster's replicas keep on disk: fsync (their state, synced "
+                  "before what depends on it is sent) or none (nothing: unsafe, to measure "
+                  "the protocol alone)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fsync", "none"}));
   cmd->add_option("--json", args->json, "Write the results, options, machine and commit here");
   cmd->add_option("--history", args->history,
                   "Write the client history (JSON lines, wall-clock ns) here; needs --workload kv");
