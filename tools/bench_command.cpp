@@ -125,8 +125,11 @@ Status Bench::validate() const {
       return Status::error("--read-only-ratio applies to --workload null only");
     }
   } else if (!args_.history.empty()) {
-    return Status::error("--history needs --workload kv: the null operation has no place in "
-                         "the key-value history (it reads and writes no key)");
+    return Status::error("--history needs --workload kv: the null and fill operations have no "
+                         "place in the key-value history");
+  }
+  if (args_.workload == "fill" && (args_.reply_size != 0 || args_.read_only_ratio != 0)) {
+    return Status::error("--reply-size and --read-only-ratio apply to --workload null only");
   }
   if (static_cast<uint64_t>(args_.clients) * args_.outstanding > constants::clients_max) {
     return Status::error(fmt::format("{} clients x {} outstanding is more sessions (client ids) "
@@ -199,7 +202,9 @@ Status Bench::set_up_load() {
     session++;
   }
   load::Workload workload;
-  workload.kind = args_.workload == "kv" ? load::Workload::Kind::kv : load::Workload::Kind::null;
+  workload.kind = args_.workload == "kv"     ? load::Workload::Kind::kv
+                  : args_.workload == "fill" ? load::Workload::Kind::fill
+                                             : load::Workload::Kind::null;
   workload.keys = args_.keys;
   workload.request_size = args_.request_size;
   workload.reply_size = args_.reply_size;
@@ -553,9 +558,10 @@ void add_bench_command(CLI::App& app, int& exit_status) {
                   "Write the client history (JSON lines, wall-clock ns) here; needs --workload kv");
   cmd->add_option("--workload", args->workload,
                   "null: the papers' null operation of the given sizes; kv: the simulator's "
-                  "get/put/append/delete mix, checkable for linearizability")
+                  "get/put/append/delete mix, checkable for linearizability; fill: puts of "
+                  "--request-size bytes to --keys keys in turn (a large state)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"null", "kv"}));
+      ->check(CLI::IsMember({"null", "kv", "fill"}));
   cmd->add_option("--keys", args->keys, "Keys of the kv workload")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1u << 20));

@@ -57,6 +57,10 @@ struct Workload {
     // The papers' null operation (kv::OpType::null): request_size bytes of
     // argument, reply_size bytes of result, no state touched.
     null,
+    // Puts of request_size-byte values to keys f0, f1, ... in turn, wrapping
+    // at `keys`: fills the store with about keys x request_size bytes (to
+    // measure what a large state costs, e.g. a restart). No history.
+    fill,
   };
   Kind kind = Kind::kv;
   uint32_t keys = 32;

@@ -96,6 +96,7 @@ struct LoadGenerator::Impl {
   LatencyHistogram window_latency;
   uint64_t window_completed = 0;
   uint64_t completed = 0;
+  uint64_t next_fill_key = 0;  // fill: the next key to put
   bool stopped = false;
   std::optional<std::string> error;
 
@@ -117,6 +118,12 @@ struct LoadGenerator::Impl {
       const bool read_only = workload.read_only_ratio > 0 &&
                              random.uniform(1'000'000) < workload.read_only_ratio * 1'000'000;
       return {kv::encode_op(op), read_only};
+    }
+    if (workload.kind == Workload::Kind::fill) {
+      const std::string key = "f" + std::to_string(next_fill_key++ % workload.keys);
+      kv::Op op{kv::OpType::put, Bytes(key.begin(), key.end()),
+                Bytes(workload.request_size, static_cast<uint8_t>('a' + s.issued % 26)), 0};
+      return {kv::encode_op(op), false};
     }
     workload::PlannedOperation planned = workload::plan_operation(random, s.id, s.issued, workload.keys);
     if (workload.record_history) {
@@ -186,8 +193,12 @@ LoadGenerator::~LoadGenerator() { stop(); }
 Result<std::unique_ptr<LoadGenerator>> LoadGenerator::start(
     const ClusterConfig& cluster, std::vector<std::vector<runtime::ClientPool::Member>> pools,
     const Workload& workload, Timestamp first_timestamp) {
-  if (workload.kind == Workload::Kind::kv && workload.keys == 0) {
-    return Status::error("the key-value workload needs at least one key");
+  if (workload.kind != Workload::Kind::null && workload.keys == 0) {
+    return Status::error("the key-value and fill workloads need at least one key");
+  }
+  if (workload.kind == Workload::Kind::fill && workload.request_size > kv::value_size_max) {
+    return Status::error("a fill value is at most " + std::to_string(kv::value_size_max) +
+                         " bytes");
   }
   if (workload.read_only_ratio < 0 || workload.read_only_ratio > 1) {
     return Status::error("read-only ratio must be in [0, 1]");
