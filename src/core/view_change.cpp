@@ -104,7 +104,9 @@ std::optional<PreparedCertificate> ReplicaState::certificate_of(const Slot& s) c
     cert.prepares.push_back(prepare);
     if (cert.prepares.size() == 2 * static_cast<size_t>(config_.f)) break;
   }
-  PBFT_ASSERT(cert.prepares.size() == 2 * static_cast<size_t>(config_.f));
+  // (A mutant that weakens "prepared", quorum_2f, makes short ones.)
+  PBFT_ASSERT(cert.prepares.size() == 2 * static_cast<size_t>(config_.f) ||
+              mutant_ != mutant::Id::none);
   return cert;
 }
 
