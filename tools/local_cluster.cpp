@@ -106,8 +106,13 @@ std::optional<uint64_t> process_rss_kib(pid_t pid) {
 }
 
 LocalCluster::LocalCluster(std::filesystem::path dir, uint32_t n,
-                           std::vector<std::string> extra_args)
-    : dir_(std::move(dir)), pids_(n, -1), started_(n, false), extra_args_(std::move(extra_args)) {}
+                           std::vector<std::string> extra_args, std::string binary)
+    : dir_(std::move(dir)),
+      pids_(n, -1),
+      started_(n, false),
+      extra_args_(std::move(extra_args)),
+      binary_(std::move(binary)),
+      exit_descriptions_(n) {}
 
 LocalCluster::~LocalCluster() { kill_all(); }
 
@@ -120,6 +125,12 @@ Status LocalCluster::start(ReplicaId r) {
   const std::string log = log_file(r).string();
   const std::string config = (dir_ / "cluster.toml").string();
   const std::string id = std::to_string(r);
+  // A process killed -9 leaves its last status file behind, saying it runs:
+  // until the new process writes its own, status() must not read the old
+  // one as the new process's (a restarted replica would look caught up).
+  std::error_code ignored;
+  std::filesystem::remove(dir_ / "data" / fmt::format("replica-{}", r) / "status.json", ignored);
+  exit_descriptions_[r].clear();
   std::vector<std::string> args = {"pbft", "replica", "--config", config, "--id", id};
   // A new replica the first time; a restart resumes from its disk.
   if (!started_[r]) args.push_back("--init");
@@ -141,7 +152,7 @@ Status LocalCluster::start(ReplicaId r) {
     }
     const int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    execv("/proc/self/exe", argv.data());
+    execv(binary_.c_str(), argv.data());
     _exit(127);
   }
   pids_[r] = pid;
@@ -187,8 +198,12 @@ void LocalCluster::kill_all() {
 
 std::optional<ReplicaId> LocalCluster::exited() {
   for (ReplicaId r = 0; r < pids_.size(); r++) {
-    if (pids_[r] > 0 && waitpid(pids_[r], nullptr, WNOHANG) == pids_[r]) {
+    int wait_status = 0;
+    if (pids_[r] > 0 && waitpid(pids_[r], &wait_status, WNOHANG) == pids_[r]) {
       pids_[r] = -1;
+      exit_descriptions_[r] = WIFEXITED(wait_status)
+                                  ? fmt::format("exit status {}", WEXITSTATUS(wait_status))
+                                  : fmt::format("killed by signal {}", WTERMSIG(wait_status));
       return r;
     }
   }

@@ -1,6 +1,7 @@
 // Local clusters of `pbft replica` processes for the subcommands that start
-// their own (demo, bench): keys and a cluster file on free loopback ports,
-// the processes with their logs and status files.
+// their own (demo, bench) and the crash-loop test (tests/crash_loop): keys
+// and a cluster file on free loopback ports, the processes with their logs
+// and status files. Library pbft_local_cluster.
 #pragma once
 
 #include <sys/types.h>
@@ -44,10 +45,14 @@ std::optional<uint64_t> process_rss_kib(pid_t pid);
 
 // The replica processes of dir/cluster.toml, their logs (dir/logs) and
 // status files (dir/data/replica-<id>). Every process dies with this
-// object, and with the process that made it, however that ends.
+// object, and with the process that made it, however that ends. `binary`
+// is the pbft program the replicas run: by default this very program (pbft
+// demo and pbft bench are it); another program that starts replicas (the
+// crash-loop test) names the pbft binary.
 class LocalCluster {
  public:
-  LocalCluster(std::filesystem::path dir, uint32_t n, std::vector<std::string> extra_args);
+  LocalCluster(std::filesystem::path dir, uint32_t n, std::vector<std::string> extra_args,
+               std::string binary = "/proc/self/exe");
   ~LocalCluster();
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
@@ -62,7 +67,11 @@ class LocalCluster {
   pid_t pid(ReplicaId r) const { return pids_[r]; }
   // A replica that exited by itself (it should not).
   std::optional<ReplicaId> exited();
-  // Its last status file, if it is running and wrote one.
+  // How r's process ended when exited() reported it ("exit status 1",
+  // "killed by signal 6"); empty if it did not exit on its own.
+  std::string exit_description(ReplicaId r) const { return exit_descriptions_[r]; }
+  // Its last status file, if it is running and its current process wrote
+  // one (start removes the file a killed process left behind).
   std::optional<runtime::ReplicaStatus> status(ReplicaId r) const;
   std::filesystem::path log_file(ReplicaId r) const;
   uint32_t size() const { return static_cast<uint32_t>(pids_.size()); }
@@ -72,6 +81,8 @@ class LocalCluster {
   std::vector<pid_t> pids_;
   std::vector<bool> started_;  // started once: a restart resumes from its disk
   std::vector<std::string> extra_args_;
+  std::string binary_;
+  std::vector<std::string> exit_descriptions_;
 };
 
 }  // namespace pbft::tools
