@@ -104,6 +104,15 @@ class FileLogger final : public rocksdb::Logger {
   size_t size_ = 0;
 };
 
+// A LOG that goes nowhere, for a read-only open (it leaves the directory
+// as it found it).
+class DiscardingLogger final : public rocksdb::Logger {
+ public:
+  DiscardingLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
 // Writes RocksDB's LOG through another logger, and remembers the first
 // corruption RocksDB reports in it. The status of an open that found a damaged
 // write-ahead log says only "Corruption: checksum mismatch"; the LOG line
@@ -304,7 +313,9 @@ Result<std::unique_ptr<Storage>> open_rocksdb(const std::filesystem::path& dir,
   }
   rocksdb::Options o = make_options(options);
   std::shared_ptr<rocksdb::Logger> base;
-  {
+  if (options.read_only) {
+    base = std::make_shared<DiscardingLogger>();
+  } else {
     std::error_code error;
     std::filesystem::create_directories(dir, error);  // for the LOG; RocksDB says if it failed
     base = std::make_shared<FileLogger>(dir);
@@ -312,9 +323,9 @@ Result<std::unique_ptr<Storage>> open_rocksdb(const std::filesystem::path& dir,
   auto logger = std::make_shared<CapturingLogger>(std::move(base));
   o.info_log = logger;
   rocksdb::DB* db = nullptr;
-  if (rocksdb::Status s = rocksdb::DB::Open(o, dir.string(), &db); !s.ok()) {
-    return Status::error(open_error(dir, s, logger.get()));
-  }
+  const rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(o, dir.string(), &db)
+                                              : rocksdb::DB::Open(o, dir.string(), &db);
+  if (!s.ok()) return Status::error(open_error(dir, s, logger.get()));
   return std::unique_ptr<Storage>(
       std::make_unique<RocksStorage>(dir, std::unique_ptr<rocksdb::DB>(db)));
 }
