@@ -300,8 +300,15 @@ Result<ReplicaHost::Opened> ReplicaHost::open_disk() {
     if (Status s = (*peek)->verify(); !s) return Status::error(s.reason() + corrupt_hint);
     if (!identified) return identified;  // the journal names the directory
   }
+  // The state passed its checks just now: what fails here is the disk
+  // (full, failing) or another process that holds it, which --recover
+  // would not mend.
   Result<std::unique_ptr<storage::Storage>> store = storage::open_rocksdb(dir, {});
-  if (!store) return Status::error(store.reason() + corrupt_hint);
+  if (!store) {
+    return Status::error(store.reason() +
+                         "; its state passed its checks: free space or fix the disk (or stop "
+                         "the other process using it), then start the replica again");
+  }
   auto journal = std::make_unique<storage::Journal>(**store);
   if (journal->recovering()) {
     // It was recovering when it stopped: what it holds is not a state it
