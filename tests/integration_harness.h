@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -162,6 +163,8 @@ class TestCluster {
     if (loaded) cluster_ = loaded.value();
     pids_.assign(n, -1);
     started_.assign(n, false);
+    exits_.assign(n, std::nullopt);
+    mount_holders_.assign(n, 0);
     std::filesystem::create_directories(dir_ / "logs");
   }
 
@@ -198,17 +201,50 @@ class TestCluster {
     if (!started_[r] && !says_how) args.push_back("--init");
     started_[r] = true;
     args.insert(args.end(), extra.begin(), extra.end());
+    // A status file left by a run killed -9 still says "running": it is not this run's.
+    std::error_code ignored;
+    std::filesystem::remove(data_dir_seen(r) / "status.json", ignored);
     std::vector<char*> argv = pbft_argv(args);  // made before fork
+    const int mount_namespace =
+        mount_holders_[r] > 0
+            ? open(("/proc/" + std::to_string(mount_holders_[r]) + "/ns/mnt").c_str(),
+                   O_RDONLY | O_CLOEXEC)
+            : -1;
+    if (mount_holders_[r] > 0) {
+      ASSERT_GE(mount_namespace, 0) << "no mount namespace holder";
+    }
     const pid_t pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
+      if (mount_namespace >= 0 && setns(mount_namespace, CLONE_NEWNS) != 0) _exit(126);
       execv(PBFT_BINARY, argv.data());
       _exit(127);
     }
+    if (mount_namespace >= 0) close(mount_namespace);
     pids_[r] = pid;
+    exits_[r].reset();
+  }
+
+  // Replica r's later starts run in the mount namespace of process `holder`
+  // (one that mounted a file system of its own on r's data directory), and
+  // the test reads r's files through /proc/<holder>/root; 0 undoes it.
+  void use_mount_namespace(ReplicaId r, pid_t holder) { mount_holders_[r] = holder; }
+
+  // Replica r's data directory as this process sees it.
+  std::filesystem::path data_dir_seen(ReplicaId r) const {
+    if (mount_holders_[r] <= 0) return data_dir(r);
+    return std::filesystem::path("/proc/" + std::to_string(mount_holders_[r]) + "/root") /
+           data_dir(r).relative_path();
+  }
+
+  // Waits up to `limit` for replica r to exit: its exit status (128 + the
+  // signal that ended it), or nothing while it runs.
+  std::optional<int> wait_exit(ReplicaId r, Clock::duration limit) {
+    eventually(limit, [&] { return !alive(r); });
+    return exits_[r];
   }
 
   void start_all() {
@@ -237,12 +273,24 @@ class TestCluster {
     }
   }
 
-  bool alive(ReplicaId r) const { return pids_[r] > 0 && waitpid(pids_[r], nullptr, WNOHANG) == 0; }
+  // Reaps it if it exited (wait_exit says how).
+  bool alive(ReplicaId r) const {
+    if (pids_[r] <= 0) return false;
+    int status = 0;
+    const pid_t reaped = waitpid(pids_[r], &status, WNOHANG);
+    if (reaped == 0) return true;
+    if (reaped == pids_[r]) {
+      exits_[r] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    pids_[r] = -1;
+    return false;
+  }
 
   // The replica's status file (none while it is not running).
   std::optional<runtime::ReplicaStatus> status(ReplicaId r) const {
     if (pids_[r] <= 0) return std::nullopt;
-    Result<runtime::ReplicaStatus> s = runtime::read_replica_status(data_dir(r) / "status.json");
+    Result<runtime::ReplicaStatus> s =
+        runtime::read_replica_status(data_dir_seen(r) / "status.json");
     if (!s || !s->running) return std::nullopt;
     return s.value();
   }
@@ -270,8 +318,10 @@ class TestCluster {
  private:
   std::filesystem::path dir_;
   ClusterConfig cluster_;
-  std::vector<pid_t> pids_;
+  mutable std::vector<pid_t> pids_;  // -1: not running (alive() reaps)
   std::vector<bool> started_;  // started once: a restart resumes
+  mutable std::vector<std::optional<int>> exits_;  // how each last ended
+  std::vector<pid_t> mount_holders_;  // use_mount_namespace
 };
 
 // Closed-loop clients in this process (ids first..first+count-1), recording

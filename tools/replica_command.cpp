@@ -92,19 +92,23 @@ int run_replica(const ReplicaArgs& args) {
     options.cluster = std::move(cluster).value();
     return runtime::run_unreplicated_host(options);
   }
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) {
-    fmt::print(stderr, "pbft replica: cannot create the data directory {}: {}\n",
-               options.data_dir.string(), ec.message());
-    return 1;
-  }
   // The data directory says how it starts (runtime.h, StartMode): it
   // resumes from the state it holds, unless this is a new replica (--init)
   // or one whose state was lost (--recover). It never guesses.
   options.start = args.init      ? runtime::StartMode::init
                   : args.recover ? runtime::StartMode::recover
                                  : runtime::StartMode::resume;
+  // Only a new or recovering replica makes its directory: to resume, it
+  // must be there, and a start that is refused leaves no trace.
+  std::error_code ec;
+  if (options.start != runtime::StartMode::resume) {
+    std::filesystem::create_directories(options.data_dir, ec);
+  }
+  if (ec) {
+    fmt::print(stderr, "pbft replica: cannot create the data directory {}: {}\n",
+               options.data_dir.string(), ec.message());
+    return 1;
+  }
   // Fresh for every start: a replica that finds it was still recovering
   // when it stopped recovers again, with a new nonce.
   options.recovery_nonce = fresh_nonce();

@@ -125,6 +125,11 @@ struct RocksOptions {
   bool create_if_missing = false;
   // Fail if the directory already holds a database (a first start).
   bool error_if_exists = false;
+  // Read only, and write nothing into the directory, not even RocksDB's
+  // LOG (every write fails): to learn whose state a directory holds before
+  // opening it for writing, which rewrites files (the log replayed into a
+  // table, a new MANIFEST, the LOG rotated).
+  bool read_only = false;
 };
 // Opens (or creates) the RocksDB database in `dir`. Fails with a reason that
 // names the directory and the cause (missing, locked by another process,

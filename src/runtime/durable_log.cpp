@@ -49,15 +49,14 @@ void DurableLog::run() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    Status status;
-    if (job.persist) {
-      status = journal_->append(*job.persist);
-      if (job.persist->sync) syncs_++;
-    } else {
-      status = journal_->mark_recovered();
-      syncs_++;
+    // After a failure nothing more is written (failed_): the job reports it.
+    Status status = failed_;
+    if (status) {
+      status = job.persist ? journal_->append(*job.persist) : journal_->mark_recovered();
+      if (!job.persist || job.persist->sync) syncs_++;
+      batches_++;
+      if (!status) failed_ = status;
     }
-    batches_++;
     if (!job.done) continue;
     // Back on the loop, unless the host is gone by then.
     asio::post(io_, [alive = alive_, done = std::move(job.done), status = std::move(status)] {

@@ -36,7 +36,9 @@ class DurableLog {
   DurableLog& operator=(const DurableLog&) = delete;
 
   // Queues the records; `done` runs on the loop once they are written (and
-  // synced if persist.sync), or with the reason they could not be.
+  // synced if persist.sync), or with the reason they could not be. Once a
+  // write failed, nothing more is written: every later one reports that
+  // failure (the replica is to stop).
   void write(Persist persist, std::function<void(Status)> done);
   // Queues the end of a recovery: a restart from here on resumes.
   void mark_recovered(std::function<void(Status)> done);
@@ -63,6 +65,12 @@ class DurableLog {
   std::condition_variable wake_;
   std::deque<Job> jobs_;
   bool stopping_ = false;
+  // The first write that failed (disk thread only). Nothing is written
+  // after it: a later write that succeeded would leave a hole in what is
+  // durable, the journal's note of the batches it wrote counts the failed
+  // one as written, and RocksDB aborts the process (a failed assertion in
+  // Debian's 7.8.3) on a log writer that has failed before.
+  Status failed_;
   std::atomic<uint64_t> syncs_{0};
   std::atomic<uint64_t> batches_{0};
   // False once stop() returned: callbacks still posted to the loop are dropped.

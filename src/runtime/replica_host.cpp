@@ -287,13 +287,29 @@ Result<ReplicaHost::Opened> ReplicaHost::open_disk() {
   }
   const std::string corrupt_hint =
       "; start with --recover to discard it and recover the state from the other replicas";
-  Result<std::unique_ptr<storage::Storage>> store = storage::open_rocksdb(dir, {});
-  if (!store) return Status::error(store.reason() + corrupt_hint);
-  if (Status s = (*store)->verify(); !s) return Status::error(s.reason() + corrupt_hint);
-  auto journal = std::make_unique<storage::Journal>(**store);
-  if (Status s = journal->check_identity(identity); !s) {
-    return Status::error(fmt::format("{}: {}", dir.string(), s.reason()));
+  {
+    // Whose state it is, asked without writing: opening RocksDB for
+    // writing rewrites files (its log replayed into a table, a new
+    // MANIFEST, its LOG rotated), and a directory of another replica or
+    // another cluster, or a damaged one, is left exactly as it was found.
+    Result<std::unique_ptr<storage::Storage>> peek =
+        storage::open_rocksdb(dir, {.read_only = true});
+    if (!peek) return Status::error(peek.reason() + corrupt_hint);
+    // An identity that cannot be read is damage, which verify names.
+    const Status identified = storage::Journal(**peek).check_identity(identity);
+    if (Status s = (*peek)->verify(); !s) return Status::error(s.reason() + corrupt_hint);
+    if (!identified) return identified;  // the journal names the directory
   }
+  // The state passed its checks just now: what fails here is the disk
+  // (full, failing) or another process that holds it, which --recover
+  // would not mend.
+  Result<std::unique_ptr<storage::Storage>> store = storage::open_rocksdb(dir, {});
+  if (!store) {
+    return Status::error(store.reason() +
+                         "; its state passed its checks: free space or fix the disk (or stop "
+                         "the other process using it), then start the replica again");
+  }
+  auto journal = std::make_unique<storage::Journal>(**store);
   if (journal->recovering()) {
     // It was recovering when it stopped: what it holds is not a state it
     // may vote from. Recover again, from scratch.

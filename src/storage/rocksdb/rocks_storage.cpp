@@ -3,7 +3,8 @@
 // Nothing here is a file format: RocksDB's write-ahead log gives the
 // atomic, ordered batches and the sync, its block checksums the detection
 // of corruption. What this file chooses is how RocksDB recovers after a
-// crash, and that every failure names the directory and the cause.
+// crash, that every failure names the directory and the cause, and a LOG
+// that a failing disk cannot turn into an abort.
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -11,8 +12,14 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <ctime>
 #include <mutex>
 #include <system_error>
 
@@ -22,10 +29,9 @@ namespace pbft::storage {
 
 namespace {
 
-// RocksDB's informational LOG files: a few small ones, rotated, so that a
-// replica running for months does not fill its disk with them.
+// RocksDB's informational LOG: two small files at most (LOG, LOG.old),
+// so that a replica running for months does not fill its disk with them.
 constexpr size_t info_log_size_max = 1 << 20;
-constexpr size_t info_log_files_max = 3;
 // Memory: the records are small and read once, at start-up; only the
 // checkpoint leaves are large, and they are written once per checkpoint.
 constexpr size_t write_buffer_size = 8 << 20;
@@ -42,8 +48,73 @@ ByteView view(const rocksdb::Slice& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// Writes RocksDB's LOG as RocksDB would, and remembers the first corruption
-// RocksDB reports in it. The status of an open that found a damaged
+// RocksDB's LOG in the database's directory, written with plain appends
+// that drop what cannot be written. RocksDB's own file logger writes
+// through a WritableFileWriter, which fails an assertion on the write
+// after one that failed (Debian's RocksDB 7.8.3 keeps them on): on a full
+// or failing disk, the first error RocksDB logged after its LOG had failed
+// aborted the process before the replica could say why.
+class FileLogger final : public rocksdb::Logger {
+ public:
+  // Appends to dir/LOG, after moving a LOG of an earlier open to LOG.old.
+  explicit FileLogger(std::filesystem::path dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), dir_(std::move(dir)) {
+    rotate();
+  }
+  ~FileLogger() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[4096];
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+        1000000;
+    std::tm local{};
+    localtime_r(&seconds, &local);
+    size_t length = std::strftime(line, sizeof line, "%Y/%m/%d-%H:%M:%S", &local);
+    length += static_cast<size_t>(std::snprintf(line + length, sizeof line - length, ".%06lld ",
+                                                static_cast<long long>(micros)));
+    va_list copy;
+    va_copy(copy, ap);
+    const int written = std::vsnprintf(line + length, sizeof line - length, format, copy);
+    va_end(copy);
+    if (written > 0) length = std::min(length + static_cast<size_t>(written), sizeof line - 2);
+    if (line[length - 1] != '\n') line[length++] = '\n';
+    std::lock_guard lock(mutex_);
+    if (size_ + length > info_log_size_max) rotate();
+    if (fd_ >= 0 && ::write(fd_, line, length) == static_cast<ssize_t>(length)) size_ += length;
+  }
+
+ private:
+  void rotate() {
+    if (fd_ >= 0) ::close(fd_);
+    std::error_code ignored;
+    std::filesystem::rename(dir_ / "LOG", dir_ / "LOG.old", ignored);
+    fd_ = ::open((dir_ / "LOG").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    size_ = 0;
+  }
+
+  const std::filesystem::path dir_;
+  std::mutex mutex_;
+  int fd_ = -1;  // -1: LOG could not be opened, lines are dropped
+  size_t size_ = 0;
+};
+
+// A LOG that goes nowhere, for a read-only open (it leaves the directory
+// as it found it).
+class DiscardingLogger final : public rocksdb::Logger {
+ public:
+  DiscardingLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+// Writes RocksDB's LOG through another logger, and remembers the first
+// corruption RocksDB reports in it. The status of an open that found a damaged
 // write-ahead log says only "Corruption: checksum mismatch"; the LOG line
 // before it names the file, and an operator needs the file.
 class CapturingLogger final : public rocksdb::Logger {
@@ -198,8 +269,6 @@ rocksdb::Options make_options(const RocksOptions& options) {
   // Every write reaches the log file (the OS) before it returns, and a
   // synced one the disk: no buffer in the process to lose on a kill -9.
   o.manual_wal_flush = false;
-  o.max_log_file_size = info_log_size_max;
-  o.keep_log_file_num = info_log_files_max;
   o.stats_dump_period_sec = 0;
   o.max_manifest_file_size = manifest_size_max;
   o.write_buffer_size = write_buffer_size;
@@ -244,15 +313,19 @@ Result<std::unique_ptr<Storage>> open_rocksdb(const std::filesystem::path& dir,
   }
   rocksdb::Options o = make_options(options);
   std::shared_ptr<rocksdb::Logger> base;
-  if (rocksdb::Status s = rocksdb::CreateLoggerFromOptions(dir.string(), o, &base); !s.ok()) {
-    return Status::error(open_error(dir, s, nullptr));
+  if (options.read_only) {
+    base = std::make_shared<DiscardingLogger>();
+  } else {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);  // for the LOG; RocksDB says if it failed
+    base = std::make_shared<FileLogger>(dir);
   }
   auto logger = std::make_shared<CapturingLogger>(std::move(base));
   o.info_log = logger;
   rocksdb::DB* db = nullptr;
-  if (rocksdb::Status s = rocksdb::DB::Open(o, dir.string(), &db); !s.ok()) {
-    return Status::error(open_error(dir, s, logger.get()));
-  }
+  const rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(o, dir.string(), &db)
+                                              : rocksdb::DB::Open(o, dir.string(), &db);
+  if (!s.ok()) return Status::error(open_error(dir, s, logger.get()));
   return std::unique_ptr<Storage>(
       std::make_unique<RocksStorage>(dir, std::unique_ptr<rocksdb::DB>(db)));
 }
