@@ -589,13 +589,14 @@ int CrashLoop::finish(bool ok, std::string problem) {
                  dir_.string(), seed_);
     }
   }
-  fmt::print("verdict: {}\n", ok ? "PASS" : "FAIL");
-  std::fflush(stdout);
   replicas_.reset();
   if (ok && remove_dir_ && !dir_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
+    fmt::print("removed {} (--dir keeps the files)\n", dir_.string());
   }
+  fmt::print("verdict: {}\n", ok ? "PASS" : "FAIL");
+  std::fflush(stdout);
   return ok ? 0 : 1;
 }
 
