@@ -18,17 +18,6 @@ ProtocolConfig checkpoint_config() {
   return c;
 }
 
-auto no_drop() {
-  return [](const Envelope&, bool, uint32_t) { return false; };
-}
-
-// Drops everything to and from replica r.
-auto isolate(ReplicaId r) {
-  return [r](const Envelope& e, bool to_client, uint32_t id) {
-    return (!to_client && id == r) || e.from == Principal::replica(r);
-  };
-}
-
 // Runs `ops` puts from client 0, one at a time, each to completion, with
 // the given drop rule.
 template <typename Drop>

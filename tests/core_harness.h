@@ -55,6 +55,17 @@ struct Envelope {
   std::shared_ptr<const Message> message;
 };
 
+// Drop rules for Cluster::run: nothing, and everything to and from replica
+// r (a crashed or silent replica).
+inline auto no_drop() {
+  return [](const Envelope&, bool, uint32_t) { return false; };
+}
+inline auto isolate(ReplicaId r) {
+  return [r](const Envelope& e, bool to_client, uint32_t id) {
+    return (!to_client && id == r) || e.from == Principal::replica(r);
+  };
+}
+
 class Cluster {
  public:
   explicit Cluster(ProtocolConfig config = small_config(), uint32_t clients = 2)

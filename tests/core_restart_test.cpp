@@ -19,17 +19,6 @@ ProtocolConfig restart_config() {
   return c;
 }
 
-auto no_drop() {
-  return [](const Envelope&, bool, uint32_t) { return false; };
-}
-
-// Drops everything to and from replica r.
-auto isolate(ReplicaId r) {
-  return [r](const Envelope& e, bool to_client, uint32_t id) {
-    return (!to_client && id == r) || e.from == Principal::replica(r);
-  };
-}
-
 // Runs one operation of client 0 to completion under `drop`.
 template <typename Drop>
 Bytes run_op(Cluster& c, const kv::Op& op, Drop drop) {

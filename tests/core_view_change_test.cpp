@@ -25,17 +25,6 @@ ProtocolConfig vc_config(uint32_t f = 1) {
   return with_view_change_timeout(c, timeout);
 }
 
-auto no_drop() {
-  return [](const Envelope&, bool, uint32_t) { return false; };
-}
-
-// Drops everything to and from replica r (a crashed or silent replica).
-auto isolate(ReplicaId r) {
-  return [r](const Envelope& e, bool to_client, uint32_t id) {
-    return (!to_client && id == r) || e.from == Principal::replica(r);
-  };
-}
-
 template <typename T>
 bool is(const Envelope& e) {
   return std::holds_alternative<T>(*e.message);
