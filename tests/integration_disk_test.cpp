@@ -625,6 +625,13 @@ TEST(IntegrationDisk, AnotherReplicasOrClustersDataDirectoryIsRefusedUntouched) 
   EXPECT_THAT(refused.err, HasSubstr(dir.string()));
   EXPECT_TRUE(snapshot(dir) == before) << "the refused start changed files";
 
+  // --recover discards a lost or damaged state, not another replica's.
+  refused = start_refused(cluster, 2, {"--data-dir", dir.string(), "--recover"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("holds the state of replica 1, not of replica 2"));
+  EXPECT_THAT(refused.err, HasSubstr("--recover does not discard it"));
+  EXPECT_TRUE(snapshot(dir) == before) << "the refused --recover changed files";
+
   TestCluster other;
   refused = start_refused(other, 1, {"--data-dir", dir.string()});
   EXPECT_EQ(refused.exit_code, 1);

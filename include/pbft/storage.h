@@ -164,6 +164,9 @@ class Journal {
   // Fails unless the store was initialized for exactly this identity (the
   // reason says whose it is, or that it is empty).
   Status check_identity(const Identity& identity) const;
+  // True only when the store names, readably, another replica or another
+  // cluster (not when it is empty, damaged or of another format version).
+  bool belongs_to_another(const Identity& identity) const;
   // The replica was recovering when it stopped (or the marker cannot be
   // read): what the store holds is no state to vote from.
   bool recovering() const;

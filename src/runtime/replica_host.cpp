@@ -271,6 +271,17 @@ Result<ReplicaHost::Opened> ReplicaHost::open_disk() {
       return fresh(false);
     case StartMode::recover:
       if (exists) {
+        // --recover discards a lost or damaged state, never another
+        // replica's that a wrong --id or --data-dir points at.
+        Result<std::unique_ptr<storage::Storage>> seen =
+            storage::open_rocksdb(dir, {.read_only = true});
+        if (seen && storage::Journal(**seen).belongs_to_another(identity)) {
+          Status whose = storage::Journal(**seen).check_identity(identity);
+          return Status::error(whose.reason() +
+                               "; --recover does not discard it (check --id, --data-dir and "
+                               "the cluster file)");
+        }
+        seen = Status::error("closed");  // before it is removed
         spdlog::warn("--recover: discarding the state in {}", dir.string());
         std::filesystem::remove_all(dir, ec);
         if (ec) return Status::error(fmt::format("cannot remove {}: {}", dir.string(), ec.message()));

@@ -596,6 +596,20 @@ Status Journal::initialize(const Identity& identity, bool recovering) {
   return Status::ok();
 }
 
+bool Journal::belongs_to_another(const Identity& identity) const {
+  std::optional<Bytes> stored;
+  const Status scanned = storage_.scan(kind_key(identity_kind), [&](ByteView key, ByteView value) {
+    if (key.size() == 1) stored = Bytes(value.begin(), value.end());
+  });
+  if (!scanned || !stored) return false;
+  ValueReader r(*stored);
+  const Digest cluster = r.digest();
+  const auto replica = static_cast<ReplicaId>(r.le(4));
+  const auto version = static_cast<uint32_t>(r.le(4));
+  if (!r.done() || version != format_version) return false;
+  return cluster != identity.cluster || replica != identity.replica;
+}
+
 Status Journal::check_identity(const Identity& identity) const {
   const std::string where = storage_.describe();
   std::optional<Bytes> stored;
