@@ -1140,7 +1140,7 @@ void Simulation::restart_from_disk(ReplicaId r) {
   }
   node.replica = std::move(replica).value();
   node.down = false;
-  node.view_changing = false;
+  node.view_changing = node.replica->view_changing();
   const Seq restored = node.replica->low_watermark();
   execution_order_.observe_restart(r, restored);
   exactly_once_.observe_install(r, restored);

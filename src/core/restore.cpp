@@ -104,15 +104,19 @@ Status ReplicaState::restore(const PersistedState& persisted) {
     if (!view_changing_ && nv->view == view_) new_view_message_ = persisted.new_view;
   }
 
-  // The log above the checkpoint.
+  // The log above the checkpoint: all of it, as a NEW-VIEW installs O above
+  // the low watermark even beyond the window (a replica whose checkpoint is
+  // below O's min-s), and what it voted for there binds it too.
   for (const auto& [seq, slot_record] : persisted.slots) {
-    if (seq <= low_watermark_ || seq > high_watermark()) continue;
+    if (seq <= low_watermark_) continue;
     restore_slot(seq, slot_record);
   }
   if (new_view_message_ != nullptr) {
-    // The primary of this view records O inside its NEW-VIEW, not slot by slot.
+    // The primary of this view records O inside its NEW-VIEW, not slot by
+    // slot; it never assigns a sequence number of O again.
     for (const PrePrepare& pp : std::get<NewView>(*new_view_message_).pre_prepares) {
-      if (!in_window(pp.seq)) continue;
+      last_assigned_ = std::max(last_assigned_, pp.seq);
+      if (pp.seq <= low_watermark_) continue;
       Slot& s = slot(pp.seq);
       if (s.pre_prepare() != nullptr && s.pre_prepare()->view == view_) continue;
       s.set_pre_prepare(std::make_shared<const Message>(pp));

@@ -111,6 +111,9 @@ class ReplicaHost final : public ConnectionOwner {
   std::deque<Effect> held_;
   bool syncing_ = false;
   bool recovering_ = false;  // as last seen: its end is recorded on the disk
+  // Recovery ended; the marker's erasure goes to the disk after every
+  // record held before it.
+  bool recovered_pending_ = false;
 
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer tick_timer_;
@@ -262,6 +265,18 @@ Result<ReplicaHost::Opened> ReplicaHost::open_disk() {
   switch (mode) {
     case StartMode::init:
       if (exists) {
+        // A first --init that died before it recorded the identity left a
+        // store that holds nothing: start it again.
+        Result<std::unique_ptr<storage::Storage>> seen =
+            storage::open_rocksdb(dir, {.read_only = true});
+        if (seen && storage::Journal(**seen).empty()) {
+          seen = Status::error("closed");  // before it is removed
+          std::filesystem::remove_all(dir, ec);
+          if (ec) {
+            return Status::error(fmt::format("cannot remove {}: {}", dir.string(), ec.message()));
+          }
+          return fresh(false);
+        }
         return Status::error(fmt::format(
             "{} already holds a replica's state; --init is only for the first start of a new "
             "cluster's replica: start without it to resume from that state, or with --recover to "
@@ -324,15 +339,15 @@ Result<ReplicaHost::Opened> ReplicaHost::open_disk() {
   if (journal->recovering()) {
     // It was recovering when it stopped: what it holds is not a state it
     // may vote from. Recover again, from scratch.
+    if (options_.recovery_nonce == 0) {
+      return Status::error("recovering again needs a recovery nonce (ReplicaHostOptions)");
+    }
     spdlog::warn("{}: the replica was still recovering when it stopped; recovering again",
                  dir.string());
     journal.reset();
     store->reset();
     std::filesystem::remove_all(dir, ec);
     if (ec) return Status::error(fmt::format("cannot remove {}: {}", dir.string(), ec.message()));
-    if (options_.recovery_nonce == 0) {
-      return Status::error("recovering again needs a recovery nonce (ReplicaHostOptions)");
-    }
     return fresh(true);
   }
   Result<PersistedState> persisted = journal->load();
@@ -414,14 +429,11 @@ void ReplicaHost::hand_on(Connection& c, FrameOutcome&& outcome) {
 void ReplicaHost::process_effects() {
   Effects effects = replica_->take_effects();
   for (Effect& effect : effects.list) held_.push_back(std::move(effect));
-  carry_out();
-  if (disk_ && recovering_ && !replica_->recovering()) {
-    // Recovery is over: from here on a restart resumes from the disk.
-    disk_->mark_recovered([this](const Status& s) {
-      if (!s) on_written(s);
-    });
-  }
+  // Recovery is over: from here on a restart resumes from the disk, once
+  // the records that took it past its horizon are written (carry_out).
+  if (disk_ && recovering_ && !replica_->recovering()) recovered_pending_ = true;
   recovering_ = replica_->recovering();
+  carry_out();
   status_->observe_core();
 }
 
@@ -466,6 +478,12 @@ void ReplicaHost::carry_out() {
                           },
                           [&](const StateInstalled& i) { status_->on_installed(i); }},
                effect);
+  }
+  if (recovered_pending_ && !syncing_ && held_.empty() && !stopping_) {
+    recovered_pending_ = false;
+    disk_->mark_recovered([this](const Status& s) {
+      if (!s) on_written(s);
+    });
   }
 }
 
