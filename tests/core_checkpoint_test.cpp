@@ -9,15 +9,6 @@
 namespace pbft::testing {
 namespace {
 
-ProtocolConfig checkpoint_config() {
-  ProtocolConfig c = small_config();
-  c.checkpoint_interval = 4;
-  c.log_window = 8;
-  c.in_flight_max = 2;
-  c.batch_size_max = 1;
-  return c;
-}
-
 // Runs `ops` puts from client 0, one at a time, each to completion, with
 // the given drop rule.
 template <typename Drop>

@@ -42,6 +42,17 @@ inline ProtocolConfig small_config(uint32_t f = 1) {
   return c;
 }
 
+// Checkpoints every 4 sequence numbers, a window of 8, one request per
+// batch and two in flight: checkpoints, transfers and restarts come quickly.
+inline ProtocolConfig checkpoint_config() {
+  ProtocolConfig c = small_config();
+  c.checkpoint_interval = 4;
+  c.log_window = 8;
+  c.in_flight_max = 2;
+  c.batch_size_max = 1;
+  return c;
+}
+
 // `config` with the view-change timer set to `ticks` (the base timeout).
 inline ProtocolConfig with_view_change_timeout(ProtocolConfig config, uint64_t ticks) {
   config.view_change_timeout_ticks = ticks;

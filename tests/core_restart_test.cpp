@@ -10,15 +10,6 @@
 namespace pbft::testing {
 namespace {
 
-ProtocolConfig restart_config() {
-  ProtocolConfig c = small_config();
-  c.checkpoint_interval = 4;
-  c.log_window = 8;
-  c.in_flight_max = 2;
-  c.batch_size_max = 1;
-  return c;
-}
-
 // Runs one operation of client 0 to completion under `drop`.
 template <typename Drop>
 Bytes run_op(Cluster& c, const kv::Op& op, Drop drop) {
@@ -51,7 +42,7 @@ std::vector<Bytes> partitions(kv::Store& store) {
 }
 
 TEST(Restart, AReplicaResumesItsStateViewAndCheckpointAndServes) {
-  Cluster c(restart_config());
+  Cluster c(checkpoint_config());
   for (int i = 0; i < 10; i++) run_op(c, put("k" + std::to_string(i % 3), std::to_string(i)), no_drop());
   const Seq executed = c.replica(1).last_executed();
   const Seq stable = c.replica(1).low_watermark();
@@ -71,7 +62,7 @@ TEST(Restart, AReplicaResumesItsStateViewAndCheckpointAndServes) {
 // comes back with the state, so a request sent again is answered from it
 // and not executed a second time.
 TEST(Restart, ARequestSentAgainAfterEveryReplicaRestartedIsNotExecutedTwice) {
-  Cluster c(restart_config());
+  Cluster c(checkpoint_config());
   for (int i = 0; i < 5; i++) run_op(c, put("other", std::to_string(i)), no_drop());
   const Request request = c.make_request(1, 1000, append("k", "x"));
   for (ReplicaId r = 0; r < 4; r++) ASSERT_TRUE(c.deliver(r, request));
@@ -85,7 +76,7 @@ TEST(Restart, ARequestSentAgainAfterEveryReplicaRestartedIsNotExecutedTwice) {
 // A backup that prepared a digest at (v, s) and restarted never prepares
 // another one there: an equivocating primary's second pre-prepare is refused.
 TEST(Restart, ABackupNeverPreparesAnotherDigestAfterARestart) {
-  Cluster c(restart_config());
+  Cluster c(checkpoint_config());
   const PrePrepare first = c.make_pre_prepare(0, 0, 1, {c.make_request(0, 1, put("k", "a"))});
   ASSERT_TRUE(c.deliver(1, first));
   ASSERT_EQ(sent<Prepare>(c.drain(1)).size(), 1u);
@@ -100,7 +91,7 @@ TEST(Restart, ABackupNeverPreparesAnotherDigestAfterARestart) {
 // A primary that restarted assigns the next sequence number after every one
 // it assigned before, even those that never executed.
 TEST(Restart, APrimaryNeverAssignsASequenceNumberTwice) {
-  ProtocolConfig config = restart_config();
+  ProtocolConfig config = checkpoint_config();
   config.in_flight_max = 4;  // room for a third batch in flight
   Cluster c(config);
   // Its pre-prepares reach nobody: nothing executes.
@@ -124,7 +115,7 @@ TEST(Restart, APrimaryNeverAssignsASequenceNumberTwice) {
 // same view (it never votes in the old one again) and reports, in the
 // VIEW-CHANGE it sends again, the certificate it had.
 TEST(Restart, AReplicaChangingViewsComesBackChangingAndReportsItsCertificates) {
-  Cluster c(with_view_change_timeout(restart_config(), 20));
+  Cluster c(with_view_change_timeout(checkpoint_config(), 20));
   // s1 prepares everywhere, but no commit arrives: nothing executes.
   auto no_commits = [](const Envelope& e, bool, uint32_t) {
     return std::holds_alternative<Commit>(*e.message);
@@ -161,7 +152,7 @@ TEST(Restart, AReplicaChangingViewsComesBackChangingAndReportsItsCertificates) {
 // lost and nobody executed; all restart from their disks, the commits are
 // sent again on request (STATUS) and the operation completes.
 TEST(Restart, ABatchEveryReplicaCommittedExecutesAfterEveryReplicaRestarted) {
-  Cluster c(restart_config());
+  Cluster c(checkpoint_config());
   auto no_commits = [](const Envelope& e, bool, uint32_t) {
     return std::holds_alternative<Commit>(*e.message);
   };
@@ -176,7 +167,7 @@ TEST(Restart, ABatchEveryReplicaCommittedExecutesAfterEveryReplicaRestarted) {
 // A state that does not hash to its recorded checkpoint (a damaged leaf) is
 // refused: the replica does not start from it.
 TEST(Restart, AStateThatDoesNotMatchItsCheckpointIsRefused) {
-  Cluster c(restart_config());
+  Cluster c(checkpoint_config());
   for (int i = 0; i < 6; i++) run_op(c, put("k", std::to_string(i)), no_drop());
   ASSERT_GE(c.replica(1).low_watermark(), 4u);
   // Rewrite every leaf the disk holds ("l" + leaf: the journal's layout).
