@@ -244,13 +244,35 @@ PrePrepare prepare_slot_one_at_backup_one(Cluster& c) {
 }
 
 // The senders of the prepares replica `from` relays for its slots when
-// `lagging` says (STATUS) it executed nothing yet, in order.
+// `lagging` says (STATUS) it executed nothing yet, in order. The slots are
+// a status interval old by then (younger ones are not retransmitted).
 std::vector<ReplicaId> prepares_relayed(Cluster& c, ReplicaId from, ReplicaId lagging) {
+  for (uint64_t t = 0; t < c.config().status_interval_ticks; t++) c.replica(from).tick();
+  c.drain(from);  // its own STATUS
   EXPECT_TRUE(c.deliver(from, c.make_status(lagging, 0, false, 0, 0)));
   std::vector<ReplicaId> senders;
   for (const Prepare& p : sent<Prepare>(c.drain(from))) senders.push_back(p.sender);
   std::sort(senders.begin(), senders.end());
   return senders;
+}
+
+// STATUS re-sends what a peer has waited a status interval for, not what is
+// still on its way: a slot younger than that stays out of the answer (a
+// replica's idle STATUS re-sent the whole pipeline, full batches, to it).
+TEST(Retransmission, OnlySlotsAStatusIntervalOldAreResent) {
+  Cluster c;
+  auto pp = prepare_slot_one_at_backup_one(c);
+  ASSERT_TRUE(c.deliver(1, c.make_status(2, 0, false, 0, 0)));
+  auto young = c.drain(1);
+  EXPECT_TRUE(sent<PrePrepare>(young).empty());
+  EXPECT_TRUE(sent<Prepare>(young).empty());
+  for (uint64_t t = 0; t < c.config().status_interval_ticks; t++) c.replica(1).tick();
+  c.drain(1);
+  ASSERT_TRUE(c.deliver(1, c.make_status(2, 0, false, 0, 0)));
+  auto old = c.drain(1);
+  ASSERT_EQ(sent<PrePrepare>(old).size(), 1u);
+  EXPECT_EQ(sent<PrePrepare>(old)[0].digest, pp.digest);
+  EXPECT_FALSE(sent<Prepare>(old).empty());
 }
 
 // A prepare kept unchecked is never counted, but a peer that lags gets it

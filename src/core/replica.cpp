@@ -905,6 +905,13 @@ void ReplicaState::retransmit_slots(const StatusMessage& status) {
   const Seq to_seq = std::min(from + constants::retransmit_seqs_max, peer_high + 1);
   for (auto it = log_.lower_bound(from); it != log_.end() && it->first < to_seq; ++it) {
     Slot& s = it->second;
+    // A slot younger than a status interval is most likely still on its way
+    // to the peer, or in its disk's queue: the peer asked because it waited
+    // a status interval for something older. Re-sending the young ones too
+    // (full batches) cost a backup ~15% more bytes received per operation at
+    // 4 KiB requests, every idle STATUS re-sending the whole pipeline. If
+    // one was lost after all, the peer's next STATUS gets it.
+    if (ticks_ - s.created_tick < config_.status_interval_ticks) continue;
     if (s.pre_prepare_message() != nullptr) {
       send_shared(to, s.pre_prepare_message());
       counters.retransmissions++;

@@ -70,6 +70,9 @@ struct Slot {
   // An AcceptedRecord names the current pre-prepare and batch (reset when
   // either changes): a vote or an execution records them once.
   bool accepted_recorded = false;
+  // The tick this replica first heard of the sequence number: a slot younger
+  // than a status interval is not retransmitted (retransmit_slots).
+  uint64_t created_tick = 0;
   bool prepared = false;   // prepared(m, v, s, i) holds
   bool committed = false;  // committed-local(m, v, s, i) holds
   // The prepared certificate of the latest earlier view in which this
@@ -319,7 +322,11 @@ class ReplicaState {
   void send_binding(std::shared_ptr<const Message> m);
   // Enters view v (changing: sent VIEW-CHANGE, not yet installed), recorded.
   void set_view(View v, bool changing);
-  Slot& slot(Seq s) { return log_[s]; }
+  Slot& slot(Seq s) {
+    auto [it, created] = log_.try_emplace(s);
+    if (created) it->second.created_tick = ticks_;
+    return it->second;
+  }
 
   // Normal case (replica.cpp).
   void maybe_send_pre_prepare();

@@ -404,7 +404,7 @@ void ReplicaState::install_new_view(const std::shared_ptr<const Message>& messag
   for (const PrePrepare& pp : nv.pre_prepares) {
     last_assigned_ = std::max(last_assigned_, pp.seq);
     if (pp.seq <= low_watermark_) continue;  // this replica has a later stable checkpoint
-    Slot& s = log_[pp.seq];
+    Slot& s = slot(pp.seq);
     s.set_pre_prepare(std::make_shared<const Message>(pp));
     if (pp.digest == null_digest_) s.set_null_batch();
     auto it = old.find(pp.seq);
