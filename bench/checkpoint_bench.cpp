@@ -41,6 +41,15 @@
 namespace pbft {
 namespace {
 
+// The states measured here (up to 1 GiB, one writer) are above the store's
+// default limits, which bound what clients may make a replica hold.
+kv::Limits unlimited() {
+  kv::Limits limits;
+  limits.bytes_max = uint64_t{1} << 40;
+  limits.client_bytes_max = uint64_t{1} << 40;
+  return limits;
+}
+
 constexpr uint64_t key_count = 1'000'000;
 constexpr size_t key_size = 16;
 constexpr size_t value_size = 100;
@@ -92,9 +101,9 @@ std::unique_ptr<Crypto> make_crypto(bool real) {
 // clean here.
 struct Checkpointer {
   Checkpointer(uint64_t partitions, bool real_crypto)
-      : crypto(make_crypto(real_crypto)), store(partitions) {
+      : crypto(make_crypto(real_crypto)), store(partitions, unlimited()) {
     for (uint64_t i = 0; i < key_count; i++) {
-      store.apply({kv::OpType::put, key_of(i), value_of(i, 0)});
+      store.apply(0, {kv::OpType::put, key_of(i), value_of(i, 0)});
     }
     std::vector<uint64_t> ignored;
     store.take_dirty_partitions(ignored);
@@ -115,7 +124,7 @@ struct Checkpointer {
     version++;
     if (count >= key_count) {
       for (uint64_t i = 0; i < key_count; i++) {
-        store.apply({kv::OpType::put, key_of(i), value_of(i, version)});
+        store.apply(0, {kv::OpType::put, key_of(i), value_of(i, version)});
       }
       return;
     }
@@ -123,7 +132,7 @@ struct Checkpointer {
     for (uint64_t i = 0; i < key_count; i++) chosen[i] = i;
     for (uint64_t i = 0; i < count; i++) {  // a partial Fisher-Yates shuffle
       std::swap(chosen[i], chosen[i + rng() % (key_count - i)]);
-      store.apply({kv::OpType::put, key_of(chosen[i]), value_of(chosen[i], version)});
+      store.apply(0, {kv::OpType::put, key_of(chosen[i]), value_of(chosen[i], version)});
     }
   }
 

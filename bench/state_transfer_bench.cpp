@@ -49,6 +49,15 @@
 namespace pbft {
 namespace {
 
+// The states measured here (up to 1 GiB, one writer) are above the store's
+// default limits, which bound what clients may make a replica hold.
+kv::Limits unlimited() {
+  kv::Limits limits;
+  limits.bytes_max = uint64_t{1} << 40;
+  limits.client_bytes_max = uint64_t{1} << 40;
+  return limits;
+}
+
 using Clock = std::chrono::steady_clock;
 
 constexpr ReplicaId lagging = 3;
@@ -96,9 +105,9 @@ class TransferCluster {
     // default is signed requests).
     config_.client_auth = RequestAuth::authenticator;
     for (ReplicaId i = 0; i < config_.n; i++) {
-      stores_.push_back(std::make_unique<kv::Store>(partitions));
+      stores_.push_back(std::make_unique<kv::Store>(partitions, unlimited()));
       for (uint64_t k = 0; k < keys; k++) {
-        stores_.back()->apply({kv::OpType::put, key_of(k), value_of(k, value_size, 0)});
+        stores_.back()->apply(0, {kv::OpType::put, key_of(k), value_of(k, value_size, 0)});
       }
     }
     for (ReplicaId i = 0; i < config_.n; i++) {

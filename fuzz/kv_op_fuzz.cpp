@@ -31,7 +31,7 @@ void check_single_operation(ByteView input) {
   if (op) {
     PBFT_ASSERT(kv::encode_op(*op) == Bytes(input.begin(), input.end()));
     kv::Store store;
-    const kv::OpResult result = store.apply(*op);
+    const kv::OpResult result = store.apply(0, *op);
     const Bytes encoded = kv::encode_result(result);
     PBFT_ASSERT(encoded.size() <= constants::result_size_max);
     auto decoded = kv::decode_result(encoded);
@@ -71,7 +71,7 @@ void check_batch(ByteView input) {
     PBFT_ASSERT(decoded.is_ok());
     auto op = kv::decode_op(parts[i]);
     if (op) {
-      PBFT_ASSERT(*decoded == reference.apply(*op));
+      PBFT_ASSERT(*decoded == reference.apply(0, *op));
     } else if (!parts[i].empty() && parts[i][0] == static_cast<uint8_t>(kv::OpType::null) &&
                decoded->code == kv::Code::too_large) {
       // A well-formed null operation may ask for a reply over the limit in

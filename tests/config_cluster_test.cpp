@@ -307,6 +307,23 @@ TEST_F(ClusterFile, KvSettingsAreInTheirOwnTable) {
   expect_error("kv = 16\n" + valid(), {"kv: ", "must be a table"});
 }
 
+// The store's limits are knobs of [kv]; its bucket key is a file beside the
+// cluster file, like a private key (and read like one: load_bucket_secret).
+TEST_F(ClusterFile, KvLimitsAndTheBucketKeyFile) {
+  const Result<ClusterConfig> c = load(valid() +
+                                       "\n[kv]\nbytes_max = 1048576\nclient_bytes_max = 4096\n"
+                                       "bucket_key_file = \"secret/kv-bucket.key\"\n");
+  ASSERT_TRUE(c.is_ok()) << c.reason();
+  EXPECT_EQ(c->kv.bytes_max, 1048576u);
+  EXPECT_EQ(c->kv.client_bytes_max, 4096u);
+  EXPECT_EQ(c->kv.bucket_key_file, c->directory / "secret/kv-bucket.key");
+  expect_error(valid() + "\n[kv]\nbytes_max = 1000\n", {"kv.bytes_max: ", "must be in"});
+  expect_error(valid() + "\n[kv]\nbucket_key_file = 7\n", {"kv.bucket_key_file: ", "string"});
+  const Result<ClusterConfig> plain = load(valid());
+  ASSERT_TRUE(plain.is_ok());
+  EXPECT_TRUE(plain->kv.bucket_key_file.empty()) << "optional";
+}
+
 // The key moved from the protocol's keys to the service's table; the old
 // spelling is an error that says where it went, not a silent alias.
 TEST_F(ClusterFile, TopLevelKvPartitionsIsRejectedNamingItsNewPlace) {
@@ -437,8 +454,9 @@ TEST(GenerateCluster, GeneratedClusterLoadsAndItsKeysWork) {
   spec.base_port = 9100;
   const auto written = generate_cluster(dir.path(), spec);
   ASSERT_TRUE(written.is_ok()) << written.reason();
-  EXPECT_EQ(written->size(), 7u + 3u + 1u);
+  EXPECT_EQ(written->size(), 7u + 3u + 1u + 1u);
   EXPECT_EQ(written->back(), dir.path() / "cluster.toml");
+  EXPECT_EQ((*written)[written->size() - 2], dir.path() / "kv-bucket.key");
 
   const Result<ClusterConfig> c = load_cluster_config(dir.path() / "cluster.toml");
   ASSERT_TRUE(c.is_ok()) << c.reason();
@@ -449,6 +467,16 @@ TEST(GenerateCluster, GeneratedClusterLoadsAndItsKeysWork) {
   EXPECT_EQ(c->replicas[6].port, 9106);
   EXPECT_EQ(c->replicas[6].key_file, dir.path() / "replica-6.key");
   EXPECT_EQ(c->client_key_files.at(2), dir.path() / "client-2.key");
+  EXPECT_EQ(c->kv.bucket_key_file, dir.path() / "kv-bucket.key");
+  const auto bucket_secret = load_bucket_secret(c->kv.bucket_key_file);
+  ASSERT_TRUE(bucket_secret.is_ok()) << bucket_secret.reason();
+  EXPECT_NE(*bucket_secret, (std::array<uint8_t, 32>{})) << "random, not zeros";
+  std::filesystem::permissions(c->kv.bucket_key_file, std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  const auto exposed = load_bucket_secret(c->kv.bucket_key_file);
+  ASSERT_FALSE(exposed.is_ok());
+  EXPECT_NE(exposed.reason().find("bucket key file has mode 0640"), std::string::npos)
+      << exposed.reason();
 
   // Every principal's key file loads and makes a Crypto.
   auto directory = std::make_shared<const KeyDirectory>(c->key_directory());

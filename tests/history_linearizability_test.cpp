@@ -123,7 +123,7 @@ class Oracle {
       case OpKind::append: op.type = kv::OpType::append; break;
     }
     if (e.op == OpKind::put || e.op == OpKind::append) op.value = bytes(*e.value);
-    const kv::OpResult result = store.apply(op);
+    const kv::OpResult result = store.apply(0, op);
     if (e.op != OpKind::get) return result.code == kv::Code::ok;
     if (result.code == kv::Code::not_found) return !e.value.has_value();
     return e.value && bytes(*e.value) == result.value;
@@ -617,16 +617,16 @@ std::vector<Entry> generate_linearizable(std::mt19937_64& rng, const GeneratorOp
     const Bytes key(e.key.begin(), e.key.end());
     switch (e.op) {
       case OpKind::get: {
-        auto r = store.apply({kv::OpType::get, key, {}});
+        auto r = store.apply(0, {kv::OpType::get, key, {}});
         if (e.status == Outcome::ok && r.code == kv::Code::ok) {
           e.value = std::string(r.value.begin(), r.value.end());
         }
         break;
       }
-      case OpKind::put: store.apply({kv::OpType::put, key, Bytes(e.value->begin(), e.value->end())}); break;
-      case OpKind::del: store.apply({kv::OpType::del, key, {}}); break;
+      case OpKind::put: store.apply(0, {kv::OpType::put, key, Bytes(e.value->begin(), e.value->end())}); break;
+      case OpKind::del: store.apply(0, {kv::OpType::del, key, {}}); break;
       case OpKind::append:
-        store.apply({kv::OpType::append, key, Bytes(e.value->begin(), e.value->end())});
+        store.apply(0, {kv::OpType::append, key, Bytes(e.value->begin(), e.value->end())});
         break;
     }
   }

@@ -35,13 +35,14 @@ void append_u32(Bytes& out, uint64_t v) {
 
 // A bucket encoded by hand, as kv.h specifies it: count u32, then per key
 // (in the order given, which tests may get wrong on purpose) key length u32,
-// key, value length u32, value.
+// key, owner u32 (client 0 here), value length u32, value.
 Bytes encode_bucket(const std::vector<std::pair<Bytes, Bytes>>& entries) {
   Bytes out;
   append_u32(out, entries.size());
   for (const auto& [key, value] : entries) {
     append_u32(out, key.size());
     out.insert(out.end(), key.begin(), key.end());
+    append_u32(out, 0);
     append_u32(out, value.size());
     out.insert(out.end(), value.begin(), value.end());
   }
@@ -90,22 +91,40 @@ std::vector<uint64_t> take_dirty(Store& store) {
 // The bucket of a key is part of the replicated state's layout: every replica
 // of a cluster, on any platform and any build, must compute the same one, or
 // their checkpoint digests differ. These values come from an independent
-// implementation of FNV-1a-64 followed by the murmur3 64-bit finalizer.
+// implementation of SipHash-2-4 (checked against the reference vectors of
+// Aumasson and Bernstein's paper), with the all-zero key and with 00..0f.
 TEST(KvPartition, PartitionOfIsPinned) {
   constexpr uint64_t all = std::numeric_limits<uint64_t>::max();  // h % (2^64-1) is h here
-  EXPECT_EQ(Store::partition_of(b(""), all), 0xefd01f60ba992926ull);
-  EXPECT_EQ(Store::partition_of(b("a"), all), 0x82a2a958a9bece5bull);
-  EXPECT_EQ(Store::partition_of(b("key"), all), 0xcf8c79838f3b3030ull);
-  EXPECT_EQ(Store::partition_of(b("k0"), all), 0x0549eda7a9a2b5c9ull);
-  EXPECT_EQ(Store::partition_of(Bytes{0x00, 0xff}, all), 0xacb64f88d28b68b8ull);
+  EXPECT_EQ(Store::partition_of(b(""), all), 0x1e924b9d737700d7ull);
+  EXPECT_EQ(Store::partition_of(b("a"), all), 0x96c20860cd93a249ull);
+  EXPECT_EQ(Store::partition_of(b("key"), all), 0x6a3ab4165861bf49ull);
+  EXPECT_EQ(Store::partition_of(b("k0"), all), 0xbdc3cc54b337d405ull);
+  EXPECT_EQ(Store::partition_of(Bytes{0x00, 0xff}, all), 0x3f9f87dd1d07ed48ull);
 
-  EXPECT_EQ(Store::partition_of(b(""), Store::default_partitions), 2342u);
-  EXPECT_EQ(Store::partition_of(b("a"), Store::default_partitions), 3675u);
-  EXPECT_EQ(Store::partition_of(b("key"), Store::default_partitions), 48u);
-  EXPECT_EQ(Store::partition_of(b("k0"), Store::default_partitions), 1481u);
-  EXPECT_EQ(Store::partition_of(Bytes{0x00, 0xff}, Store::default_partitions), 2232u);
-  EXPECT_EQ(Store::partition_of(b("key"), 7), 2u);
+  EXPECT_EQ(Store::partition_of(b(""), Store::default_partitions), 215u);
+  EXPECT_EQ(Store::partition_of(b("a"), Store::default_partitions), 585u);
+  EXPECT_EQ(Store::partition_of(b("key"), Store::default_partitions), 3913u);
+  EXPECT_EQ(Store::partition_of(b("k0"), Store::default_partitions), 1029u);
+  EXPECT_EQ(Store::partition_of(Bytes{0x00, 0xff}, Store::default_partitions), 3400u);
+  EXPECT_EQ(Store::partition_of(b("key"), 7), 5u);
   EXPECT_EQ(Store::partition_of(b("key"), 1), 0u);
+
+  BucketKey key{};
+  for (size_t i = 0; i < key.size(); i++) key[i] = static_cast<uint8_t>(i);
+  EXPECT_EQ(Store::partition_of(b("key"), all, key), 0xec0271bc30fd5a31ull);
+  EXPECT_EQ(Store::partition_of(b("key"), Store::default_partitions, key), 2609u);
+}
+
+// A key the clients do not know moves every key's bucket: a client that
+// computed colliding keys under one key has scattered keys under another.
+TEST(KvPartition, TheBucketKeyDecidesTheBuckets) {
+  BucketKey secret{};
+  secret[0] = 1;
+  const auto aimed = keys_in_bucket(Store::default_partitions, 7, 64);
+  Store keyed(Store::default_partitions, Limits{}, secret);
+  size_t still_in_7 = 0;
+  for (const Bytes& k : aimed) still_in_7 += keyed.partition_of(k) == 7;
+  EXPECT_LE(still_in_7, 2u);
 }
 
 // Pearson's chi-squared statistic of `counts` against a uniform spread.
@@ -159,14 +178,14 @@ TEST(KvPartition, KeysSpreadEvenlyOverBuckets) {
 TEST(KvPartition, BucketEncodingLayoutIsPinned) {
   Store store(1);  // one bucket: every key lands in it
   EXPECT_EQ(store.read_partition(std::nullopt, 0), (Bytes{0, 0, 0, 0}));
-  store.apply(put_op(b("b"), "xy"));
-  store.apply(put_op(b("a"), ""));
-  // Keys in byte order whatever the insertion order; lengths little-endian.
-  const Bytes expected{2, 0, 0, 0,                   // count
-                       1, 0, 0, 0, 'a', 0, 0, 0, 0,  // "a" -> ""
-                       1, 0, 0, 0, 'b', 2, 0, 0, 0, 'x', 'y'};
+  store.apply(0, put_op(b("b"), "xy"));
+  store.apply(0x0102, put_op(b("a"), ""));
+  // Keys in byte order whatever the insertion order; lengths and owners
+  // (the client that wrote the key) little-endian.
+  const Bytes expected{2, 0, 0, 0,                               // count
+                       1, 0, 0, 0, 'a', 2, 1, 0, 0, 0, 0, 0, 0,  // "a" -> "", client 0x0102
+                       1, 0, 0, 0, 'b', 0, 0, 0, 0, 2, 0, 0, 0, 'x', 'y'};
   EXPECT_EQ(store.read_partition(std::nullopt, 0), expected);
-  EXPECT_EQ(encode_bucket({{b("a"), b("")}, {b("b"), b("xy")}}), expected);
 }
 
 // Equal contents give equal bytes however they came about: insertion order,
@@ -178,17 +197,17 @@ TEST(KvPartition, EncodingIsCanonicalWhateverTheHistory) {
   for (int i = 0; i < 500; ++i) keys.push_back(b("key-" + std::to_string(i)));
 
   Store forward(partitions);
-  for (const Bytes& k : keys) forward.apply(put_op(k, "v" + to_string(k)));
+  for (const Bytes& k : keys) forward.apply(0, put_op(k, "v" + to_string(k)));
 
   Store shuffled(partitions);
   std::vector<Bytes> order = keys;
   std::mt19937_64 rng(7);
   std::shuffle(order.begin(), order.end(), rng);
-  for (const Bytes& k : order) shuffled.apply(put_op(k, "stale"));     // overwritten below
-  for (size_t i = 0; i < order.size(); i += 3) shuffled.apply(del_op(order[i]));
+  for (const Bytes& k : order) shuffled.apply(0, put_op(k, "stale"));     // overwritten below
+  for (size_t i = 0; i < order.size(); i += 3) shuffled.apply(0, del_op(order[i]));
   for (const Bytes& k : order) {
-    shuffled.apply(put_op(k, "v"));
-    shuffled.apply(append_op(k, to_string(k)));  // "v" + key, by another route
+    shuffled.apply(0, put_op(k, "v"));
+    shuffled.apply(0, append_op(k, to_string(k)));  // "v" + key, by another route
   }
 
   ASSERT_EQ(forward.size(), shuffled.size());
@@ -204,11 +223,11 @@ TEST(KvPartition, InstallRoundTrip) {
   Store source(partitions);
   for (int i = 0; i < 2000; ++i) {
     const std::string value(i % 50, static_cast<char>('a' + i % 26));
-    source.apply(put_op(b("k" + std::to_string(i)), value));
+    source.apply(0, put_op(b("k" + std::to_string(i)), value));
   }
   Store target(partitions);
-  for (int i = 0; i < 300; ++i) target.apply(put_op(b("other" + std::to_string(i)), "x"));
-  for (int i = 0; i < 2000; i += 7) target.apply(put_op(b("k" + std::to_string(i)), "old"));
+  for (int i = 0; i < 300; ++i) target.apply(0, put_op(b("other" + std::to_string(i)), "x"));
+  for (int i = 0; i < 2000; i += 7) target.apply(0, put_op(b("k" + std::to_string(i)), "old"));
 
   for (uint64_t p = 0; p < partitions; ++p) {
     Status s = target.install_partition(p, source.read_partition(std::nullopt, p));
@@ -241,7 +260,7 @@ TEST(KvPartition, InstallRejectsMalformedBucketsAndChangesNothing) {
   constexpr uint64_t partitions = 8;
   constexpr uint64_t index = 3;
   Store store(partitions);
-  for (int i = 0; i < 200; ++i) store.apply(put_op(b("k" + std::to_string(i)), "value"));
+  for (int i = 0; i < 200; ++i) store.apply(0, put_op(b("k" + std::to_string(i)), "value"));
   (void)take_dirty(store);
   const StoreImage before = image(store);
   ASSERT_FALSE(store.read_partition(std::nullopt, index).empty());
@@ -324,8 +343,8 @@ TEST(KvPartition, InstallRejectsMalformedBucketsAndChangesNothing) {
 TEST(KvPartition, InstallingAnEmptyBucketClearsIt) {
   constexpr uint64_t partitions = 4;
   Store store(partitions);
-  for (const Bytes& k : keys_in_bucket(partitions, 1, 10)) store.apply(put_op(k, "v"));
-  for (const Bytes& k : keys_in_bucket(partitions, 2, 5)) store.apply(put_op(k, "v"));
+  for (const Bytes& k : keys_in_bucket(partitions, 1, 10)) store.apply(0, put_op(k, "v"));
+  for (const Bytes& k : keys_in_bucket(partitions, 2, 5)) store.apply(0, put_op(k, "v"));
   ASSERT_EQ(store.size(), 15u);
   ASSERT_TRUE(store.install_partition(1, Bytes{0, 0, 0, 0}).is_ok());
   EXPECT_EQ(store.size(), 5u);
@@ -346,25 +365,25 @@ TEST(KvPartition, DirtyPartitionsAreExactlyTheBucketsWritten) {
 
   const Bytes a = keys_in_bucket(partitions, 40, 1)[0];
   const std::vector<Bytes> in_5 = keys_in_bucket(partitions, 5, 3);
-  store.apply(put_op(a, "1"));
-  for (const Bytes& k : in_5) store.apply(put_op(k, "1"));
+  store.apply(0, put_op(a, "1"));
+  for (const Bytes& k : in_5) store.apply(0, put_op(k, "1"));
   EXPECT_EQ(take_dirty(store), (std::vector<uint64_t>{5, 40}));
   EXPECT_TRUE(take_dirty(store).empty()) << "taking clears the set";
 
   // Reads and no-ops.
-  store.apply(get_op(a));
-  store.apply(get_op(b("absent")));
-  store.apply(del_op(b("absent")));
+  store.apply(0, get_op(a));
+  store.apply(0, get_op(b("absent")));
+  store.apply(0, del_op(b("absent")));
   EXPECT_EQ(store.get(a), b("1"));
   EXPECT_TRUE(take_dirty(store).empty());
 
   // Writes that fail their limits change nothing and mark nothing.
   const Bytes big_key(key_size_max + 1, 'k');
-  EXPECT_EQ(store.apply(put_op(big_key, "v")).code, Code::too_large);
-  EXPECT_EQ(store.apply({OpType::put, a, Bytes(value_size_max + 1, 'v')}).code, Code::too_large);
-  store.apply({OpType::put, in_5[0], Bytes(value_size_max, 'v')});
+  EXPECT_EQ(store.apply(0, put_op(big_key, "v")).code, Code::too_large);
+  EXPECT_EQ(store.apply(0, {OpType::put, a, Bytes(value_size_max + 1, 'v')}).code, Code::too_large);
+  store.apply(0, {OpType::put, in_5[0], Bytes(value_size_max, 'v')});
   (void)take_dirty(store);
-  EXPECT_EQ(store.apply(append_op(in_5[0], "x")).code, Code::too_large);
+  EXPECT_EQ(store.apply(0, append_op(in_5[0], "x")).code, Code::too_large);
   EXPECT_TRUE(take_dirty(store).empty());
 
   // Execute with a malformed operation marks nothing either.
@@ -377,10 +396,10 @@ TEST(KvPartition, DirtyPartitionsAreExactlyTheBucketsWritten) {
   // Each kind of write marks its bucket.
   const Bytes c = keys_in_bucket(partitions, 63, 1)[0];
   const Bytes d = keys_in_bucket(partitions, 0, 1)[0];
-  store.apply(del_op(a));                  // 40
-  store.apply(append_op(c, "new"));        // 63: creates
-  store.apply(append_op(in_5[1], "more")); // 5: extends
-  store.apply(put_op(d, "1"));             // 0
+  store.apply(0, del_op(a));                  // 40
+  store.apply(0, append_op(c, "new"));        // 63: creates
+  store.apply(0, append_op(in_5[1], "more")); // 5: extends
+  store.apply(0, put_op(d, "1"));             // 0
   EXPECT_EQ(take_dirty(store), (std::vector<uint64_t>{0, 5, 40, 63}));
 
   // So does an install, and a failed one does not.
@@ -389,7 +408,7 @@ TEST(KvPartition, DirtyPartitionsAreExactlyTheBucketsWritten) {
   EXPECT_EQ(take_dirty(store), (std::vector<uint64_t>{17}));
 
   // take_dirty_partitions appends to what the caller passed.
-  store.apply(put_op(a, "2"));
+  store.apply(0, put_op(a, "2"));
   std::vector<uint64_t> out{999};
   store.take_dirty_partitions(out);
   EXPECT_EQ(out, (std::vector<uint64_t>{999, 40}));
@@ -403,19 +422,19 @@ TEST(KvPartition, DirtyPartitionsAreExactlyTheBucketsWritten) {
 TEST(KvPartition, SnapshotsAreCopyOnWrite) {
   constexpr uint64_t partitions = 600;  // spans three copy-on-write pages
   Store store(partitions);
-  for (int i = 0; i < 3000; ++i) store.apply(put_op(b("k" + std::to_string(i)), "a"));
+  for (int i = 0; i < 3000; ++i) store.apply(0, put_op(b("k" + std::to_string(i)), "a"));
   store.snapshot(10);
   const std::vector<Bytes> at_10 = all_partitions(store);
   EXPECT_EQ(all_partitions(store, 10), at_10);
 
-  for (int i = 0; i < 3000; i += 2) store.apply(put_op(b("k" + std::to_string(i)), "b"));
-  for (int i = 1; i < 3000; i += 10) store.apply(del_op(b("k" + std::to_string(i))));
-  for (int i = 3; i < 3000; i += 10) store.apply(append_op(b("k" + std::to_string(i)), "c"));
+  for (int i = 0; i < 3000; i += 2) store.apply(0, put_op(b("k" + std::to_string(i)), "b"));
+  for (int i = 1; i < 3000; i += 10) store.apply(0, del_op(b("k" + std::to_string(i))));
+  for (int i = 3; i < 3000; i += 10) store.apply(0, append_op(b("k" + std::to_string(i)), "c"));
   ASSERT_TRUE(store.install_partition(599, Bytes{0, 0, 0, 0}).is_ok());
   store.snapshot(20);
   const std::vector<Bytes> at_20 = all_partitions(store);
   ASSERT_NE(at_20, at_10);
-  for (int i = 0; i < 3000; ++i) store.apply(put_op(b("k" + std::to_string(i)), "d"));
+  for (int i = 0; i < 3000; ++i) store.apply(0, put_op(b("k" + std::to_string(i)), "d"));
 
   EXPECT_EQ(all_partitions(store, 10), at_10);
   EXPECT_EQ(all_partitions(store, 20), at_20);
@@ -433,7 +452,7 @@ TEST(KvPartition, SnapshotsAreCopyOnWrite) {
 // release builds.
 TEST(KvPartitionDeathTest, ReadingAReleasedSnapshotIsAnInvariantViolation) {
   Store store(4);
-  store.apply(put_op(b("k"), "v"));
+  store.apply(0, put_op(b("k"), "v"));
   store.snapshot(10);
   store.snapshot(20);
   store.release_snapshots_below(20);
@@ -502,19 +521,19 @@ TEST(KvPartition, SizeStaysRightAcrossPutDeleteAppendAndInstall) {
     const uint64_t what = rng() % 100;
     if (what < 35) {
       const Bytes k = key();
-      store.apply(put_op(k, "p"));
+      store.apply(0, put_op(k, "p"));
       model[k] = b("p");
     } else if (what < 60) {
       const Bytes k = key();
-      store.apply(del_op(k));
+      store.apply(0, del_op(k));
       model.erase(k);
     } else if (what < 85) {
       const Bytes k = key();
-      store.apply(append_op(k, "a"));
+      store.apply(0, append_op(k, "a"));
       model[k].push_back('a');
     } else if (what < 97) {
       const Bytes k = key();
-      donor.apply(put_op(k, "d"));
+      donor.apply(0, put_op(k, "d"));
       donor_model[k] = b("d");
     } else {
       const uint64_t p = rng() % partitions;

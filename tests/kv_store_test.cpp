@@ -55,66 +55,66 @@ std::vector<OpResult> execute_all(Store& store, const std::vector<Bytes>& encode
 
 TEST(KvStore, GetOfAbsentKeyIsNotFound) {
   Store store;
-  EXPECT_EQ(store.apply(get_op("k")), err(Code::not_found));
+  EXPECT_EQ(store.apply(0, get_op("k")), err(Code::not_found));
   EXPECT_EQ(store.size(), 0u);
 }
 
 TEST(KvStore, NullOperationReturnsReplySizeBytesAndChangesNothing) {
   Store store(16);
-  EXPECT_EQ(store.apply(null_op(100, 0)), ok());
-  EXPECT_EQ(store.apply(null_op(0, 4096)), (OpResult{Code::ok, Bytes(4096, 0)}));
+  EXPECT_EQ(store.apply(0, null_op(100, 0)), ok());
+  EXPECT_EQ(store.apply(0, null_op(0, 4096)), (OpResult{Code::ok, Bytes(4096, 0)}));
   EXPECT_EQ(store.size(), 0u);
   std::vector<uint64_t> dirty;
   store.take_dirty_partitions(dirty);
   EXPECT_TRUE(dirty.empty()) << "a null operation touches no partition";
-  EXPECT_EQ(store.apply(null_op(0, value_size_max + 1)), err(Code::too_large));
+  EXPECT_EQ(store.apply(0, null_op(0, value_size_max + 1)), err(Code::too_large));
 }
 
 TEST(KvStore, PutThenGetReturnsTheValue) {
   Store store;
-  EXPECT_EQ(store.apply(put_op("k", "v1")), ok());
-  EXPECT_EQ(store.apply(get_op("k")), ok("v1"));
-  EXPECT_EQ(store.apply(put_op("k", "v2")), ok()) << "put overwrites";
-  EXPECT_EQ(store.apply(get_op("k")), ok("v2"));
+  EXPECT_EQ(store.apply(0, put_op("k", "v1")), ok());
+  EXPECT_EQ(store.apply(0, get_op("k")), ok("v1"));
+  EXPECT_EQ(store.apply(0, put_op("k", "v2")), ok()) << "put overwrites";
+  EXPECT_EQ(store.apply(0, get_op("k")), ok("v2"));
   EXPECT_EQ(store.get(b("k")), b("v2"));
   EXPECT_EQ(store.size(), 1u);
 }
 
 TEST(KvStore, PutOfEmptyValueIsPresent) {
   Store store;
-  EXPECT_EQ(store.apply(put_op("k", "")), ok());
-  EXPECT_EQ(store.apply(get_op("k")), ok("")) << "an empty value is not an absent key";
+  EXPECT_EQ(store.apply(0, put_op("k", "")), ok());
+  EXPECT_EQ(store.apply(0, get_op("k")), ok("")) << "an empty value is not an absent key";
   EXPECT_EQ(store.size(), 1u);
 }
 
 TEST(KvStore, DeleteRemovesAndIsOkWhenAbsent) {
   Store store;
-  store.apply(put_op("k", "v"));
-  EXPECT_EQ(store.apply(del_op("k")), ok());
-  EXPECT_EQ(store.apply(get_op("k")), err(Code::not_found));
-  EXPECT_EQ(store.apply(del_op("k")), ok()) << "delete of an absent key is ok (kv.h)";
-  EXPECT_EQ(store.apply(del_op("never")), ok());
+  store.apply(0, put_op("k", "v"));
+  EXPECT_EQ(store.apply(0, del_op("k")), ok());
+  EXPECT_EQ(store.apply(0, get_op("k")), err(Code::not_found));
+  EXPECT_EQ(store.apply(0, del_op("k")), ok()) << "delete of an absent key is ok (kv.h)";
+  EXPECT_EQ(store.apply(0, del_op("never")), ok());
   EXPECT_EQ(store.size(), 0u);
 }
 
 TEST(KvStore, AppendCreatesThenConcatenates) {
   Store store;
-  EXPECT_EQ(store.apply(append_op("k", "ab")), ok()) << "append to an absent key creates it";
-  EXPECT_EQ(store.apply(get_op("k")), ok("ab"));
-  EXPECT_EQ(store.apply(append_op("k", "cd")), ok());
-  EXPECT_EQ(store.apply(append_op("k", "")), ok());
-  EXPECT_EQ(store.apply(get_op("k")), ok("abcd"));
-  EXPECT_EQ(store.apply(append_op("e", "")), ok()) << "even an empty append creates the key";
-  EXPECT_EQ(store.apply(get_op("e")), ok(""));
+  EXPECT_EQ(store.apply(0, append_op("k", "ab")), ok()) << "append to an absent key creates it";
+  EXPECT_EQ(store.apply(0, get_op("k")), ok("ab"));
+  EXPECT_EQ(store.apply(0, append_op("k", "cd")), ok());
+  EXPECT_EQ(store.apply(0, append_op("k", "")), ok());
+  EXPECT_EQ(store.apply(0, get_op("k")), ok("abcd"));
+  EXPECT_EQ(store.apply(0, append_op("e", "")), ok()) << "even an empty append creates the key";
+  EXPECT_EQ(store.apply(0, get_op("e")), ok(""));
 }
 
 TEST(KvStore, KeysAreIndependent) {
   Store store;
-  store.apply(put_op("a", "1"));
-  store.apply(put_op("b", "2"));
-  store.apply(del_op("a"));
-  EXPECT_EQ(store.apply(get_op("a")), err(Code::not_found));
-  EXPECT_EQ(store.apply(get_op("b")), ok("2"));
+  store.apply(0, put_op("a", "1"));
+  store.apply(0, put_op("b", "2"));
+  store.apply(0, del_op("a"));
+  EXPECT_EQ(store.apply(0, get_op("a")), err(Code::not_found));
+  EXPECT_EQ(store.apply(0, get_op("b")), ok("2"));
 }
 
 TEST(KvStore, KeysAndValuesAreBinarySafe) {
@@ -122,10 +122,10 @@ TEST(KvStore, KeysAndValuesAreBinarySafe) {
   const Bytes key = {0x00, 'k', 0x00, 0xff};
   const Bytes other_key = {0x00, 'k', 0x00};  // a prefix up to the embedded zero
   const Bytes value = {0x00, 0x01, 0x00, 0x80, 0xff, 0x00};
-  EXPECT_EQ(store.apply({OpType::put, key, value}), ok());
-  EXPECT_EQ(store.apply({OpType::get, other_key, {}}), err(Code::not_found));
-  EXPECT_EQ(store.apply({OpType::get, key, {}}), (OpResult{Code::ok, value}));
-  EXPECT_EQ(store.apply({OpType::append, key, Bytes{0x00}}), ok());
+  EXPECT_EQ(store.apply(0, {OpType::put, key, value}), ok());
+  EXPECT_EQ(store.apply(0, {OpType::get, other_key, {}}), err(Code::not_found));
+  EXPECT_EQ(store.apply(0, {OpType::get, key, {}}), (OpResult{Code::ok, value}));
+  EXPECT_EQ(store.apply(0, {OpType::append, key, Bytes{0x00}}), ok());
   Bytes expected = value;
   expected.push_back(0x00);
   EXPECT_EQ(store.get(key), expected);
@@ -145,8 +145,8 @@ TEST(KvStore, KeyAtTheLimitIsAcceptedOneOverIsTooLarge) {
   const Bytes over(key_size_max + 1, 'k');
   for (OpType type : {OpType::get, OpType::put, OpType::del, OpType::append}) {
     const Bytes value = (type == OpType::put || type == OpType::append) ? b("v") : Bytes{};
-    EXPECT_NE(store.apply({type, at, value}).code, Code::too_large);
-    EXPECT_EQ(store.apply({type, over, value}), err(Code::too_large));
+    EXPECT_NE(store.apply(0, {type, at, value}).code, Code::too_large);
+    EXPECT_EQ(store.apply(0, {type, over, value}), err(Code::too_large));
   }
   EXPECT_EQ(store.size(), 1u) << "the over-limit key was never stored";
 }
@@ -155,30 +155,30 @@ TEST(KvStore, ValueAtTheLimitIsAcceptedOneOverIsTooLarge) {
   Store store;
   const Bytes at(value_size_max, 'v');
   const Bytes over(value_size_max + 1, 'v');
-  EXPECT_EQ(store.apply({OpType::put, b("k"), at}), ok());
+  EXPECT_EQ(store.apply(0, {OpType::put, b("k"), at}), ok());
   EXPECT_EQ(store.get(b("k")), at);
-  EXPECT_EQ(store.apply({OpType::put, b("k"), over}), err(Code::too_large));
+  EXPECT_EQ(store.apply(0, {OpType::put, b("k"), over}), err(Code::too_large));
   EXPECT_EQ(store.get(b("k")), at) << "a rejected put leaves the value as it was";
-  EXPECT_EQ(store.apply({OpType::append, b("n"), over}), err(Code::too_large));
+  EXPECT_EQ(store.apply(0, {OpType::append, b("n"), over}), err(Code::too_large));
   EXPECT_FALSE(store.get(b("n"))) << "a rejected append does not create the key";
 }
 
 TEST(KvStore, AppendUpToTheLimitIsOkOneByteMoreIsTooLargeAndChangesNothing) {
   Store store;
   const Bytes most(value_size_max - 1, 'v');
-  EXPECT_EQ(store.apply({OpType::put, b("k"), most}), ok());
-  EXPECT_EQ(store.apply(append_op("k", "xy")), err(Code::too_large));
+  EXPECT_EQ(store.apply(0, {OpType::put, b("k"), most}), ok());
+  EXPECT_EQ(store.apply(0, append_op("k", "xy")), err(Code::too_large));
   EXPECT_EQ(store.get(b("k")), most) << "state unchanged after too_large";
-  EXPECT_EQ(store.apply(append_op("k", "x")), ok());
+  EXPECT_EQ(store.apply(0, append_op("k", "x")), ok());
   EXPECT_EQ(store.get(b("k"))->size(), value_size_max);
-  EXPECT_EQ(store.apply(append_op("k", "")), ok()) << "an empty append at the limit still fits";
-  EXPECT_EQ(store.apply(append_op("k", "y")), err(Code::too_large));
+  EXPECT_EQ(store.apply(0, append_op("k", "")), ok()) << "an empty append at the limit still fits";
+  EXPECT_EQ(store.apply(0, append_op("k", "y")), err(Code::too_large));
   EXPECT_EQ(store.get(b("k"))->size(), value_size_max);
 }
 
 TEST(KvStore, MaximalResultFitsResultSizeMax) {
   Store store;
-  store.apply({OpType::put, Bytes(key_size_max, 'k'), Bytes(value_size_max, 'v')});
+  store.apply(0, {OpType::put, Bytes(key_size_max, 'k'), Bytes(value_size_max, 'v')});
   auto results = execute_all(store, {encode_op({OpType::get, Bytes(key_size_max, 'k'), {}})});
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].value.size(), value_size_max);
@@ -313,7 +313,7 @@ TEST(KvCodec, DecodeResultRejectsMalformedInput) {
   EXPECT_FALSE(decode_result(trailing).is_ok());
 
   Bytes bad_code = full;
-  bad_code[0] = 4;
+  bad_code[0] = static_cast<uint8_t>(code_max) + 1;
   EXPECT_NE(decode_result(bad_code).reason().find("unknown result code"), std::string::npos);
 
   Bytes error_with_value = full;
@@ -331,7 +331,93 @@ TEST(KvCodec, CodeNames) {
   EXPECT_STREQ(code_name(Code::not_found), "not_found");
   EXPECT_STREQ(code_name(Code::too_large), "too_large");
   EXPECT_STREQ(code_name(Code::malformed), "malformed");
+  EXPECT_STREQ(code_name(Code::quota), "quota");
+  EXPECT_STREQ(code_name(Code::full), "full");
   EXPECT_STREQ(code_name(static_cast<Code>(9)), "unknown");
+}
+
+// --- limits: the store's total and each client's share (Limits) --------------
+
+// What a key costs against the limits: its bytes and the fixed overhead.
+uint64_t charge_of(size_t key_size, size_t value_size) {
+  return Limits::entry_overhead + key_size + value_size;
+}
+
+TEST(KvLimits, AClientIsChargedForTheKeysItWrote) {
+  Store store;
+  EXPECT_EQ(store.apply(1, put_op("k", "vvv")), ok());
+  EXPECT_EQ(store.client_bytes(1), charge_of(1, 3));
+  EXPECT_EQ(store.bytes(), charge_of(1, 3));
+  EXPECT_EQ(store.apply(1, append_op("k", "ww")), ok());
+  EXPECT_EQ(store.client_bytes(1), charge_of(1, 5));
+  // The last writer owns the key: client 2 takes the charge over.
+  EXPECT_EQ(store.apply(2, put_op("k", "x")), ok());
+  EXPECT_EQ(store.client_bytes(1), 0u);
+  EXPECT_EQ(store.client_bytes(2), charge_of(1, 1));
+  // A delete, by anyone, releases the owner's charge.
+  EXPECT_EQ(store.apply(3, del_op("k")), ok());
+  EXPECT_EQ(store.client_bytes(2), 0u);
+  EXPECT_EQ(store.bytes(), 0u);
+}
+
+// One client cannot take the whole store: its writes stop at its quota,
+// with a result that says so, and change nothing; other clients go on.
+TEST(KvLimits, AClientOverItsQuotaIsRefusedAndOthersGoOn) {
+  Limits limits;
+  limits.client_bytes_max = 10 * charge_of(2, 100);
+  limits.bytes_max = 100 * charge_of(2, 100);
+  Store store(Store::default_partitions, limits);
+  const Bytes value(100, 'v');
+  for (int i = 0; i < 10; i++) {
+    ASSERT_EQ(store.apply(1, {OpType::put, b("k" + std::to_string(i)), value}), ok()) << i;
+  }
+  EXPECT_EQ(store.apply(1, {OpType::put, b("kA"), value}), err(Code::quota));
+  EXPECT_EQ(store.apply(1, append_op("k0", "x")), err(Code::quota));
+  EXPECT_EQ(store.get(b("kA")), std::nullopt) << "a refused write changes nothing";
+  EXPECT_EQ(store.get(b("k0")), value);
+  EXPECT_EQ(store.client_bytes(1), limits.client_bytes_max);
+  // What does not grow its share still goes through: an overwrite of the
+  // same size, a smaller value, a delete.
+  EXPECT_EQ(store.apply(1, {OpType::put, b("k1"), Bytes(100, 'w')}), ok());
+  EXPECT_EQ(store.apply(1, put_op("k2", "small")), ok());
+  EXPECT_EQ(store.apply(1, del_op("k3")), ok());
+  EXPECT_EQ(store.apply(2, {OpType::put, b("kB"), value}), ok()) << "another client has its own";
+  // Taking over another client's key counts against the new owner's quota.
+  EXPECT_EQ(store.apply(1, {OpType::put, b("kB"), Bytes(100, 'z')}), ok()) << "room freed above";
+  EXPECT_EQ(store.apply(1, {OpType::put, b("kC"), value}), err(Code::quota));
+}
+
+// Many clients together cannot take more than the store's total: a write
+// past it is refused as full, for everyone, until something is deleted.
+TEST(KvLimits, TheStoreIsFullAtItsTotal) {
+  Limits limits;
+  limits.bytes_max = 3 * charge_of(2, 10);
+  Store store(Store::default_partitions, limits);
+  for (ClientId c = 0; c < 3; c++) {
+    ASSERT_EQ(store.apply(c, {OpType::put, b("k" + std::to_string(c)), Bytes(10, 'v')}), ok());
+  }
+  EXPECT_EQ(store.apply(7, {OpType::put, b("k7"), Bytes(10, 'v')}), err(Code::full));
+  EXPECT_EQ(store.apply(7, get_op("k0")), ok(std::string(10, 'v'))) << "reads go on";
+  EXPECT_EQ(store.apply(7, del_op("k0")), ok());
+  EXPECT_EQ(store.apply(7, {OpType::put, b("k7"), Bytes(10, 'v')}), ok());
+  EXPECT_EQ(store.bytes(), limits.bytes_max);
+}
+
+// The charges are part of the replicated state (the owners are in the
+// buckets): a replica that installs a bucket by state transfer charges the
+// same clients as the replica that executed the writes.
+TEST(KvLimits, ChargesFollowInstalledBuckets) {
+  Store source;
+  Store target;
+  for (int i = 0; i < 200; i++) {
+    source.apply(static_cast<ClientId>(i % 3), {OpType::put, b("k" + std::to_string(i)), Bytes(i, 'v')});
+  }
+  for (int i = 0; i < 50; i++) target.apply(9, put_op("other" + std::to_string(i), "x"));
+  for (uint64_t p = 0; p < source.partition_count(); p++) {
+    ASSERT_TRUE(target.install_partition(p, source.read_partition(std::nullopt, p)).is_ok());
+  }
+  EXPECT_EQ(target.bytes(), source.bytes());
+  for (ClientId c : {0u, 1u, 2u, 9u}) EXPECT_EQ(target.client_bytes(c), source.client_bytes(c)) << c;
 }
 
 // --- execute(): the Service contract (service.h) -----------------------------
@@ -424,7 +510,7 @@ TEST(KvExecute, DeterministicAcrossStoresAndBatchBoundaries) {
   Store by_apply;
   for (size_t i = 0; i < ops.size(); ++i) {
     auto op = decode_op(ops[i]);
-    const OpResult expected = op ? by_apply.apply(*op) : err(Code::malformed);
+    const OpResult expected = op ? by_apply.apply(0, *op) : err(Code::malformed);
     EXPECT_EQ(first[i], expected) << "operation " << i;
   }
 }

@@ -120,6 +120,16 @@ class Session {
       case kv::Code::malformed:
         fmt::print(stderr, "error: {}\n", kv::code_name(result->code));
         return 1;
+      case kv::Code::quota:
+        fmt::print(stderr,
+                   "error: quota: this client's keys would take more than the cluster's [kv] "
+                   "client_bytes_max; delete some first\n");
+        return 1;
+      case kv::Code::full:
+        fmt::print(stderr,
+                   "error: full: the store would take more than the cluster's [kv] bytes_max; "
+                   "delete keys first\n");
+        return 1;
     }
     return 1;
   }

@@ -79,7 +79,17 @@ int run_replica(const ReplicaArgs& args) {
   options.secret_key = secret.value();
   options.verify_threads = args.verify_threads;
   options.max_connections = args.max_connections;
-  options.make_service = make_kv_service(cluster.value());
+  auto make_service = make_kv_service(cluster.value());
+  if (!make_service) {
+    fmt::print(stderr, "pbft replica: {}\n", make_service.reason());
+    return 1;
+  }
+  options.make_service = std::move(make_service).value();
+  if (cluster->kv.bucket_key_file.empty()) {
+    spdlog::warn("{} names no [kv] bucket_key_file: the store's buckets follow a public hash, so "
+                 "a client can aim its keys at one bucket and fill it (pbft keygen writes one)",
+                 args.config);
+  }
   options.data_dir = args.data_dir.empty()
                          ? cluster->directory / "data" / fmt::format("replica-{}", args.id)
                          : std::filesystem::path(args.data_dir);

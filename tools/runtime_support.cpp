@@ -1,5 +1,6 @@
 #include "tools/runtime_support.h"
 
+#include <sodium.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -37,10 +38,26 @@ Result<SecretKey> load_client_key(const ClusterConfig& cluster, ClientId id) {
   return load_secret_key(file->second, key->second);
 }
 
-std::function<std::unique_ptr<Service>()> make_kv_service(const ClusterConfig& cluster) {
-  return [partitions = cluster.kv.partitions]() -> std::unique_ptr<Service> {
-    return std::make_unique<kv::Store>(partitions);
-  };
+Result<std::function<std::unique_ptr<Service>()>> make_kv_service(const ClusterConfig& cluster) {
+  kv::Limits limits;
+  limits.bytes_max = cluster.kv.bytes_max;
+  limits.client_bytes_max = cluster.kv.client_bytes_max;
+  kv::BucketKey bucket_key{};
+  if (!cluster.kv.bucket_key_file.empty()) {
+    Result<std::array<uint8_t, 32>> secret = load_bucket_secret(cluster.kv.bucket_key_file);
+    if (!secret) return secret.status();
+    // The store's SipHash key is a keyed BLAKE2b of the file's secret, so
+    // the file's format is the private keys' and the key has one use.
+    constexpr std::string_view purpose = "pbft kv bucket key";
+    crypto_generichash(bucket_key.data(), bucket_key.size(),
+                       reinterpret_cast<const unsigned char*>(purpose.data()), purpose.size(),
+                       secret->data(), secret->size());
+    sodium_memzero(secret->data(), secret->size());
+  }
+  return std::function<std::unique_ptr<Service>()>(
+      [partitions = cluster.kv.partitions, limits, bucket_key]() -> std::unique_ptr<Service> {
+        return std::make_unique<kv::Store>(partitions, limits, bucket_key);
+      });
 }
 
 uint64_t wall_clock_ns() {

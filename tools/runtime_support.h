@@ -22,9 +22,10 @@ Result<SecretKey> load_client_key(const ClusterConfig& cluster, ClientId id);
 
 // The service `pbft replica` hosts (replicated, or alone with
 // --unreplicated): the key-value store with the cluster file's partition
-// count. The one place where the tools choose the key-value store for the
+// count, limits and bucket key. The one place where the tools choose the key-value store for the
 // runtime, which is generic over its service (ReplicaHostOptions::make_service).
-std::function<std::unique_ptr<Service>()> make_kv_service(const ClusterConfig& cluster);
+// Fails on an unreadable or malformed [kv] bucket_key_file.
+Result<std::function<std::unique_ptr<Service>()>> make_kv_service(const ClusterConfig& cluster);
 
 // Nanoseconds of wall-clock time (client timestamps must grow across runs).
 uint64_t wall_clock_ns();

@@ -27,6 +27,9 @@
 //
 //   [kv]                            # the key-value service's settings
 //   partitions = 4096               # the same at every replica
+//   bytes_max = 4294967296          # the store's total (keys, values, 64 per key)
+//   client_bytes_max = 268435456    # what one client's keys may take
+//   bucket_key_file = "kv-bucket.key" # optional; the replicas' secret bucket hash key
 //
 //   [[replicas]]                    # one table per replica, ids 0..n-1
 //   id = 0
@@ -95,6 +98,13 @@ struct ClusterConfig {
   // builds the service from them; the replication library never reads them.
   struct KvSettings {
     uint64_t partitions = knob_default(KnobId::kv_partitions);  // kv::Store partitions
+    uint64_t bytes_max = knob_default(KnobId::kv_bytes_max);    // kv::Limits
+    uint64_t client_bytes_max = knob_default(KnobId::kv_client_bytes_max);
+    // The file holding the store's bucket key (a secret of the replicas:
+    // clients need not have it), relative paths resolved against the
+    // file's directory; empty if the file names none (a fixed, public
+    // bucket hash).
+    std::filesystem::path bucket_key_file;
   } kv;
   std::filesystem::path directory;  // the directory the file was in
 
@@ -124,6 +134,12 @@ Result<ClusterConfig> load_cluster_config(const std::filesystem::path& file);
 // Copies of the seed made here are wiped.
 Result<SecretKey> load_secret_key(const std::filesystem::path& file, const PublicKey& expected);
 
+// Reads the key-value store's bucket key file: 64 hex characters (32
+// bytes; the store uses a hash of them) and an optional newline, readable
+// by its owner only, like a private key file. Fails with the file and the
+// problem.
+Result<std::array<uint8_t, 32>> load_bucket_secret(const std::filesystem::path& file);
+
 // Creates `file` with mode 0600 holding `seed` in the format above. The file
 // is created exclusively (O_CREAT|O_EXCL with the mode given at creation, so
 // it is never readable by others, not even briefly); an existing file is
@@ -140,7 +156,7 @@ struct ClusterSpec {
 };
 
 // Generates fresh keys and writes, in `directory` (created if needed),
-// replica-<i>.key, client-<c>.key (mode 0600) and cluster.toml with default
+// replica-<i>.key, client-<c>.key, kv-bucket.key (mode 0600) and cluster.toml with default
 // parameters, which load_cluster_config accepts as it is. Without
 // spec.force, fails before writing anything if any of those files exists.
 // Returns the paths written, cluster.toml last.

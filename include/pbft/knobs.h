@@ -103,7 +103,15 @@ inline constexpr std::string_view durability[] = {"none", "fsync"};
        "benchmarks only, unsafe: a restart must recover from the others, and a power cut of "      \
        "f+1 replicas loses acknowledged writes)")                                                  \
   KNOB(kv_partitions, partitions, kv, "kv", 4096, 1, 1u << 20, {},                                 \
-       "Partitions of the key-value store's state (the same at every replica)")
+       "Partitions of the key-value store's state (the same at every replica)")                    \
+  KNOB(kv_bytes_max, bytes_max, kv, "kv", uint64_t{4} << 30, uint64_t{1} << 20, uint64_t{1} << 44,  \
+       {},                                                                                         \
+       "Bytes the key-value store holds at most, all clients together (keys and values, plus "    \
+       "64 per key; the same at every replica): a write past it fails with \"full\"")               \
+  KNOB(kv_client_bytes_max, client_bytes_max, kv, "kv", uint64_t{256} << 20, 1024,                  \
+       uint64_t{1} << 44, {},                                                                      \
+       "Bytes of keys one client may own (the keys it wrote last, counted like bytes_max; the "    \
+       "same at every replica): a write past it fails with \"quota\"")
 
 enum class KnobId : uint8_t {
 #define PBFT_KNOB_ID(id, name, group, section, fallback, min, max, choices, help) id,

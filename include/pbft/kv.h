@@ -3,9 +3,11 @@
 // encoding that clients build with encode_op and read with decode_result.
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "pbft/partitioned_state.h"
 #include "pbft/service.h"
@@ -41,7 +43,10 @@ enum class Code : uint8_t {
   too_large = 2,  // key, value, the value an append would produce, or the key's bucket
                   // (constants::partition_size_max) would be over its limit
   malformed = 3,  // the operation could not be decoded
+  quota = 4,      // the client's keys would take more than Limits::client_bytes_max
+  full = 5,       // the store would take more than Limits::bytes_max
 };
+constexpr Code code_max = Code::full;
 
 struct OpResult {
   Code code = Code::ok;
@@ -54,20 +59,44 @@ Bytes encode_result(const OpResult& r);
 Result<OpResult> decode_result(ByteView bytes);
 const char* code_name(Code c);
 
+// How much the store holds at most. A key's charge is its key and value
+// bytes plus entry_overhead (what a key costs in memory beyond its bytes),
+// so that a million empty keys are not free. Every key belongs to the
+// client that last wrote it (put or append); its charge counts against
+// that client's client_bytes_max and against bytes_max for everyone. A
+// write that would go over either is refused (quota, full) and changes
+// nothing; a delete or a smaller value always goes through. Every replica
+// must use the same limits: they decide results.
+struct Limits {
+  static constexpr uint64_t entry_overhead = 64;
+  uint64_t bytes_max = uint64_t{4} << 30;          // 4 GiB
+  uint64_t client_bytes_max = uint64_t{256} << 20;  // 256 MiB
+};
+
+// The key of the bucket hash (SipHash-2-4). With a key that clients do not
+// know, a client cannot choose keys that fall into one bucket and fill it
+// (each bucket is limited to constants::partition_size_max so that state
+// transfer can move it), which would refuse every write of other clients
+// to that bucket. All zeros: a fixed public hash (tests, the simulator).
+using BucketKey = std::array<uint8_t, 16>;
+
 // The store. Deterministic: results and state depend only on the sequence
-// of operations. delete of an absent key is ok; append to an absent key
-// creates it.
+// of operations (and the limits and bucket key it was made with). delete of
+// an absent key is ok; append to an absent key creates it.
 //
 // Keys are hashed into a fixed number of buckets (the service's partitions,
 // see service.h), grouped into copy-on-write pages by PartitionedState: a
 // checkpoint rehashes only the buckets that changed, and state transfer
 // moves only the buckets that differ. A bucket's encoding is: count u32,
-// then per key in order: key length u32, key, value length u32, value.
+// then per key in order: key length u32, key, owner (client id) u32, value
+// length u32, value.
 class Store final : public Service {
  public:
   static constexpr uint64_t default_partitions = 4096;
-  // partitions must be at least 1 and the same at every replica.
-  explicit Store(uint64_t partitions = default_partitions);
+  // partitions must be at least 1 and the same at every replica; so must
+  // the limits and the bucket key.
+  explicit Store(uint64_t partitions = default_partitions, Limits limits = {},
+                 const BucketKey& bucket_key = {});
 
   void execute(Seq seq, std::span<const Operation> operations,
                std::vector<Bytes>& results) override;
@@ -79,35 +108,60 @@ class Store final : public Service {
   Bytes read_partition(std::optional<Seq> name, uint64_t index) const override;
   Status install_partition(uint64_t index, ByteView bytes) override;
 
-  // Applies one operation: the sequential specification. (The
+  // Applies one operation of `client`: the sequential specification. (The
   // linearizability checker has its own model of it, cross-checked against
-  // this one by its tests.)
-  OpResult apply(const Op& op);
+  // this one by its tests; the limits are not modelled: a refused write is
+  // a failed operation.)
+  OpResult apply(ClientId client, const Op& op);
 
   std::optional<Bytes> get(const Bytes& key) const;
   size_t size() const { return size_; }
+  // What the keys are charged (Limits), in all and for one client.
+  uint64_t bytes() const { return bytes_; }
+  uint64_t client_bytes(ClientId client) const;
 
-  // The bucket a key belongs to: a fixed 64-bit hash (FNV-1a with a final
-  // mix), the same on every platform.
-  static uint64_t partition_of(ByteView key, uint64_t partitions);
+  // The bucket a key belongs to: SipHash-2-4 under the store's bucket key,
+  // the same on every platform.
+  uint64_t partition_of(ByteView key) const;
+  static uint64_t partition_of(ByteView key, uint64_t partitions, const BucketKey& bucket_key = {});
 
  private:
-  using Bucket = std::map<Bytes, Bytes>;
-  const Bucket& bucket(const Bytes& key) const {
-    return state_.get(partition_of(key, state_.partition_count()));
-  }
+  struct Entry {
+    ClientId owner = 0;  // the client that last wrote it, charged for it
+    Bytes value;
+  };
+  using Bucket = std::map<Bytes, Entry>;
+  const Bucket& bucket(const Bytes& key) const { return state_.get(partition_of(key)); }
 
   // A bucket's encoded size with one entry more or less.
   static uint64_t entry_size(size_t key_size, size_t value_size) {
-    return 8 + key_size + value_size;
+    return 12 + key_size + value_size;
   }
+  static uint64_t charge(size_t key_size, size_t value_size) {
+    return Limits::entry_overhead + key_size + value_size;
+  }
+  // A write of `client` that charges it new_charge for a key whose current
+  // entry (if any) charges old_charge to old_owner: quota or full if it
+  // would take the client or the store over its limit. A write that does
+  // not grow a count is never refused by it.
+  std::optional<Code> over_limits(ClientId client, uint64_t new_charge,
+                                  const Entry* old_entry, size_t key_size) const;
+  // Adds or removes the charge of an entry of `owner` with these sizes.
+  void charge_to(ClientId owner, size_t key_size, size_t value_size);
+  void release_from(ClientId owner, size_t key_size, size_t value_size);
 
   PartitionedState<Bucket> state_;
+  Limits limits_;
+  BucketKey bucket_key_;
   size_t size_ = 0;  // keys in the current state
   // Each bucket's encoded size in the current state: a write that would take
   // it over constants::partition_size_max is refused (too_large), so every
-  // bucket can be moved by state transfer, however clients choose keys.
+  // bucket can be moved by state transfer.
   std::vector<uint64_t> bucket_bytes_;
+  // Charges (Limits) in the current state: derived from the buckets (their
+  // owners), so a bucket installed by state transfer updates them.
+  uint64_t bytes_ = 0;
+  std::unordered_map<ClientId, uint64_t> client_bytes_;
 };
 
 }  // namespace pbft::kv

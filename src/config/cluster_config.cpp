@@ -223,7 +223,7 @@ Status check_keys(const Reader& r, const toml::table& root) {
     if (table == nullptr) continue;  // absent, or not a table (read_knobs says so)
     const std::string_view section_name = k.section;
     for (const auto& [name, node] : *table) {
-      bool known = false;
+      bool known = section_name == "kv" && name.str() == "bucket_key_file";  // not a knob
       for (const Knob& other : knob_table) known = known || (other.section == section_name &&
                                                              other.name == name.str());
       if (!known) {
@@ -238,6 +238,18 @@ Status check_keys(const Reader& r, const toml::table& root) {
 std::filesystem::path resolve(const std::filesystem::path& directory, const std::string& path) {
   const std::filesystem::path p(path);
   return p.is_absolute() ? p : directory / p;
+}
+
+// [kv] bucket_key_file: a path (read_knobs has checked that [kv], if
+// present, is a table).
+Status read_bucket_key_file(const Reader& r, const toml::table& root, ClusterConfig& c) {
+  const toml::node* section = root.get("kv");
+  const toml::table* kv = section != nullptr ? section->as_table() : nullptr;
+  if (kv == nullptr) return Status::ok();
+  std::string path;
+  if (Status s = r.string(*kv, "bucket_key_file", "kv.bucket_key_file", "", path); !s) return s;
+  if (!path.empty()) c.kv.bucket_key_file = resolve(c.directory, path);
+  return Status::ok();
 }
 
 Status read_replicas(const Reader& r, const toml::table& root, ClusterConfig& c) {
@@ -371,6 +383,8 @@ uint64_t knob_value(const ClusterConfig& c, KnobId id) {
       return check_knob_word(knob(id), c.log_level).value();  // a valid word, by set_knob
     case KnobId::durability: return c.durability;
     case KnobId::kv_partitions: return c.kv.partitions;
+    case KnobId::kv_bytes_max: return c.kv.bytes_max;
+    case KnobId::kv_client_bytes_max: return c.kv.client_bytes_max;
     default: break;  // protocol knobs, above
   }
   PBFT_ASSERT(false && "a knob without a field");
@@ -387,6 +401,8 @@ void set_knob(ClusterConfig& c, KnobId id, uint64_t value) {
     case KnobId::log_level: c.log_level = std::string(k.choices[value]); return;
     case KnobId::durability: c.durability = static_cast<uint32_t>(value); return;
     case KnobId::kv_partitions: c.kv.partitions = value; return;
+    case KnobId::kv_bytes_max: c.kv.bytes_max = value; return;
+    case KnobId::kv_client_bytes_max: c.kv.client_bytes_max = value; return;
     default: break;  // protocol knobs, above
   }
   PBFT_ASSERT(false && "a knob without a field");
@@ -424,6 +440,7 @@ Result<ClusterConfig> load_cluster_config(const std::filesystem::path& file) {
   if (Status s = check_keys(r, root); !s) return s;
   if (Status s = read_f(r, root, c); !s) return s;
   if (Status s = read_knobs(r, root, c); !s) return s;
+  if (Status s = read_bucket_key_file(r, root, c); !s) return s;
   if (Status s = read_replicas(r, root, c); !s) return s;
   if (Status s = read_clients(r, root, c); !s) return s;
   if (Status s = check_distinct_keys(r, c); !s) return s;

@@ -108,6 +108,10 @@ std::string cluster_toml(const ClusterSpec& spec, const std::vector<PublicKey>& 
     }
     t += knob_lines(k);
   }
+  // The knob tables end with [kv] (knob_table's order), whose one key that
+  // is not a knob comes last.
+  t += "# The replicas' secret key of the store's bucket hash (clients need not have it)\n";
+  t += "bucket_key_file = \"kv-bucket.key\"\n";
   for (uint32_t i = 0; i < spec.replicas; i++) {
     t += "\n[[replicas]]\n";
     t += "id = " + std::to_string(i) + "\n";
@@ -150,25 +154,26 @@ Status check_spec(const ClusterSpec& spec) {
   return Status::ok();
 }
 
-}  // namespace
-
-Result<SecretKey> load_secret_key(const std::filesystem::path& file, const PublicKey& expected) {
-  sodium::initialize();
+// Reads a secret file of 64 hex characters (32 bytes) and an optional
+// newline, readable by its owner only. `what` names the file in errors
+// ("private key file"); `holds` says what the 64 characters are.
+Result<Seed> read_secret_file(const std::filesystem::path& file, const std::string& what,
+                              const std::string& holds) {
   const std::string name = file.string();
   Fd in;
   in.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (in.fd < 0) {
     const int error = errno;
-    if (error == ENOENT) return Status::error(name + ": private key file does not exist");
-    return Status::error(name + ": cannot open the private key file: " + errno_text(error));
+    if (error == ENOENT) return Status::error(name + ": " + what + " does not exist");
+    return Status::error(name + ": cannot open the " + what + ": " + errno_text(error));
   }
   struct stat st {};
   if (::fstat(in.fd, &st) != 0) {
-    return Status::error(name + ": cannot stat the private key file: " + errno_text(errno));
+    return Status::error(name + ": cannot stat the " + what + ": " + errno_text(errno));
   }
-  if (!S_ISREG(st.st_mode)) return Status::error(name + ": private key file is not a regular file");
+  if (!S_ISREG(st.st_mode)) return Status::error(name + ": " + what + " is not a regular file");
   if ((st.st_mode & 077) != 0) {
-    return Status::error(name + ": private key file has mode " + octal_mode(st.st_mode) +
+    return Status::error(name + ": " + what + " has mode " + octal_mode(st.st_mode) +
                          "; it must be readable by its owner only (chmod 600)");
   }
   // 64 hex characters, an optional newline, and one byte more to see that
@@ -178,9 +183,7 @@ Result<SecretKey> load_secret_key(const std::filesystem::path& file, const Publi
   while (length < buffer.size()) {
     const ssize_t r = ::read(in.fd, buffer.data() + length, buffer.size() - length);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      return Status::error(name + ": cannot read the private key file: " + errno_text(errno));
-    }
+    if (r < 0) return Status::error(name + ": cannot read the " + what + ": " + errno_text(errno));
     if (r == 0) break;
     length += static_cast<size_t>(r);
   }
@@ -191,9 +194,25 @@ Result<SecretKey> load_secret_key(const std::filesystem::path& file, const Publi
   sodium_memzero(buffer.data(), buffer.size());
   if (!parsed) {
     sodium_memzero(seed.data(), seed.size());
-    return Status::error(name + ": private key file must hold " + std::to_string(2 * seed_size) +
-                         " hex characters (an Ed25519 seed) and an optional newline");
+    return Status::error(name + ": " + what + " must hold " + std::to_string(2 * seed_size) +
+                         " hex characters (" + holds + ") and an optional newline");
   }
+  return seed;
+}
+
+}  // namespace
+
+Result<std::array<uint8_t, 32>> load_bucket_secret(const std::filesystem::path& file) {
+  return read_secret_file(file, "bucket key file", "the key-value store's bucket key");
+}
+
+Result<SecretKey> load_secret_key(const std::filesystem::path& file, const PublicKey& expected) {
+  sodium::initialize();
+  const std::string name = file.string();
+  Result<Seed> read = read_secret_file(file, "private key file", "an Ed25519 seed");
+  if (!read) return read.status();
+  Seed seed = *read;
+  sodium_memzero(read->data(), read->size());
   KeyPair pair = sodium::keypair_from_seed(seed);
   sodium_memzero(seed.data(), seed.size());
   if (pair.public_key != expected) {
@@ -230,6 +249,7 @@ Result<std::vector<std::filesystem::path>> generate_cluster(const std::filesyste
   for (uint32_t c = 0; c < spec.clients; c++) {
     files.push_back(directory / ("client-" + std::to_string(c) + ".key"));
   }
+  files.push_back(directory / "kv-bucket.key");
   files.push_back(directory / "cluster.toml");
   // Checked before anything is written, so a refusal leaves no half cluster.
   for (const std::filesystem::path& file : files) {
@@ -246,7 +266,7 @@ Result<std::vector<std::filesystem::path>> generate_cluster(const std::filesyste
 
   std::vector<PublicKey> replica_keys;
   std::vector<PublicKey> client_keys;
-  for (size_t i = 0; i + 1 < files.size(); i++) {
+  for (size_t i = 0; i < spec.replicas + size_t{spec.clients}; i++) {
     KeyPair pair = sodium::generate_keypair();
     Seed seed{};
     // An Ed25519 secret key is seed || public key.
@@ -257,6 +277,11 @@ Result<std::vector<std::filesystem::path>> generate_cluster(const std::filesyste
     if (!s) return s;
     (i < spec.replicas ? replica_keys : client_keys).push_back(pair.public_key);
   }
+  Seed bucket_secret{};
+  randombytes_buf(bucket_secret.data(), bucket_secret.size());
+  Status written = write_secret_key(files[files.size() - 2], bucket_secret);
+  sodium_memzero(bucket_secret.data(), bucket_secret.size());
+  if (!written) return written;
   const std::string toml = cluster_toml(spec, replica_keys, client_keys);
   if (Status s = write_new_file(files.back(), toml, 0644, /*exact_mode=*/false); !s) return s;
   return files;

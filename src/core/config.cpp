@@ -27,7 +27,9 @@ uint64_t knob_value(const ProtocolConfig& config, KnobId id) {
     case KnobId::client_retransmit_ticks:
     case KnobId::log_level:
     case KnobId::durability:
-    case KnobId::kv_partitions: break;
+    case KnobId::kv_partitions:
+    case KnobId::kv_bytes_max:
+    case KnobId::kv_client_bytes_max: break;
   }
   PBFT_ASSERT(false && "not a protocol knob");
   return 0;
@@ -48,7 +50,9 @@ void set_knob(ProtocolConfig& config, KnobId id, uint64_t value) {
     case KnobId::client_retransmit_ticks:
     case KnobId::log_level:
     case KnobId::durability:
-    case KnobId::kv_partitions: break;
+    case KnobId::kv_partitions:
+    case KnobId::kv_bytes_max:
+    case KnobId::kv_client_bytes_max: break;
   }
   PBFT_ASSERT(false && "not a protocol knob");
 }

@@ -4,6 +4,8 @@
 // holds the same map and returns the same results.
 
 #include <limits>
+
+#include <sodium.h>
 #include <string>
 #include <utility>
 
@@ -195,7 +197,7 @@ Result<OpResult> decode_result(ByteView bytes) {
   Reader reader(bytes);
   uint8_t code = 0;
   if (!reader.read_u8(code)) return Status::error("truncated: empty result");
-  if (code > static_cast<uint8_t>(Code::malformed)) {
+  if (code > static_cast<uint8_t>(code_max)) {
     return Status::error("unknown result code " + std::to_string(code));
   }
   auto value = read_length_prefixed(reader, "value");
@@ -222,6 +224,8 @@ const char* code_name(Code c) {
     case Code::not_found: return "not_found";
     case Code::too_large: return "too_large";
     case Code::malformed: return "malformed";
+    case Code::quota: return "quota";
+    case Code::full: return "full";
   }
   return "unknown";
 }
@@ -233,90 +237,131 @@ void Store::execute(Seq /*seq: results do not depend on it*/, std::span<const Op
     // A client may send any bytes; an operation that does not decode gets a
     // malformed result, so every replica answers it the same way and the
     // batch still yields exactly one result per request. Limits are
-    // enforced by apply(), which answers too_large.
+    // enforced by apply(), which answers too_large, quota or full.
     auto framing = decode_framing(operation.operation);
-    OpResult result = framing ? apply(to_op(*framing)) : OpResult{Code::malformed, {}};
+    OpResult result =
+        framing ? apply(operation.client, to_op(*framing)) : OpResult{Code::malformed, {}};
     results.push_back(encode_result(result));
     PBFT_ASSERT(results.back().size() <= constants::result_size_max);
   }
 }
 
-Store::Store(uint64_t partitions) : state_(partitions), bucket_bytes_(partitions, 4) {}
+Store::Store(uint64_t partitions, Limits limits, const BucketKey& bucket_key)
+    : state_(partitions), limits_(limits), bucket_key_(bucket_key), bucket_bytes_(partitions, 4) {
+  // crypto_shorthash needs no initialisation, but sodium_init makes the
+  // library pick its implementations once, before any thread uses it.
+  PBFT_ASSERT(sodium_init() >= 0);
+}
 
-uint64_t Store::partition_of(ByteView key, uint64_t partitions) {
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a offset basis
-  for (uint8_t b : key) {
-    h ^= b;
-    h *= 0x100000001b3ull;  // FNV prime
-  }
-  // A final avalanche (the murmur3 finalizer), so that the low bits used for
-  // the bucket depend on every byte.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
+uint64_t Store::partition_of(ByteView key, uint64_t partitions, const BucketKey& bucket_key) {
+  static_assert(crypto_shorthash_KEYBYTES == std::tuple_size_v<BucketKey>);
+  std::array<uint8_t, crypto_shorthash_BYTES> out{};
+  crypto_shorthash(out.data(), key.data(), key.size(), bucket_key.data());
+  uint64_t h = 0;
+  for (size_t i = 0; i < out.size(); i++) h |= static_cast<uint64_t>(out[i]) << (8 * i);
   return h % partitions;
 }
 
-OpResult Store::apply(const Op& op) {
+uint64_t Store::partition_of(ByteView key) const {
+  return partition_of(key, state_.partition_count(), bucket_key_);
+}
+
+uint64_t Store::client_bytes(ClientId client) const {
+  auto it = client_bytes_.find(client);
+  return it == client_bytes_.end() ? 0 : it->second;
+}
+
+std::optional<Code> Store::over_limits(ClientId client, uint64_t new_charge,
+                                       const Entry* old_entry, size_t key_size) const {
+  const uint64_t old_charge = old_entry == nullptr ? 0 : charge(key_size, old_entry->value.size());
+  const uint64_t mine = client_bytes(client);
+  const uint64_t released_mine = old_entry != nullptr && old_entry->owner == client ? old_charge : 0;
+  const uint64_t mine_after = mine - released_mine + new_charge;
+  if (mine_after > mine && mine_after > limits_.client_bytes_max) return Code::quota;
+  const uint64_t total_after = bytes_ - old_charge + new_charge;
+  if (total_after > bytes_ && total_after > limits_.bytes_max) return Code::full;
+  return std::nullopt;
+}
+
+void Store::charge_to(ClientId owner, size_t key_size, size_t value_size) {
+  const uint64_t c = charge(key_size, value_size);
+  client_bytes_[owner] += c;
+  bytes_ += c;
+}
+
+void Store::release_from(ClientId owner, size_t key_size, size_t value_size) {
+  const uint64_t c = charge(key_size, value_size);
+  auto it = client_bytes_.find(owner);
+  PBFT_ASSERT(it != client_bytes_.end() && it->second >= c && bytes_ >= c);
+  it->second -= c;
+  if (it->second == 0) client_bytes_.erase(it);
+  bytes_ -= c;
+}
+
+OpResult Store::apply(ClientId client, const Op& op) {
   if (op.key.size() > key_size_max) return {Code::too_large, {}};
   switch (op.type) {
     case OpType::get: {
       const Bucket& b = bucket(op.key);
       auto it = b.find(op.key);
       if (it == b.end()) return {Code::not_found, {}};
-      return {Code::ok, it->second};
+      return {Code::ok, it->second.value};
     }
-    case OpType::put: {
-      if (op.value.size() > value_size_max) return {Code::too_large, {}};
-      const uint64_t index = partition_of(op.key, state_.partition_count());
+    case OpType::put:
+    case OpType::append: {
+      // Every check comes before any change: a refused write leaves the
+      // state as it was.
+      const uint64_t index = partition_of(op.key);
       const Bucket& b = state_.get(index);
       auto found = b.find(op.key);
-      const uint64_t old_entry = found == b.end() ? 0 : entry_size(op.key.size(), found->second.size());
-      const uint64_t new_bytes =
-          bucket_bytes_[index] - old_entry + entry_size(op.key.size(), op.value.size());
-      if (new_bytes > constants::partition_size_max) return {Code::too_large, {}};
-      auto [it, inserted] = state_.mutate(index).insert_or_assign(op.key, op.value);
-      (void)it;
-      if (inserted) size_++;
+      const Entry* old = found == b.end() ? nullptr : &found->second;
+      const size_t old_size = old == nullptr ? 0 : old->value.size();
+      size_t new_size = op.value.size();
+      if (op.type == OpType::append) {
+        if (op.value.size() > value_size_max - old_size) return {Code::too_large, {}};
+        new_size += old_size;
+      } else if (op.value.size() > value_size_max) {
+        return {Code::too_large, {}};
+      }
+      const uint64_t new_bytes = bucket_bytes_[index] -
+                                 (old == nullptr ? 0 : entry_size(op.key.size(), old_size)) +
+                                 entry_size(op.key.size(), new_size);
+      if (new_bytes > bucket_bytes_[index] && new_bytes > constants::partition_size_max) {
+        return {Code::too_large, {}};
+      }
+      if (auto refused = over_limits(client, charge(op.key.size(), new_size), old, op.key.size())) {
+        return {*refused, {}};
+      }
+      if (old != nullptr) release_from(old->owner, op.key.size(), old_size);
+      charge_to(client, op.key.size(), new_size);
       bucket_bytes_[index] = new_bytes;
+      // `old` points into the bucket, which mutate() may copy: not used
+      // from here on.
+      Bucket& m = state_.mutate(index);
+      auto [it, inserted] = m.try_emplace(op.key);
+      if (inserted) size_++;
+      Entry& entry = it->second;
+      entry.owner = client;
+      if (op.type == OpType::put) {
+        entry.value = op.value;
+      } else {
+        entry.value.insert(entry.value.end(), op.value.begin(), op.value.end());
+      }
       return {Code::ok, {}};
     }
     case OpType::del: {
       // Deleting an absent key is not an error: the postcondition (the key
       // is absent) holds, and a retried delete must give the same answer.
       // An absent key leaves the bucket untouched (not even marked dirty).
-      const uint64_t index = partition_of(op.key, state_.partition_count());
+      // Any client may delete any key (the store has no access control);
+      // the owner's charge goes with it.
+      const uint64_t index = partition_of(op.key);
       auto found = state_.get(index).find(op.key);
       if (found == state_.get(index).end()) return {Code::ok, {}};
-      bucket_bytes_[index] -= entry_size(op.key.size(), found->second.size());
+      bucket_bytes_[index] -= entry_size(op.key.size(), found->second.value.size());
+      release_from(found->second.owner, op.key.size(), found->second.value.size());
       state_.mutate(index).erase(op.key);
       size_--;
-      return {Code::ok, {}};
-    }
-    case OpType::append: {
-      // The check comes before any change: an append that would grow the
-      // value over its limit leaves the state as it was.
-      const uint64_t index = partition_of(op.key, state_.partition_count());
-      const Bucket& b = state_.get(index);
-      auto found = b.find(op.key);
-      const size_t current_size = found == b.end() ? 0 : found->second.size();
-      if (op.value.size() > value_size_max - current_size) return {Code::too_large, {}};
-      const uint64_t added = found == b.end() ? entry_size(op.key.size(), op.value.size())
-                                              : op.value.size();
-      if (bucket_bytes_[index] + added > constants::partition_size_max) {
-        return {Code::too_large, {}};
-      }
-      bucket_bytes_[index] += added;
-      Bucket& m = state_.mutate(index);
-      auto it = m.find(op.key);
-      if (it == m.end()) {
-        m.emplace(op.key, op.value);
-        size_++;
-      } else {
-        it->second.insert(it->second.end(), op.value.begin(), op.value.end());
-      }
       return {Code::ok, {}};
     }
     case OpType::null:
@@ -336,16 +381,17 @@ std::optional<Bytes> Store::get(const Bytes& key) const {
   const Bucket& b = bucket(key);
   auto it = b.find(key);
   if (it == b.end()) return std::nullopt;
-  return it->second;
+  return it->second.value;
 }
 
 Bytes Store::read_partition(std::optional<Seq> name, uint64_t index) const {
   const Bucket& b = name ? state_.get(*name, index) : state_.get(index);
   Bytes out;
   put_u32(out, b.size());
-  for (const auto& [key, value] : b) {
+  for (const auto& [key, entry] : b) {
     put_bytes(out, key);
-    put_bytes(out, value);
+    put_u32(out, entry.owner);
+    put_bytes(out, entry.value);
   }
   return out;
 }
@@ -359,26 +405,36 @@ Status Store::install_partition(uint64_t index, ByteView bytes) {
   Reader reader(bytes);
   uint32_t count = 0;
   if (!reader.read_u32(count)) return Status::error("bucket: truncated count");
-  if (count > reader.remaining() / (2 * length_size)) return Status::error("bucket: count too large");
+  if (count > reader.remaining() / (3 * length_size)) return Status::error("bucket: count too large");
   Bucket bucket_value;
   for (uint32_t i = 0; i < count; i++) {
     auto key = read_length_prefixed(reader, "key");
     if (!key) return key.status();
+    uint32_t owner = 0;
+    if (!reader.read_u32(owner)) return Status::error("bucket: truncated owner");
+    if (owner >= constants::clients_max) return Status::error("bucket: owner out of range");
     auto value = read_length_prefixed(reader, "value");
     if (!value) return value.status();
     if (key->size() > key_size_max || value->size() > value_size_max) {
       return Status::error("bucket: key or value over its limit");
     }
-    if (partition_of(*key, state_.partition_count()) != index) {
+    if (partition_of(*key) != index) {
       return Status::error("bucket: key in the wrong bucket");
     }
     Bytes k(key->begin(), key->end());
     if (!bucket_value.empty() && !(bucket_value.rbegin()->first < k)) {
       return Status::error("bucket: keys out of order");
     }
-    bucket_value.emplace_hint(bucket_value.end(), std::move(k), Bytes(value->begin(), value->end()));
+    bucket_value.emplace_hint(bucket_value.end(), std::move(k),
+                              Entry{owner, Bytes(value->begin(), value->end())});
   }
   if (reader.remaining() != 0) return Status::error("bucket: trailing bytes");
+  // The charges follow the buckets: the old bucket's go, the new one's come
+  // (a state the others reached under the same limits, so within them).
+  for (const auto& [key, entry] : state_.get(index)) {
+    release_from(entry.owner, key.size(), entry.value.size());
+  }
+  for (const auto& [key, entry] : bucket_value) charge_to(entry.owner, key.size(), entry.value.size());
   size_ -= state_.get(index).size();
   size_ += bucket_value.size();
   bucket_bytes_[index] = bytes.size();
