@@ -8,18 +8,21 @@
 // replica guarantees on its own, whatever its peers do:
 //   - no crash, assertion or sanitizer report, and no restart that fails
 //     from the records the replica itself persisted;
-//   - bounded memory: log_size() <= L, every slot within (h, H] (a NEW-VIEW
-//     may place its O above H: within L of its min-s), pending requests,
+//   - bounded memory: every slot above h, log_size() <= 2L (L in the window
+//     (h, H], and a NEW-VIEW whose min-s is above the window places its O,
+//     at most L, above H: restore.cpp), pending requests,
 //     checkpoints held (<= L/K + 1), view-changes held (<= n), checkpoint
 //     claims (<= checkpoint_claims_per_replica_max per peer);
 //   - h a multiple of K, H = h + L, h <= last_executed;
 //   - no equivocation: never two different PRE-PREPAREs, PREPAREs or
-//     COMMITs for one (view, seq), nor two CHECKPOINTs for one seq, across
+//     COMMITs for one (view, seq), nor two CHECKPOINTs for one seq, nor
+//     two VIEW-CHANGEs or NEW-VIEWs for one view, across
 //     crashes and restarts (the write-ahead rule; a wipe starts a new
 //     lineage, which votes nothing while it recovers);
 //   - execution: in order (s after s-1, or after a state transfer to s-1),
 //     never two different batches at one seq (across restarts, for what was
-//     durable: the host lost the rest);
+//     durable: the host lost the rest); a request runs fresh only above
+//     its client's last (exactly once);
 //   - effects in order (sim::WriteAheadChecker): every binding message is
 //     sent after the Persist that records it, never in a view above the
 //     recorded one, and the recorded view never goes back.
@@ -181,8 +184,8 @@ class Harness {
       recovering_before_ = replica_->recovering();
       act(action, in);
       if (!(op & hold_effects)) drain();
-      check_bounds();
       if (trace_) trace(action);
+      check_bounds();
     }
     drain();
     check_bounds();
@@ -196,11 +199,15 @@ class Harness {
         "request", "pre-prepare", "prepare", "commit", "checkpoint", "view-change", "new-view",
         "status", "fetch", "fetch-reply", "replay", "tick", "crash", "wipe"};
     const Replica& r = *replica_;
-    std::fprintf(stderr, "%-12s view %llu%s executed %llu h %llu log %zu pending %zu%s%s\n",
+    const auto range = r.log_range().value_or(std::pair<Seq, Seq>{0, 0});
+    std::fprintf(stderr,
+                 "%-12s view %llu%s executed %llu h %llu log %zu in [%llu, %llu] pending %zu%s%s\n",
                  names[static_cast<size_t>(action)], static_cast<unsigned long long>(r.view()),
                  r.view_changing() ? " (changing)" : "",
                  static_cast<unsigned long long>(r.last_executed()),
                  static_cast<unsigned long long>(r.low_watermark()), r.log_size(),
+                 static_cast<unsigned long long>(range.first),
+                 static_cast<unsigned long long>(range.second),
                  r.pending_requests(), r.recovering() ? " recovering" : "",
                  r.transferring() ? " transferring" : "");
   }
@@ -286,6 +293,7 @@ class Harness {
     // it executes again now, with the same batches.
     executed_.erase(executed_.upper_bound(replica_->last_executed()), executed_.end());
     next_executed_ = replica_->low_watermark() + 1;
+    last_fresh_.clear();  // what ran above its checkpoint runs again now
     recovering_before_ = replica_->recovering();
     drain();
   }
@@ -301,6 +309,7 @@ class Harness {
     write_ahead_.forget(self_);
     votes_.clear();
     executed_.clear();
+    last_fresh_.clear();
     ReplicaOptions options;
     options.recovering = true;
     options.recovery_nonce = ++incarnation_;
@@ -318,7 +327,13 @@ class Harness {
                           [&](const Prepare& p) { vote(MessageType::prepare, p.view, p.seq, p.digest); },
                           [&](const Commit& c) { vote(MessageType::commit, c.view, c.seq, c.digest); },
                           [&](const Checkpoint& c) { vote(MessageType::checkpoint, 0, c.seq, c.state_digest); },
+                          [&](const ViewChange& vc) {
+                            vote(MessageType::view_change, vc.new_view, 0,
+                                 own_crypto().digest(wire::auth_payload(vc)));
+                          },
                           [&](const NewView& nv) {
+                            vote(MessageType::new_view, nv.view, 0,
+                                 own_crypto().digest(wire::auth_payload(nv)));
                             for (const PrePrepare& pp : nv.pre_prepares) {
                               vote(MessageType::pre_prepare, pp.view, pp.seq, pp.digest);
                             }
@@ -351,6 +366,16 @@ class Harness {
     if (!fresh && it->second != x.batch_digest) {
       violated("two different batches executed at seq " + std::to_string(x.seq));
     }
+    // Exactly once: a request runs fresh only above its client's last.
+    for (const ExecutedRequest& r : x.requests) {
+      if (!r.fresh) continue;
+      auto [last, first] = last_fresh_.try_emplace(r.client, r.timestamp);
+      if (!first && r.timestamp <= last->second) {
+        violated("client " + std::to_string(r.client) + "'s request " +
+                 std::to_string(r.timestamp) + " ran fresh after " + std::to_string(last->second));
+      }
+      last->second = r.timestamp;
+    }
   }
 
   void observe_installed(const StateInstalled& x) {
@@ -358,6 +383,7 @@ class Harness {
       violated("a state transfer to " + std::to_string(x.seq) + " below what it executed");
     }
     next_executed_ = x.seq + 1;
+    last_fresh_.clear();  // the installed state's reply table says what ran
   }
 
   void check_bounds() const {
@@ -367,11 +393,10 @@ class Harness {
     if (h % K != 0) violated("a low watermark off the checkpoint interval");
     if (r.high_watermark() != h + L) violated("H != h + L");
     if (h > r.last_executed()) violated("a stable checkpoint above what it executed");
-    if (r.log_size() > L) violated("log_size " + std::to_string(r.log_size()) + " > L");
-    if (auto range = r.log_range()) {
-      if (range->first <= h) violated("a slot at or below h");
-      if (range->second - range->first >= L) violated("slots spread over more than L");
-    }
+    // The window's slots, and a NEW-VIEW's O where its min-s is above the
+    // window (restore.cpp): at most L of each.
+    if (r.log_size() > 2 * L) violated("log_size " + std::to_string(r.log_size()) + " > 2L");
+    if (auto range = r.log_range(); range && range->first <= h) violated("a slot at or below h");
     if (r.pending_requests() > constants::pending_requests_max) violated("pending requests");
     if (r.checkpoints_held() > L / K + 1) violated("checkpoints held > L/K + 1");
     if (r.view_changes_held() > config_.n) violated("view-changes held > n");
@@ -964,6 +989,7 @@ class Harness {
   sim::WriteAheadChecker write_ahead_;
   std::map<std::tuple<MessageType, View, Seq>, Digest> votes_;  // what it sent, per lineage
   std::map<Seq, Digest> executed_;  // what it executed (and did not forget)
+  std::map<ClientId, Timestamp> last_fresh_;  // per client, the last request run fresh
   Seq next_executed_ = 1;
   bool recovering_before_ = false;
 
