@@ -35,11 +35,12 @@
 // is always the plain choice: the replica's view, its next sequence number,
 // a correct signature). How many bytes an action reads depends on the
 // bytes it reads and on the config, never on the replica's state, so that
-// a generator can write inputs without running the replica. Field values are drawn by the pick_* functions,
-// biased towards what matters: the replica's view and view+1, sequence
-// numbers around its watermarks, digests of batches it knows, proofs and
-// certificates that are valid (or nearly). Messages are built by the make_*
-// functions, one per type: a new field goes there.
+// a generator can write inputs without running the replica. Field values
+// are drawn by the pick_* functions, biased towards what matters: the
+// replica's view and view+1, sequence numbers around its watermarks, digests
+// of batches it knows, proofs and certificates that are valid (or nearly).
+// Messages are built by the make_* functions, one per type: a new field
+// goes there.
 //
 // Seeds: fuzz/corpus/core_replica/, written by
 // fuzz/corpus/make_core_replica_corpus.py (scenarios: the normal case,
@@ -200,16 +201,14 @@ class Harness {
         "status", "fetch", "fetch-reply", "replay", "tick", "crash", "wipe"};
     const Replica& r = *replica_;
     const auto range = r.log_range().value_or(std::pair<Seq, Seq>{0, 0});
-    std::fprintf(stderr,
-                 "%-12s view %llu%s executed %llu h %llu log %zu in [%llu, %llu] pending %zu%s%s\n",
-                 names[static_cast<size_t>(action)], static_cast<unsigned long long>(r.view()),
-                 r.view_changing() ? " (changing)" : "",
-                 static_cast<unsigned long long>(r.last_executed()),
-                 static_cast<unsigned long long>(r.low_watermark()), r.log_size(),
-                 static_cast<unsigned long long>(range.first),
-                 static_cast<unsigned long long>(range.second),
-                 r.pending_requests(), r.recovering() ? " recovering" : "",
-                 r.transferring() ? " transferring" : "");
+    std::fprintf(
+        stderr, "%-12s view %llu%s executed %llu h %llu log %zu in [%llu, %llu] pending %zu%s%s\n",
+        names[static_cast<size_t>(action)], static_cast<unsigned long long>(r.view()),
+        r.view_changing() ? " (changing)" : "", static_cast<unsigned long long>(r.last_executed()),
+        static_cast<unsigned long long>(r.low_watermark()), r.log_size(),
+        static_cast<unsigned long long>(range.first), static_cast<unsigned long long>(range.second),
+        r.pending_requests(), r.recovering() ? " recovering" : "",
+        r.transferring() ? " transferring" : "");
   }
 
   // ---------------------------------------------------------------- host
@@ -217,16 +216,22 @@ class Harness {
   const Crypto& own_crypto() const { return *replica_crypto_[self_]; }
   const Crypto& crypto_of(ReplicaId r) const { return *replica_crypto_[r]; }
 
-  // A new incarnation of the replica on the current disk.
+  // A new incarnation of the replica on the current disk, with a new
+  // service (restored from the disk, if options say so); what it does on
+  // starting (executing again what it recorded) is carried out.
   void start(ReplicaOptions options) {
     replica_.reset();
     store_ = std::make_unique<kv::Store>(service_partitions);
     journal_ = std::make_unique<storage::Journal>(*disk_);
     Result<std::unique_ptr<Replica>> replica =
         Replica::create(config_, self_, own_crypto(), *store_, std::move(options));
-    if (!replica) violated("the replica cannot start: " + replica.reason());
+    if (!replica) violated("the replica cannot start from its own records: " + replica.reason());
     replica_ = std::move(replica).value();
+    // What it executed beyond what reached the disk is forgotten; the rest
+    // it executes again now, with the same batches.
+    executed_.erase(executed_.upper_bound(replica_->last_executed()), executed_.end());
     next_executed_ = replica_->low_watermark() + 1;
+    last_fresh_.clear();  // what ran above its checkpoint runs again now
     recovering_before_ = replica_->recovering();
     drain();
   }
@@ -261,7 +266,9 @@ class Harness {
     for (const Effect& effect : effects.list) {
       std::visit(Overloaded{[&](const Persist& p) {
                               const Status written = journal_->append(p);
-                              if (!written) violated("the memory disk refused: " + written.reason());
+                              if (!written) {
+                                violated("the memory disk refused: " + written.reason());
+                              }
                             },
                             [&](const Send& s) { observe_send(s, recovering_after); },
                             [&](const Executed& x) { observe_executed(x); },
@@ -282,34 +289,20 @@ class Harness {
     if (!persisted) violated("its own records do not load: " + persisted.reason());
     ReplicaOptions options;
     options.restore = std::make_shared<const PersistedState>(std::move(persisted).value());
-    replica_.reset();
-    store_ = std::make_unique<kv::Store>(service_partitions);
-    journal_ = std::make_unique<storage::Journal>(*disk_);
-    Result<std::unique_ptr<Replica>> replica =
-        Replica::create(config_, self_, own_crypto(), *store_, options);
-    if (!replica) violated("it cannot restart from its own records: " + replica.reason());
-    replica_ = std::move(replica).value();
-    // What it executed beyond what reached the disk is forgotten; the rest
-    // it executes again now, with the same batches.
-    executed_.erase(executed_.upper_bound(replica_->last_executed()), executed_.end());
-    next_executed_ = replica_->low_watermark() + 1;
-    last_fresh_.clear();  // what ran above its checkpoint runs again now
-    recovering_before_ = replica_->recovering();
-    drain();
+    start(std::move(options));
   }
 
   // The replica loses its disk and starts again, recovering.
   void wipe() {
     drain();
-    disk_ = std::make_unique<storage::MemoryStorage>();
     // The lost incarnation serves the new one's state transfer.
-    (void)replica_->take_effects();
     donor_ = std::move(replica_);
     donor_store_ = std::move(store_);
+    journal_.reset();
+    disk_ = std::make_unique<storage::MemoryStorage>();
     write_ahead_.forget(self_);
     votes_.clear();
     executed_.clear();
-    last_fresh_.clear();
     ReplicaOptions options;
     options.recovering = true;
     options.recovery_nonce = ++incarnation_;
@@ -323,23 +316,26 @@ class Harness {
     learn(m, send.to);
     remember(sent_, send.message);
     if (sender_of(m) != Principal::replica(self_)) return;  // a relay binds nobody
-    std::visit(Overloaded{[&](const PrePrepare& pp) { vote(MessageType::pre_prepare, pp.view, pp.seq, pp.digest); },
-                          [&](const Prepare& p) { vote(MessageType::prepare, p.view, p.seq, p.digest); },
-                          [&](const Commit& c) { vote(MessageType::commit, c.view, c.seq, c.digest); },
-                          [&](const Checkpoint& c) { vote(MessageType::checkpoint, 0, c.seq, c.state_digest); },
-                          [&](const ViewChange& vc) {
-                            vote(MessageType::view_change, vc.new_view, 0,
-                                 own_crypto().digest(wire::auth_payload(vc)));
-                          },
-                          [&](const NewView& nv) {
-                            vote(MessageType::new_view, nv.view, 0,
-                                 own_crypto().digest(wire::auth_payload(nv)));
-                            for (const PrePrepare& pp : nv.pre_prepares) {
-                              vote(MessageType::pre_prepare, pp.view, pp.seq, pp.digest);
-                            }
-                          },
-                          [](const auto&) {}},
-               m);
+    std::visit(
+        Overloaded{
+            [&](const PrePrepare& pp) {
+              vote(MessageType::pre_prepare, pp.view, pp.seq, pp.digest);
+            },
+            [&](const Prepare& p) { vote(MessageType::prepare, p.view, p.seq, p.digest); },
+            [&](const Commit& c) { vote(MessageType::commit, c.view, c.seq, c.digest); },
+            [&](const Checkpoint& c) { vote(MessageType::checkpoint, 0, c.seq, c.state_digest); },
+            [&](const ViewChange& vc) {
+              vote(MessageType::view_change, vc.new_view, 0,
+                   own_crypto().digest(wire::auth_payload(vc)));
+            },
+            [&](const NewView& nv) {
+              vote(MessageType::new_view, nv.view, 0, own_crypto().digest(wire::auth_payload(nv)));
+              for (const PrePrepare& pp : nv.pre_prepares) {
+                vote(MessageType::pre_prepare, pp.view, pp.seq, pp.digest);
+              }
+            },
+            [](const auto&) {}},
+        m);
     const MessageType type = type_of(m);
     if (recovering_before_ && recovering_after &&
         (type == MessageType::pre_prepare || type == MessageType::prepare ||
@@ -421,7 +417,9 @@ class Harness {
                           [&](const Fetch& f) {
                             if (f.sender != self_ || to.kind != Destination::Kind::replica) return;
                             fetches_.emplace_back(f, to.id);
-                            if (fetches_.size() > constants::fetch_in_flight_max) fetches_.pop_front();
+                            if (fetches_.size() > constants::fetch_in_flight_max) {
+                              fetches_.pop_front();
+                            }
                           },
                           [&](const StatusMessage& s) {
                             if (s.sender == self_ && s.recovering) recovery_nonce_ = s.nonce;
@@ -432,7 +430,8 @@ class Harness {
 
   void learn_pre_prepare(const PrePrepare& pp) {
     auto& digests = digests_[pp.seq];
-    if (std::find(digests.begin(), digests.end(), pp.digest) == digests.end() && digests.size() < 4) {
+    if (std::find(digests.begin(), digests.end(), pp.digest) == digests.end() &&
+        digests.size() < 4) {
       digests.push_back(pp.digest);
     }
     if (!pp.batch.empty() && batch_digest(own_crypto(), pp.batch) == pp.digest) {
@@ -613,8 +612,14 @@ class Harness {
         break;
       }
       case 1: op.type = kv::OpType::get; break;
-      case 2: op.type = kv::OpType::append; op.value = Bytes{in.byte()}; break;
-      default: op.type = kv::OpType::null; op.reply_size = in.byte(); break;
+      case 2:
+        op.type = kv::OpType::append;
+        op.value = Bytes{in.byte()};
+        break;
+      default:
+        op.type = kv::OpType::null;
+        op.reply_size = in.byte();
+        break;
     }
     r.operation = kv::encode_op(op);
     const bool read_only = in.rarely();
@@ -623,7 +628,8 @@ class Harness {
     r.replier = replier == 0 ? every_replica : static_cast<ReplicaId>(replier - 1);
     r.auth = config_.client_auth;
     if (in.rarely()) {
-      r.auth = r.auth == RequestAuth::signature ? RequestAuth::authenticator : RequestAuth::signature;
+      r.auth =
+          r.auth == RequestAuth::signature ? RequestAuth::authenticator : RequestAuth::signature;
     }
     authenticate(r, *client_crypto_[r.client], config_.n);
     if (in.rarely()) {
@@ -640,7 +646,9 @@ class Harness {
     std::vector<Request> batch;
     switch (in.choice(5)) {
       case 0: batch.push_back(make_request(in)); break;
-      case 1: for (int i = 0; i < 2; i++) batch.push_back(make_request(in)); break;
+      case 1:
+        for (int i = 0; i < 2; i++) batch.push_back(make_request(in));
+        break;
       case 2: {
         const uint8_t i = in.byte();
         if (!batches_.empty()) return batches_[i % batches_.size()].first;
@@ -698,7 +706,9 @@ class Harness {
     const bool mixed = in.rarely(), forged = in.rarely();
     std::vector<Checkpoint> proof;
     auto own = own_checkpoints_.find(s);
-    if (own != own_checkpoints_.end() && own->second.state_digest == d) proof.push_back(own->second);
+    if (own != own_checkpoints_.end() && own->second.state_digest == d) {
+      proof.push_back(own->second);
+    }
     for (ReplicaId r = 0; r < config_.n && proof.size() < count; r++) {
       if (r != self_) proof.push_back(make_checkpoint(s, d, r));
     }
@@ -818,7 +828,9 @@ class Harness {
     const size_t which = in.byte();
     const Digest other = pick_digest(in, min_s + 1 + which);
     const bool shortened = in.rarely();
-    if (changed && !nv.pre_prepares.empty()) nv.pre_prepares[which % nv.pre_prepares.size()].digest = other;
+    if (changed && !nv.pre_prepares.empty()) {
+      nv.pre_prepares[which % nv.pre_prepares.size()].digest = other;
+    }
     if (shortened && !nv.pre_prepares.empty()) nv.pre_prepares.pop_back();
     for (PrePrepare& pp : nv.pre_prepares) authenticate(pp, crypto_of(primary), config_.n);
     sign(in, nv, pick_sender(in, primary));
@@ -957,7 +969,8 @@ class Harness {
       case Action::fetch_reply: deliver(make_fetch_reply(in)); break;
       case Action::replay: replay(in); break;
       case Action::tick: {
-        const size_t ticks = in.choice(4) == 3 ? config_.view_change_timeout_ticks : 1 + in.choice(8);
+        const size_t ticks =
+            in.choice(4) == 3 ? config_.view_change_timeout_ticks : 1 + in.choice(8);
         for (size_t t = 0; t < ticks && t < 64; t++) replica_->tick();
         break;
       }
@@ -988,7 +1001,7 @@ class Harness {
   // The invariants' ledgers.
   sim::WriteAheadChecker write_ahead_;
   std::map<std::tuple<MessageType, View, Seq>, Digest> votes_;  // what it sent, per lineage
-  std::map<Seq, Digest> executed_;  // what it executed (and did not forget)
+  std::map<Seq, Digest> executed_;            // what it executed (and did not forget)
   std::map<ClientId, Timestamp> last_fresh_;  // per client, the last request run fresh
   Seq next_executed_ = 1;
   bool recovering_before_ = false;
@@ -996,11 +1009,11 @@ class Harness {
   // The model.
   std::vector<Timestamp> timestamps_;  // per client, the last one used
   std::deque<std::pair<std::vector<Request>, Digest>> batches_;
-  std::map<Seq, std::vector<Digest>> digests_;              // batch digests seen per seq
+  std::map<Seq, std::vector<Digest>> digests_;               // batch digests seen per seq
   std::map<std::pair<Seq, View>, PrePrepare> pre_prepares_;  // seen, without batches
   std::map<Seq, Checkpoint> own_checkpoints_;                // the replica's CHECKPOINTs
   std::map<View, ViewChange> own_view_changes_;              // the replica's VIEW-CHANGEs
-  std::deque<std::pair<Fetch, ReplicaId>> fetches_;         // its last FETCHes, and to whom
+  std::deque<std::pair<Fetch, ReplicaId>> fetches_;          // its last FETCHes, and to whom
   uint64_t recovery_nonce_ = 0;                              // its last recovering STATUS's
   std::deque<std::shared_ptr<const Message>> delivered_;
   std::deque<std::shared_ptr<const Message>> sent_;
@@ -1012,7 +1025,8 @@ class Harness {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Input in(data, size);
   const ProtocolConfig config = make_config(in.byte());
-  if (Status valid = config.validate(); !valid) violated("a fuzz config is invalid: " + valid.reason());
+  if (Status valid = config.validate(); !valid)
+    violated("a fuzz config is invalid: " + valid.reason());
   const ReplicaId self = static_cast<ReplicaId>(in.byte() % config.n);
   Harness harness(config, self);
   harness.run(in);

@@ -53,7 +53,8 @@ class Writer:
             self.u64(extra)
 
     def seq(self, kind=0, extra=0):
-        """pick_seq: 0 e+1, 1 e+2, 2 h+1, 3 H, 4 H+1, 5 h+extra, 6 e, 7 a known one, 8 far, 9 raw."""
+        """pick_seq: 0 e+1, 1 e+2, 2 h+1, 3 H, 4 H+1, 5 h+extra, 6 e, 7 a known one,
+        8 far, 9 raw."""
         self.byte(kind)
         if kind in (5, 7, 8):
             self.byte(extra)
@@ -61,7 +62,8 @@ class Writer:
             self.u64(extra)
 
     def checkpoint_seq(self, kind=0, extra=0):
-        """pick_checkpoint_seq: 0 its latest, 1 h+K, 2 e rounded down, 3 h+K*(1+extra), 4 e rounded up, 5 far, 6 raw."""
+        """pick_checkpoint_seq: 0 its latest, 1 h+K, 2 e rounded down, 3 h+K*(1+extra),
+        4 e rounded up, 5 far, 6 raw."""
         self.byte(kind)
         if kind == 3:
             self.byte(extra)
@@ -75,7 +77,8 @@ class Writer:
             self.byte(salt)
 
     def digest(self, kind=3, detail=0):
-        """pick_digest: 0 a known one at that seq, 1 a known batch, 2 null, 3 the latest at that seq, 4+ salted."""
+        """pick_digest: 0 a known one at that seq, 1 a known batch, 2 null, 3 the latest
+        at that seq, 4+ salted."""
         self.byte(kind)
         self.byte(detail)
 
@@ -120,7 +123,8 @@ class Writer:
         for i in range(requests):
             self.request_fields(client=(client + i) % 4)
 
-    def pre_prepare(self, view=0, seq=0, requests=1, client=0, sender=PREFERRED, forge=False, hold=False):
+    def pre_prepare(self, view=0, seq=0, requests=1, client=0, sender=PREFERRED, forge=False,
+                    hold=False):
         self.action(PRE_PREPARE, hold)
         self.view(view)
         self.seq(seq)
