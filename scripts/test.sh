@@ -10,6 +10,8 @@
 #                       runs for FUZZ_SECONDS with its seed corpus
 #                       fuzz/corpus/<name>/ (read only; new inputs go to a
 #                       temporary directory, so the tree is not modified)
+#                       and the libFuzzer flags in fuzz/<name>_fuzz.flags,
+#                       if any (one a line, # comments)
 #   mutants build-mutants/ PBFT_MUTANTS=ON (include/pbft/mutant.h): the
 #                       simulator against deliberately broken protocol
 #                       variants; each must be caught within 2,000 seeds
@@ -270,8 +272,12 @@ stage_fuzz() {
       failed=$((failed + 1))
       continue
     fi
+    local flags=()
+    if [[ -f "fuzz/$target.flags" ]]; then
+      mapfile -t flags < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "fuzz/$target.flags")
+    fi
     local cmd=("$binary" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=60
-               -print_final_stats=1 -artifact_prefix="$artifact_dir/" "${corpora[@]}")
+               -print_final_stats=1 -artifact_prefix="$artifact_dir/" "${flags[@]}" "${corpora[@]}")
     echo "--- $target (log: $log)"
     echo "+ ${cmd[*]}"
     ((dry_run)) && { passed=$((passed + 1)); continue; }

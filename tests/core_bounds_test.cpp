@@ -8,6 +8,8 @@
 //   log_size()         <= L                (slots only for h < s <= H)
 //   checkpoints_held() <= L / K + 1        (the stable one and those above it)
 //   pending_requests() <= constants::pending_requests_max
+//   view_changes_held() <= n                (one per replica)
+//   checkpoint_claims_held() <= n * constants::checkpoint_claims_per_replica_max
 //   no state transfer without 2f+1 matching CHECKPOINT claims.
 // Then it checks that the replica still does its job: a client request
 // completes and the flooded replica executes it too.
@@ -141,6 +143,17 @@ class Flood {
       return ::testing::AssertionFailure()
              << "pending_requests " << r.pending_requests() << " after " << delivered_;
     }
+    if (auto range = r.log_range(); range && range->first <= r.low_watermark()) {
+      return ::testing::AssertionFailure() << "a slot at or below h after " << delivered_;
+    }
+    if (r.view_changes_held() > config.n) {
+      return ::testing::AssertionFailure()
+             << "view_changes_held " << r.view_changes_held() << " after " << delivered_;
+    }
+    if (r.checkpoint_claims_held() > config.n * constants::checkpoint_claims_per_replica_max) {
+      return ::testing::AssertionFailure()
+             << "checkpoint_claims_held " << r.checkpoint_claims_held() << " after " << delivered_;
+    }
     if (r.transferring() || r.counters().state_transfers_started != 0) {
       return ::testing::AssertionFailure()
              << "a state transfer started without 2f+1 matching claims, after " << delivered_;
@@ -249,11 +262,28 @@ TEST(Bounds, CheckpointClaimsUpToAMillionStartNoTransfer) {
   ASSERT_TRUE(flood.within_bounds());
   EXPECT_EQ(c.replica(target).low_watermark(), 0u);
   EXPECT_GE(flood.delivered(), 4 * (far_top / k) - 4);
+  // It keeps a few claims from each of the three senders, not a million.
+  EXPECT_GT(c.replica(target).checkpoint_claims_held(), 0u);
+  EXPECT_LE(c.replica(target).checkpoint_claims_held(),
+            3 * constants::checkpoint_claims_per_replica_max);
   // The replica takes its own checkpoint at 16 and makes it stable with the
   // correct replicas' votes, although the faulty one voted first with a lie.
   for (int i = 0; i < 12; i++) ASSERT_TRUE(put_completes(c, "after" + std::to_string(i), "x"));
   EXPECT_EQ(c.replica(target).low_watermark(), 16u);
   EXPECT_TRUE(flood.within_bounds());
+}
+
+// VIEW-CHANGEs for a thousand views from one faulty replica: the replica
+// keeps one per sender (the highest), and one replica alone moves nobody.
+TEST(Bounds, ViewChangeFloodsKeepOnePerSender) {
+  Cluster c(bounds_config());
+  warm_up(c);
+  Flood flood(c);
+  for (View v = 1; v <= 1000; v++) ASSERT_TRUE(flood.deliver(c.make_view_change(faulty, v)));
+  EXPECT_EQ(c.replica(target).view_changes_held(), 1u);
+  EXPECT_EQ(c.replica(target).view(), 0u);
+  EXPECT_FALSE(c.replica(target).view_changing());
+  ASSERT_TRUE(put_completes(c, "after", "x"));
 }
 
 // The control for the test above: 2f+1 matching claims are a proof, and a

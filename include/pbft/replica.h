@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -204,8 +205,12 @@ class Replica {
   Seq high_watermark() const;
   bool is_primary() const;
   size_t log_size() const;         // sequence numbers with state in the log
+  // The lowest and highest of them (nothing when the log is empty).
+  std::optional<std::pair<Seq, Seq>> log_range() const;
   size_t pending_requests() const; // requests waiting to be ordered
   size_t checkpoints_held() const; // checkpoints kept (stable and newer)
+  size_t view_changes_held() const;       // VIEW-CHANGEs kept (at most one per replica)
+  size_t checkpoint_claims_held() const;  // CHECKPOINTs kept above what it executed
   bool recovering() const;         // restarted without state and not yet voting
   bool transferring() const;       // a state transfer is in progress
   std::optional<Seq> transfer_target() const;

@@ -1042,6 +1042,16 @@ bool Replica::is_primary() const { return state_->is_primary(); }
 size_t Replica::log_size() const { return state_->log_.size(); }
 size_t Replica::pending_requests() const { return state_->pending_.size(); }
 size_t Replica::checkpoints_held() const { return state_->own_checkpoints_.size(); }
+std::optional<std::pair<Seq, Seq>> Replica::log_range() const {
+  if (state_->log_.empty()) return std::nullopt;
+  return std::pair{state_->log_.begin()->first, state_->log_.rbegin()->first};
+}
+size_t Replica::view_changes_held() const { return state_->view_changes_.size(); }
+size_t Replica::checkpoint_claims_held() const {
+  size_t held = 0;
+  for (const auto& [replica, claims] : state_->claims_) held += claims.size();
+  return held;
+}
 bool Replica::recovering() const { return state_->recovering_; }
 bool Replica::transferring() const { return state_->transfer_.has_value(); }
 std::optional<Seq> Replica::transfer_target() const {
