@@ -93,13 +93,13 @@ struct Reply {
   bool full = true;
   Bytes result;            // a full reply's (empty in a digest reply)
   Digest result_digest{};  // a digest reply's D(result) (zero in a full reply)
+  Mac mac{};
   // A stale reply (not full): the request's timestamp is below the last
   // one this replica executed for the client, `executed_timestamp`, so the
   // request will not execute now (it did before that one, or never). A
   // client whose clock went back learns from f+1 of them where to go on.
   bool stale = false;
   Timestamp executed_timestamp = 0;
-  Mac mac{};
   friend bool operator==(const Reply&, const Reply&) = default;
 };
 
@@ -176,11 +176,11 @@ struct Fetch {
   uint32_t level = 0;
   uint64_t index = 0;
   uint64_t offset = 0;
+  ReplicaId sender = 0;
+  std::vector<Mac> authenticator;
   // Freshness, as STATUS's: the server answers each counter once
   // (constants::fetch_replay_window).
   uint64_t counter = 0;
-  ReplicaId sender = 0;
-  std::vector<Mac> authenticator;
   friend bool operator==(const Fetch&, const Fetch&) = default;
 };
 
