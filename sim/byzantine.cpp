@@ -298,8 +298,14 @@ PrePrepare ByzantineReplica::replay_requests(const PrePrepare& pp, Random& rando
   const Request repeat = !ordered_.empty() && random.chance(0.5)
                              ? ordered_[random.uniform(ordered_.size())]
                              : pp.batch[random.uniform(pp.batch.size())];
-  const auto at = static_cast<std::ptrdiff_t>(random.uniform(lie.batch.size() + 1));
-  lie.batch.insert(lie.batch.begin() + at, repeat);
+  // A full batch gets the repeat in place of one of its requests: one
+  // more than batch_size_max is refused unread (Verifier::check_bounds).
+  if (lie.batch.size() >= config_.batch_size_max) {
+    lie.batch[random.uniform(lie.batch.size())] = repeat;
+  } else {
+    const auto at = static_cast<std::ptrdiff_t>(random.uniform(lie.batch.size() + 1));
+    lie.batch.insert(lie.batch.begin() + at, repeat);
+  }
   lie.digest = batch_digest(crypto_, lie.batch);
   return lie;
 }
