@@ -298,8 +298,14 @@ PrePrepare ByzantineReplica::replay_requests(const PrePrepare& pp, Random& rando
   const Request repeat = !ordered_.empty() && random.chance(0.5)
                              ? ordered_[random.uniform(ordered_.size())]
                              : pp.batch[random.uniform(pp.batch.size())];
-  const auto at = static_cast<std::ptrdiff_t>(random.uniform(lie.batch.size() + 1));
-  lie.batch.insert(lie.batch.begin() + at, repeat);
+  // A full batch gets the repeat in place of one of its requests: one
+  // more than batch_size_max is refused unread (Verifier::check_bounds).
+  if (lie.batch.size() >= config_.batch_size_max) {
+    lie.batch[random.uniform(lie.batch.size())] = repeat;
+  } else {
+    const auto at = static_cast<std::ptrdiff_t>(random.uniform(lie.batch.size() + 1));
+    lie.batch.insert(lie.batch.begin() + at, repeat);
+  }
   lie.digest = batch_digest(crypto_, lie.batch);
   return lie;
 }
@@ -618,6 +624,18 @@ std::vector<Outgoing> ByzantineReplica::on_tick(View view, Seq low_watermark, Ra
     lies_++;
   }
   if (has(Behaviour::forge) && random.chance(0.05)) {
+    // A STATUS in its own name, or (forged) in another's, with the highest
+    // counter there is: a receiver records a counter only once the MACs
+    // check, so the forgery cannot shut the real sender's STATUS out.
+    StatusMessage status;
+    status.view = view;
+    status.last_executed = low_watermark;
+    status.last_stable = low_watermark;
+    status.counter = UINT64_MAX - random.uniform(2);
+    out.push_back({Destination::all_replicas(), forge(*sign(status), random), false, 0});
+    lies_++;
+  }
+  if (has(Behaviour::forge) && random.chance(0.05)) {
     Prepare p;
     p.view = view;
     p.seq = low_watermark + 1 + random.uniform(config_.log_window);
@@ -635,7 +653,12 @@ void ByzantineReplica::observe_received(const Message& message, Random& random) 
   if (has(Behaviour::replay_requests)) {
     if (const auto* pp = std::get_if<PrePrepare>(&message)) remember_batch(pp->batch);
   }
-  if (has(Behaviour::replay) && random.chance(0.1)) {
+  // Others' STATUS and FETCH (MAC'd for every replica, so any one can
+  // replay them) are the replays finding 4 of issue 18 was about: kept
+  // more often.
+  const bool fresh_kind = std::holds_alternative<StatusMessage>(message) ||
+                          std::holds_alternative<Fetch>(message);
+  if (has(Behaviour::replay) && random.chance(fresh_kind ? 0.5 : 0.1)) {
     seen_.push_back(std::make_shared<const Message>(message));
     if (seen_.size() > seen_max) seen_.pop_front();
   }

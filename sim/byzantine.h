@@ -33,9 +33,11 @@ enum class Behaviour : uint8_t {
   equivocate,       // as primary: a different batch for half of the backups
   slow,             // as primary: each pre-prepare held back most of a view-change timeout
   censor,           // as primary: one client's requests left out of every batch
-  forge,            // messages with a wrong sender, a bad signature or MAC, or corrupted bytes;
-                    // as primary, batches with a request whose client authentication is bad
-  replay,           // old messages (earlier views, below the window) sent again
+  forge,            // messages with a wrong sender, a bad signature or MAC, or corrupted bytes
+                    // (STATUS with the highest freshness counter among them); as primary,
+                    // batches with a request whose client authentication is bad
+  replay,           // old messages (earlier views, below the window; others' STATUS and
+                    // FETCH, whose authenticators hold every replica's MAC) sent again
   wrong_digest,     // prepares and commits for digests nobody pre-prepared
   bad_checkpoint,   // wrong checkpoint digests, and claims far above the window
   bad_view_change,  // view changes with made-up certificates or an unproven checkpoint

@@ -197,6 +197,10 @@ class Simulation {
   ReplicaOptions replica_options() const {
     ReplicaOptions options;
     options.mutant = options_.mutant;
+    // As the runtime's wall clock: above every counter an earlier
+    // incarnation used (it sent far fewer than one STATUS or FETCH per
+    // virtual nanosecond).
+    options.freshness_base = now_;
     return options;
   }
   void log(const std::string& line) const;
@@ -275,7 +279,7 @@ Simulation::Simulation(const Options& options)
   for (ReplicaId r = 0; r < config_.n; r++) {
     auto node = std::make_unique<ReplicaNode>();
     node->crypto = fake::make_crypto(Principal::replica(r), universe, config_.n, all_clients);
-    node->verifier = std::make_unique<Verifier>(config_, *node->crypto);
+    node->verifier = std::make_unique<Verifier>(config_, *node->crypto, options.mutant);
     node->store = std::make_unique<kv::Store>();
     node->disk = std::make_unique<storage::MemoryStorage>();
     node->journal = std::make_unique<storage::Journal>(*node->disk);
@@ -403,19 +407,28 @@ void Simulation::handle(const Delivery& delivery) {
   // verified and stepped. A twin's halves may screen differently, so a
   // twin's messages are checked in full.
   const bool to_replica = delivery.to < config_.n;
-  BatchRequests requests = BatchRequests::checked;
+  // Coverage counts the VIEW-CHANGEs a correct replica sees, the invalid
+  // ones too, which its screening refuses before their signatures: here,
+  // on arrival, those whose own signature is good.
+  if (const auto* vc = std::get_if<ViewChange>(&decoded.value());
+      vc != nullptr && to_replica && correct(delivery.to) && vc->sender < config_.n &&
+      replicas_[delivery.to]->crypto->verify(Principal::replica(vc->sender),
+                                             wire::auth_payload(*vc), vc->signature)) {
+    coverage_.observe_delivered(*vc);
+  }
+  Checks checks;
   if (to_replica && !replicas_[delivery.to]->twin) {
-    const Replica::Screening screening = replicas_[delivery.to]->replica->screen(decoded.value());
+    Replica::Screening screening = replicas_[delivery.to]->replica->screen(decoded.value());
     if (screening.taken) {
       report_.votes_unwanted++;
       return;
     }
-    requests = screening.requests;
+    checks = std::move(screening.checks);
   }
   // Authentication at the receiver, as in production: a rejection is counted.
   const Verifier& verifier = to_replica ? *replicas_[delivery.to]->verifier
                                         : *clients_[delivery.to - config_.n]->verifier;
-  Result<Verified> verified = verifier.verify(std::move(decoded).value(), requests);
+  Result<Verified> verified = verifier.verify(std::move(decoded).value(), std::move(checks));
   if (!verified) {
     report_.verify_failures++;
     if (logging(1)) {
@@ -651,7 +664,15 @@ void Simulation::drain_client(ClientId c) {
   ClientNode& node = *clients_[c];
   ClientEffects effects = node.client->take_effects();
   for (const Send& s : effects.sends) send(client_node(c), s);
-  if (effects.completed) complete(c, *effects.completed);
+  if (!effects.completed) return;
+  if (!*effects.completed) {
+    // Only a client whose timestamps went back gets this; the simulator's
+    // correct clients never do.
+    fail_client_results(fmt::format("client {}'s request failed: {}", c,
+                                    effects.completed->reason()));
+    return;
+  }
+  complete(c, effects.completed->value());
 }
 
 void Simulation::issue(ClientId c) {

@@ -71,6 +71,8 @@ Fetch make_fetch(const Cluster& c, ReplicaId sender, Seq checkpoint, uint32_t le
   f.level = level;
   f.index = index;
   f.offset = offset;
+  static uint64_t counter = 0;
+  f.counter = ++counter;  // fresh: a replica serves each counter once
   f.sender = sender;
   f.authenticator = make_authenticator(c.crypto(sender), c.config().n, wire::auth_payload(f));
   return f;
@@ -101,6 +103,8 @@ StatusMessage make_status(const Cluster& c, ReplicaId sender, Seq last_executed,
   s.last_executed = last_executed;
   s.last_stable = last_stable;
   s.recovering = recovering;
+  static uint64_t counter = 0;
+  s.counter = ++counter;  // fresh: each one above the last
   s.sender = sender;
   s.authenticator = make_authenticator(c.crypto(sender), c.config().n, wire::auth_payload(s));
   return s;

@@ -213,6 +213,8 @@ StatusMessage status_from(const Cluster& c, ReplicaId i, Seq executed, bool reco
   s.last_executed = executed;
   s.recovering = recovering;
   s.nonce = nonce;
+  static uint64_t counter = 0;
+  s.counter = ++counter;  // fresh: each one above the last
   s.sender = i;
   s.authenticator = make_authenticator(c.crypto(i), c.config().n, wire::auth_payload(s));
   return s;

@@ -113,9 +113,9 @@ class Cluster {
     // The receive path of every host (Replica::screen): a message the core
     // takes unchecked counts as delivered.
     Message copy = m;
-    const Replica::Screening screening = replicas_[i]->screen(copy);
+    Replica::Screening screening = replicas_[i]->screen(copy);
     if (screening.taken) return true;
-    auto v = verifiers_[i]->verify(std::move(copy), screening.requests);
+    auto v = verifiers_[i]->verify(std::move(copy), std::move(screening.checks));
     if (!v) return false;
     replicas_[i]->step(v.value());
     return true;
@@ -153,7 +153,8 @@ class Cluster {
   }
   std::vector<Send> drain_client(ClientId c) {
     ClientEffects e = clients_[c]->take_effects();
-    if (e.completed) completions_[c].push_back(*e.completed);
+    if (e.completed && *e.completed) completions_[c].push_back(e.completed->value());
+    if (e.completed && !*e.completed) failures_[c].push_back(e.completed->reason());
     for (const Send& s : e.sends) in_flight_.push_back({Principal::client(c), s.to, s.message});
     return e.sends;
   }
@@ -195,6 +196,7 @@ class Cluster {
     ReplicaOptions options;
     options.recovering = true;
     options.recovery_nonce = ++restarts_;
+    options.freshness_base = restarts_ << 40;  // above what the last incarnation used
     auto r = Replica::create(config_, i, *crypto_[i], *stores_[i], options);
     EXPECT_TRUE(r.is_ok()) << r.status().reason();
     replicas_[i] = std::move(r.value());
@@ -211,6 +213,7 @@ class Cluster {
     ASSERT_TRUE(persisted.is_ok()) << persisted.reason();
     ReplicaOptions options;
     options.restore = std::make_shared<const PersistedState>(std::move(persisted).value());
+    options.freshness_base = ++restarts_ << 40;  // above what the last incarnation used
     auto r = Replica::create(config_, i, *crypto_[i], *stores_[i], options);
     ASSERT_TRUE(r.is_ok()) << r.status().reason();
     replicas_[i] = std::move(r.value());
@@ -244,6 +247,8 @@ class Cluster {
   std::vector<Executed>& executed(ReplicaId i) { return executed_[i]; }
   std::vector<StateInstalled>& installed(ReplicaId i) { return installed_[i]; }
   std::vector<Completion>& completions(ClientId c) { return completions_[c]; }
+  // Requests that failed (ClientEffects::completed with an error), by reason.
+  std::vector<std::string>& failures(ClientId c) { return failures_[c]; }
   std::deque<Envelope>& in_flight() { return in_flight_; }
 
   // Signed or MAC'd messages as replica i would make them.
@@ -315,6 +320,7 @@ class Cluster {
     s.view_changing = view_changing;
     s.last_executed = last_executed;
     s.last_stable = last_stable;
+    s.counter = ++status_counter_;  // fresh: each one above the last
     authenticate(s, *crypto_[i], config_.n);
     return s;
   }
@@ -364,7 +370,9 @@ class Cluster {
   sim::WriteAheadChecker write_ahead_;
   std::map<ReplicaId, std::vector<StateInstalled>> installed_;
   uint64_t restarts_ = 0;
+  mutable uint64_t status_counter_ = 0;
   std::map<ClientId, std::vector<Completion>> completions_;
+  std::map<ClientId, std::vector<std::string>> failures_;
 };
 
 // The sends of one type among effects.

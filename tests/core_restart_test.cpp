@@ -139,6 +139,7 @@ TEST(Restart, AReplicaChangingViewsComesBackChangingAndReportsItsCertificates) {
   status.view = changing_to;
   status.view_changing = true;
   status.sender = 2;
+  status.counter = 1;
   status.authenticator = make_authenticator(c.crypto(2), c.config().n, wire::auth_payload(status));
   ASSERT_TRUE(c.deliver(1, status));
   std::vector<ViewChange> vcs = sent<ViewChange>(c.drain(1));

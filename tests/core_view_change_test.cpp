@@ -506,8 +506,11 @@ TEST(NewViewAcceptance, AForgedNewViewIsRejectedByTheVerifier) {
   bad.view_changes[1].signature[0] ^= 1;  // an embedded VIEW-CHANGE
   EXPECT_FALSE(t.c.deliver(2, bad));
   bad = t.valid;
-  bad.pre_prepares[0].digest[0] ^= 1;  // O's pre-prepare, altered after signing
-  EXPECT_FALSE(t.c.deliver(2, bad));
+  // O's pre-prepare, altered after signing: no longer what V implies, which
+  // the screening finds before any signature is checked.
+  bad.pre_prepares[0].digest[0] ^= 1;
+  EXPECT_TRUE(t.c.deliver(2, bad));
+  EXPECT_EQ(t.c.replica(2).counters().dropped(DropReason::new_view_invalid), 1u);
   EXPECT_TRUE(in_view(t.c, 2, 0));
   ASSERT_TRUE(t.c.deliver(2, t.valid));
   EXPECT_TRUE(in_view(t.c, 2, 1));
@@ -665,31 +668,42 @@ TEST(ViewChangeValidity, AStableCheckpointWithoutAValidProofIsRejected) {
   EXPECT_EQ(ok.c.replica(2).counters().dropped(DropReason::view_change_invalid), 0u);
 }
 
+// The embedded signatures are checked where they are used: at the new
+// view's primary, changing to it (replica 1 for view 1). Any other replica
+// counts a VIEW-CHANGE by its view and checks its own signature only
+// (core_screening_test.cpp).
 TEST(ViewChangeValidity, ForgedSignaturesAreRejectedByTheVerifier) {
   ViewChangeCase t;
   Cluster& c = t.c;
+  own_view_change(c, 1, c.make_request(0, 1, put("k", "v")));
+  ASSERT_TRUE(c.replica(1).view_changing());
+  ASSERT_EQ(c.replica(1).view(), 1u);
   auto good = c.make_view_change(3, 1, 4, t.proof(4, {0, 1, 2}),
                                  {c.make_certificate(0, 5, t.d, {1, 3})});
   ViewChange bad = good;
   bad.signature[0] ^= 1;
+  EXPECT_FALSE(c.deliver(1, bad));
   EXPECT_FALSE(c.deliver(2, bad));
   bad = good;
-  bad.sender = 1;  // claims to be another replica
-  EXPECT_FALSE(c.deliver(2, bad));
+  bad.sender = 2;  // claims to be another replica
+  EXPECT_FALSE(c.deliver(1, bad));
   bad = good;
   bad.checkpoint_proof[1].signature[0] ^= 1;
   bad.signature = c.crypto(3).sign(wire::auth_payload(bad));
-  EXPECT_FALSE(c.deliver(2, bad));
+  EXPECT_FALSE(c.deliver(1, bad));
   bad = good;
   bad.prepared[0].prepares[0].signature[0] ^= 1;
   bad.signature = c.crypto(3).sign(wire::auth_payload(bad));
-  EXPECT_FALSE(c.deliver(2, bad));
+  EXPECT_FALSE(c.deliver(1, bad));
   bad = good;
-  bad.prepared[0].pre_prepare.digest[0] ^= 1;  // altered after the primary signed it
+  // Altered after the primary signed it: its prepares no longer match it,
+  // which the screening finds before any signature is checked.
+  bad.prepared[0].pre_prepare.digest[0] ^= 1;
   bad.signature = c.crypto(3).sign(wire::auth_payload(bad));
-  EXPECT_FALSE(c.deliver(2, bad));
-  EXPECT_TRUE(c.drain(2).empty());
-  EXPECT_TRUE(c.deliver(2, good));
+  EXPECT_TRUE(c.deliver(1, bad));
+  EXPECT_EQ(c.replica(1).counters().dropped(DropReason::view_change_invalid), 1u);
+  EXPECT_TRUE(c.drain(1).empty());
+  EXPECT_TRUE(c.deliver(1, good));
 }
 
 // P holds, for each prepared sequence number, the certificate of the latest

@@ -258,6 +258,7 @@ class WireCodecTest : public ::testing::Test {
     s.last_stable = 128;
     s.recovering = recovering;
     s.nonce = recovering ? 0x0102030405060708 : 0;
+    s.counter = 0x1122334455667788;
     s.sender = sender;
     s.authenticator = make_authenticator(replica(sender), n, wire::auth_payload(s));
     return s;
@@ -271,6 +272,7 @@ class WireCodecTest : public ::testing::Test {
     f.level = level;
     f.index = index;
     f.offset = offset;
+    f.counter = 0x0a0b0c0d0e0f1011 + offset;
     f.sender = sender;
     f.authenticator = make_authenticator(replica(sender), n, wire::auth_payload(f));
     return f;
@@ -604,12 +606,12 @@ TEST_F(WireCodecTest, DefaultMessagesRoundTripAndHaveTheMinimumBodySize) {
 }
 
 TEST_F(WireCodecTest, StatusAndStateTransferMinimumBodiesAreTheirFixedFields) {
-  // status: view, last executed, last stable, recovering, nonce, authenticator count;
-  // fetch: checkpoint, level, index, offset, authenticator count;
+  // status: view, last executed, last stable, recovering, view changing, nonce, counter,
+  // authenticator count; fetch: checkpoint, level, index, offset, counter, authenticator count;
   // fetch reply: fetch's fields, total size, digest count, data length,
   // authenticator count.
-  EXPECT_EQ(wire::encode(StatusMessage{}).size(), header + 8 + 8 + 8 + 1 + 1 + 8 + 4);
-  EXPECT_EQ(wire::encode(Fetch{}).size(), header + 8 + 4 + 8 + 8 + 4);
+  EXPECT_EQ(wire::encode(StatusMessage{}).size(), header + 8 + 8 + 8 + 1 + 1 + 8 + 8 + 4);
+  EXPECT_EQ(wire::encode(Fetch{}).size(), header + 8 + 4 + 8 + 8 + 8 + 4);
   EXPECT_EQ(wire::encode(FetchReply{}).size(), header + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4);
 }
 
@@ -915,8 +917,8 @@ TEST_F(WireCodecTest, CorruptedBatchIsCaughtByTheDigest) {
 constexpr size_t pre_prepare_batch_count = header + 48 + signature_size;
 constexpr size_t commit_authenticator_count = header + 48;
 constexpr size_t status_recovering_flag = header + 24;
-constexpr size_t status_authenticator_count = header + 34;
-constexpr size_t fetch_authenticator_count = header + 28;
+constexpr size_t status_authenticator_count = header + 42;
+constexpr size_t fetch_authenticator_count = header + 36;
 constexpr size_t fetch_reply_digest_count = header + 36;
 constexpr size_t fetch_reply_data_length = header + 40;  // with no digests
 constexpr size_t fetch_reply_authenticator_count = header + 44;  // with no digests or data
@@ -1202,12 +1204,12 @@ TEST_F(WireCodecTest, BooleansAndEnumsOutOfRangeAreRejected) {
   EXPECT_THAT(auth.reason(), HasSubstr("auth mode"));
 
   const Bytes reply_frame = wire::encode(reply(5, 42, 3, 1, "value"));
-  for (uint8_t v : {2, 0x80, 0xff}) {
+  for (uint8_t v : {3, 0x80, 0xff}) {
     Bytes bad_full = reply_frame;
-    bad_full[reply_result_length - 1] = v;  // full-reply flag
+    bad_full[reply_result_length - 1] = v;  // the reply's form: 0 digest, 1 full, 2 stale
     const auto full = wire::decode(bad_full);
     ASSERT_FALSE(full) << int{v};
-    EXPECT_THAT(full.reason(), HasSubstr("full-reply flag"));
+    EXPECT_THAT(full.reason(), HasSubstr("reply form"));
   }
 }
 
@@ -1218,7 +1220,7 @@ TEST_F(WireCodecTest, ADigestReplyCarriesTheResultDigestInsteadOfTheResult) {
   EXPECT_NE(wire::auth_payload(full), wire::auth_payload(digest));
   const Bytes frame = wire::encode(digest);
   EXPECT_EQ(frame.size(), reply_result_length + digest_size + mac_size);
-  EXPECT_EQ(frame[reply_result_length - 1], 0);  // the full-reply flag
+  EXPECT_EQ(frame[reply_result_length - 1], 0);  // the reply form: a digest
   const auto decoded = wire::decode(frame);
   ASSERT_TRUE(decoded) << decoded.reason();
   EXPECT_EQ(std::get<Reply>(*decoded), digest);
@@ -1227,6 +1229,29 @@ TEST_F(WireCodecTest, ADigestReplyCarriesTheResultDigestInsteadOfTheResult) {
   flipped.full = true;  // the digest's bytes read as a result
   flipped.result.assign(digest.result_digest.begin(), digest.result_digest.end());
   EXPECT_FALSE(accepted(flipped, 3));
+}
+
+// A stale reply (issue 18, finding 8): form 2 and the last executed
+// timestamp, under the MAC; no other form decodes.
+TEST_F(WireCodecTest, AStaleReplyCarriesTheLastExecutedTimestamp) {
+  Reply stale = digest_only(reply(5, 42, 3, 1, "value"));
+  stale.result_digest = {};
+  stale.stale = true;
+  stale.executed_timestamp = 1'000;
+  stale.mac = replica(1).mac(Principal::client(3), wire::auth_payload(stale));
+  const Bytes frame = wire::encode(stale);
+  EXPECT_EQ(frame.size(), reply_result_length + 8 + mac_size);
+  EXPECT_EQ(frame[reply_result_length - 1], 2);  // the reply's form
+  const auto decoded = wire::decode(frame);
+  ASSERT_TRUE(decoded) << decoded.reason();
+  EXPECT_EQ(std::get<Reply>(*decoded), stale);
+  EXPECT_TRUE(accepted(std::get<Reply>(*decoded), 3));
+  Reply moved = stale;
+  moved.executed_timestamp++;  // covered by the MAC
+  EXPECT_FALSE(accepted(moved, 3));
+  Bytes bad = frame;
+  bad[reply_result_length - 1] = 3;
+  EXPECT_FALSE(wire::decode(bad));
 }
 
 TEST_F(WireCodecTest, ReplierIsAReplicaIdOrEveryReplica) {

@@ -29,7 +29,13 @@ struct Completion {
 
 struct ClientEffects {
   std::vector<Send> sends;  // destinations are replicas
-  std::optional<Completion> completed;
+  // The outstanding request's end: its result, or why there is none. The
+  // one failure: f+1 replicas answered that they executed a later
+  // timestamp of this client (its clock went back, e.g. across a restart).
+  // The request will not execute now; it may have executed before that
+  // later one (its replies lost), so its outcome is unknown. The client's
+  // next requests carry timestamps above the one they vouch for.
+  std::optional<Result<Completion>> completed;
 };
 
 struct ClientOptions {
@@ -38,7 +44,9 @@ struct ClientOptions {
   uint64_t retransmit_ticks = 50;
   uint64_t retransmit_ticks_max = 800;
   // The first timestamp used is first_timestamp + 1. A client that restarts
-  // must pass a value above any timestamp it used before (e.g. wall-clock ns).
+  // should pass a value above any timestamp it used before (e.g. wall-clock
+  // ns); if it does not (its clock went back), its first request fails
+  // (ClientEffects::completed) and the next ones go on above what it used.
   Timestamp first_timestamp = 0;
   // A known bug to switch on (include/pbft/mutant.h): honoured only in a
   // build with PBFT_MUTANTS.
@@ -70,6 +78,7 @@ class Client {
  private:
   struct State;
   explicit Client(std::unique_ptr<State> state);
+  void on_stale_reply(const Reply& reply);
   std::unique_ptr<State> state_;
 };
 

@@ -12,8 +12,9 @@ namespace pbft::constants {
 
 // Wire header.
 constexpr uint32_t wire_magic = 0x54464250;  // "PBFT" little-endian
-constexpr uint8_t wire_version = 4;  // 2: FETCH, FETCH-REPLY, STATUS.recovering; 3: STATUS.view_changing;
-                                     // 4: REQUEST.replier, digest replies, tags over D(request)
+constexpr uint8_t wire_version = 5;  // 2: FETCH, FETCH-REPLY, STATUS.recovering; 3: STATUS.view_changing;
+                                     // 4: REQUEST.replier, digest replies, tags over D(request);
+                                     // 5: STATUS.counter, FETCH.counter (freshness)
 constexpr size_t header_size = 16;  // magic u32, version u8, type u8, reserved u16, sender u32, length u32
 
 // Membership.
@@ -85,6 +86,13 @@ constexpr size_t checkpoint_claims_per_replica_max = 4;
 // Status-driven retransmission: at most this many sequence numbers are
 // resent to one lagging peer per status message.
 constexpr uint64_t retransmit_seqs_max = 64;
+// Freshness of FETCHes (an anti-replay window, as IPsec's): a replica
+// serves a FETCH whose counter is among the last fetch_replay_window
+// counters seen from its sender and not seen before, so fetches that the
+// network reorders within the window are still served, and none twice.
+constexpr uint64_t fetch_replay_window = 64;
+static_assert(fetch_replay_window >= 2 * fetch_in_flight_max,
+              "a fetcher's requests in flight fit in the window");
 
 // The TCP runtime (src/runtime). A frame on a connection is exactly one
 // wire message (its header carries the body length), so the largest frame

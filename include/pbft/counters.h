@@ -63,6 +63,8 @@ namespace pbft {
   X(commit_duplicate, "a second commit from one sender for a slot")                              \
   X(checkpoint_off_interval, "a checkpoint at a sequence number that is not a checkpoint's")     \
   X(status_too_soon, "a STATUS within a status interval of the last one answered")               \
+  X(status_replayed, "a STATUS no newer than the last one taken from its sender (a replay)")     \
+  X(fetch_replayed, "a FETCH whose freshness counter its sender used already (a replay)")        \
   X(fetch_over_budget, "a fetch over this tick's serving budget for its sender")                 \
   X(fetch_not_held, "a fetch for a checkpoint this replica does not hold (any more)")            \
   X(fetch_bad_node, "a fetch for a tree node that does not exist")                               \
@@ -72,8 +74,10 @@ namespace pbft {
   X(view_change_stale, "a VIEW-CHANGE for a view not above this replica's")                      \
   X(view_change_too_far, "a VIEW-CHANGE for a view too far ahead (constants::view_ahead_max)")   \
   X(view_change_not_newer, "a VIEW-CHANGE not above its sender's last one")                      \
+  X(view_change_oversized, "a VIEW-CHANGE larger than n, f and L allow (proof, certificates)")    \
   X(view_change_invalid, "an invalid VIEW-CHANGE (bad checkpoint proof or certificate)")         \
   X(new_view_stale, "a NEW-VIEW for a view not above this replica's")                            \
+  X(new_view_oversized, "a NEW-VIEW with more VIEW-CHANGEs or pre-prepares than n and L allow")  \
   X(new_view_invalid, "an invalid NEW-VIEW (bad V, or O not what V implies)")
 
 enum class DropReason : uint8_t {

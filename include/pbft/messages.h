@@ -94,6 +94,12 @@ struct Reply {
   Bytes result;            // a full reply's (empty in a digest reply)
   Digest result_digest{};  // a digest reply's D(result) (zero in a full reply)
   Mac mac{};
+  // A stale reply (not full): the request's timestamp is below the last
+  // one this replica executed for the client, `executed_timestamp`, so the
+  // request will not execute now (it did before that one, or never). A
+  // client whose clock went back learns from f+1 of them where to go on.
+  bool stale = false;
+  Timestamp executed_timestamp = 0;
   friend bool operator==(const Reply&, const Reply&) = default;
 };
 
@@ -154,6 +160,11 @@ struct StatusMessage {
   // nonce from its host, and a peer's answer echoes it, so that a STATUS a
   // peer sent before the crash cannot be taken for an answer. 0 otherwise.
   uint64_t nonce = 0;
+  // Freshness: above every counter of the sender's earlier STATUS and
+  // FETCH messages, across its restarts (ReplicaOptions::freshness_base).
+  // A receiver takes a STATUS only if it is above the last one it took
+  // from that sender, so a replayed STATUS makes nobody answer.
+  uint64_t counter = 0;
   friend bool operator==(const StatusMessage&, const StatusMessage&) = default;
 };
 
@@ -167,6 +178,9 @@ struct Fetch {
   uint64_t offset = 0;
   ReplicaId sender = 0;
   std::vector<Mac> authenticator;
+  // Freshness, as STATUS's: the server answers each counter once
+  // (constants::fetch_replay_window).
+  uint64_t counter = 0;
   friend bool operator==(const Fetch&, const Fetch&) = default;
 };
 

@@ -126,6 +126,13 @@ struct ReplicaOptions {
   // rebuilds its log, stays in its view) instead of starting anew. Null or
   // empty: the initial state. Not with recovering.
   std::shared_ptr<const PersistedState> restore;
+  // Where the replica's freshness counter starts (STATUS and FETCH carry
+  // it; messages.h): above every counter an earlier run of this replica
+  // used, or its peers refuse its STATUS and FETCH as replays until it
+  // gets past them. The runtime passes the wall clock in nanoseconds (a
+  // replica sends far fewer than one such message per nanosecond); the
+  // simulator its virtual time. 0: a replica that never restarts.
+  uint64_t freshness_base = 0;
   // A known bug to switch on (include/pbft/mutant.h): honoured only in a
   // build with PBFT_MUTANTS, to test that the simulator catches it.
   mutant::Id mutant = mutant::Id::none;
@@ -145,24 +152,32 @@ class Replica {
   // The one receive path, the same in every host (the TCP runtime, the
   // simulator, the test harness):
   //   1. peek the frame's type (wire::peek_type) and, if screens(type),
-  //      decode it where the core lives and screen() it: the core may take
-  //      it as it is (nothing to check), or say how to check it;
-  //   2. verify it (Verifier::verify with the screening's BatchRequests;
-  //      a frame of a type not screened: BatchRequests::checked);
+  //      decode it where the core lives and screen() it: the core may
+  //      refuse it (a rule that needs no cryptography: counted under its
+  //      DropReason), take it as it is (nothing to check), or say what to
+  //      check;
+  //   2. verify it (Verifier::verify with the screening's Checks; a frame
+  //      of a type not screened: everything checked);
   //   3. step() it.
   // Authentication is the costly part (Ed25519 ~50 us); screening costs a
-  // decode and a few map look-ups and may save it.
+  // decode and a few map look-ups and may save it. A screening decides on
+  // the replica's state at the frame's arrival, which may be before
+  // earlier frames are stepped: it refuses only what step() would refuse
+  // from then on.
   struct Screening {
-    bool taken = false;  // the core took the message unchecked: do not verify or step it
-    BatchRequests requests = BatchRequests::checked;  // else: how to check it
+    // The core took the message (refused it, counted, or kept it
+    // unchecked): do not verify or step it.
+    bool taken = false;
+    Checks checks;  // else: what to check
   };
-  // True for the types screen() may take or check partly (votes, and
-  // pre-prepares of signed requests); for every other type screen() says
-  // "verify, checked", so a host need not decode them early.
+  // True for the types screen() may refuse, take or check partly: votes,
+  // VIEW-CHANGE and NEW-VIEW, STATUS and FETCH, and pre-prepares of signed
+  // requests. For every other type screen() says "verify everything", so a
+  // host need not decode them early.
   bool screens(MessageType type) const;
   // A decoded message before its authentication is checked. When taken,
-  // `message` has been moved from. Combines wants(), keep_unchecked() and
-  // leaves_batch_unchecked() below, which are public for tests.
+  // `message` may have been moved from. Combines the state checks, wants(),
+  // keep_unchecked() and leaves_batch_unchecked() below (public for tests).
   Screening screen(Message& message);
   // A verified message from a replica, or a request from a client (directly
   // or forwarded by a backup).

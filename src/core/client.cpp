@@ -48,6 +48,9 @@ struct Client::State {
     std::optional<Bytes> result;  // from a full reply
   };
   std::map<ReplicaId, ReplyFrom> replies;
+  // Stale replies for the outstanding request: each replica's last
+  // executed timestamp of this client, above the request's.
+  std::map<ReplicaId, Timestamp> stale;
   uint64_t ticks_waiting = 0;
   uint64_t timeout_ticks = 0;  // current retransmission timeout (doubles)
   ClientEffects effects;
@@ -96,6 +99,7 @@ Result<Timestamp> Client::submit(Bytes operation, bool read_only) {
   const Timestamp t = r.timestamp;
   s.outstanding = std::make_shared<const Message>(std::move(r));
   s.replies.clear();
+  s.stale.clear();
   s.retransmitted = false;
   s.replier_result_at_retransmission.reset();
   s.ticks_waiting = 0;
@@ -119,6 +123,10 @@ void Client::step(const Verified& verified) {
   [[maybe_unused]] const mutant::Id mutant_ = s.mutant_;  // for PBFT_MUTANT
   const auto* reply = std::get_if<Reply>(&verified.message());
   if (reply == nullptr || !wants(*reply)) return;
+  if (reply->stale) {
+    on_stale_reply(*reply);
+    return;
+  }
 
   const Digest d = reply->full ? s.crypto.digest(reply->result) : reply->result_digest;
   // A replica may re-send its reply from a later view; keep the latest, and
@@ -155,6 +163,38 @@ void Client::step(const Verified& verified) {
   s.effects.completed = Completion{s.request().timestamp, *matching_result, vouched};
   s.outstanding = nullptr;
   s.replies.clear();
+  s.stale.clear();
+}
+
+// f+1 replicas executed a later timestamp of this client than the
+// outstanding request's (at least one of them is correct): the request
+// will never execute now, since every correct replica executes the batches
+// after that one's with that timestamp as the client's last. It may have
+// executed before it (a clock that went back while a request of the
+// earlier, faster clock was in flight), its replies lost: so it fails with
+// an unknown outcome rather than being sent again under a new timestamp,
+// which might execute it twice. The next request goes on above the
+// timestamp f+1 replicas vouch for.
+void Client::on_stale_reply(const Reply& reply) {
+  State& s = *state_;
+  if (reply.executed_timestamp <= s.request().timestamp) return;  // not stale: a faulty replica
+  s.stale[reply.sender] = reply.executed_timestamp;
+  if (s.stale.size() < s.config.weak_quorum()) return;
+  std::vector<Timestamp> executed;
+  for (const auto& [sender, t] : s.stale) executed.push_back(t);
+  std::sort(executed.begin(), executed.end(), std::greater<>());
+  const Timestamp vouched = executed[s.config.f];
+  const Timestamp t = s.request().timestamp;
+  s.timestamp = std::max(s.timestamp, vouched);
+  s.effects.completed = Status::error(
+      "timestamp " + std::to_string(t) + " is below one this client used before (" +
+      std::to_string(vouched) +
+      ", executed; its clock went back?): the request did not execute now and may have "
+      "executed before; the next requests use timestamps above " +
+      std::to_string(vouched));
+  s.outstanding = nullptr;
+  s.replies.clear();
+  s.stale.clear();
 }
 
 // Step 3: on timeout, re-send to all replicas (backups relay it to the

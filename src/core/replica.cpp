@@ -33,9 +33,10 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       replies_(constants::reply_partitions),
       recovering_(options.recovering),
       recovery_nonce_(options.recovery_nonce),
+      freshness_counter_(options.freshness_base),
       view_timer_(config.view_change_timeout_ticks),
       null_digest_(batch_digest(crypto, {})),
-      verifier_(config_, crypto_),
+      verifier_(config_, crypto_, options.mutant),
       skipping_pause_(unchecked_batch_horizon()) {
   // The tree of the initial state: every partition hashed once.
   working_tree_ = StateTree(leaf_count(), Digest{}, crypto_);
@@ -151,7 +152,8 @@ void Slot::clear_pre_prepare() {
 // Dispatch
 
 void ReplicaState::step(const Message& message, std::shared_ptr<const Message> owned,
-                        bool batch_checked, std::span<const Digest> request_digests) {
+                        bool batch_checked, std::span<const Digest> request_digests,
+                        bool view_change_contents_checked) {
   // A replica never sends itself anything: a message in its own name is a
   // replay of one it sent before (perhaps before it lost its state), and
   // must not count as a vote it makes now.
@@ -185,7 +187,7 @@ void ReplicaState::step(const Message& message, std::shared_ptr<const Message> o
         } else if constexpr (std::is_same_v<T, FetchReply>) {
           on_fetch_reply(m);
         } else if constexpr (std::is_same_v<T, ViewChange>) {
-          on_view_change(m);
+          on_view_change(m, view_change_contents_checked);
         } else if constexpr (std::is_same_v<T, NewView>) {
           on_new_view(keep(m), m);
         } else {
@@ -220,6 +222,58 @@ void ReplicaState::tick() {
 }
 
 // ---------------------------------------------------------------------------
+// Screening (Replica::screen): before a message's authentication is
+// checked, the rules that need no cryptography. Each refusal here is one
+// that step() would make too, now and from then on, so a host may screen a
+// frame on arrival, before earlier frames are stepped.
+
+std::optional<DropReason> ReplicaState::refuse(const Message& message) const {
+  if (sender_of(message) == Principal::replica(self_)) return DropReason::own_message;
+  return std::visit(
+      [&](const auto& m) -> std::optional<DropReason> {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, PrePrepare>) {
+          // (Not the view: a pre-prepare of another view may still supply
+          // a batch, and one of the next view may arrive before its NEW-VIEW.)
+          if (m.sender != config_.primary(m.view)) return DropReason::pre_prepare_not_primary;
+          if (m.seq <= low_watermark_) return DropReason::pre_prepare_outside_window;
+        } else if constexpr (std::is_same_v<T, ViewChange>) {
+          return refuse_view_change(m);
+        } else if constexpr (std::is_same_v<T, NewView>) {
+          return refuse_new_view(m);
+        } else if constexpr (std::is_same_v<T, StatusMessage>) {
+          return refuse_status(m);
+        } else if constexpr (std::is_same_v<T, Fetch>) {
+          return refuse_fetch(m);
+        }
+        return std::nullopt;
+      },
+      message);
+}
+
+Checks ReplicaState::checks_for(const Message& message) const {
+  Checks checks;
+  if (const auto* pp = std::get_if<PrePrepare>(&message)) {
+    if (leaves_batch_unchecked(*pp)) {
+      checks.requests = BatchRequests::unchecked;
+      return checks;
+    }
+    // Requests this replica executed already: execution will skip them
+    // (every correct replica executes the batch above what this one has
+    // executed, so the client's last timestamp there is at least this
+    // one's), and their tags are not worth a check.
+    for (uint32_t i = 0; i < pp->batch.size(); i++) {
+      const Request& r = pp->batch[i];
+      const LastReply* last = last_reply(r.client);
+      if (last != nullptr && r.timestamp <= last->timestamp) checks.executed_requests.push_back(i);
+    }
+  } else if (const auto* vc = std::get_if<ViewChange>(&message)) {
+    checks.view_change_contents = needs_view_change_contents(*vc);
+  }
+  return checks;
+}
+
+// ---------------------------------------------------------------------------
 // Client requests (section 4.1, 4.2)
 
 void ReplicaState::on_request(const Request& request, const Digest& digest) {
@@ -227,7 +281,11 @@ void ReplicaState::on_request(const Request& request, const Digest& digest) {
   // is not ordered again; the last one gets its cached reply re-sent.
   if (const LastReply* last = last_reply(request.client)) {
     if (request.timestamp < last->timestamp) {
+      // It will never execute (it did before the last one, or never): say
+      // so, rather than leave the client to time out forever (a client
+      // whose clock went back; Client acts on f+1 of these).
       counters.drop(DropReason::request_old);
+      send_stale_reply(request, last->timestamp);
       return;
     }
     if (request.timestamp == last->timestamp) {
@@ -368,8 +426,8 @@ void ReplicaState::on_pre_prepare(const std::shared_ptr<const Message>& message,
     }
     return;
   }
-  // The verifier's request digests when it checked the batch, else hashed here.
-  const Digest digest = request_digests.size() == pp.batch.size() && batch_checked
+  // The verifier's request digests (it hashes every batch it sees), else hashed here.
+  const Digest digest = request_digests.size() == pp.batch.size() && !pp.batch.empty()
                             ? batch_digest_of(crypto_, request_digests)
                             : batch_digest(crypto_, pp.batch);
   if (digest != pp.digest && !PBFT_MUTANT(skip_digest_check)) {
@@ -785,6 +843,20 @@ void ReplicaState::send_reply(ClientId client, const LastReply& last, ReplyForm 
   send(Destination::client(client), std::move(reply));
 }
 
+// REPLY(v, t, c, i) marked stale, with the client's last executed timestamp
+// here: not part of the checkpointed state, and MAC'd like any reply.
+void ReplicaState::send_stale_reply(const Request& request, Timestamp executed) {
+  Reply reply;
+  reply.view = view_;
+  reply.timestamp = request.timestamp;
+  reply.client = request.client;
+  reply.full = false;
+  reply.stale = true;
+  reply.executed_timestamp = executed;
+  authenticate(reply);
+  send(Destination::client(request.client), std::move(reply));
+}
+
 // ---------------------------------------------------------------------------
 // Retransmission (Castro's thesis, section 5.2). A replica that has work
 // outstanding (unexecuted slots or pending requests) and has made no
@@ -819,15 +891,31 @@ void ReplicaState::on_status_timeout() {
   status.recovering = recovering_;
   status.view_changing = view_changing_;
   status.nonce = recovering_ ? recovery_nonce_ : 0;
+  status.counter = next_freshness_counter();
   authenticate(status);
   send(Destination::all_replicas(), std::move(status));
 }
 
+// Freshness: a STATUS is taken only if its counter is above the last one
+// taken from its sender, so a STATUS replayed (by the network, or by a
+// replica that received it: its authenticator holds every replica's MAC)
+// is refused before its MACs are checked, and answers nothing: it neither
+// makes this replica re-send its log nor uses up the sender's rate limit.
+std::optional<DropReason> ReplicaState::refuse_status(const StatusMessage& status) const {
+  if (status.sender == self_) return DropReason::own_message;
+  auto it = status_counters_.find(status.sender);
+  if (it != status_counters_.end() && status.counter <= it->second) {
+    return DropReason::status_replayed;
+  }
+  return std::nullopt;
+}
+
 void ReplicaState::on_status(const StatusMessage& status) {
-  if (status.sender == self_) {
-    counters.drop(DropReason::own_message);
+  if (auto reason = refuse_status(status)) {
+    counters.drop(*reason);
     return;
   }
+  status_counters_[status.sender] = status.counter;
   saw(status.sender, status.last_executed);
   // Only answers to this incarnation's question count: a STATUS the peer
   // sent before this replica lost its state might predate its old votes.
@@ -867,6 +955,7 @@ void ReplicaState::on_status(const StatusMessage& status) {
     mine.last_executed = last_executed_;
     mine.last_stable = low_watermark_;
     mine.nonce = status.nonce;
+    mine.counter = next_freshness_counter();
     authenticate(mine);
     send(to, std::move(mine));
   }
@@ -1000,30 +1089,47 @@ Replica::Replica(std::unique_ptr<ReplicaState> state) : state_(std::move(state))
 Replica::~Replica() = default;
 
 void Replica::step(const Verified& message) {
-  state_->step(message.message(), nullptr, message.batch_checked(), message.request_digests());
+  state_->step(message.message(), nullptr, message.batch_checked(), message.request_digests(),
+               message.view_change_contents_checked());
 }
 void Replica::step(Verified&& message) {
   const bool batch_checked = message.batch_checked();
+  const bool contents_checked = message.view_change_contents_checked();
   const std::vector<Digest>& digests = message.request_digests();  // take() leaves them
   auto owned = std::make_shared<const Message>(std::move(message).take());
-  state_->step(*owned, owned, batch_checked, digests);
+  state_->step(*owned, owned, batch_checked, digests, contents_checked);
 }
 bool Replica::leaves_batch_unchecked(const Message& message) const {
   const auto* pp = std::get_if<PrePrepare>(&message);
   return pp != nullptr && state_->leaves_batch_unchecked(*pp);
 }
 bool Replica::screens(MessageType type) const {
-  return type == MessageType::prepare || type == MessageType::commit ||
-         (type == MessageType::pre_prepare &&
-          state_->config_.client_auth == RequestAuth::signature);
+  switch (type) {
+    case MessageType::prepare:
+    case MessageType::commit:
+    case MessageType::view_change:
+    case MessageType::new_view:
+    case MessageType::status:
+    case MessageType::fetch:
+      return true;
+    case MessageType::pre_prepare:
+      // With MACs a batch's requests cost little to check, and decoding
+      // every batch on the host's loop would cost more than it saves.
+      return state_->config_.client_auth == RequestAuth::signature;
+    default:
+      return false;
+  }
 }
 Replica::Screening Replica::screen(Message& message) {
+  if (std::optional<DropReason> reason = state_->refuse(message)) {
+    state_->counters.drop(*reason);
+    return Screening{.taken = true, .checks = {}};
+  }
   if (!wants(message)) {
     keep_unchecked(std::move(message));
-    return Screening{.taken = true};
+    return Screening{.taken = true, .checks = {}};
   }
-  return Screening{.requests = leaves_batch_unchecked(message) ? BatchRequests::unchecked
-                                                              : BatchRequests::checked};
+  return Screening{.checks = state_->checks_for(message)};
 }
 bool Replica::wants(const Message& message) const { return state_->wants(message); }
 void Replica::keep_unchecked(Message&& message) {

@@ -159,8 +159,10 @@ class ReplicaState {
   // batch_checked: false for a pre-prepare whose requests the host left
   // unchecked (leaves_batch_unchecked).
   // request_digests: Verified::request_digests() (computed here when absent).
+  // view_change_contents_checked: Verified::view_change_contents_checked().
   void step(const Message& message, std::shared_ptr<const Message> owned = nullptr,
-            bool batch_checked = true, std::span<const Digest> request_digests = {});
+            bool batch_checked = true, std::span<const Digest> request_digests = {},
+            bool view_change_contents_checked = true);
   void tick();
 
   // Handlers, one per message type (Castro and Liskov, section 4).
@@ -183,7 +185,7 @@ class ReplicaState {
   void on_status(const StatusMessage& status);
   void on_fetch(const Fetch& fetch);
   void on_fetch_reply(const FetchReply& reply);
-  void on_view_change(const ViewChange& view_change);
+  void on_view_change(const ViewChange& view_change, bool contents_checked = true);
   void on_new_view(const std::shared_ptr<const Message>& message, const NewView& new_view);
   void on_status_timeout();
   void on_fetch_timeout();
@@ -274,6 +276,20 @@ class ReplicaState {
     size_t bytes = 0;
   };
   std::map<ReplicaId, ServeBudget> fetches_answered_;
+  // Freshness of STATUS and FETCH (messages.h). This replica's counter,
+  // raised on each it sends (from ReplicaOptions::freshness_base), and per
+  // peer the counter of the last STATUS taken and the FETCH window: the
+  // highest counter seen and a bit per counter below it (bit k: highest - k
+  // was seen).
+  uint64_t freshness_counter_ = 0;
+  uint64_t next_freshness_counter() { return ++freshness_counter_; }
+  std::map<ReplicaId, uint64_t> status_counters_;
+  struct FetchCounters {
+    uint64_t highest = 0;
+    uint64_t window = 0;
+  };
+  std::map<ReplicaId, FetchCounters> fetch_counters_;
+  void note_fetch_counter(const Fetch& fetch);
   // The last partition encoded to serve a fetch, when it spans several
   // chunks: a fetcher asks for them one after another, and encoding the
   // whole partition for each chunk would cost quadratic time.
@@ -290,6 +306,10 @@ class ReplicaState {
   // the current view (none for view 0), for peers that missed it.
   ViewTimer view_timer_;
   std::map<ReplicaId, std::shared_ptr<const Message>> view_changes_;
+  // Senders whose held VIEW-CHANGE came with its embedded signatures
+  // unchecked (Checks::view_change_contents): checked when this replica,
+  // as the new primary, needs them (check_held_view_changes).
+  std::set<ReplicaId> view_change_contents_unchecked_;
   std::shared_ptr<const Message> new_view_message_;
   bool executed_in_view_ = false;  // a request executed since the current view was installed
   // Since when this replica takes part in the current view (installed, or
@@ -343,6 +363,7 @@ class ReplicaState {
   // A full reply carries the result, a digest reply only D(result).
   enum class ReplyForm : uint8_t { full, digest };
   void send_reply(ClientId client, const LastReply& last, ReplyForm form = ReplyForm::full);
+  void send_stale_reply(const Request& request, Timestamp executed);
   // The form of the first reply to a request this replica executes: the
   // full result from the request's replier (and for results no larger than
   // a digest, and for a request the client has re-sent), the digest from
@@ -397,6 +418,8 @@ class ReplicaState {
   void maybe_join_higher_view();
   void maybe_send_new_view();
   Status check_view_change(const ViewChange& vc) const;
+  bool view_change_oversized(const ViewChange& vc) const;
+  void check_held_view_changes();
   struct NewViewPlan;
   NewViewPlan plan_new_view(const std::vector<const ViewChange*>& view_changes) const;
   void install_new_view(const std::shared_ptr<const Message>& message, const NewViewPlan& plan);
@@ -406,6 +429,21 @@ class ReplicaState {
   uint32_t view_changes_for(View v) const;
   uint32_t view_changes_from(View v) const;
   bool answer_view_status(const StatusMessage& status);
+
+ public:
+  // Screening (Replica::screen): the rules that need no cryptography,
+  // applied before a message's authentication is checked. Each returns why
+  // the message is refused, or nothing; a refusal holds from then on.
+  std::optional<DropReason> refuse(const Message& message) const;
+  std::optional<DropReason> refuse_view_change(const ViewChange& vc) const;
+  std::optional<DropReason> refuse_new_view(const NewView& nv, NewViewPlan* plan = nullptr) const;
+  std::optional<DropReason> refuse_status(const StatusMessage& status) const;
+  std::optional<DropReason> refuse_fetch(const Fetch& fetch) const;
+  bool needs_view_change_contents(const ViewChange& vc) const;
+  // What the verifier should check of a message that passed: a pre-prepare's
+  // requests (all, none, or all but the executed ones), a VIEW-CHANGE's
+  // contents.
+  Checks checks_for(const Message& message) const;
 };
 
 }  // namespace pbft

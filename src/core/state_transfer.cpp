@@ -36,11 +36,41 @@ namespace pbft {
 // ---------------------------------------------------------------------------
 // Serving
 
+// Freshness (constants::fetch_replay_window): a counter among the last
+// window's worth seen from the sender, and not seen before. A replayed
+// FETCH is refused before anything is read or sent for it.
+std::optional<DropReason> ReplicaState::refuse_fetch(const Fetch& fetch) const {
+  if (fetch.sender == self_) return DropReason::own_message;
+  auto it = fetch_counters_.find(fetch.sender);
+  if (it == fetch_counters_.end()) return std::nullopt;
+  const FetchCounters& seen = it->second;
+  if (fetch.counter > seen.highest) return std::nullopt;
+  const uint64_t behind = seen.highest - fetch.counter;
+  if (behind >= constants::fetch_replay_window || (seen.window >> behind & 1) != 0) {
+    return DropReason::fetch_replayed;
+  }
+  return std::nullopt;
+}
+
+void ReplicaState::note_fetch_counter(const Fetch& fetch) {
+  auto [it, first] = fetch_counters_.try_emplace(fetch.sender);
+  FetchCounters& seen = it->second;
+  if (first || fetch.counter > seen.highest) {
+    const uint64_t ahead = first ? constants::fetch_replay_window : fetch.counter - seen.highest;
+    seen.window = ahead >= constants::fetch_replay_window ? 0 : seen.window << ahead;
+    seen.window |= 1;
+    seen.highest = fetch.counter;
+  } else {
+    seen.window |= uint64_t{1} << (seen.highest - fetch.counter);
+  }
+}
+
 void ReplicaState::on_fetch(const Fetch& fetch) {
-  if (fetch.sender == self_) {
-    counters.drop(DropReason::own_message);
+  if (auto reason = refuse_fetch(fetch)) {
+    counters.drop(*reason);
     return;
   }
+  note_fetch_counter(fetch);
   // Rate limit, charged for every fetch, answered or not: a faulty peer
   // cannot make this replica do unbounded work per tick. A correct fetcher
   // that hits it retries after a status interval.
@@ -80,7 +110,7 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
         serve_cache_->leaf != fetch.index) {
       serve_cache_ =
           ServeCache{fetch.checkpoint, fetch.index, read_leaf(fetch.checkpoint, fetch.index)};
-      budget.bytes += serve_cache_->bytes.size();
+      budget.bytes += serve_cache_->bytes.size();  // reading it (sending is charged below)
     }
     const Bytes& bytes = serve_cache_->bytes;
     if (fetch.offset > bytes.size()) {
@@ -92,6 +122,10 @@ void ReplicaState::on_fetch(const Fetch& fetch) {
     const auto begin = bytes.begin() + static_cast<ptrdiff_t>(fetch.offset);
     reply.data.assign(begin, begin + static_cast<ptrdiff_t>(n));
   }
+  // Every byte served is charged to the peer, whether the partition was
+  // read for it or was at hand: a peer that asks for one cached chunk
+  // again and again pays for each answer.
+  budget.bytes += reply.data.size() + reply.digests.size() * digest_size;
   authenticate(reply);
   counters.fetches_served++;
   send(Destination::replica(fetch.sender), std::move(reply));
@@ -210,6 +244,7 @@ void ReplicaState::send_fetch_to(ReplicaId server, Transfer::Node node, uint64_t
   fetch.level = node.level;
   fetch.index = node.index;
   fetch.offset = offset;
+  fetch.counter = next_freshness_counter();
   authenticate(fetch);
   send(Destination::replica(server), std::move(fetch));
 }

@@ -47,15 +47,15 @@ Digest batch_digest_of(const Crypto& crypto, std::span<const Digest> request_dig
   return crypto.digest(concatenated);
 }
 
-Verifier::Verifier(const ProtocolConfig& config, const Crypto& crypto)
-    : config_(config), crypto_(crypto) {}
+Verifier::Verifier(const ProtocolConfig& config, const Crypto& crypto, mutant::Id mutant)
+    : config_(config), crypto_(crypto), mutant_(mutant) {}
 
 Status Verifier::check_replica(ReplicaId id) const {
   if (id >= config_.n) return Status::error("sender " + std::to_string(id) + " is not a replica");
   return Status::ok();
 }
 
-Status Verifier::verify_request(const Request& r, Digest& digest) const {
+Status Verifier::check_request_form(const Request& r) const {
   if (r.client >= constants::clients_max) return Status::error("client id out of range");
   // The cluster's choice binds every client: a client that may pick MACs
   // when the cluster wants signatures can mount the "big MAC" attack
@@ -67,26 +67,36 @@ Status Verifier::verify_request(const Request& r, Digest& digest) const {
     return Status::error("request names replier " + std::to_string(r.replier) +
                          ", not a replica");
   }
-  digest = request_digest(crypto_, r);
-  const Bytes payload = wire::request_tag_payload(digest);
-  const Principal client = Principal::client(r.client);
   switch (r.auth) {
     case RequestAuth::authenticator:
       if (r.authenticator.size() != config_.n) {
         return Status::error("request authenticator has the wrong size");
       }
-      if (!verify_authenticator(crypto_, client, r.authenticator, payload)) {
-        return Status::error("request MAC does not verify");
-      }
       return Status::ok();
     case RequestAuth::signature:
       if (!r.authenticator.empty()) return Status::error("signed request carries MACs");
-      if (!crypto_.verify(client, payload, r.signature)) {
-        return Status::error("request signature does not verify");
-      }
       return Status::ok();
   }
   return Status::error("unknown request authentication");
+}
+
+Status Verifier::verify_request_tag(const Request& r, const Digest& digest) const {
+  const Bytes payload = wire::request_tag_payload(digest);
+  const Principal client = Principal::client(r.client);
+  if (r.auth == RequestAuth::authenticator) {
+    if (!verify_authenticator(crypto_, client, r.authenticator, payload)) {
+      return Status::error("request MAC does not verify");
+    }
+  } else if (!crypto_.verify(client, payload, r.signature)) {
+    return Status::error("request signature does not verify");
+  }
+  return Status::ok();
+}
+
+Status Verifier::verify_request(const Request& r, Digest& digest) const {
+  if (auto s = check_request_form(r); !s) return s;
+  digest = request_digest(crypto_, r);
+  return verify_request_tag(r, digest);
 }
 
 namespace {
@@ -108,7 +118,80 @@ Status Verifier::verify_batch(const PrePrepare& pp, std::vector<Digest>* digests
   return Status::ok();
 }
 
+Status Verifier::verify_pre_prepare_batch(const PrePrepare& pp, const Checks& checks,
+                                          std::vector<Digest>& digests) const {
+  // Forms first, then the digests (hashing), then the batch's digest
+  // against the signed one: a batch that does not hash to it is not the
+  // batch the primary signed, whatever its requests' tags say. Only then
+  // the tags, the costly part (an Ed25519 verification each when signed).
+  for (const Request& r : pp.batch) {
+    if (auto s = check_request_form(r); !s) return Status::error("batch: " + s.reason());
+  }
+  digests.reserve(pp.batch.size());
+  for (const Request& r : pp.batch) digests.push_back(request_digest(crypto_, r));
+  if (batch_digest_of(crypto_, digests) != pp.digest && !PBFT_MUTANT(skip_digest_check)) {
+    return Status::error("batch does not hash to the pre-prepare's digest");
+  }
+  if (checks.requests == BatchRequests::unchecked) return Status::ok();
+  auto executed = checks.executed_requests.begin();
+  for (size_t i = 0; i < pp.batch.size(); i++) {
+    if (executed != checks.executed_requests.end() && *executed == i) {
+      ++executed;
+      continue;
+    }
+    if (auto s = verify_request_tag(pp.batch[i], digests[i]); !s) {
+      return Status::error("batch: " + s.reason());
+    }
+  }
+  return Status::ok();
+}
+
+Status Verifier::check_view_change_bounds(const ViewChange& vc) const {
+  if (vc.checkpoint_proof.size() > config_.quorum()) {
+    return Status::error("view change: a checkpoint proof of more than 2f+1 checkpoints");
+  }
+  if (vc.prepared.size() > config_.log_window) {
+    return Status::error("view change: more certificates than the log window");
+  }
+  for (const PreparedCertificate& cert : vc.prepared) {
+    if (cert.prepares.size() > 2 * static_cast<size_t>(config_.f)) {
+      return Status::error("view change: a certificate of more than 2f prepares");
+    }
+    if (!cert.pre_prepare.batch.empty()) {
+      return Status::error("view change: a certificate's pre-prepare carries a batch");
+    }
+  }
+  return Status::ok();
+}
+
+Status Verifier::check_bounds(const Message& message) const {
+  if (const auto* pp = std::get_if<PrePrepare>(&message)) {
+    if (pp->batch.size() > config_.batch_size_max) {
+      return Status::error("a batch of more than batch_size_max requests");
+    }
+  } else if (const auto* vc = std::get_if<ViewChange>(&message)) {
+    return check_view_change_bounds(*vc);
+  } else if (const auto* nv = std::get_if<NewView>(&message)) {
+    if (nv->view_changes.size() > config_.n) {
+      return Status::error("new view: more view changes than replicas");
+    }
+    if (nv->pre_prepares.size() > config_.log_window) {
+      return Status::error("new view: more pre-prepares than the log window");
+    }
+    for (const ViewChange& embedded : nv->view_changes) {
+      if (auto s = check_view_change_bounds(embedded); !s) return s;
+    }
+  }
+  return Status::ok();
+}
+
 Result<Verified> Verifier::verify(Message message, BatchRequests requests) const {
+  Checks checks;
+  checks.requests = requests;
+  return verify(std::move(message), std::move(checks));
+}
+
+Result<Verified> Verifier::verify(Message message, Checks checks) const {
   const Principal self = crypto_.self();
   const bool at_replica = self.kind == PrincipalKind::replica;
 
@@ -125,6 +208,7 @@ Result<Verified> Verifier::verify(Message message, BatchRequests requests) const
     return Verified(std::move(message));
   }
 
+  if (auto s = check_bounds(message); !s) return s;
   std::vector<Digest> request_digests;
   Status status = std::visit(
       [&](const auto& m) -> Status {
@@ -149,23 +233,15 @@ Result<Verified> Verifier::verify(Message message, BatchRequests requests) const
           } else {
             if (!signed_by_sender(crypto_, m)) return Status::error("signature does not verify");
             if constexpr (std::is_same_v<T, PrePrepare>) {
-              if (requests == BatchRequests::checked) return verify_batch(m, &request_digests);
+              // (An empty batch is the null request's, or a pre-prepare
+              // sent without its batch: nothing to hash or check.)
+              if (m.batch.empty()) return Status::ok();
+              return verify_pre_prepare_batch(m, checks, request_digests);
             } else if constexpr (std::is_same_v<T, ViewChange>) {
+              if (!checks.view_change_contents) return Status::ok();
               return verify_view_change_contents(m);
             } else if constexpr (std::is_same_v<T, NewView>) {
-              for (const ViewChange& vc : m.view_changes) {
-                if (auto s = check_replica(vc.sender); !s) return s;
-                if (!signed_by_sender(crypto_, vc)) {
-                  return Status::error("embedded view-change signature does not verify");
-                }
-                if (auto s = verify_view_change_contents(vc); !s) return s;
-              }
-              for (const PrePrepare& pp : m.pre_prepares) {
-                if (auto s = check_replica(pp.sender); !s) return s;
-                if (!signed_by_sender(crypto_, pp)) {
-                  return Status::error("embedded pre-prepare signature does not verify");
-                }
-              }
+              return verify_new_view_contents(m);
             }
             return Status::ok();
           }
@@ -173,23 +249,55 @@ Result<Verified> Verifier::verify(Message message, BatchRequests requests) const
       },
       message);
   if (!status) return status;
-  const bool batch_checked =
-      requests == BatchRequests::checked || !std::holds_alternative<PrePrepare>(message);
-  return Verified(std::move(message), batch_checked, std::move(request_digests));
+  const bool is_pre_prepare = std::holds_alternative<PrePrepare>(message);
+  const bool batch_checked = checks.requests == BatchRequests::checked || !is_pre_prepare;
+  const bool contents_checked =
+      checks.view_change_contents || !std::holds_alternative<ViewChange>(message);
+  return Verified(std::move(message), batch_checked, std::move(request_digests),
+                  contents_checked);
+}
+
+// The signatures a NEW-VIEW embeds, the ones a forger cannot have first:
+// each VIEW-CHANGE's own and O's (one each), and only then what the
+// VIEW-CHANGEs carry (up to 2f+1 + L(2f+1) each). A new view assembled from
+// VIEW-CHANGEs its sender made up fails after at most n + 1 checks.
+Status Verifier::verify_new_view_contents(const NewView& nv) const {
+  for (const ViewChange& vc : nv.view_changes) {
+    if (auto s = check_replica(vc.sender); !s) return s;
+    if (!signed_by_sender(crypto_, vc)) {
+      return Status::error("embedded view-change signature does not verify");
+    }
+  }
+  for (const PrePrepare& pp : nv.pre_prepares) {
+    if (auto s = check_replica(pp.sender); !s) return s;
+    if (!signed_by_sender(crypto_, pp)) {
+      return Status::error("embedded pre-prepare signature does not verify");
+    }
+  }
+  for (const ViewChange& vc : nv.view_changes) {
+    if (auto s = verify_view_change_contents(vc); !s) return s;
+  }
+  return Status::ok();
 }
 
 Status Verifier::verify_view_change_contents(const ViewChange& vc) const {
   for (const Checkpoint& c : vc.checkpoint_proof) {
     if (auto s = check_replica(c.sender); !s) return s;
-    if (!signed_by_sender(crypto_, c)) return Status::error("checkpoint proof signature does not verify");
   }
   for (const PreparedCertificate& cert : vc.prepared) {
     if (auto s = check_replica(cert.pre_prepare.sender); !s) return s;
+    for (const Prepare& p : cert.prepares) {
+      if (auto s = check_replica(p.sender); !s) return s;
+    }
+  }
+  for (const Checkpoint& c : vc.checkpoint_proof) {
+    if (!signed_by_sender(crypto_, c)) return Status::error("checkpoint proof signature does not verify");
+  }
+  for (const PreparedCertificate& cert : vc.prepared) {
     if (!signed_by_sender(crypto_, cert.pre_prepare)) {
       return Status::error("certificate pre-prepare signature does not verify");
     }
     for (const Prepare& p : cert.prepares) {
-      if (auto s = check_replica(p.sender); !s) return s;
       if (!signed_by_sender(crypto_, p)) {
         return Status::error("certificate prepare signature does not verify");
       }

@@ -128,7 +128,10 @@ void ReplicaState::start_view_change(View v) {
   ViewChange vc;
   vc.new_view = v;
   vc.stable_seq = low_watermark_;
-  vc.checkpoint_proof = stable_proof_;
+  // 2f+1 CHECKPOINTs prove it; more would be refused as oversized.
+  vc.checkpoint_proof.assign(
+      stable_proof_.begin(),
+      stable_proof_.begin() + static_cast<ptrdiff_t>(std::min<size_t>(stable_proof_.size(), quorum())));
   for (const auto& [seq, s] : log_) {
     if (seq <= low_watermark_) continue;
     if (auto cert = certificate_of(s)) vc.prepared.push_back(std::move(*cert));
@@ -213,32 +216,84 @@ Status ReplicaState::check_view_change(const ViewChange& vc) const {
   return Status::ok();
 }
 
-void ReplicaState::on_view_change(const ViewChange& vc) {
-  if (vc.sender == self_) {
-    counters.drop(DropReason::own_message);
-    return;
-  }
+// The rules that need no cryptography, in the order of their cost: the
+// view (stale, too far), one per sender (the highest), the sizes n, f and
+// L allow, then the certificates' structure. Replica::screen applies them
+// before any signature is checked, on_view_change again after: each holds
+// from then on once it refuses (the view and the one held per sender only
+// grow), so a refusal on arrival is never one that step would have taken.
+std::optional<DropReason> ReplicaState::refuse_view_change(const ViewChange& vc) const {
+  if (vc.sender == self_) return DropReason::own_message;
   const bool useful = vc.new_view > view_ || (vc.new_view == view_ && view_changing_);
-  if (!useful) {
-    counters.drop(DropReason::view_change_stale);
-    return;
-  }
-  if (vc.new_view - view_ > constants::view_ahead_max) {
-    counters.drop(DropReason::view_change_too_far);
-    return;
-  }
+  if (!useful) return DropReason::view_change_stale;
+  if (vc.new_view - view_ > constants::view_ahead_max) return DropReason::view_change_too_far;
   if (auto it = view_changes_.find(vc.sender);
       it != view_changes_.end() && std::get<ViewChange>(*it->second).new_view >= vc.new_view) {
-    counters.drop(DropReason::view_change_not_newer);  // one per sender: the highest
-    return;
+    return DropReason::view_change_not_newer;  // one per sender: the highest
   }
-  if (auto s = check_view_change(vc); !s) {
-    counters.drop(DropReason::view_change_invalid);
+  if (view_change_oversized(vc)) return DropReason::view_change_oversized;
+  if (!check_view_change(vc)) return DropReason::view_change_invalid;
+  return std::nullopt;
+}
+
+// More than a correct replica ever sends: a proof of more than 2f+1
+// CHECKPOINTs, more certificates than the window holds, a certificate of
+// more than 2f prepares (start_view_change sends exactly that many).
+bool ReplicaState::view_change_oversized(const ViewChange& vc) const {
+  if (vc.checkpoint_proof.size() > config_.quorum() || vc.prepared.size() > config_.log_window) {
+    return true;
+  }
+  return std::any_of(vc.prepared.begin(), vc.prepared.end(), [&](const PreparedCertificate& c) {
+    return c.prepares.size() > 2 * static_cast<size_t>(config_.f);
+  });
+}
+
+// Whether the verifier checks a VIEW-CHANGE's embedded signatures: only
+// the new view's primary uses its certificates (plan_new_view), and only
+// once it is changing to that view; everybody else counts it by its view
+// alone (its own signature is checked), and the primary of a later view
+// checks the contents when it gets there (check_held_view_changes).
+bool ReplicaState::needs_view_change_contents(const ViewChange& vc) const {
+  return config_.primary(vc.new_view) == self_ && vc.new_view == view_ && view_changing_;
+}
+
+void ReplicaState::on_view_change(const ViewChange& vc, bool contents_checked) {
+  if (auto reason = refuse_view_change(vc)) {
+    counters.drop(*reason);
     return;
   }
   view_changes_[vc.sender] = std::make_shared<const Message>(vc);
+  if (contents_checked) {
+    view_change_contents_unchecked_.erase(vc.sender);
+  } else {
+    view_change_contents_unchecked_.insert(vc.sender);
+  }
   maybe_join_higher_view();
   maybe_send_new_view();
+}
+
+// The embedded signatures of the VIEW-CHANGEs held for the view this
+// replica is about to lead, checked now that it needs them (a Byzantine
+// replica's made-up certificates cost nothing until then, and then once).
+void ReplicaState::check_held_view_changes() {
+  for (auto it = view_change_contents_unchecked_.begin();
+       it != view_change_contents_unchecked_.end();) {
+    auto held = view_changes_.find(*it);
+    if (held == view_changes_.end()) {
+      it = view_change_contents_unchecked_.erase(it);
+      continue;
+    }
+    const ViewChange& vc = std::get<ViewChange>(*held->second);
+    if (vc.new_view != view_) {
+      ++it;
+      continue;
+    }
+    if (!verifier_.verify_view_change_contents(vc)) {
+      counters.drop(DropReason::view_change_invalid);
+      view_changes_.erase(held);
+    }
+    it = view_change_contents_unchecked_.erase(it);
+  }
 }
 
 // f+1 replicas want views above this one: at least one of them is correct,
@@ -294,6 +349,8 @@ ReplicaState::NewViewPlan ReplicaState::plan_new_view(
 void ReplicaState::maybe_send_new_view() {
   if (!view_changing_ || !is_primary() || silent()) return;
   if (view_changes_for(view_) < quorum()) return;
+  check_held_view_changes();
+  if (view_changes_for(view_) < quorum()) return;
   // V: this replica's own VIEW-CHANGE and the first 2f others' by id.
   NewView nv;
   nv.view = view_;
@@ -331,27 +388,31 @@ void ReplicaState::maybe_send_new_view() {
 // ---------------------------------------------------------------------------
 // Receiving NEW-VIEW: check V, recompute O, compare, install.
 
-void ReplicaState::on_new_view(const std::shared_ptr<const Message>& message,
-                               const NewView& nv) {
-  if (nv.sender == self_) {
-    counters.drop(DropReason::own_message);
-    return;
-  }
+// Everything a NEW-VIEW must satisfy but its signatures: a view above
+// this replica's, its primary's, V of 2f+1 to n valid VIEW-CHANGEs for it
+// from distinct replicas, and O exactly what V implies (plan_new_view).
+// No cryptography: Replica::screen applies it before the signatures are
+// checked (a refusal holds from then on: the view only grows, the rest is
+// a function of the message), on_new_view again after.
+std::optional<DropReason> ReplicaState::refuse_new_view(const NewView& nv,
+                                                        NewViewPlan* plan_out) const {
+  if (nv.sender == self_) return DropReason::own_message;
   const bool useful = nv.view > view_ || (nv.view == view_ && view_changing_);
-  if (!useful) {
-    counters.drop(DropReason::new_view_stale);
-    return;
+  if (!useful) return DropReason::new_view_stale;
+  if (nv.view_changes.size() > config_.n || nv.pre_prepares.size() > config_.log_window ||
+      std::any_of(nv.view_changes.begin(), nv.view_changes.end(),
+                  [&](const ViewChange& vc) { return view_change_oversized(vc); })) {
+    return DropReason::new_view_oversized;
   }
-  auto reject = [&] { counters.drop(DropReason::new_view_invalid); };
-  if (nv.sender != config_.primary(nv.view)) return reject();
-  if (nv.view_changes.size() < quorum() || nv.view_changes.size() > config_.n) {
-    return reject();
-  }
+  if (nv.sender != config_.primary(nv.view)) return DropReason::new_view_invalid;
+  if (nv.view_changes.size() < quorum()) return DropReason::new_view_invalid;
   std::set<ReplicaId> senders;
   std::vector<const ViewChange*> view_changes;
   for (const ViewChange& vc : nv.view_changes) {
-    if (vc.new_view != nv.view || !senders.insert(vc.sender).second) return reject();
-    if (!check_view_change(vc)) return reject();
+    if (vc.new_view != nv.view || !senders.insert(vc.sender).second) {
+      return DropReason::new_view_invalid;
+    }
+    if (!check_view_change(vc)) return DropReason::new_view_invalid;
     view_changes.push_back(&vc);
   }
   NewViewPlan plan = plan_new_view(view_changes);
@@ -360,13 +421,24 @@ void ReplicaState::on_new_view(const std::shared_ptr<const Message>& message,
     plan.order.clear();
     for (const PrePrepare& pp : nv.pre_prepares) plan.order.emplace_back(pp.seq, pp.digest);
   }
-  if (nv.pre_prepares.size() != plan.order.size()) return reject();
+  if (nv.pre_prepares.size() != plan.order.size()) return DropReason::new_view_invalid;
   for (size_t i = 0; i < plan.order.size(); i++) {
     const PrePrepare& pp = nv.pre_prepares[i];
     if (pp.view != nv.view || pp.sender != nv.sender || pp.seq != plan.order[i].first ||
         pp.digest != plan.order[i].second || !pp.batch.empty()) {
-      return reject();
+      return DropReason::new_view_invalid;
     }
+  }
+  if (plan_out != nullptr) *plan_out = std::move(plan);
+  return std::nullopt;
+}
+
+void ReplicaState::on_new_view(const std::shared_ptr<const Message>& message,
+                               const NewView& nv) {
+  NewViewPlan plan;
+  if (auto reason = refuse_new_view(nv, &plan)) {
+    counters.drop(*reason);
+    return;
   }
   install_new_view(message, plan);
 }

@@ -161,6 +161,11 @@ Status ReplicaHost::start() {
   replica_options.recovering = opened->recovering;
   replica_options.recovery_nonce = options_.recovery_nonce;
   replica_options.restore = opened->restore;
+  // Above every STATUS/FETCH counter an earlier run used (ReplicaOptions).
+  replica_options.freshness_base = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
   const auto restore_started = Clock::now();
   Result<std::unique_ptr<Replica>> replica =
       Replica::create(config_, self, *crypto_, *service_, replica_options);

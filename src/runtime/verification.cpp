@@ -32,7 +32,7 @@ MessageType type_of(ByteView frame) {
 }  // namespace
 
 FrameOutcome examine(Message message, const Verifier& verifier, const ClusterConfig& cluster,
-                     BatchRequests requests) {
+                     Checks checks) {
   FrameOutcome out;
   const Principal sender = sender_of(message);
   if ((sender.kind == PrincipalKind::replica && sender.id >= cluster.protocol.n) ||
@@ -41,7 +41,7 @@ FrameOutcome examine(Message message, const Verifier& verifier, const ClusterCon
     out.reason = principal_name(message) + " is not in the cluster file";
     return out;
   }
-  Result<Verified> verified = verifier.verify(std::move(message), requests);
+  Result<Verified> verified = verifier.verify(std::move(message), std::move(checks));
   if (!verified) {
     out.kind = FrameOutcome::Kind::unauthentic;
     out.reason = verified.reason();
@@ -129,7 +129,7 @@ ScreenedFrame screen_frame(ByteView frame, Replica& replica) {
     out.settled = std::move(unwanted);
     return out;
   }
-  out.requests = screening.requests;
+  out.checks = std::move(screening.checks);
   out.decoded = std::move(message);
   return out;
 }
@@ -143,7 +143,7 @@ bool FrameChecker::checks_here(ByteView frame, const ScreenedFrame& screened) co
   // more. So is a frame with one signature while no worker is busy: the
   // hand-off's two thread switches would add to its latency what they save
   // only when there is other work to overlap.
-  const Cost cost = screened.requests == BatchRequests::unchecked
+  const Cost cost = screened.checks.requests == BatchRequests::unchecked
                         ? Cost::one_signature
                         : verify_cost(frame, cluster_.protocol);
   return pool_.threads() == 0 || cost == Cost::cheap ||
@@ -152,7 +152,7 @@ bool FrameChecker::checks_here(ByteView frame, const ScreenedFrame& screened) co
 
 FrameOutcome FrameChecker::check_here(ByteView frame, ScreenedFrame screened) const {
   return screened.decoded
-             ? examine(std::move(*screened.decoded), verifier_, cluster_, screened.requests)
+             ? examine(std::move(*screened.decoded), verifier_, cluster_, std::move(screened.checks))
              : examine(frame, verifier_, cluster_);
 }
 
@@ -163,8 +163,8 @@ void FrameChecker::check_on_pool(Bytes frame, ScreenedFrame screened,
   std::function<FrameOutcome()> work;
   if (screened.decoded) {
     work = [decoded = std::make_shared<Message>(std::move(*screened.decoded)), verifier, cluster,
-            requests = screened.requests]() {
-      return examine(std::move(*decoded), *verifier, *cluster, requests);
+            checks = std::move(screened.checks)]() mutable {
+      return examine(std::move(*decoded), *verifier, *cluster, std::move(checks));
     };
   } else {
     work = [shared_frame = std::make_shared<Bytes>(std::move(frame)), verifier, cluster]() {

@@ -37,10 +37,10 @@ struct FrameOutcome {
 };
 
 // Checks a decoded frame's sender (it must be in the cluster file) and its
-// authentication; `requests` says whether a pre-prepare's requests are
-// checked too.
+// authentication; `checks` (the core's screening) says what of a
+// pre-prepare's requests and a VIEW-CHANGE's contents is checked too.
 FrameOutcome examine(Message message, const Verifier& verifier, const ClusterConfig& cluster,
-                     BatchRequests requests = BatchRequests::checked);
+                     Checks checks = {});
 // Decodes and checks one frame.
 FrameOutcome examine(ByteView frame, const Verifier& verifier, const ClusterConfig& cluster);
 
@@ -62,12 +62,12 @@ Cost verify_cost(ByteView frame, const ProtocolConfig& config);
 // The first step of the one receive path (Replica::screen): what the loop
 // decided about a frame before its authentication is checked.
 struct ScreenedFrame {
-  // Set when the frame is settled already (undecodable, or a vote the core
-  // no longer wants, now kept unchecked by it).
+  // Set when the frame is settled already (undecodable, refused by the
+  // core's screening, or a vote it no longer wants, now kept unchecked).
   std::optional<FrameOutcome> settled;
-  // The frame decoded here, if it was (votes and signed batches).
+  // The frame decoded here, if it was (the types Replica::screens).
   std::optional<Message> decoded;
-  BatchRequests requests = BatchRequests::checked;
+  Checks checks;
 };
 ScreenedFrame screen_frame(ByteView frame, Replica& replica);
 

@@ -86,7 +86,8 @@ constexpr size_t commit_body_min = vsd_fields_size + count_size;
 constexpr size_t commit_body_max = vsd_fields_size + authenticator_size_max;
 
 // Reply: view, timestamp, client, full flag, result length or result digest | mac.
-constexpr size_t reply_body_min = 8 + 8 + id_size + 1 + std::min<size_t>(4, digest_size) + mac_size;
+constexpr size_t reply_body_min =
+    8 + 8 + id_size + 1 + std::min<size_t>({4, 8, digest_size}) + mac_size;
 constexpr size_t reply_body_max = 8 + 8 + id_size + 1 + 4 + constants::result_size_max + mac_size;
 
 // Checkpoint: seq, state digest | signature.
@@ -101,14 +102,15 @@ constexpr size_t nested_view_change_min = id_size + view_change_body_min;
 // New view: view, view-change count, pre-prepare count | signature.
 constexpr size_t new_view_body_min = 8 + count_size + count_size + signature_size;
 
-// Status: view, last executed, last stable, recovering, view changing, nonce | authenticator.
-constexpr size_t status_body_min = 8 + 8 + 8 + 1 + 1 + 8 + count_size;
-constexpr size_t status_body_max = 8 + 8 + 8 + 1 + 1 + 8 + authenticator_size_max;
+// Status: view, last executed, last stable, recovering, view changing, nonce, counter |
+// authenticator.
+constexpr size_t status_body_min = 8 + 8 + 8 + 1 + 1 + 8 + 8 + count_size;
+constexpr size_t status_body_max = 8 + 8 + 8 + 1 + 1 + 8 + 8 + authenticator_size_max;
 
-// Fetch: checkpoint, level, index, offset | authenticator.
+// Fetch: checkpoint, level, index, offset, counter | authenticator.
 constexpr size_t fetch_fields_size = 8 + 4 + 8 + 8;
-constexpr size_t fetch_body_min = fetch_fields_size + count_size;
-constexpr size_t fetch_body_max = fetch_fields_size + authenticator_size_max;
+constexpr size_t fetch_body_min = fetch_fields_size + 8 + count_size;
+constexpr size_t fetch_body_max = fetch_fields_size + 8 + authenticator_size_max;
 
 // Fetch reply: fetch's fields, total size, digest count, digests, data | authenticator.
 constexpr size_t fetch_reply_fields_min = fetch_fields_size + 8 + count_size + count_size;
@@ -258,9 +260,12 @@ void put_fields(Sink& s, const Reply& m) {
   s.u64(m.view);
   s.u64(m.timestamp);
   s.u32(m.client);
-  s.boolean(m.full);
+  // The reply's form: 0 a digest, 1 the result, 2 stale (the last executed timestamp).
+  s.u8(m.full ? 1 : m.stale ? 2 : 0);
   if (m.full) {
     s.bytes(m.result);
+  } else if (m.stale) {
+    s.u64(m.executed_timestamp);
   } else {
     s.array(m.result_digest);
   }
@@ -334,6 +339,7 @@ void put_fields(Sink& s, const StatusMessage& m) {
   s.boolean(m.recovering);
   s.boolean(m.view_changing);
   s.u64(m.nonce);
+  s.u64(m.counter);
 }
 template <typename Sink>
 void put_tag(Sink& s, const StatusMessage& m) {
@@ -350,6 +356,7 @@ void put_fetch_fields(Sink& s, Seq checkpoint, uint32_t level, uint64_t index, u
 template <typename Sink>
 void put_fields(Sink& s, const Fetch& m) {
   put_fetch_fields(s, m.checkpoint, m.level, m.index, m.offset);
+  s.u64(m.counter);
 }
 template <typename Sink>
 void put_tag(Sink& s, const Fetch& m) {
@@ -433,9 +440,14 @@ void get_fields(Reader& r, Reply& m) {
   m.view = r.u64("view");
   m.timestamp = r.u64("timestamp");
   m.client = get_client_id(r, "client");
-  m.full = r.boolean("full-reply flag");
+  const uint8_t form = r.u8("reply form");
+  if (r.ok() && form > 2) r.fail("reply form", "must be 0, 1 or 2, got " + std::to_string(form));
+  m.full = form == 1;
+  m.stale = form == 2;
   if (m.full) {
     r.bytes(m.result, constants::result_size_max, "result");
+  } else if (m.stale) {
+    m.executed_timestamp = r.u64("executed timestamp");
   } else {
     r.array(m.result_digest, "result digest");
   }
@@ -505,6 +517,7 @@ void get_fields(Reader& r, StatusMessage& m) {
   m.recovering = r.boolean("recovering flag");
   m.view_changing = r.boolean("view-changing flag");
   m.nonce = r.u64("nonce");
+  m.counter = r.u64("counter");
 }
 void get_tag(Reader& r, StatusMessage& m) { get_authenticator(r, m.authenticator); }
 
@@ -513,6 +526,7 @@ void get_fields(Reader& r, Fetch& m) {
   m.level = r.u32("level");
   m.index = r.u64("index");
   m.offset = r.u64("offset");
+  m.counter = r.u64("counter");
 }
 void get_tag(Reader& r, Fetch& m) { get_authenticator(r, m.authenticator); }
 
