@@ -244,13 +244,13 @@ class Harness {
     Result<Message> decoded = wire::decode(frame);
     if (!decoded) return;  // beyond the decoder's limits: never reaches a core
     if (remember) remember_delivered(*decoded);
-    BatchRequests requests = BatchRequests::checked;
+    Checks checks;
     if (replica_->screens(*type)) {
-      const Replica::Screening screening = replica_->screen(*decoded);
+      Replica::Screening screening = replica_->screen(*decoded);
       if (screening.taken) return;
-      requests = screening.requests;
+      checks = std::move(screening.checks);
     }
-    Result<Verified> verified = verifier_->verify(std::move(decoded).value(), requests);
+    Result<Verified> verified = verifier_->verify(std::move(decoded).value(), std::move(checks));
     if (!verified) return;
     replica_->step(std::move(verified).value());
   }
@@ -850,6 +850,9 @@ class Harness {
       case 1: s.nonce = recovery_nonce_; break;  // an answer to the replica's recovery
       default: s.nonce = in.u64();
     }
+    // Fresh (above every earlier one): stale ones come from the replay
+    // action. Not drawn from the input, so the seeds' layout stays.
+    s.counter = ++freshness_counter_;
     sign(in, s, pick_sender(in));
     return s;
   }
@@ -868,6 +871,7 @@ class Harness {
       case 1: f.offset = in.byte(); break;
       default: f.offset = in.u64();
     }
+    f.counter = ++freshness_counter_;
     sign(in, f, pick_sender(in));
     return f;
   }
@@ -1015,6 +1019,7 @@ class Harness {
   std::map<View, ViewChange> own_view_changes_;              // the replica's VIEW-CHANGEs
   std::deque<std::pair<Fetch, ReplicaId>> fetches_;          // its last FETCHes, and to whom
   uint64_t recovery_nonce_ = 0;                              // its last recovering STATUS's
+  uint64_t freshness_counter_ = 0;  // STATUS and FETCH counters, each above the last
   std::deque<std::shared_ptr<const Message>> delivered_;
   std::deque<std::shared_ptr<const Message>> sent_;
   ReplicaId rotation_ = 0;

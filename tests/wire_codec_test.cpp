@@ -865,7 +865,11 @@ TEST_F(WireCodecTest, CorruptedAuthenticatorEntryIsCaughtByTheReplicaItWasMeantF
       {"fetch-reply-digests", fetch_reply_digests(16, 0)},
       {"fetch-reply-data", fetch_reply_data(300, 4096, 0)},
   };
-  for (const auto& [name, m] : messages) {
+  for (const auto& entry : messages) {
+    // Not a structured binding: the lambda below uses both, and clang 14
+    // (the fuzz build's compiler) cannot capture structured bindings.
+    const std::string& name = entry.first;
+    const Message& m = entry.second;
     Bytes frame = wire::encode(m);
     const size_t entry_2 = frame.size() - (n - 2) * mac_size;
     if (name == "commit") {
