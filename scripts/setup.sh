@@ -18,6 +18,7 @@ packages=(
   ninja-build
   pkg-config
   libsodium-dev       # crypto: BLAKE2b, Ed25519, X25519
+  libssl-dev          # the links: TLS 1.3 (OpenSSL 3.0)
   libjemalloc-dev     # the pbft executable's allocator (not in sanitizer builds)
   libgtest-dev        # tests
   libgmock-dev

@@ -68,6 +68,8 @@ void run_for(asio::io_context& io, milliseconds how_long) {
 
 TEST(RuntimeBackPressure, KnownConnectionsShareTheBudgetStrangersOnlyTheirPart) {
   asio::io_context io;
+  auto keys = testing::make_test_keys();
+  auto security = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   SocketPair a(io);
   SocketPair b(io);
   HoldingOwner owner(BackPressure::Limits{.frames_per_connection_max = 8,
@@ -75,10 +77,11 @@ TEST(RuntimeBackPressure, KnownConnectionsShareTheBudgetStrangersOnlyTheirPart) 
                                           .stranger_bytes_max = 100});
   RuntimeCounters counters;
   auto known = std::make_shared<Connection>(std::move(a.server), owner, counters,
-                                            QueueLimits{8, 1 << 20}, true, milliseconds(5000), "k");
+                                            QueueLimits{8, 1 << 20}, security, std::nullopt,
+                                            milliseconds(5000), "k");
   auto stranger = std::make_shared<Connection>(std::move(b.server), owner, counters,
-                                               QueueLimits{8, 1 << 20}, true, milliseconds(5000),
-                                               "s");
+                                               QueueLimits{8, 1 << 20}, security, std::nullopt,
+                                            milliseconds(5000), "s");
   known->authentic = true;
   BackPressure& budget = owner.budget;
 
@@ -102,13 +105,16 @@ TEST(RuntimeBackPressure, KnownConnectionsShareTheBudgetStrangersOnlyTheirPart) 
 
 TEST(RuntimeBackPressure, OneConnectionHoldsAtMostItsFrameLimit) {
   asio::io_context io;
+  auto keys = testing::make_test_keys();
+  auto security = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   SocketPair a(io);
   HoldingOwner owner(BackPressure::Limits{.frames_per_connection_max = 2,
                                           .bytes_max = 1 << 20,
                                           .stranger_bytes_max = 1 << 20});
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(a.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "c");
+                                        QueueLimits{8, 1 << 20}, security, std::nullopt,
+                                            milliseconds(5000), "c");
   c->in_verification = 2;  // frames of c between arrival and hand-over
   EXPECT_FALSE(owner.budget.reserve(*c, 10));
   c->in_verification = 1;
@@ -122,15 +128,19 @@ TEST(RuntimeBackPressure, OneConnectionHoldsAtMostItsFrameLimit) {
 TEST(RuntimeBackPressure, APausedConnectionResumesWhenBytesAreReleased) {
   const size_t frame_bytes = prepare_frame(1).size();
   asio::io_context io;
+  auto keys = testing::make_test_keys();
+  auto security = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   SocketPair pair(io);
   HoldingOwner owner(BackPressure::Limits{.frames_per_connection_max = 64,
                                           .bytes_max = 4 * frame_bytes,
                                           .stranger_bytes_max = 2 * frame_bytes});
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
-  c->start(std::nullopt);
-  Bytes stream = encode_hello(Hello{Hello::Kind::replica, 1});
+                                        QueueLimits{8, 1 << 20}, security, std::nullopt,
+                                            milliseconds(5000), "t");
+  c->start();
+  ASSERT_TRUE(testing::raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::replica, 1}));
+  Bytes stream;
   for (Seq s = 1; s <= 8; s++) {
     const Bytes f = prepare_frame(s);
     stream.insert(stream.end(), f.begin(), f.end());
@@ -168,13 +178,17 @@ TEST(RuntimeBackPressure, APausedConnectionResumesWhenBytesAreReleased) {
 TEST(RuntimeBackPressure, ClosingMidFrameReleasesTheFramesReservation) {
   const Bytes frame = prepare_frame(1);
   asio::io_context io;
+  auto keys = testing::make_test_keys();
+  auto security = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   SocketPair pair(io);
   HoldingOwner owner(BackPressure::Limits{});
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
-  c->start(std::nullopt);
-  Bytes stream = encode_hello(Hello{Hello::Kind::replica, 1});
+                                        QueueLimits{8, 1 << 20}, security, std::nullopt,
+                                            milliseconds(5000), "t");
+  c->start();
+  ASSERT_TRUE(testing::raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::replica, 1}));
+  Bytes stream;
   stream.insert(stream.end(), frame.begin(), frame.end() - 1);  // all but the last byte
   asio::write(pair.client, asio::buffer(stream));
   ASSERT_TRUE(run_until(io, [&] { return owner.budget.bytes_in_use() == frame.size(); }));

@@ -13,6 +13,8 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::prepare_frame;
+using testing::raw_handshake;
+using testing::run_until;
 using testing::SocketPair;
 
 class RecordingOwner : public ConnectionOwner {
@@ -30,57 +32,66 @@ class RecordingOwner : public ConnectionOwner {
   size_t reserved = 0;
 };
 
-TEST(RuntimeHello, RoundTrips) {
-  const Bytes b = encode_hello(Hello{Hello::Kind::client, 70000});
-  ASSERT_EQ(b.size(), hello_size);
-  Result<Hello> h = decode_hello(b);
-  ASSERT_TRUE(h.is_ok()) << h.reason();
-  EXPECT_EQ(h->kind, Hello::Kind::client);
-  EXPECT_EQ(h->id, 70000u);
-  EXPECT_EQ(h->count, 1);
-}
-
-TEST(RuntimeHello, ClientGroupsRoundTripAndCountZeroMeansOne) {
-  Result<Hello> group = decode_hello(encode_hello(Hello{Hello::Kind::client, 100, 512}));
-  ASSERT_TRUE(group.is_ok()) << group.reason();
-  EXPECT_EQ(group->count, 512);
-  EXPECT_TRUE(group->carries(100));
-  EXPECT_TRUE(group->carries(611));
-  EXPECT_FALSE(group->carries(99));
-  EXPECT_FALSE(group->carries(612));
-  Bytes legacy = encode_hello(Hello{Hello::Kind::client, 5});
-  legacy[6] = legacy[7] = 0;  // what a peer that predates groups sends
-  Result<Hello> single = decode_hello(legacy);
-  ASSERT_TRUE(single.is_ok()) << single.reason();
-  EXPECT_EQ(single->count, 1);
-}
-
-TEST(RuntimeHello, RejectsOversizedGroupsAndReplicaGroups) {
-  EXPECT_FALSE(decode_hello(encode_hello(Hello{Hello::Kind::client, 0,
-                                               constants::client_group_max + 1}))
-                   .is_ok());
-  EXPECT_FALSE(decode_hello(encode_hello(Hello{Hello::Kind::replica, 1, 2})).is_ok());
-}
-
-TEST(RuntimeHello, RejectsEveryBadField) {
-  const Bytes good = encode_hello(Hello{Hello::Kind::replica, 2});
+TEST(RuntimeHello, GreetingRoundTripsAndRejectsEveryBadField) {
+  const Nonce nonce = fresh_nonce();
+  const Bytes good = encode_greeting(Greeting{Encryption::tls, nonce});
+  ASSERT_EQ(good.size(), greeting_size);
+  Result<Greeting> g = decode_greeting(good);
+  ASSERT_TRUE(g.is_ok()) << g.reason();
+  EXPECT_EQ(g->encryption, Encryption::tls);
+  EXPECT_EQ(g->nonce, nonce);
   for (size_t at : {0u, 4u, 5u, 6u, 7u}) {
     Bytes bad = good;
     bad[at] ^= 0x7f;
-    EXPECT_FALSE(decode_hello(bad).is_ok()) << "byte " << at;
+    EXPECT_FALSE(decode_greeting(bad).is_ok()) << "byte " << at;
   }
-  EXPECT_FALSE(decode_hello(ByteView(good.data(), 11)).is_ok());
+  EXPECT_FALSE(decode_greeting(ByteView(good.data(), greeting_size - 1)).is_ok());
+}
+
+TEST(RuntimeHello, SignedHellosRoundTripAndGroupsCarryTheirIds) {
+  auto keys = testing::make_test_keys();
+  const Hello group{Hello::Kind::client, 2, 3};
+  const Bytes binding(32, 7);
+  const SignedHello signed_hello =
+      sign_hello(group, LinkRole::dialer, binding, keys->keys_of(group));
+  Result<SignedHello> back = decode_hello(encode_hello(signed_hello));
+  ASSERT_TRUE(back.is_ok()) << back.reason();
+  EXPECT_EQ(back->hello.id, 2u);
+  EXPECT_EQ(back->hello.count, 3);
+  EXPECT_TRUE(back->hello.carries(4));
+  EXPECT_FALSE(back->hello.carries(5));
+  EXPECT_TRUE(verify_hello(*back, LinkRole::dialer, binding, keys->cluster).is_ok());
+  // Not as the other role, nor over another binding.
+  EXPECT_FALSE(verify_hello(*back, LinkRole::acceptor, binding, keys->cluster).is_ok());
+  EXPECT_FALSE(verify_hello(*back, LinkRole::dialer, Bytes(32, 8), keys->cluster).is_ok());
+}
+
+TEST(RuntimeHello, RejectsOversizedGroupsReplicaGroupsAndEmptyOnes) {
+  auto header = [](Hello h) {
+    Bytes b = encode_hello(SignedHello{h, {}});
+    return decode_hello_header(ByteView(b.data(), hello_header_size));
+  };
+  EXPECT_FALSE(header(Hello{Hello::Kind::client, 0,
+                            static_cast<uint16_t>(constants::client_group_max + 1)})
+                   .is_ok());
+  EXPECT_FALSE(header(Hello{Hello::Kind::replica, 1, 2}).is_ok());
+  EXPECT_FALSE(header(Hello{Hello::Kind::client, 1, 0}).is_ok());
+  EXPECT_TRUE(header(Hello{Hello::Kind::client, 1, 5}).is_ok());
 }
 
 TEST(RuntimeConnection, DeliversFramesSplitIntoSingleBytesInOrder) {
   asio::io_context io;
   SocketPair pair(io);
+  auto keys = testing::make_test_keys();
+  auto acceptor = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   RecordingOwner owner;
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
-  c->start(std::nullopt);
-  Bytes stream = encode_hello(Hello{Hello::Kind::replica, 1});
+                                        QueueLimits{8, 1 << 20}, acceptor, std::nullopt,
+                                        milliseconds(5000), "t");
+  c->start();
+  ASSERT_TRUE(raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::replica, 1}));
+  Bytes stream;
   for (Seq s = 1; s <= 3; s++) {
     const Bytes f = prepare_frame(s);
     stream.insert(stream.end(), f.begin(), f.end());
@@ -99,12 +110,16 @@ TEST(RuntimeConnection, DeliversFramesSplitIntoSingleBytesInOrder) {
 TEST(RuntimeConnection, ClosesOnAFrameOverTheLimitWithoutReadingIt) {
   asio::io_context io;
   SocketPair pair(io);
+  auto keys = testing::make_test_keys();
+  auto acceptor = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   RecordingOwner owner;
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
-  c->start(std::nullopt);
-  Bytes stream = encode_hello(Hello{Hello::Kind::replica, 1});
+                                        QueueLimits{8, 1 << 20}, acceptor, std::nullopt,
+                                        milliseconds(5000), "t");
+  c->start();
+  ASSERT_TRUE(raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::replica, 1}));
+  Bytes stream;
   Bytes header = prepare_frame(1);
   header.resize(constants::header_size);
   const uint32_t too_big = static_cast<uint32_t>(constants::frame_size_max);  // + header > max
@@ -122,11 +137,15 @@ TEST(RuntimeConnection, ClosesOnAFrameOverTheLimitWithoutReadingIt) {
 TEST(RuntimeConnection, ClosesOnABadHeader) {
   asio::io_context io;
   SocketPair pair(io);
+  auto keys = testing::make_test_keys();
+  auto acceptor = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   RecordingOwner owner;
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, false, milliseconds(0), "t");
-  c->start(std::nullopt);
+                                        QueueLimits{8, 1 << 20}, acceptor, std::nullopt,
+                                        milliseconds(5000), "t");
+  c->start();
+  ASSERT_TRUE(raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::replica, 1}));
   Bytes frame = prepare_frame(1);
   frame[4] = 99;  // version
   asio::write(pair.client, asio::buffer(frame));
@@ -139,26 +158,33 @@ TEST(RuntimeConnection, ClosesOnABadHeader) {
 TEST(RuntimeConnection, ClosesAConnectionThatSendsNoHelloInTime) {
   asio::io_context io;
   SocketPair pair(io);
+  auto keys = testing::make_test_keys();
+  auto acceptor = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   RecordingOwner owner;
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, true, milliseconds(50), "t");
-  c->start(std::nullopt);
+                                        QueueLimits{8, 1 << 20}, acceptor, std::nullopt,
+                                        milliseconds(50), "t");
+  c->start();
   io.run_for(std::chrono::seconds(5));
   EXPECT_EQ(counters.hello_timeouts, 1u);
   ASSERT_EQ(owner.closed.size(), 1u);
-  EXPECT_NE(owner.closed[0].find("no hello"), std::string::npos);
+  EXPECT_NE(owner.closed[0].find("no authenticated hello"), std::string::npos);
 }
 
 TEST(RuntimeConnection, ClosesWhenAFrameStopsHalfway) {
   asio::io_context io;
   SocketPair pair(io);
+  auto keys = testing::make_test_keys();
+  auto acceptor = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   RecordingOwner owner;
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, false, milliseconds(0), "t");
-  c->set_frame_timeout(milliseconds(50));
-  c->start(std::nullopt);
+                                        QueueLimits{8, 1 << 20}, acceptor, std::nullopt,
+                                        milliseconds(5000), "t");
+  c->set_frame_deadline(milliseconds(50), 0);
+  c->start();
+  ASSERT_TRUE(raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::replica, 1}));
   const Bytes frame = prepare_frame(1);
   asio::write(pair.client, asio::buffer(frame.data(), frame.size() - 10));
   io.run_for(std::chrono::seconds(5));
@@ -171,11 +197,20 @@ TEST(RuntimeConnection, ClosesWhenAFrameStopsHalfway) {
 TEST(RuntimeConnection, SendQueueDropsAndCountsWhenFull) {
   asio::io_context io;
   SocketPair pair(io);
+  auto keys = testing::make_test_keys();
+  auto acceptor = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   RecordingOwner owner;
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{2, 1 << 20}, false, milliseconds(0), "t");
-  c->start(std::nullopt);
+                                        QueueLimits{2, 1 << 20}, acceptor, std::nullopt,
+                                        milliseconds(5000), "t");
+  c->start();
+  EXPECT_EQ(c->send(std::make_shared<const Bytes>(prepare_frame(1))), SendResult::closed)
+      << "nothing but the link's own messages before the hellos";
+  ASSERT_TRUE(raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::replica, 1}));
+  ASSERT_TRUE(run_until(io, [&] { return owner.hellos.size() == 1; }));
+  io.run_for(milliseconds(50));  // the acceptor's hello leaves
+  const uint64_t sent_before = counters.frames_sent;
   auto frame = std::make_shared<const Bytes>(prepare_frame(1));
   // Nothing is written until the loop runs: the third frame finds the queue full.
   EXPECT_EQ(c->send(frame), SendResult::queued);
@@ -185,7 +220,7 @@ TEST(RuntimeConnection, SendQueueDropsAndCountsWhenFull) {
   // Bytes are bounded too, but one frame always fits an empty queue.
   auto big = std::make_shared<const Bytes>(Bytes(2 << 20, 0));
   io.run_for(milliseconds(200));
-  EXPECT_EQ(counters.frames_sent, 2u);
+  EXPECT_EQ(counters.frames_sent - sent_before, 2u);
   EXPECT_EQ(c->send(big), SendResult::queued);
   EXPECT_EQ(c->send(frame), SendResult::queue_full);
   c->close("done");
@@ -198,12 +233,16 @@ TEST(RuntimeConnection, SendQueueDropsAndCountsWhenFull) {
 TEST(RuntimeConnection, DeliversManyFramesFromOneWriteAndAFrameLargerThanTheBuffer) {
   asio::io_context io;
   SocketPair pair(io);
+  auto keys = testing::make_test_keys();
+  auto acceptor = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   RecordingOwner owner;
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
-                                        QueueLimits{8, 1 << 20}, true, milliseconds(5000), "t");
-  c->start(std::nullopt);
-  Bytes stream = encode_hello(Hello{Hello::Kind::client, 7});
+                                        QueueLimits{8, 1 << 20}, acceptor, std::nullopt,
+                                        milliseconds(5000), "t");
+  c->start();
+  ASSERT_TRUE(raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::client, 7}));
+  Bytes stream;
   std::vector<Bytes> sent;
   for (Seq s = 1; s <= 200; s++) sent.push_back(prepare_frame(s));
   Request big;
@@ -220,17 +259,23 @@ TEST(RuntimeConnection, DeliversManyFramesFromOneWriteAndAFrameLargerThanTheBuff
 }
 
 // A client group's send queue grows with the members that sent an authentic
-// request, not with what the unauthenticated hello claims.
+// request, not with the size of the group.
 TEST(RuntimeConnection, GroupQueueGrowsWithAuthenticMembersOnly) {
   asio::io_context io;
   SocketPair pair(io);
+  auto keys = testing::make_test_keys(Encryption::none, 150);
+  auto acceptor = testing::security_for(*keys, Hello{Hello::Kind::replica, 0});
   RecordingOwner owner;
   RuntimeCounters counters;
   auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
                                         QueueLimits{constants::client_send_queue_frames_max,
                                                     constants::client_send_queue_bytes_max},
-                                        true, milliseconds(5000), "t");
-  c->hello = Hello{Hello::Kind::client, 100, 50};
+                                        acceptor, std::nullopt, milliseconds(5000), "t");
+  c->start();
+  ASSERT_TRUE(raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::client, 100, 50}));
+  ASSERT_TRUE(run_until(io, [&] { return owner.hellos.size() == 1; }));
+  io.run_for(milliseconds(50));  // the acceptor's hello leaves
+  EXPECT_EQ(c->hello->count, 50);
   // Nothing runs the io_context: nothing leaves the queue.
   auto fill = [&] {
     size_t queued = 0;
@@ -239,7 +284,7 @@ TEST(RuntimeConnection, GroupQueueGrowsWithAuthenticMembersOnly) {
     }
     return queued;
   };
-  EXPECT_EQ(fill(), constants::client_send_queue_frames_max) << "a claim of 50 ids grows nothing";
+  EXPECT_EQ(fill(), constants::client_send_queue_frames_max) << "50 ids grow nothing yet";
   c->note_authentic_client(100);
   c->note_authentic_client(100);  // the same member twice counts once
   c->note_authentic_client(149);

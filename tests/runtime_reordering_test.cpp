@@ -9,6 +9,7 @@
 
 #include "src/runtime/back_pressure.h"
 #include "src/runtime/connection.h"
+#include "tests/runtime_sockets.h"
 #include "src/runtime/reordering.h"
 
 namespace pbft::runtime {
@@ -33,7 +34,7 @@ class Fixture : public ConnectionOwner {
     acceptor.accept(server);
     clients_.push_back(std::move(client));
     return std::make_shared<Connection>(std::move(server), *this, counters_,
-                                        QueueLimits{8, 1 << 20}, true,
+                                        QueueLimits{8, 1 << 20}, security_, std::nullopt,
                                         std::chrono::milliseconds(5000), "test");
   }
 
@@ -70,6 +71,9 @@ class Fixture : public ConnectionOwner {
 
  private:
   asio::io_context io_;
+  std::unique_ptr<testing::TestKeys> keys_ = testing::make_test_keys();
+  std::shared_ptr<const LinkSecurity> security_ =
+      testing::security_for(*keys_, Hello{Hello::Kind::replica, 0});
   std::vector<asio::ip::tcp::socket> clients_;
   RuntimeCounters counters_;
   BackPressure budget_;

@@ -51,6 +51,7 @@ struct BenchArgs {
   KnobValues knobs;
   bool unreplicated = false;
   std::string durability = "fsync";  // the local cluster's (knob_choices::durability)
+  std::string encryption = "tls";    // the local cluster's links (knob_choices::encryption)
   std::string json;
   std::string history;
   std::string workload = "null";
@@ -147,6 +148,7 @@ Status Bench::set_up_local() {
   std::map<std::string, std::string> values = cluster_file_values(args_.knobs);
   values["log_level"] = "\"warn\"";
   values["durability"] = "\"" + args_.durability + "\"";
+  values["encryption"] = "\"" + args_.encryption + "\"";
   Result<GeneratedCluster> generated =
       generate_local_cluster("bench", args_.dir, args_.replicas, sessions(), values);
   if (!generated) return generated.status();
@@ -392,6 +394,7 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
                   {"in_flight_max", cluster_.protocol.in_flight_max},
                   {"unreplicated", args_.unreplicated},
                   {"durability", std::string(knob_choices::durability[cluster_.durability])},
+                  {"encryption", std::string(knob_choices::encryption[cluster_.encryption])},
                   {"workload", args_.workload},
                   {"verify_threads", args_.verify_threads},
                   {"client_threads", args_.client_threads}};
@@ -553,6 +556,11 @@ void add_bench_command(CLI::App& app, int& exit_status) {
                   "the protocol alone)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fsync", "none"}));
+  cmd->add_option("--encryption", args->encryption,
+                  "The local cluster's links: tls (TLS 1.3 with the cluster's keys) or none "
+                  "(cleartext, still mutually authenticated: to measure what encryption costs)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tls", "none"}));
   cmd->add_option("--json", args->json, "Write the results, options, machine and commit here");
   cmd->add_option("--history", args->history,
                   "Write the client history (JSON lines, wall-clock ns) here; needs --workload kv");

@@ -46,6 +46,7 @@ struct DemoArgs {
   double view_change_timeout_s = 15;
   unsigned verify_threads = 2;
   std::string kill = "primary";  // or "backup"
+  std::string encryption = "tls";  // the links' (knob_choices::encryption)
   std::string dir;
 };
 
@@ -88,15 +89,20 @@ Status Demo::set_up() {
   // Checkpoints and the recovery horizon come quickly.
   Result<GeneratedCluster> generated = generate_local_cluster(
       "demo", args_.dir, args_.replicas, args_.clients + 1,  // the last one probes
-      {{"checkpoint_interval", "64"}, {"log_window", "128"}, {"kv.partitions", "1024"}});
+      {{"checkpoint_interval", "64"},
+       {"log_window", "128"},
+       {"kv.partitions", "1024"},
+       {"encryption", "\"" + args_.encryption + "\""}});
   if (!generated) return generated.status();
   dir_ = generated->dir;
   cluster_ = std::move(generated->cluster);
   const uint16_t base_port = cluster_.replicas.front().port;
   std::filesystem::create_directories(dir_ / "logs");
-  fmt::print("cluster: {} replicas (f = {}) on 127.0.0.1:{}..{}, {} clients; files in {}\n",
+  fmt::print("cluster: {} replicas (f = {}) on 127.0.0.1:{}..{}, {} clients, links {}; files in "
+             "{}\n",
              args_.replicas, cluster_.protocol.f, base_port, base_port + args_.replicas - 1,
-             args_.clients, dir_.string());
+             args_.clients, args_.encryption == "tls" ? "TLS 1.3" : "cleartext (authenticated)",
+             dir_.string());
 
   replicas_ = std::make_unique<LocalCluster>(
       dir_, args_.replicas,
@@ -440,6 +446,11 @@ void add_demo_command(CLI::App& app, int& exit_status) {
                   "Each replica's verification threads (0: on its event loop)")
       ->capture_default_str()
       ->check(CLI::Range(0u, 64u));
+  cmd->add_option("--encryption", args->encryption,
+                  "The links: tls (TLS 1.3 with the cluster's keys) or none (cleartext, still "
+                  "mutually authenticated)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tls", "none"}));
   cmd->add_option("--dir", args->dir, "Directory for keys, logs and history (default: a new "
                                       "/tmp/pbft-demo-XXXXXX)");
   cmd->callback([args, &exit_status] {

@@ -24,6 +24,8 @@ struct ReplicaArgs {
   std::string data_dir;
   unsigned verify_threads = 2;
   size_t max_connections = constants::connections_per_listener_max;
+  size_t max_connections_per_address = constants::connections_per_address_max;
+  uint32_t backoff_ms = runtime::ReplicaHostOptions{}.backoff_ms;
   bool init = false;
   bool recover = false;
   bool unreplicated = false;
@@ -79,6 +81,8 @@ int run_replica(const ReplicaArgs& args) {
   options.secret_key = secret.value();
   options.verify_threads = args.verify_threads;
   options.max_connections = args.max_connections;
+  options.max_connections_per_address = args.max_connections_per_address;
+  options.backoff_ms = args.backoff_ms;
   auto make_service = make_kv_service(cluster.value());
   if (!make_service) {
     fmt::print(stderr, "pbft replica: {}\n", make_service.reason());
@@ -151,6 +155,15 @@ void add_replica_command(CLI::App& app, int& exit_status) {
                   "Connections the listener keeps at once")
       ->capture_default_str()
       ->check(CLI::Range(size_t{8}, size_t{65536}));
+  cmd->add_option("--max-connections-per-address", args->max_connections_per_address,
+                  "Connections one remote address may hold at once (more are refused)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{65536}));
+  cmd->add_option("--backoff-ms", args->backoff_ms,
+                  "How long an address whose connection failed authentication is refused "
+                  "(doubling with each failure, up to 60 s; 0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 60000u));
   CLI::Option* init = cmd->add_flag(
       "--init", args->init,
       "The first start of a new cluster's replica: the data directory must hold no state");

@@ -24,6 +24,8 @@
 //   log_window = 256                # L = H - h
 //   log_level = "info"              # trace, debug, info, warn, error, off
 //   durability = "fsync"            # or "none": nothing on disk (benchmarks only, unsafe)
+//   encryption = "tls"              # or "none": cleartext links, still mutually
+//                                   # authenticated (benchmarks; docs/design.md "Links")
 //
 //   [kv]                            # the key-value service's settings
 //   partitions = 4096               # the same at every replica
@@ -35,6 +37,9 @@
 //   id = 0
 //   host = "127.0.0.1"
 //   port = 7000
+//   listen = "127.0.0.1"            # optional: the address (or address:port) it binds;
+//                                   # default host (resolved) and port; never 0.0.0.0
+//                                   # unless written here
 //   public_key = "<64 hex chars: the Ed25519 public key>"
 //   key_file = "replica-0.key"      # optional; relative to this file's directory
 //
@@ -71,8 +76,12 @@ namespace pbft {
 
 struct ReplicaEndpoint {
   ReplicaId id = 0;
-  std::string host;  // a name or an address, non-empty
+  std::string host;  // a name or an address, non-empty: where peers and clients dial
   uint16_t port = 0;
+  // Where the replica listens: the file's `listen` (an address or a name,
+  // with an optional :port; "[v6]:port" for IPv6), else host and port.
+  std::string listen_host;
+  uint16_t listen_port = 0;
   PublicKey public_key{};
   // Where this replica's private key is; relative paths in the file are
   // resolved against the file's directory. Empty if the file names none.
@@ -94,6 +103,9 @@ struct ClusterConfig {
   // Whether replicas keep their state on disk: an index into
   // knob_choices::durability (runtime::Durability).
   uint32_t durability = static_cast<uint32_t>(knob_default(KnobId::durability));
+  // What protects the links: an index into knob_choices::encryption
+  // (runtime::Encryption).
+  uint32_t encryption = static_cast<uint32_t>(knob_default(KnobId::encryption));
   // The key-value service's knobs (the file's [kv] table): the `pbft` tool
   // builds the service from them; the replication library never reads them.
   struct KvSettings {
@@ -121,6 +133,7 @@ void set_knob(ClusterConfig& c, KnobId id, uint64_t value);
 // a missing or unreadable file, a TOML syntax error, a missing required key,
 // a value of the wrong type or out of its range, f < 1, a replica count other
 // than 3f+1, replica ids other than exactly 0..n-1, a duplicate host:port, a
+// malformed listen address (empty, or a port outside 1..65535), a
 // malformed public key (not 64 hex characters or not a valid Ed25519 point),
 // two principals with the same public key, a client id not below
 // constants::clients_max or listed twice, a knob's value outside its range

@@ -123,6 +123,15 @@ constexpr size_t client_group_bytes_per_client = 16 * 1024;
 // Connections one listener keeps at once; past it, the oldest connection
 // that never delivered an authentic frame is closed to make room.
 constexpr size_t connections_per_listener_max = 1024;
+// Of those, one remote address may hold at most this many (a flood from one
+// address cannot take the table), and one principal (a replica, a client
+// id) this many: a new one past it closes its oldest.
+constexpr size_t connections_per_address_max = 256;
+constexpr size_t connections_per_principal_max = 4;
+// Addresses whose connections failed authentication and are refused for a
+// while (back-off): at most this many are remembered, the oldest forgotten.
+constexpr size_t backoff_addresses_max = 4096;
+static_assert(connections_per_address_max <= connections_per_listener_max);
 
 static_assert(pending_bytes_max >= batch_bytes_max, "the pending queue must hold a full batch");
 static_assert(fetch_chunk_max + 4096 < message_size_max, "a fetch reply fits in a message");

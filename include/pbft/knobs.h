@@ -52,6 +52,8 @@ inline constexpr std::string_view client_auth[] = {"mac", "signature"};
 inline constexpr std::string_view log_level[] = {"trace", "debug", "info", "warn", "error", "off"};
 // The index is runtime::Durability's value.
 inline constexpr std::string_view durability[] = {"none", "fsync"};
+// The index is runtime::Encryption's value.
+inline constexpr std::string_view encryption[] = {"none", "tls"};
 }  // namespace knob_choices
 
 // KNOB(id, name, group, section, default, min, max, choices, help), one
@@ -102,6 +104,11 @@ inline constexpr std::string_view durability[] = {"none", "fsync"};
        "before it sends what depends on them; a restart resumes) or none (nothing: for "           \
        "benchmarks only, unsafe: a restart must recover from the others, and a power cut of "      \
        "f+1 replicas loses acknowledged writes)")                                                  \
+  KNOB(encryption, encryption, host, "", 1, 0, 1, knob_choices::encryption,                        \
+       "What protects the links: tls (TLS 1.3, each end proving its cluster key; encrypted) or "   \
+       "none (cleartext, for benchmarks: each end still proves its key over fresh nonces, so a "   \
+       "message's sender is still bound to its link, but anyone on the path reads and may "        \
+       "change the bytes)")                                                                        \
   KNOB(kv_partitions, partitions, kv, "kv", 4096, 1, 1u << 20, {},                                 \
        "Partitions of the key-value store's state (the same at every replica)")                    \
   KNOB(kv_bytes_max, bytes_max, kv, "kv", uint64_t{4} << 30, uint64_t{1} << 20, uint64_t{1} << 44,  \

@@ -12,12 +12,16 @@
 //   - every queue is bounded (constants.h, "The TCP runtime"); what does not
 //     fit is dropped and counted in RuntimeCounters.
 //
-// Connections: a replica listens on its port and dials every peer; it sends
-// to a peer on the connection it dialed and receives on the ones it
+// Connections: a replica listens on its listen address and dials every peer;
+// it sends to a peer on the connection it dialed and receives on the ones it
 // accepted. A client dials every replica; clients with consecutive ids in
-// one process share a connection. The dialer's first bytes are a 12-byte
-// hello (kind, id and a count of consecutive client ids; not authenticated:
-// it only says where replies for those clients go, see docs/design.md).
+// one process share a connection. Every link is mutually authenticated with
+// the cluster file's keys before any frame: TLS 1.3 with each end's key
+// (encryption "tls", the default) or cleartext (encryption "none"), then a
+// hello signed by each principal over the link's channel binding (a client
+// group's by every member). A replica takes a replica's own messages only on
+// that replica's link and a client's requests only on a link authenticated
+// for that client (docs/design.md, "Links").
 #pragma once
 
 #include <cstdint>
@@ -46,10 +50,18 @@ namespace pbft::runtime {
   /* Connections. */                                                                           \
   X(connections_accepted, "connections accepted by the listener")                              \
   X(connections_evicted, "connections closed or refused for room (listener full)")             \
-  X(hello_rejected, "bad hello bytes or an id out of range")                                   \
-  X(hello_timeouts, "no hello in time (half-open or junk)")                                    \
-  X(idle_timeouts, "replica links silent for too long")                                        \
-  X(frame_timeouts, "frames whose body did not arrive in time")                                \
+  X(connections_refused_backoff, "connections refused: their address is backing off")          \
+  X(connections_refused_address_cap, "connections refused: their address holds its maximum")   \
+  X(connections_closed_principal_cap,                                                          \
+    "older connections closed: a principal held its maximum of connections")                  \
+  X(addresses_backed_off, "failures that put an address into (or further into) back-off")      \
+  X(handshake_failures, "TLS handshakes that failed, or records that did not open")             \
+  X(hello_rejected, "bad greeting or hello bytes, an id out of range, another encryption")     \
+  X(hello_unauthentic,                                                                         \
+    "hellos whose signature, binding or certificate key the cluster file refutes")             \
+  X(hello_timeouts, "no authenticated hello in time (TLS handshake and hello)")                \
+  X(idle_timeouts, "replica links and client connections silent for too long")                \
+  X(frame_timeouts, "frames that did not arrive whole in time")                                \
   X(connect_attempts, "outgoing connection attempts, reconnects included")                     \
   X(connect_failures, "outgoing connection attempts that failed")                              \
   /* Incoming frames. */                                                                       \
@@ -60,7 +72,12 @@ namespace pbft::runtime {
   X(frames_undecodable, "frames whose body did not decode: dropped")                           \
   X(frames_unauthentic, "frames the verifier rejected: dropped")                               \
   X(frames_unknown_sender, "frames from a sender not in the cluster file: dropped")            \
-  X(frames_wrong_client, "requests from a client the connection's hello did not name")         \
+  X(frames_wrong_client, "requests from a client the link is not authenticated for: closed")   \
+  X(frames_wrong_sender,                                                                       \
+    "frames from a sender the link may not carry (a replica's own message on another "         \
+    "replica's link, a reply from another replica): link closed")                              \
+  X(links_closed_bad_frame,                                                                    \
+    "links closed for a frame of their own principal that failed authentication")              \
   X(frames_delivered, "frames handed to the core")                                             \
   X(frames_unwanted, "frames dropped unchecked: a vote for a slot already done (replica), "     \
                      "a reply for no outstanding request (client)")                            \
@@ -150,12 +167,29 @@ struct ReplicaHostOptions {
   // Verification threads; 0 verifies on the event-loop thread.
   unsigned verify_threads = 2;
   uint32_t status_period_ms = 200;
+  // An accepted connection's TLS handshake and hello must be done within this.
   uint32_t hello_timeout_ms = 5000;
   uint32_t replica_idle_timeout_ms = 30000;
-  // Once a frame's header is read, its body must follow within this.
-  uint32_t frame_timeout_ms = 10000;
+  // A client connection that delivers no frame for this long is closed (its
+  // client reconnects when it has something to send).
+  uint32_t client_idle_timeout_ms = 120000;
+  // Once a frame's first byte is read, all of it must follow within
+  // frame_timeout_ms plus its size at frame_bytes_per_second.
+  uint32_t frame_timeout_ms = 2000;
+  size_t frame_bytes_per_second = 256 * 1024;
   // Connections the listener keeps at once (see constants.h).
   size_t max_connections = constants::connections_per_listener_max;
+  // Connections one remote address may hold at once; more are refused.
+  size_t max_connections_per_address = constants::connections_per_address_max;
+  // Connections one principal (a replica, a client id) may hold at once;
+  // past it, its oldest is closed.
+  size_t max_connections_per_principal = constants::connections_per_principal_max;
+  // An address whose connection failed authentication (handshake, hello,
+  // or a frame of its own principal) is refused for backoff_ms, doubling
+  // with each failure while it is remembered, up to backoff_max_ms. 0: no
+  // back-off.
+  uint32_t backoff_ms = 1000;
+  uint32_t backoff_max_ms = 60000;
   // A stop request on this token (from any thread) shuts the host down as
   // SIGTERM does: for hosts that run on a thread of a larger program (the
   // tests run a whole cluster in one process). The default token never

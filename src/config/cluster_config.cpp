@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -22,7 +23,8 @@ namespace {
 // The top-level keys that are not knobs: f (the cluster's shape, required)
 // and the tables of principals.
 constexpr std::string_view structure_keys[] = {"f", "replicas", "clients"};
-constexpr std::string_view replica_keys[] = {"id", "host", "port", "public_key", "key_file"};
+constexpr std::string_view replica_keys[] = {"id",         "host",    "port", "listen",
+                                             "public_key", "key_file"};
 constexpr std::string_view client_keys[] = {"id", "public_key", "key_file"};
 
 // ClientOptions' doubling stops at retransmit_ticks_max; the first timeout,
@@ -235,6 +237,48 @@ Status check_keys(const Reader& r, const toml::table& root) {
   return Status::ok();
 }
 
+// A listen address: "address", "address:port", "[v6 address]" or
+// "[v6 address]:port"; a bare IPv6 address (more than one colon) has no
+// port. The port defaults to `port`. Fails with the problem.
+Status parse_listen(const std::string& text, uint16_t port, std::string& host_out,
+                    uint16_t& port_out) {
+  std::string host = text;
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string::npos) return Status::error("has a '[' without its ']'");
+    host = text.substr(1, close - 1);
+    const std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return Status::error("must be [address]:port after the ']'");
+      port_text = rest.substr(1);
+      if (port_text.empty()) return Status::error("has a ':' without a port");
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    const size_t colon = text.find(':');
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (port_text.empty()) return Status::error("has a ':' without a port");
+  }
+  if (host.empty()) return Status::error("must name an address, got \"" + text + "\"");
+  port_out = port;
+  if (!port_text.empty()) {
+    uint32_t value = 0;
+    for (char ch : port_text) {
+      if (ch < '0' || ch > '9' || value > 65535) {
+        return Status::error("port must be in 1..65535, got \"" + port_text + "\"");
+      }
+      value = value * 10 + static_cast<uint32_t>(ch - '0');
+    }
+    if (value < 1 || value > 65535) {
+      return Status::error("port must be in 1..65535, got \"" + port_text + "\"");
+    }
+    port_out = static_cast<uint16_t>(value);
+  }
+  host_out = host;
+  return Status::ok();
+}
+
 std::filesystem::path resolve(const std::filesystem::path& directory, const std::string& path) {
   const std::filesystem::path p(path);
   return p.is_absolute() ? p : directory / p;
@@ -291,6 +335,12 @@ Status read_replicas(const Reader& r, const toml::table& root, ClusterConfig& c)
       return r.error(prefix + ".port", e.host + ":" + std::to_string(e.port) +
                                            " is already used by replicas[" +
                                            std::to_string(it->second) + "]");
+    }
+    // Where it listens: never every interface unless the file says so.
+    std::string listen;
+    if (Status s = r.string(t, "listen", prefix + ".listen", e.host, listen); !s) return s;
+    if (Status s = parse_listen(listen, e.port, e.listen_host, e.listen_port); !s) {
+      return r.error(prefix + ".listen", s.reason());
     }
     if (Status s = r.public_key(t, prefix, e.public_key); !s) return s;
     std::string key_file;
@@ -382,6 +432,7 @@ uint64_t knob_value(const ClusterConfig& c, KnobId id) {
     case KnobId::log_level:
       return check_knob_word(knob(id), c.log_level).value();  // a valid word, by set_knob
     case KnobId::durability: return c.durability;
+    case KnobId::encryption: return c.encryption;
     case KnobId::kv_partitions: return c.kv.partitions;
     case KnobId::kv_bytes_max: return c.kv.bytes_max;
     case KnobId::kv_client_bytes_max: return c.kv.client_bytes_max;
@@ -400,6 +451,7 @@ void set_knob(ClusterConfig& c, KnobId id, uint64_t value) {
     case KnobId::client_retransmit_ticks: c.client_retransmit_ticks = value; return;
     case KnobId::log_level: c.log_level = std::string(k.choices[value]); return;
     case KnobId::durability: c.durability = static_cast<uint32_t>(value); return;
+    case KnobId::encryption: c.encryption = static_cast<uint32_t>(value); return;
     case KnobId::kv_partitions: c.kv.partitions = value; return;
     case KnobId::kv_bytes_max: c.kv.bytes_max = value; return;
     case KnobId::kv_client_bytes_max: c.kv.client_bytes_max = value; return;

@@ -117,6 +117,8 @@ std::string cluster_toml(const ClusterSpec& spec, const std::vector<PublicKey>& 
     t += "id = " + std::to_string(i) + "\n";
     t += "host = \"" + spec.host + "\"\n";
     t += "port = " + std::to_string(spec.base_port + i) + "\n";
+    // The address it binds (default: host); edit it with host.
+    t += "listen = \"" + spec.host + "\"\n";
     t += "public_key = \"" + to_hex(replica_keys[i]) + "\"\n";
     t += "key_file = \"replica-" + std::to_string(i) + ".key\"\n";
   }

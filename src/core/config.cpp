@@ -27,6 +27,7 @@ uint64_t knob_value(const ProtocolConfig& config, KnobId id) {
     case KnobId::client_retransmit_ticks:
     case KnobId::log_level:
     case KnobId::durability:
+    case KnobId::encryption:
     case KnobId::kv_partitions:
     case KnobId::kv_bytes_max:
     case KnobId::kv_client_bytes_max: break;
@@ -50,6 +51,7 @@ void set_knob(ProtocolConfig& config, KnobId id, uint64_t value) {
     case KnobId::client_retransmit_ticks:
     case KnobId::log_level:
     case KnobId::durability:
+    case KnobId::encryption:
     case KnobId::kv_partitions:
     case KnobId::kv_bytes_max:
     case KnobId::kv_client_bytes_max: break;

@@ -1,7 +1,8 @@
 // Clients over TCP: Client cores on one event-loop thread. Clients with
 // consecutive ids share a link to every replica (one hello for the group,
-// see connection.h), so that a replica's replies to many of them leave in
-// one write and arrive in one read. Replies are MAC'd (~0.3 us to check), so they are
+// signed by every member: link_hello.h), so that a replica's replies to many
+// of them leave in one write and arrive in one read. A link takes replies
+// from the replica it is authenticated as only. Replies are MAC'd (~0.3 us to check), so they are
 // decoded and verified inline on the loop thread: a pool would cost more in
 // hand-offs than it saves (docs/design.md).
 #include <spdlog/spdlog.h>
@@ -32,6 +33,7 @@ class ClientMember {
 
   Status init(const ClientPool::Member& m, Timestamp first_timestamp) {
     id_ = m.id;
+    secret_key_ = m.secret_key;
     Result<std::unique_ptr<Crypto>> crypto =
         sodium::make_crypto(Principal::client(m.id), m.secret_key,
                             std::make_shared<const KeyDirectory>(cluster_.key_directory()));
@@ -50,6 +52,7 @@ class ClientMember {
   }
 
   ClientId id() const { return id_; }
+  const SecretKey& secret_key() const { return secret_key_; }
   void set_group(LinkGroup* group) { group_ = group; }
 
   void submit(Bytes operation, ClientPool::Done done, bool read_only) {
@@ -67,24 +70,26 @@ class ClientMember {
     drain();
   }
 
-  // A decoded reply addressed to this client.
-  void on_reply(Message message, const Connection& c) {
+  // A decoded reply addressed to this client, from the link's replica:
+  // false when it is not authentic (that replica is faulty).
+  bool on_reply(Message message, const Connection& c) {
     // Late replies (the request already completed with f+1 others) and
     // stale ones are dropped before the MAC is checked.
     if (!client_->wants(std::get<Reply>(message))) {
       counters_.frames_unwanted++;
-      return;
+      return true;
     }
     Result<Verified> verified = verifier_->verify(std::move(message));
     if (!verified) {
       counters_.frames_unauthentic++;
       spdlog::debug("client {}: dropped a frame from {}: {}", id_, c.remote_address(),
                     verified.reason());
-      return;
+      return false;
     }
     counters_.frames_delivered++;
     client_->step(verified.value());
     drain();
+    return true;
   }
 
  private:
@@ -93,6 +98,7 @@ class ClientMember {
   const ClusterConfig& cluster_;
   RuntimeCounters& counters_;
   ClientId id_ = 0;
+  SecretKey secret_key_{};
   LinkGroup* group_ = nullptr;
   std::unique_ptr<Crypto> crypto_;
   std::unique_ptr<Verifier> verifier_;
@@ -106,14 +112,14 @@ class ClientMember {
 class LinkGroup final : public ConnectionOwner {
  public:
   LinkGroup(asio::io_context& io, const ClusterConfig& cluster, RuntimeCounters& counters,
-            std::vector<ClientMember*> members)
+            std::vector<ClientMember*> members, std::shared_ptr<const LinkSecurity> security)
       : counters_(counters), members_(std::move(members)) {
     const ClientId first = members_.front()->id();
     const auto count = static_cast<uint16_t>(members_.size());
     for (ClientMember* m : members_) m->set_group(this);
     for (const ReplicaEndpoint& r : cluster.replicas) {
       links_.push_back(std::make_unique<OutgoingLink>(
-          io, r.host, r.port, Hello{Hello::Kind::client, first, count}, *this, counters_,
+          io, r.host, r.port, r.id, security, *this, counters_,
           QueueLimits{constants::client_send_queue_frames_max +
                           count * constants::client_group_frames_per_client,
                       constants::client_send_queue_bytes_max +
@@ -160,20 +166,38 @@ class LinkGroup final : public ConnectionOwner {
   }
 
  private:
-  void on_hello(Connection& c, const Hello&) override { c.close("unexpected hello"); }
+  void on_hello(Connection&, const Hello&) override {}  // OutgoingLink takes it
   bool reserve(Connection&, size_t) override { return true; }  // processed inline
 
+  // A link carries replies of the replica it is authenticated as, to the
+  // group's members; anything else shows that replica faulty (or someone
+  // on the path, which TLS rules out): the link closes and reconnects.
   void on_frame(Connection& c, Bytes frame) override {
-    std::optional<Message> decoded = decode_counted(frame, counters_);
-    if (!decoded) return;
-    // The member checks the rest (sender, MAC, that it is a reply to it).
-    const auto* reply = std::get_if<Reply>(&*decoded);
-    const ClientId first = members_.front()->id();
-    if (reply == nullptr || reply->client < first || reply->client - first >= members_.size()) {
-      counters_.frames_unauthentic++;
-      return;
+    const std::optional<MessageType> type = wire::peek_type(frame);
+    const uint32_t sender = frame[8] | frame[9] << 8 | frame[10] << 16 |
+                            static_cast<uint32_t>(frame[11]) << 24;  // the header's sender
+    if (type != MessageType::reply || !c.hello || sender != c.hello->id) {
+      counters_.frames_wrong_sender++;
+      return drop_link(c, "a frame that is not a reply of the link's replica");
     }
-    members_[reply->client - first]->on_reply(std::move(*decoded), c);
+    std::optional<Message> decoded = decode_counted(frame, counters_);
+    if (!decoded) return drop_link(c, "a reply that does not decode");
+    // The member checks the rest (MAC, that it is a reply to it).
+    const auto& reply = std::get<Reply>(*decoded);
+    const ClientId first = members_.front()->id();
+    if (reply.client < first || reply.client - first >= members_.size()) {
+      counters_.frames_unauthentic++;
+      return drop_link(c, "a reply to a client outside the group");
+    }
+    if (!members_[reply.client - first]->on_reply(std::move(*decoded), c)) {
+      drop_link(c, "a reply that is not authentic");
+    }
+  }
+
+  void drop_link(Connection& c, const std::string& why) {
+    counters_.links_closed_bad_frame++;
+    c.misbehaved = true;
+    c.close(why);
   }
 
   void on_closed(Connection&, const std::string&) override {}
@@ -261,17 +285,29 @@ Result<std::unique_ptr<ClientPool>> ClientPool::start(const ClusterConfig& clust
     }
   }
   std::vector<ClientMember*> run;
+  // Each group proves every member on its links (LinkSecurity).
+  auto add_group = [&](std::vector<ClientMember*> group) -> Status {
+    std::vector<SecretKey> keys;
+    for (ClientMember* m : group) keys.push_back(m->secret_key());
+    Result<std::shared_ptr<const LinkSecurity>> security = LinkSecurity::make(
+        impl->cluster,
+        Hello{Hello::Kind::client, group.front()->id(), static_cast<uint16_t>(group.size())},
+        std::move(keys));
+    if (!security) return security.status();
+    impl->groups.push_back(std::make_unique<LinkGroup>(impl->io, impl->cluster, impl->counters,
+                                                       std::move(group),
+                                                       std::move(security).value()));
+    return Status::ok();
+  };
   for (ClientMember* m : by_id) {
     if (!run.empty() &&
         (m->id() != run.back()->id() + 1 || run.size() == constants::client_group_max)) {
-      impl->groups.push_back(
-          std::make_unique<LinkGroup>(impl->io, impl->cluster, impl->counters, std::move(run)));
+      if (Status s = add_group(std::move(run)); !s) return s;
       run.clear();
     }
     run.push_back(m);
   }
-  impl->groups.push_back(
-      std::make_unique<LinkGroup>(impl->io, impl->cluster, impl->counters, std::move(run)));
+  if (Status s = add_group(std::move(run)); !s) return s;
   for (auto& g : impl->groups) g->start();
   impl->next_tick = std::chrono::steady_clock::now();
   impl->schedule_tick();

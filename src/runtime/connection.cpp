@@ -1,5 +1,6 @@
 #include "src/runtime/connection.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -15,10 +16,6 @@ namespace {
 
 uint32_t load_le32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-
-void store_le32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
 std::atomic<uint64_t> next_serial{1};
@@ -41,52 +38,62 @@ std::optional<Message> decode_counted(ByteView frame, RuntimeCounters& counters)
   return std::move(decoded).value();
 }
 
-Bytes encode_hello(const Hello& hello) {
-  Bytes b(hello_size, 0);
-  store_le32(b.data(), hello_magic);
-  b[4] = hello_version;
-  b[5] = static_cast<uint8_t>(hello.kind);
-  b[6] = static_cast<uint8_t>(hello.count);
-  b[7] = static_cast<uint8_t>(hello.count >> 8);
-  store_le32(b.data() + 8, hello.id);
-  return b;
+Result<std::shared_ptr<const LinkSecurity>> LinkSecurity::make(const ClusterConfig& cluster,
+                                                               Hello self,
+                                                               std::vector<SecretKey> keys) {
+  if (keys.size() != self.count) return Status::error("links: one key per principal");
+  auto out = std::make_shared<LinkSecurity>();
+  out->encryption = static_cast<Encryption>(cluster.encryption);
+  out->self = self;
+  out->cluster = &cluster;
+  if (out->encryption == Encryption::tls) {
+    const std::string name = fmt::format(
+        "pbft {} {}", self.kind == Hello::Kind::replica ? "replica" : "client", self.id);
+    Result<std::shared_ptr<TlsContext>> tls = TlsContext::make(keys.front(), name);
+    if (!tls) return tls.status();
+    out->tls = std::move(tls).value();
+  }
+  out->keys = std::move(keys);
+  return std::shared_ptr<const LinkSecurity>(std::move(out));
 }
 
-Result<Hello> decode_hello(ByteView bytes) {
-  if (bytes.size() != hello_size) return Status::error("hello: wrong size");
-  if (load_le32(bytes.data()) != hello_magic) return Status::error("hello: bad magic");
-  if (bytes[4] != hello_version) {
-    return Status::error("hello: unsupported version " + std::to_string(bytes[4]));
+Status listen_on(asio::ip::tcp::acceptor& acceptor, const std::string& host, uint16_t port) {
+  std::error_code ec;
+  asio::ip::tcp::resolver resolver(acceptor.get_executor());
+  const asio::ip::tcp::resolver::results_type found =
+      resolver.resolve(host, std::to_string(port), asio::ip::tcp::resolver::numeric_service, ec);
+  if (ec || found.empty()) {
+    return Status::error(fmt::format("cannot listen on port {} of {}: cannot resolve it: {}", port,
+                                     host, ec ? ec.message() : "no address"));
   }
-  if (bytes[5] > static_cast<uint8_t>(Hello::Kind::client)) {
-    return Status::error("hello: unknown kind " + std::to_string(bytes[5]));
+  const asio::ip::tcp::endpoint endpoint = found.begin()->endpoint();
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::error(fmt::format("cannot listen on port {} of {}: {}", port, host,
+                                     ec.message()));
   }
-  const auto kind = static_cast<Hello::Kind>(bytes[5]);
-  const uint16_t count = static_cast<uint16_t>(bytes[6] | bytes[7] << 8);
-  const uint32_t id = load_le32(bytes.data() + 8);
-  if (kind == Hello::Kind::replica && count > 1) {
-    return Status::error("hello: a replica speaks for itself only");
-  }
-  if (count > constants::client_group_max) {
-    return Status::error("hello: a group of " + std::to_string(count) + " clients is over " +
-                         std::to_string(constants::client_group_max));
-  }
-  return Hello{kind, id, std::max<uint16_t>(count, 1)};
+  return Status::ok();
 }
 
 // ------------------------------------------------------------ Connection
 
 Connection::Connection(asio::ip::tcp::socket socket, ConnectionOwner& owner,
-                       RuntimeCounters& counters, QueueLimits limits, bool expect_hello,
-                       std::chrono::milliseconds hello_timeout, std::string name)
+                       RuntimeCounters& counters, QueueLimits limits,
+                       std::shared_ptr<const LinkSecurity> security,
+                       std::optional<ReplicaId> dialed,
+                       std::chrono::milliseconds handshake_timeout, std::string name)
     : socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       frame_timer_(socket_.get_executor()),
       owner_(owner),
       counters_(counters),
       limits_(limits),
-      expect_hello_(expect_hello),
-      hello_timeout_(hello_timeout),
+      security_(std::move(security)),
+      dialed_(dialed),
+      handshake_timeout_(handshake_timeout),
       last_frame_at_(std::chrono::steady_clock::now()),
       name_(std::move(name)),
       remote_address_(describe_endpoint(socket_)),
@@ -96,21 +103,44 @@ Connection::Connection(asio::ip::tcp::socket socket, ConnectionOwner& owner,
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
 }
 
-void Connection::start(const std::optional<Hello>& own_hello) {
-  if (own_hello) {
-    // The hello goes first, whatever the queue limits say.
-    auto bytes = std::make_shared<const Bytes>(encode_hello(*own_hello));
-    queued_bytes_ += bytes->size();
-    queue_.push_back(std::move(bytes));
-    write_next();
-  }
-  if (expect_hello_) {
-    arm_timer(hello_timeout_);
-  } else {
-    hello_done_ = true;
-  }
+void Connection::start() {
   in_.resize(read_buffer_size);
+  if (handshake_timeout_.count() > 0) arm_timer(handshake_timeout_);
+  own_nonce_ = fresh_nonce();
+  if (security_->encryption == Encryption::tls) {
+    Result<std::unique_ptr<Channel>> channel = Channel::tls(*security_->tls, !dialed_);
+    if (!channel) {
+      refuse(counters_.handshake_failures, channel.reason());
+      return;
+    }
+    tls_ = std::move(channel).value();
+    raw_.resize(read_buffer_size);
+    phase_ = LinkPhase::tls_handshake;
+    // The dialer speaks first (its ClientHello).
+    step_tls_handshake();
+    if (!open_) return;
+  } else {
+    phase_ = LinkPhase::greeting;
+    send_internal(encode_greeting(Greeting{Encryption::none, own_nonce_}));
+  }
   read_some();
+}
+
+// A broken rule of the link: counted, the address backs off, closed.
+void Connection::refuse(uint64_t& counter, const std::string& reason) {
+  counter++;
+  misbehaved = true;
+  close(reason);
+}
+
+void Connection::send_internal(Bytes bytes) {
+  // The link's own messages go first, whatever the queue limits say.
+  queued_bytes_ += bytes.size();
+  queue_.push_back(std::make_shared<const Bytes>(std::move(bytes)));
+  if (!writing_) {
+    writing_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+  }
 }
 
 void Connection::arm_timer(std::chrono::milliseconds after) {
@@ -122,9 +152,9 @@ void Connection::arm_timer(std::chrono::milliseconds after) {
 }
 
 void Connection::on_timer() {
-  if (!hello_done_) {
+  if (phase_ != LinkPhase::open) {
     counters_.hello_timeouts++;
-    close("no hello within " + std::to_string(hello_timeout_.count()) + " ms");
+    close("no authenticated hello within " + std::to_string(handshake_timeout_.count()) + " ms");
     return;
   }
   if (idle_timeout_.count() == 0) return;
@@ -150,6 +180,23 @@ void Connection::set_idle_timeout(std::chrono::milliseconds timeout) {
 
 void Connection::read_some() {
   if (reading_ || paused_ || !open_) return;
+  if (tls_) {
+    // Ciphertext goes to the channel; parse() pulls the plaintext out as
+    // it needs it, so what waits inside the channel is one read at most.
+    reading_ = true;
+    socket_.async_read_some(
+        asio::buffer(raw_), [self = shared_from_this()](const std::error_code& ec, size_t n) {
+          self->reading_ = false;
+          if (!self->open_) return;
+          if (ec) {
+            self->close(ec == asio::error::eof ? "closed by peer" : ec.message());
+            return;
+          }
+          self->tls_->feed(ByteView(self->raw_.data(), n));
+          self->parse();
+        });
+    return;
+  }
   if (in_end_ == in_.size()) {
     // The buffer is full of a frame's beginning: parse() made it as large
     // as the frame it reserved, so this only happens before the header.
@@ -181,27 +228,153 @@ void Connection::compact() {
   in_begin_ = 0;
 }
 
+bool Connection::pull() {
+  if (!tls_ || !tls_->established() || !open_) return false;
+  if (in_end_ == in_.size()) compact();
+  if (in_end_ == in_.size()) return false;
+  Result<size_t> got = tls_->read(in_.data() + in_end_, in_.size() - in_end_);
+  if (!got) {
+    // A record that does not open is a forgery or damage on the path.
+    if (got.reason().find("close_notify") != std::string::npos) {
+      close(got.reason());
+    } else {
+      refuse(counters_.handshake_failures, got.reason());
+    }
+    return false;
+  }
+  in_end_ += *got;
+  return *got > 0;
+}
+
+bool Connection::step_tls_handshake() {
+  Result<bool> done = tls_->handshake();
+  if (tls_->has_output() && !writing_) {
+    writing_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+  }
+  if (!done) {
+    refuse(counters_.handshake_failures, done.reason());
+    return false;
+  }
+  if (!*done) return false;
+  // The certificate must carry the key the cluster file lists for the
+  // replica dialed (an acceptor learns whom to expect from the hello).
+  std::optional<PublicKey> key = tls_->peer_key();
+  if (!key) {
+    refuse(counters_.handshake_failures, "TLS: the other end presented no Ed25519 certificate");
+    return false;
+  }
+  if (dialed_ && key != listed_key(*security_->cluster, Hello::Kind::replica, *dialed_)) {
+    refuse(counters_.hello_unauthentic,
+           fmt::format("TLS: the certificate's key is not replica {}'s", *dialed_));
+    return false;
+  }
+  phase_ = LinkPhase::greeting;
+  send_internal(encode_greeting(Greeting{Encryption::tls, own_nonce_}));
+  return true;
+}
+
+bool Connection::step_greeting(size_t available) {
+  if (available < greeting_size) return false;
+  Result<Greeting> greeting = decode_greeting(ByteView(in_.data() + in_begin_, greeting_size));
+  in_begin_ += greeting_size;
+  if (!greeting) {
+    refuse(counters_.hello_rejected, greeting.reason());
+    return false;
+  }
+  if (greeting->encryption != security_->encryption) {
+    refuse(counters_.hello_rejected,
+           fmt::format("greeting: the other end runs encryption {}, this one {}",
+                       knob_choices::encryption[static_cast<size_t>(greeting->encryption)],
+                       knob_choices::encryption[static_cast<size_t>(security_->encryption)]));
+    return false;
+  }
+  const Bytes tls_binding = tls_ ? tls_->binding() : Bytes();
+  binding_ = dialed_ ? link_binding(security_->encryption, tls_binding, own_nonce_, greeting->nonce)
+                     : link_binding(security_->encryption, tls_binding, greeting->nonce, own_nonce_);
+  phase_ = LinkPhase::hello;
+  if (dialed_) {
+    send_internal(encode_hello(sign_hello(security_->self, LinkRole::dialer, binding_,
+                                          security_->keys)));
+  }
+  return true;
+}
+
+bool Connection::step_hello(size_t available) {
+  if (available < hello_header_size) return false;
+  Result<Hello> header = decode_hello_header(ByteView(in_.data() + in_begin_, hello_header_size));
+  if (!header) {
+    refuse(counters_.hello_rejected, header.reason());
+    return false;
+  }
+  const size_t size = hello_size(*header);
+  if (available < size) {
+    // A group's hello may be larger than the buffer (64 KiB at most).
+    if (in_.size() - in_begin_ < size) {
+      compact();
+      if (in_.size() < size) in_.resize(size);
+    }
+    return false;
+  }
+  Result<SignedHello> received = decode_hello(ByteView(in_.data() + in_begin_, size));
+  in_begin_ += size;
+  if (!received) {
+    refuse(counters_.hello_rejected, received.reason());
+    return false;
+  }
+  const Hello& peer = received->hello;
+  if (dialed_ && (peer.kind != Hello::Kind::replica || peer.id != *dialed_)) {
+    refuse(counters_.hello_unauthentic,
+           fmt::format("dialed replica {}, but the other end says it is {} {}", *dialed_,
+                       peer.kind == Hello::Kind::replica ? "replica" : "client", peer.id));
+    return false;
+  }
+  if (tls_ && !dialed_ && tls_->peer_key() != listed_key(*security_->cluster, peer.kind, peer.id)) {
+    refuse(counters_.hello_unauthentic,
+           fmt::format("TLS: the certificate's key is not {} {}'s",
+                       peer.kind == Hello::Kind::replica ? "replica" : "client", peer.id));
+    return false;
+  }
+  if (Status s = verify_hello(*received, dialed_ ? LinkRole::acceptor : LinkRole::dialer, binding_,
+                              *security_->cluster);
+      !s) {
+    refuse(counters_.hello_unauthentic, s.reason());
+    return false;
+  }
+  if (!dialed_) {
+    send_internal(encode_hello(sign_hello(security_->self, LinkRole::acceptor, binding_,
+                                          security_->keys)));
+  }
+  phase_ = LinkPhase::open;
+  hello = peer;
+  timer_.cancel();
+  last_frame_at_ = std::chrono::steady_clock::now();
+  owner_.on_hello(*this, peer);
+  return open_;
+}
+
 void Connection::parse() {
   std::shared_ptr<Connection> self = shared_from_this();  // the owner may drop its reference
   while (open_ && !paused_) {
-    const size_t available = in_end_ - in_begin_;
-    const uint8_t* at = in_.data() + in_begin_;
-    if (!hello_done_) {
-      if (available < hello_size) break;
-      Result<Hello> received = decode_hello(ByteView(at, hello_size));
-      in_begin_ += hello_size;
-      if (!received) {
-        counters_.hello_rejected++;
-        close(received.reason());
-        return;
-      }
-      hello_done_ = true;
-      timer_.cancel();
-      last_frame_at_ = std::chrono::steady_clock::now();
-      owner_.on_hello(*this, *received);
+    if (phase_ == LinkPhase::tls_handshake) {
+      if (!step_tls_handshake()) break;
       continue;
     }
-    if (available < constants::header_size) break;
+    const size_t available = in_end_ - in_begin_;
+    if (phase_ == LinkPhase::greeting || phase_ == LinkPhase::hello) {
+      const bool progressed =
+          phase_ == LinkPhase::greeting ? step_greeting(available) : step_hello(available);
+      if (progressed) continue;
+      if (open_ && pull()) continue;
+      break;
+    }
+    const uint8_t* at = in_.data() + in_begin_;
+    if (available < constants::header_size) {
+      // Part of a header has no timer of its own otherwise.
+      if (available > 0) arm_frame_timer(0);
+      if (pull()) continue;
+      break;
+    }
     const uint64_t body = load_le32(at + 12);
     const size_t total = constants::header_size + static_cast<size_t>(body);
     if (reserved_ == 0) {
@@ -209,12 +382,14 @@ void Connection::parse() {
       // anything is allocated for it.
       if (constants::header_size + body > constants::frame_size_max) {
         counters_.frames_oversized++;
+        misbehaved = true;
         close("frame of " + std::to_string(constants::header_size + body) +
               " bytes is over the limit of " + std::to_string(constants::frame_size_max));
         return;
       }
       if (Result<wire::Header> h = wire::decode_header(ByteView(at, constants::header_size)); !h) {
         counters_.frames_bad_header++;
+        misbehaved = true;
         close(h.reason());
         return;
       }
@@ -224,7 +399,6 @@ void Connection::parse() {
         return;  // resume() parses again
       }
       reserved_ = total;
-      frames_started_++;
     }
     if (available < total) {
       // Wait for the rest, with room for all of it and a time limit.
@@ -232,12 +406,14 @@ void Connection::parse() {
         compact();
         if (in_.size() < total) in_.resize(total);
       }
-      arm_frame_timer();
+      arm_frame_timer(total);
+      if (pull()) continue;
       break;
     }
     Bytes frame(at, at + total);
     in_begin_ += total;
-    frame_timer_armed_for_ = 0;
+    frames_done_++;
+    frame_timer_frame_ = 0;
     frame_timer_.cancel();
     counters_.frames_received++;
     counters_.bytes_received += total;
@@ -258,16 +434,30 @@ void Connection::parse() {
   read_some();
 }
 
-void Connection::arm_frame_timer() {
-  if (frame_timeout_.count() == 0 || frame_timer_armed_for_ == frames_started_) return;
-  frame_timer_armed_for_ = frames_started_;
-  frame_timer_.expires_after(frame_timeout_);
+// The frame being read must be complete by its first byte's time plus the
+// base plus its size at the configured rate (frame_bytes 0: the header is
+// not complete yet, the base alone).
+void Connection::arm_frame_timer(size_t frame_bytes) {
+  if (frame_deadline_base_.count() == 0) return;
+  const uint64_t frame = frames_done_ + 1;
+  if (frame_timer_frame_ == frame && frame_timer_bytes_ >= frame_bytes) return;
+  if (frame_timer_frame_ != frame) frame_started_at_ = std::chrono::steady_clock::now();
+  frame_timer_frame_ = frame;
+  frame_timer_bytes_ = frame_bytes;
+  std::chrono::milliseconds allowed = frame_deadline_base_;
+  if (frame_bytes_per_second_ > 0) {
+    allowed += std::chrono::milliseconds(uint64_t{frame_bytes} * 1000 / frame_bytes_per_second_);
+  }
+  frame_timer_.expires_at(frame_started_at_ + allowed);
   frame_timer_.async_wait(
-      [self = shared_from_this(), frame = frames_started_](const std::error_code& ec) {
-        if (ec || !self->open_ || self->reserved_ == 0 || self->frames_started_ != frame) return;
+      [self = shared_from_this(), frame, allowed](const std::error_code& ec) {
+        if (ec || !self->open_ || self->frames_done_ + 1 != frame ||
+            self->frame_timer_frame_ != frame) {
+          return;
+        }
         self->counters_.frame_timeouts++;
-        self->close("a frame's body did not arrive within " +
-                    std::to_string(self->frame_timeout_.count()) + " ms");
+        self->close("a frame did not arrive whole within " + std::to_string(allowed.count()) +
+                    " ms");
       });
 }
 
@@ -297,7 +487,7 @@ void Connection::resume() {
 }
 
 SendResult Connection::send(std::shared_ptr<const Bytes> frame) {
-  if (!open_) return SendResult::closed;
+  if (!open_ || phase_ != LinkPhase::open) return SendResult::closed;
   if (!queue_.empty() &&
       (queue_.size() >= limits_.frames_max || queued_bytes_ + frame->size() > limits_.bytes_max)) {
     counters_.send_dropped_queue_full++;
@@ -315,7 +505,56 @@ SendResult Connection::send(std::shared_ptr<const Bytes> frame) {
 }
 
 void Connection::write_next() {
-  if (queue_.empty() || !open_) {
+  if (!open_) {
+    writing_ = false;
+    return;
+  }
+  if (tls_) {
+    // Seal a batch of frames (once the handshake is done and the last
+    // batch's records have left) into one buffer of records: one system
+    // call per batch, as for cleartext.
+    if (!tls_->has_output() && !queue_.empty() && tls_->established()) {
+      Bytes plain;
+      for (const auto& frame : queue_) {
+        if (sealed_frames_ == write_frames_max ||
+            (sealed_frames_ > 0 && plain.size() + frame->size() > write_bytes_max)) {
+          break;
+        }
+        plain.insert(plain.end(), frame->begin(), frame->end());
+        sealed_frames_++;
+      }
+      sealed_bytes_ = plain.size();
+      if (Status s = tls_->write(plain); !s) {
+        close(s.reason());
+        return;
+      }
+    }
+    out_ = tls_->take_output();
+    if (out_.empty()) {
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self = shared_from_this()](const std::error_code& ec, size_t) {
+                        if (!self->open_) return;
+                        if (ec) {
+                          self->close("write failed: " + ec.message());
+                          return;
+                        }
+                        self->counters_.frames_sent += self->sealed_frames_;
+                        self->counters_.bytes_sent += self->sealed_bytes_;
+                        for (size_t i = 0; i < self->sealed_frames_; i++) {
+                          self->queued_bytes_ -= self->queue_.front()->size();
+                          self->queue_.pop_front();
+                        }
+                        self->sealed_frames_ = 0;
+                        self->sealed_bytes_ = 0;
+                        self->write_next();
+                      });
+    return;
+  }
+  if (queue_.empty()) {
     writing_ = false;
     return;
   }
@@ -360,6 +599,7 @@ void Connection::close(const std::string& reason) {
   frame_timer_.cancel();
   queue_.clear();
   queued_bytes_ = 0;
+  sealed_frames_ = sealed_bytes_ = 0;
   in_ = Bytes();
   in_begin_ = in_end_ = 0;
   // Keep this object alive through the owner's bookkeeping.
@@ -369,13 +609,15 @@ void Connection::close(const std::string& reason) {
 
 // ----------------------------------------------------------- OutgoingLink
 
-OutgoingLink::OutgoingLink(asio::io_context& io, std::string host, uint16_t port, Hello hello,
+OutgoingLink::OutgoingLink(asio::io_context& io, std::string host, uint16_t port,
+                           ReplicaId replica, std::shared_ptr<const LinkSecurity> security,
                            ConnectionOwner& owner, RuntimeCounters& counters, QueueLimits limits,
                            std::string name, StateChange on_state)
     : io_(io),
       host_(std::move(host)),
       port_(port),
-      hello_(hello),
+      replica_(replica),
+      security_(std::move(security)),
       owner_(owner),
       counters_(counters),
       limits_(limits),
@@ -430,13 +672,11 @@ void OutgoingLink::attempt() {
                 retry_later(connect_ec.message(), true);
                 return;
               }
-              backoff_ = backoff_min;
+              // Up once the replica proved itself (on_hello).
               connection_ = std::make_shared<Connection>(std::move(*socket), *this, counters_,
-                                                         limits_, false,
-                                                         std::chrono::milliseconds(0), name_);
-              connection_->start(hello_);
-              was_up_ = true;
-              if (on_state_) on_state_(true, "connected");
+                                                         limits_, security_, replica_,
+                                                         handshake_timeout, name_);
+              connection_->start();
             });
       });
 }
@@ -454,6 +694,13 @@ void OutgoingLink::retry_later(const std::string& reason, bool connect_failed) {
     if (ec || !*alive || stopped_) return;
     attempt();
   });
+}
+
+void OutgoingLink::on_hello(Connection& c, const Hello&) {
+  if (connection_.get() != &c) return;
+  backoff_ = backoff_min;
+  was_up_ = true;
+  if (on_state_) on_state_(true, "connected");
 }
 
 void OutgoingLink::on_closed(Connection& c, const std::string& reason) {

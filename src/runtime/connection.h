@@ -21,34 +21,34 @@
 #include "pbft/runtime.h"
 #include "pbft/status.h"
 #include "pbft/types.h"
+#include "src/runtime/link_channel.h"
+#include "src/runtime/link_hello.h"
 
 namespace pbft::runtime {
 
-// The dialer's first 12 bytes: magic u32 "PBHL" | version u8 | kind u8 |
-// reserved u16 (0) | id u32, little-endian. Not authenticated: a replica uses
-// it only to tell replica links from client connections and where to send a
-// client's replies before that client's first authentic request arrives.
-// A client's hello names the client ids [id, id + count) that the
-// connection carries (count 1 for a lone client; 0 on the wire means 1, as
-// older peers send it). A replica's count is 1.
-struct Hello {
-  enum class Kind : uint8_t { replica = 0, client = 1 };
-  Kind kind = Kind::replica;
-  uint32_t id = 0;
-  uint16_t count = 1;
-  bool carries(uint32_t client) const { return client >= id && client - id < count; }
+// This end of the links a process dials or accepts: whom it speaks for, its
+// keys, what protects the links, and the cluster file that says whom the
+// other end may be (docs/design.md, "Links"). Shared by the connections of
+// one thread; immutable.
+struct LinkSecurity {
+  Encryption encryption = Encryption::tls;
+  Hello self;                      // a replica, or a client group
+  std::vector<SecretKey> keys;     // one per id of self, in id order
+  std::shared_ptr<const TlsContext> tls;  // with encryption tls: the first id's key
+  const ClusterConfig* cluster = nullptr;  // must outlive every connection
+
+  // Makes one (the TLS context from keys[0] when the cluster says tls).
+  static Result<std::shared_ptr<const LinkSecurity>> make(const ClusterConfig& cluster,
+                                                          Hello self, std::vector<SecretKey> keys);
 };
-// magic u32 | version u8 | kind u8 | count u16 | id u32, little-endian
-// (count was a reserved zero before client groups; 0 still means 1).
-constexpr size_t hello_size = 12;
-constexpr uint32_t hello_magic = 0x4c484250;  // "PBHL" little-endian
-constexpr uint8_t hello_version = 1;
-Bytes encode_hello(const Hello& hello);
 
 // Decodes a frame that an owner processes inline; one that does not decode
 // is counted (frames_undecodable) and gives nothing.
 std::optional<Message> decode_counted(ByteView frame, RuntimeCounters& counters);
-Result<Hello> decode_hello(ByteView bytes);
+
+// Opens `acceptor` on host:port and listens (a name is resolved, and its
+// first address bound). Fails with "cannot listen on port P of HOST: why".
+Status listen_on(asio::ip::tcp::acceptor& acceptor, const std::string& host, uint16_t port);
 
 class Connection;
 
@@ -56,7 +56,10 @@ class Connection;
 class ConnectionOwner {
  public:
   virtual ~ConnectionOwner() = default;
-  // The hello of an accepted connection arrived (the owner may close c).
+  // The other end proved who it is (its hello verified; with TLS, its
+  // certificate's key too): for an accepted connection the dialer's
+  // principals, for a dialed one the replica it reached. Frames may flow
+  // from now on. The owner may close c.
   virtual void on_hello(Connection& c, const Hello& hello) = 0;
   // May c read a frame of `frame_bytes` now? On true the owner has counted
   // the bytes as reserved (released when it is done with the frame, or with
@@ -76,20 +79,27 @@ struct QueueLimits {
 
 enum class SendResult : uint8_t { queued, queue_full, closed };
 
+// The link's steps, in order: the TLS handshake (tls only), the greetings
+// (nonces), the hellos, then frames.
+enum class LinkPhase : uint8_t { tls_handshake, greeting, hello, open };
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // expect_hello: an accepted connection, whose first bytes must be a hello
-  // within hello_timeout. idle_timeout (0: none) closes it when no complete
-  // frame arrived for that long after the hello.
+  // dialed: the replica this end dialed (it must answer as that replica);
+  // none for an accepted connection. The TLS handshake and the hellos must
+  // be done within handshake_timeout (0: no limit), else the connection
+  // closes (hello_timeouts).
   Connection(asio::ip::tcp::socket socket, ConnectionOwner& owner, RuntimeCounters& counters,
-             QueueLimits limits, bool expect_hello, std::chrono::milliseconds hello_timeout,
+             QueueLimits limits, std::shared_ptr<const LinkSecurity> security,
+             std::optional<ReplicaId> dialed, std::chrono::milliseconds handshake_timeout,
              std::string name);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Starts reading; `hello` (for a dialed connection) is sent before anything.
-  void start(const std::optional<Hello>& hello);
-  // Queues a frame (shared: one encoding for many connections).
+  // Starts the handshake and reading.
+  void start();
+  // Queues a frame (shared: one encoding for many connections). Closed
+  // until the link is established (on_hello).
   SendResult send(std::shared_ptr<const Bytes> frame);
   // Idempotent; the owner hears of it through on_closed.
   void close(const std::string& reason);
@@ -97,19 +107,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // a handler of its own (so frames are not delivered inside this call).
   void resume();
   void set_idle_timeout(std::chrono::milliseconds timeout);
-  // Once a header is read, the body must arrive within this (0: no limit):
-  // a sender that stops mid-frame does not hold its reservation forever.
-  void set_frame_timeout(std::chrono::milliseconds timeout) { frame_timeout_ = timeout; }
+  // Once a frame's first byte is read, all of it must arrive within base
+  // plus its size at bytes_per_second (base 0: no limit): a sender that
+  // stops or trickles mid-frame does not hold its reservation for long.
+  void set_frame_deadline(std::chrono::milliseconds base, size_t bytes_per_second) {
+    frame_deadline_base_ = base;
+    frame_bytes_per_second_ = bytes_per_second;
+  }
 
   bool is_open() const { return open_; }
+  bool established() const { return phase_ == LinkPhase::open; }
+  LinkPhase phase() const { return phase_; }
   bool paused() const { return paused_; }
   size_t read_reservation() const { return reserved_; }
   const std::string& name() const { return name_; }
   const std::string& remote_address() const { return remote_address_; }
   uint64_t serial() const { return serial_; }
 
-  // The owner's per-connection facts (set and read by the owner only).
+  // The other end's principals, once authenticated (set before on_hello).
   std::optional<Hello> hello;
+  // The other end broke a rule of the link (a failed handshake or hello, a
+  // frame that fails authentication or comes from the wrong sender): its
+  // address backs off. Set before the close by whoever closes.
+  bool misbehaved = false;
+  // The owner's per-connection facts (set and read by the owner only).
+  std::string remote_ip;  // the remote address without its port (admission)
   bool authentic = false;        // delivered at least one verified frame
   size_t in_verification = 0;    // frames of this connection not yet handed on
   bool reserved_as_stranger = false;  // the current reservation is from the strangers' budget
@@ -125,7 +147,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_some();
   void parse();
   void compact();
-  void arm_frame_timer();
+  void arm_frame_timer(size_t frame_bytes);
+  // Moves plaintext out of the TLS channel into in_ (false: none, or no TLS).
+  bool pull();
+  // Each step of the link; false when it needs more bytes (or closed).
+  bool step_tls_handshake();
+  bool step_greeting(size_t available);
+  bool step_hello(size_t available);
+  void send_internal(Bytes bytes);
+  void refuse(uint64_t& counter, const std::string& reason);
   void write_next();
   void arm_timer(std::chrono::milliseconds after);
   void on_timer();
@@ -136,12 +166,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionOwner& owner_;
   RuntimeCounters& counters_;
   QueueLimits limits_;
-  bool expect_hello_;
-  std::chrono::milliseconds hello_timeout_;
+  std::shared_ptr<const LinkSecurity> security_;
+  std::optional<ReplicaId> dialed_;
+  std::chrono::milliseconds handshake_timeout_;
   std::chrono::milliseconds idle_timeout_{0};
-  std::chrono::milliseconds frame_timeout_{0};
-  uint64_t frames_started_ = 0;  // identifies the frame a frame timer is for
-  uint64_t frame_timer_armed_for_ = 0;
+  std::chrono::milliseconds frame_deadline_base_{0};
+  size_t frame_bytes_per_second_ = 0;
+  // The frame being read: its first byte's time, and what the frame timer
+  // was last armed for (frames_done_ + 1 and the size it knew).
+  uint64_t frames_done_ = 0;
+  std::chrono::steady_clock::time_point frame_started_at_;
+  uint64_t frame_timer_frame_ = 0;
+  size_t frame_timer_bytes_ = 0;
   std::chrono::steady_clock::time_point last_frame_at_;
   std::string name_;
   std::string remote_address_;
@@ -149,7 +185,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool open_ = true;
   bool paused_ = false;
-  bool hello_done_ = false;
+  LinkPhase phase_ = LinkPhase::greeting;
+  std::unique_ptr<Channel> tls_;  // with encryption tls
+  Nonce own_nonce_{};
+  Bytes binding_;  // link_binding, once both greetings are known
+  // TLS: ciphertext read from the socket, and the sealed output in flight
+  // with the frames it carries.
+  Bytes raw_;
+  Bytes out_;
+  size_t sealed_frames_ = 0;
+  size_t sealed_bytes_ = 0;
   // Reading: one read fetches whatever arrived (many frames, or part of
   // one); frames are cut out of in_[in_begin_, in_end_). The buffer grows to
   // hold a frame larger than it only once that frame's bytes are reserved.
@@ -177,9 +222,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 class OutgoingLink : public ConnectionOwner {
  public:
   using StateChange = std::function<void(bool up, const std::string& reason)>;
-  OutgoingLink(asio::io_context& io, std::string host, uint16_t port, Hello hello,
-               ConnectionOwner& owner, RuntimeCounters& counters, QueueLimits limits,
-               std::string name, StateChange on_state);
+  // Dials replica `replica` at host:port as security's principals; the link
+  // is up once that replica proved itself (on_state(true)).
+  OutgoingLink(asio::io_context& io, std::string host, uint16_t port, ReplicaId replica,
+               std::shared_ptr<const LinkSecurity> security, ConnectionOwner& owner,
+               RuntimeCounters& counters, QueueLimits limits, std::string name,
+               StateChange on_state);
   ~OutgoingLink() override;
   OutgoingLink(const OutgoingLink&) = delete;
   OutgoingLink& operator=(const OutgoingLink&) = delete;
@@ -188,15 +236,19 @@ class OutgoingLink : public ConnectionOwner {
   void stop();
   // closed when the link is down (nothing is queued while it is down).
   SendResult send(std::shared_ptr<const Bytes> frame);
-  bool up() const { return connection_ != nullptr && connection_->is_open(); }
+  bool up() const {
+    return connection_ != nullptr && connection_->is_open() && connection_->established();
+  }
 
   static constexpr std::chrono::milliseconds backoff_min{50};
   static constexpr std::chrono::milliseconds backoff_max{2000};
+  // The TLS handshake and the hellos, from the connect on.
+  static constexpr std::chrono::milliseconds handshake_timeout{5000};
 
  private:
   void attempt();
   void retry_later(const std::string& reason, bool connect_failed);
-  void on_hello(Connection& c, const Hello& h) override { owner_.on_hello(c, h); }
+  void on_hello(Connection& c, const Hello& h) override;
   bool reserve(Connection& c, size_t bytes) override { return owner_.reserve(c, bytes); }
   void on_frame(Connection& c, Bytes frame) override { owner_.on_frame(c, std::move(frame)); }
   void on_closed(Connection& c, const std::string& reason) override;
@@ -204,7 +256,8 @@ class OutgoingLink : public ConnectionOwner {
   asio::io_context& io_;
   std::string host_;
   uint16_t port_;
-  Hello hello_;
+  ReplicaId replica_;
+  std::shared_ptr<const LinkSecurity> security_;
   ConnectionOwner& owner_;
   RuntimeCounters& counters_;
   QueueLimits limits_;

@@ -3,10 +3,14 @@
 // status timers and the signals, and composes the parts that do the rest,
 // each with one job:
 //
-//   admission.h      which accepted connections are kept (hello rules,
-//                    eviction of the oldest stranger);
+//   connection.h     each link: TLS or cleartext, the authenticated hellos,
+//                    frames;
+//   admission.h      which accepted connections are kept (per-address and
+//                    per-principal shares, back-off of addresses that
+//                    misbehaved, eviction of the oldest stranger);
 //   back_pressure.h  the byte budgets of frames read and not yet handed on;
-//   verification.h   screening a frame, and checking it inline or on the
+//   verification.h   whether a frame may come on its link (its sender),
+//                    screening it, and checking it inline or on the
 //                    verification pool, by what that costs;
 //   reordering.h     each connection's frames to the core in arrival order;
 //   routing.h        where the core's messages go (peer links, client routes);
@@ -103,6 +107,7 @@ class ReplicaHost final : public ConnectionOwner {
 
   std::unique_ptr<Crypto> crypto_;
   std::unique_ptr<Verifier> verifier_;
+  std::shared_ptr<const LinkSecurity> security_;  // this replica's end of every link
   std::unique_ptr<Service> service_;  // made by options_.make_service
   std::unique_ptr<Replica> replica_;
   // The disk (null with durability none), and the effects that wait behind
@@ -140,18 +145,15 @@ Status ReplicaHost::start() {
   if (!crypto) return Status::error("crypto: " + crypto.reason());
   crypto_ = std::move(crypto).value();
   verifier_ = std::make_unique<Verifier>(config_, *crypto_);
-  // Listen on the configured port, on every address of the host (first:
-  // a replica that cannot serve never touches its disk; a host
-  // name in the file may resolve to an address the machine does not own
-  // behind NAT).
+  Result<std::shared_ptr<const LinkSecurity>> security = LinkSecurity::make(
+      cluster_, Hello{Hello::Kind::replica, self, 1}, std::vector<SecretKey>{options_.secret_key});
+  if (!security) return Status::error("links: " + security.reason());
+  security_ = std::move(security).value();
+  admission_.set_security(security_);
+  // Listen on the configured address (first: a replica that cannot serve
+  // never touches its disk).
   const ReplicaEndpoint& me = cluster_.replicas[self];
-  std::error_code ec;
-  asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), me.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::error(fmt::format("cannot listen on port {}: {}", me.port, ec.message()));
+  if (Status s = listen_on(acceptor_, me.listen_host, me.listen_port); !s) return s;
 
   if (options_.make_service) service_ = options_.make_service();
   if (!service_) return Status::error("no service to replicate (ReplicaHostOptions::make_service)");
@@ -192,7 +194,7 @@ Status ReplicaHost::start() {
     if (r == self) continue;
     const ReplicaEndpoint& peer = cluster_.replicas[r];
     auto link = std::make_unique<OutgoingLink>(
-        io_, peer.host, peer.port, Hello{Hello::Kind::replica, self}, *this, counters_,
+        io_, peer.host, peer.port, r, security_, *this, counters_,
         QueueLimits{constants::peer_send_queue_frames_max, constants::peer_send_queue_bytes_max},
         fmt::format("link to replica {}", r),
         [this, r, address = fmt::format("{}:{}", peer.host, peer.port)](bool up,
@@ -203,9 +205,11 @@ Status ReplicaHost::start() {
     routing_.set_link(r, std::move(link));
   }
 
-  spdlog::info("replica {} of n={} (f={}) listening on port {}; view={} seq={} {}; "
+  spdlog::info("replica {} of n={} (f={}) listening on {}:{} (encryption {}); view={} seq={} {}; "
                "{} verification thread(s), tick {} ms; durability {}",
-               self, config_.n, config_.f, me.port, replica_->view(), replica_->last_executed(),
+               self, config_.n, config_.f, me.listen_host, me.listen_port,
+               knob_choices::encryption[cluster_.encryption], replica_->view(),
+               replica_->last_executed(),
                recovering_                            ? "recovering (restarted without state)"
                : options_.start == StartMode::resume ? "resumed from its disk"
                                                       : "first start",
@@ -388,18 +392,34 @@ void ReplicaHost::on_hello(Connection& c, const Hello& hello) {
 
 void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   const FrameTicket ticket = reordering_.arrive(c, frame.size());
+  // The sender first: it is in the header, and a frame its link may not
+  // carry costs nothing more (and closes the link).
+  const LinkVerdict verdict = check_link(frame, *c.hello);
+  if (verdict.kind != FrameOutcome::Kind::ok) {
+    (verdict.kind == FrameOutcome::Kind::wrong_client ? counters_.frames_wrong_client
+                                                       : counters_.frames_wrong_sender)++;
+    spdlog::debug("closing the link from {}: {}", c.remote_address(), verdict.reason);
+    FrameOutcome refused;
+    refused.kind = verdict.kind;
+    refused.reason = verdict.reason;
+    reordering_.settle(c.weak_from_this(), ticket, std::move(refused));
+    c.misbehaved = true;
+    c.close(verdict.reason);
+    return;
+  }
+  // A frame of the link's own principal that fails its checks shows that
+  // principal faulty: its link closes (hand_on).
+  auto settle = [this, weak = c.weak_from_this(), ticket, own = verdict.own](FrameOutcome outcome) {
+    outcome.close_link = outcome.kind == FrameOutcome::Kind::undecodable ||
+                         (own && outcome.kind == FrameOutcome::Kind::unauthentic);
+    reordering_.settle(weak, ticket, std::move(outcome));
+  };
   ScreenedFrame screened = screen_frame(frame, *replica_);
-  if (screened.settled) {
-    return reordering_.settle(c.weak_from_this(), ticket, std::move(*screened.settled));
-  }
+  if (screened.settled) return settle(std::move(*screened.settled));
   if (checker_->checks_here(frame, screened)) {
-    return reordering_.settle(c.weak_from_this(), ticket,
-                              checker_->check_here(frame, std::move(screened)));
+    return settle(checker_->check_here(frame, std::move(screened)));
   }
-  checker_->check_on_pool(std::move(frame), std::move(screened),
-                          [this, weak = c.weak_from_this(), ticket](FrameOutcome outcome) {
-                            reordering_.settle(weak, ticket, std::move(outcome));
-                          });
+  checker_->check_on_pool(std::move(frame), std::move(screened), std::move(settle));
 }
 
 void ReplicaHost::on_closed(Connection& c, const std::string& reason) {
@@ -411,7 +431,15 @@ void ReplicaHost::on_closed(Connection& c, const std::string& reason) {
 
 // A frame's turn came (reordering_): to the core, or counted as dropped.
 void ReplicaHost::hand_on(Connection& c, FrameOutcome&& outcome) {
-  if (outcome.kind != FrameOutcome::Kind::ok) return count_dropped(outcome, c, counters_);
+  if (outcome.kind != FrameOutcome::Kind::ok) {
+    count_dropped(outcome, c, counters_);
+    if (outcome.close_link && c.is_open()) {
+      counters_.links_closed_bad_frame++;
+      c.misbehaved = true;
+      c.close("a frame failed authentication: " + outcome.reason);
+    }
+    return;
+  }
   Verified& verified = *outcome.verified;
   if (const auto* request = std::get_if<Request>(&verified.message())) {
     if (!routing_.on_request(c, request->client)) return;

@@ -13,6 +13,7 @@
 #include "pbft/verifier.h"
 #include "pbft/wire.h"
 #include "src/runtime/connection.h"
+#include "src/runtime/verification.h"
 
 namespace pbft::runtime {
 
@@ -42,19 +43,20 @@ class UnreplicatedHost final : public ConnectionOwner {
     if (!crypto) return Status::error("crypto: " + crypto.reason());
     crypto_ = std::move(crypto).value();
     verifier_ = std::make_unique<Verifier>(cluster_.protocol, *crypto_);
+    // The same links as a replica's: its clients authenticate as they do
+    // with a cluster.
+    Result<std::shared_ptr<const LinkSecurity>> security =
+        LinkSecurity::make(cluster_, Hello{Hello::Kind::replica, 0, 1},
+                           std::vector<SecretKey>{options_.secret_key});
+    if (!security) return Status::error("links: " + security.reason());
+    security_ = std::move(security).value();
     if (options_.make_service) service_ = options_.make_service();
     if (!service_) return Status::error("no service to run (ReplicaHostOptions::make_service)");
-    const uint16_t port = cluster_.replicas[0].port;
-    std::error_code ec;
-    asio::ip::tcp::endpoint endpoint(asio::ip::tcp::v4(), port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Status::error(fmt::format("cannot listen on port {}: {}", port, ec.message()));
+    const ReplicaEndpoint& me = cluster_.replicas[0];
+    if (Status s = listen_on(acceptor_, me.listen_host, me.listen_port); !s) return s;
     spdlog::info("unreplicated key-value server (no replication: the benchmark's baseline) "
-                 "listening on port {}",
-                 port);
+                 "listening on {}:{} (encryption {})",
+                 me.listen_host, me.listen_port, knob_choices::encryption[cluster_.encryption]);
     accept();
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
@@ -94,42 +96,54 @@ class UnreplicatedHost final : public ConnectionOwner {
               std::move(socket), *this, counters_,
               QueueLimits{constants::client_send_queue_frames_max,
                           constants::client_send_queue_bytes_max},
-              true, std::chrono::milliseconds(options_.hello_timeout_ms), "incoming");
-          c->set_frame_timeout(std::chrono::milliseconds(options_.frame_timeout_ms));
+              security_, std::nullopt, std::chrono::milliseconds(options_.hello_timeout_ms),
+              "incoming");
+          c->set_frame_deadline(std::chrono::milliseconds(options_.frame_timeout_ms),
+                                options_.frame_bytes_per_second);
           accepted_.emplace(c->serial(), c);
-          c->start(std::nullopt);
+          c->start();
         }
       }
       accept();
     });
   }
 
+  // The hello is authenticated (connection.h): every id is a client of
+  // the cluster file.
   void on_hello(Connection& c, const Hello& hello) override {
-    for (uint32_t k = 0; k < hello.count; k++) {
-      if (hello.kind != Hello::Kind::client || cluster_.clients.count(hello.id + k) == 0) {
-        counters_.hello_rejected++;
-        c.close("only clients of the cluster file talk to the unreplicated server");
-        return;
-      }
+    if (hello.kind != Hello::Kind::client) {
+      counters_.hello_rejected++;
+      c.close("only clients talk to the unreplicated server");
+      return;
     }
-    c.hello = hello;
+    c.set_idle_timeout(std::chrono::milliseconds(options_.client_idle_timeout_ms));
   }
 
   bool reserve(Connection&, size_t) override { return true; }  // processed inline
 
+  // Requests of the link's clients only; anything else closes the link.
   void on_frame(Connection& c, Bytes frame) override {
+    const LinkVerdict verdict = check_link(frame, *c.hello);
+    if (verdict.kind != FrameOutcome::Kind::ok) {
+      (verdict.kind == FrameOutcome::Kind::wrong_client ? counters_.frames_wrong_client
+                                                         : counters_.frames_wrong_sender)++;
+      c.misbehaved = true;
+      c.close(verdict.reason);
+      return;
+    }
     std::optional<Message> decoded = decode_counted(frame, counters_);
-    if (!decoded) return;
+    if (!decoded) {
+      c.close("a frame that does not decode");
+      return;
+    }
     Result<Verified> verified = verifier_->verify(std::move(*decoded));
     if (!verified) {
       counters_.frames_unauthentic++;
+      counters_.links_closed_bad_frame++;
+      c.close("a request that is not authentic: " + verified.reason());
       return;
     }
     const auto* request = std::get_if<Request>(&verified->message());
-    if (request == nullptr || !c.hello->carries(request->client)) {
-      counters_.frames_wrong_client++;
-      return;
-    }
     counters_.frames_delivered++;
     c.note_authentic_client(request->client);
     // Exactly once, as the replicas do it: an old timestamp is dropped, the
@@ -167,6 +181,7 @@ class UnreplicatedHost final : public ConnectionOwner {
   asio::signal_set signals_;
   std::unique_ptr<Crypto> crypto_;
   std::unique_ptr<Verifier> verifier_;
+  std::shared_ptr<const LinkSecurity> security_;
   std::unique_ptr<Service> service_;  // made by options_.make_service
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> accepted_;
   std::unordered_map<ClientId, LastReply> last_reply_;

@@ -79,8 +79,60 @@ void count_dropped(const FrameOutcome& outcome, const Connection& c, RuntimeCoun
       spdlog::debug("dropped a frame from {} that is not authentic: {}", c.remote_address(),
                     outcome.reason);
       return;
+    case FrameOutcome::Kind::wrong_sender:
+    case FrameOutcome::Kind::wrong_client:
+      return;  // counted by the check that refused it
   }
   PBFT_ASSERT(false);
+}
+
+LinkVerdict check_link(ByteView frame, const Hello& link) {
+  Result<wire::Header> header = wire::decode_header(frame.first(constants::header_size));
+  PBFT_ASSERT(header.is_ok());  // Connection checked it
+  const MessageType type = header->type;
+  const uint32_t sender = header->sender;
+  LinkVerdict out;
+  if (link.kind == Hello::Kind::client) {
+    if (type != MessageType::request) {
+      out.kind = FrameOutcome::Kind::wrong_sender;
+      out.reason = fmt::format("a {} on the link of clients {}..{}", type_name(type), link.id,
+                               link.id + link.count - 1);
+    } else if (!link.carries(sender)) {
+      out.kind = FrameOutcome::Kind::wrong_client;
+      out.reason = fmt::format("a request of client {} on the link of clients {}..{}", sender,
+                               link.id, link.id + link.count - 1);
+    } else {
+      out.own = true;
+    }
+    return out;
+  }
+  switch (type) {
+    case MessageType::request:
+      return out;  // a backup's forward: the client's, checked as such
+    case MessageType::pre_prepare:
+    case MessageType::new_view:
+      return out;  // relayed, or carrying others' messages: never the link's fault alone
+    case MessageType::prepare:
+    case MessageType::checkpoint:
+      out.own = sender == link.id;  // relayed when another's
+      return out;
+    case MessageType::commit:
+    case MessageType::status:
+    case MessageType::view_change:
+    case MessageType::fetch:
+    case MessageType::fetch_reply:
+      if (sender == link.id) {
+        out.own = type != MessageType::view_change;  // it carries others' messages
+        return out;
+      }
+      break;
+    case MessageType::reply:
+      break;  // replicas send replies to clients only
+  }
+  out.kind = FrameOutcome::Kind::wrong_sender;
+  out.reason = fmt::format("a {} of replica {} on replica {}'s link (only its sender sends it)",
+                           type_name(type), sender, link.id);
+  return out;
 }
 
 Cost verify_cost(ByteView frame, const ProtocolConfig& config) {

@@ -1,7 +1,9 @@
 // Verification cost: what checking an incoming frame costs, and so where it
-// is checked. A frame is first screened on the loop (screen_frame: the core
-// may not need it checked at all), then checked inline when the hand-off to
-// the verification pool would cost more than the check, else on the pool.
+// is checked. A frame is first held against its link (check_link: may this
+// link carry a frame from that sender at all?), then screened on the loop
+// (screen_frame: the core may not need it checked at all), then checked
+// inline when the hand-off to the verification pool would cost more than
+// the check, else on the pool.
 // Internal to src/runtime; docs/design.md ("Verification off the loop",
 // "Votes nobody needs") says why.
 //
@@ -21,6 +23,7 @@
 #include "pbft/replica.h"
 #include "pbft/runtime.h"
 #include "pbft/verifier.h"
+#include "src/runtime/link_hello.h"
 #include "src/runtime/verify_pool.h"
 
 namespace pbft::runtime {
@@ -30,11 +33,43 @@ class Connection;
 // What checking one frame found out: a verified message, or why it is
 // dropped.
 struct FrameOutcome {
-  enum class Kind : uint8_t { ok, undecodable, unknown_sender, unauthentic, unwanted };
+  enum class Kind : uint8_t {
+    ok,
+    undecodable,
+    unknown_sender,
+    unauthentic,
+    unwanted,
+    // Refused by check_link (counted there): the link may not carry it.
+    wrong_sender,
+    wrong_client,
+  };
   Kind kind = Kind::ok;
   std::optional<Verified> verified;
   std::string reason;
+  // The frame shows the link's principal faulty (it does not decode, or it
+  // is the principal's own and fails authentication): the link closes and
+  // its address backs off.
+  bool close_link = false;
 };
+
+// Whether a frame may come on a link authenticated for `link` (Connection::
+// hello), by the type and sender of its header (which decode_header
+// checked). A replica's link carries that replica's messages; of other
+// replicas' only those a correct replica relays (PRE-PREPARE, PREPARE,
+// CHECKPOINT, NEW-VIEW: signed, retransmitted to a peer that lags), and
+// clients' requests (a backup forwards them to the primary). COMMIT, STATUS,
+// VIEW-CHANGE, FETCH and FETCH-REPLY are only ever sent by their sender
+// itself. A client link carries requests of its clients and nothing else.
+struct LinkVerdict {
+  FrameOutcome::Kind kind = FrameOutcome::Kind::ok;  // ok, wrong_sender or wrong_client
+  // The frame is the link principal's own, with nothing of anyone else's
+  // inside, so failing authentication shows that principal faulty (a
+  // PRE-PREPARE's requests, or the messages in a VIEW-CHANGE or NEW-VIEW,
+  // may fail for their authors' fault, not the sender's).
+  bool own = false;
+  std::string reason;
+};
+LinkVerdict check_link(ByteView frame, const Hello& link);
 
 // Checks a decoded frame's sender (it must be in the cluster file) and its
 // authentication; `checks` (the core's screening) says what of a
