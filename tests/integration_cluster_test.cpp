@@ -150,36 +150,6 @@ TEST(IntegrationCluster, WipedBackupWithRecoverFlagCatchesUp) {
 
 // ----------------------------------------------------------- bad input
 
-int connect_to(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void send_all(int fd, const Bytes& bytes) {
-  size_t at = 0;
-  while (at < bytes.size()) {
-    const ssize_t n = ::send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
-    if (n <= 0) return;  // the replica may close first: that is the point
-    at += static_cast<size_t>(n);
-  }
-}
-
-constexpr size_t hello_size_bytes = 12;
-
-Bytes hello(uint8_t kind, uint32_t id) {
-  Bytes b = {0x50, 0x42, 0x48, 0x4c, 1, kind, 0, 0, 0, 0, 0, 0};
-  for (int i = 0; i < 4; i++) b[8 + i] = static_cast<uint8_t>(id >> (8 * i));
-  return b;
-}
-
 Bytes random_bytes(size_t n, uint32_t seed) {
   std::mt19937 gen(seed);
   Bytes b(n);
@@ -187,62 +157,70 @@ Bytes random_bytes(size_t n, uint32_t seed) {
   return b;
 }
 
+// Every kind of bad input on a link, each on its own connection (a bad frame
+// closes its link). Cleartext links, so that the test can write frames by
+// hand after a hello it signs; no back-off, so that the flood below is
+// about the listener's bound alone.
 TEST(IntegrationCluster, BadInputIsDroppedAndCountedAndTheReplicaKeepsServing) {
-  TestCluster cluster;
-  for (ReplicaId r = 0; r < 4; r++) cluster.start(r, r == 1 ? std::vector<std::string>{"--max-connections", "64"} : std::vector<std::string>{});
+  TestCluster cluster(std::map<std::string, std::string>{{"encryption", "\"none\""}});
+  for (ReplicaId r = 0; r < 4; r++) {
+    cluster.start(r, r == 1 ? std::vector<std::string>{"--max-connections", "64", "--backoff-ms",
+                                                       "0"}
+                            : std::vector<std::string>{});
+  }
   ASSERT_TRUE(eventually(seconds(15), [&] { return cluster.all_connected(); }));
   const uint16_t port = cluster.port(1);
   std::vector<int> fds;
-  auto open_with = [&](const Bytes& bytes) {
+  // Random bytes instead of a greeting.
+  {
     const int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    send_all(fd, random_bytes(4096, 1));
+    fds.push_back(fd);
+  }
+  // A link as replica 2 (which is up, with its own link: a few more are
+  // within its share), then frames.
+  const runtime::Hello replica2{runtime::Hello::Kind::replica, 2};
+  const std::vector<SecretKey> keys2 = {key_of(cluster.cluster(), replica2)};
+  auto open_with = [&](const Bytes& bytes) {
+    const int fd = raw_link(port, replica2, keys2);
     ASSERT_GE(fd, 0);
     send_all(fd, bytes);
     fds.push_back(fd);
   };
-  // Random bytes instead of a hello.
-  open_with(random_bytes(4096, 1));
-  // A hello, then a frame with a bad magic.
+  // A frame with a bad magic.
   Prepare prepare;
-  prepare.sender = 0;
+  prepare.sender = 2;
   Bytes frame = wire::encode(Message(prepare));
-  Bytes bad_header = hello(1, 0);
-  bad_header.insert(bad_header.end(), frame.begin(), frame.end());
-  bad_header[hello_size_bytes] ^= 0xff;
+  Bytes bad_header = frame;
+  bad_header[0] ^= 0xff;
   open_with(bad_header);
-  // A hello, then a valid header announcing 100 MiB.
-  Bytes oversized = hello(0, 0);
+  // A valid header announcing 100 MiB.
   Bytes header(frame.begin(), frame.begin() + 16);
   const uint32_t huge = 100u << 20;
   for (int i = 0; i < 4; i++) header[12 + i] = static_cast<uint8_t>(huge >> (8 * i));
-  oversized.insert(oversized.end(), header.begin(), header.end());
-  open_with(oversized);
-  // A well-formed prepare with a wrong signature: decoded, not authentic.
-  Bytes unauthentic = hello(0, 0);
-  unauthentic.insert(unauthentic.end(), frame.begin(), frame.end());
-  open_with(unauthentic);
-  // A request from a client the cluster file does not list.
+  open_with(header);
+  // A well-formed prepare of its own with a wrong signature: decoded, not authentic.
+  open_with(frame);
+  // A request from a client the cluster file does not list (as a backup's forward).
   Request request;
   request.client = 4000;
   request.operation = {1, 2, 3};
   request.auth = RequestAuth::signature;
   const Bytes unknown_frame = wire::encode(Message(request));
-  Bytes unknown = hello(0, 0);
-  unknown.insert(unknown.end(), unknown_frame.begin(), unknown_frame.end());
-  open_with(unknown);
+  open_with(unknown_frame);
   // A frame whose body does not decode (a byte after the request).
   Bytes corrupt_frame = unknown_frame;
   corrupt_frame.push_back(0);
   corrupt_frame[12]++;  // the body length, little-endian (no carry for a small body)
-  Bytes undecodable = hello(0, 0);
-  undecodable.insert(undecodable.end(), corrupt_frame.begin(), corrupt_frame.end());
-  open_with(undecodable);
+  open_with(corrupt_frame);
   EXPECT_TRUE(eventually(seconds(10), [&] {
     auto s = cluster.status(1);
     if (!s) return false;
     const runtime::RuntimeCounters& c = s->counters;
     return c.hello_rejected >= 1 && c.frames_bad_header >= 1 && c.frames_oversized >= 1 &&
            c.frames_unauthentic >= 1 && c.frames_unknown_sender >= 1 &&
-           c.frames_undecodable >= 1;
+           c.frames_undecodable >= 1 && c.links_closed_bad_frame >= 2;
   })) << read_text(cluster.data_dir(1) / "status.json");
   // Then a flood of connections that say nothing (half-open): more than the
   // listener keeps, so the oldest silent ones are evicted, and the rest

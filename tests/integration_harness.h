@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +33,7 @@
 #include "pbft/history.h"
 #include "pbft/load.h"
 #include "pbft/runtime.h"
+#include "src/runtime/link_hello.h"
 
 namespace pbft::integration {
 
@@ -360,6 +363,96 @@ class Load {
  private:
   std::unique_ptr<load::LoadGenerator> generator_;
 };
+
+// A TCP connection to 127.0.0.1:port, from `source` (a loopback address)
+// when given: a file descriptor, or -1.
+inline int connect_to(uint16_t port, const char* source = nullptr) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (source != nullptr) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &from.sin_addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      close(fd);
+      return -1;
+    }
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval limit{10, 0};  // no read below waits longer
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  return fd;
+}
+
+inline void send_all(int fd, const Bytes& bytes) {
+  size_t at = 0;
+  while (at < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+    if (n <= 0) return;  // the replica may close first: that is the point
+    at += static_cast<size_t>(n);
+  }
+}
+
+inline bool read_exactly(int fd, uint8_t* out, size_t size) {
+  size_t at = 0;
+  while (at < size) {
+    const ssize_t n = ::recv(fd, out + at, size - at, 0);
+    if (n <= 0) return false;
+    at += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Whether the other end closed fd (a read sees the end, or a reset) within
+// the socket's read limit.
+inline bool closed_by_peer(int fd) {
+  uint8_t buffer[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+// The dialer's side of a cleartext link (a cluster with encryption "none")
+// to 127.0.0.1:port, done by hand as `who`, signing with `keys` (one per
+// id): the greetings and the hello. What is written on the returned
+// descriptor next is read as frames. -1 on failure.
+inline int raw_link(uint16_t port, const runtime::Hello& who, const std::vector<SecretKey>& keys) {
+  const int fd = connect_to(port);
+  if (fd < 0) return -1;
+  const runtime::Nonce mine = runtime::fresh_nonce();
+  send_all(fd, runtime::encode_greeting(runtime::Greeting{runtime::Encryption::none, mine}));
+  Bytes theirs(runtime::greeting_size);
+  Result<runtime::Greeting> greeting = Status::error("none");
+  if (read_exactly(fd, theirs.data(), theirs.size())) greeting = runtime::decode_greeting(theirs);
+  if (!greeting) {
+    close(fd);
+    return -1;
+  }
+  const Bytes binding =
+      runtime::link_binding(runtime::Encryption::none, {}, mine, greeting->nonce);
+  send_all(fd, runtime::encode_hello(
+                   runtime::sign_hello(who, runtime::LinkRole::dialer, binding, keys)));
+  return fd;
+}
+
+// A principal's secret key from the cluster's key files.
+inline SecretKey key_of(const ClusterConfig& cluster, const runtime::Hello& who, uint32_t k = 0) {
+  const uint32_t id = who.id + k;
+  Result<SecretKey> key =
+      who.kind == runtime::Hello::Kind::replica
+          ? load_secret_key(cluster.replicas.at(id).key_file, cluster.replicas.at(id).public_key)
+          : load_secret_key(cluster.client_key_files.at(id), cluster.clients.at(id));
+  EXPECT_TRUE(key.is_ok()) << key.reason();
+  return key ? key.value() : SecretKey{};
+}
 
 // The largest last-executed sequence number among the running replicas but `except`.
 inline Seq max_executed(const TestCluster& c, std::optional<ReplicaId> except = std::nullopt) {
