@@ -198,6 +198,51 @@ TEST_F(ClusterFile, PortOutOfRangeIsRejected) {
                {"replicas[1].port: ", "must be in 1..65535", "got 0"});
 }
 
+// A replica listens where its host is unless `listen` says otherwise; never
+// on every interface unless the file writes it.
+TEST_F(ClusterFile, ListenDefaultsToTheHostAndTakesAnAddressWithOrWithoutAPort) {
+  Result<ClusterConfig> c = load(valid());
+  ASSERT_TRUE(c.is_ok()) << c.reason();
+  EXPECT_EQ(c->replicas[1].listen_host, "127.0.0.1");
+  EXPECT_EQ(c->replicas[1].listen_port, 7001);
+  std::string t = replaced(valid(), "port = 7001\n", "port = 7001\nlisten = \"0.0.0.0\"\n");
+  t = replaced(t, "port = 7002\n", "port = 7002\nlisten = \"10.1.2.3:9002\"\n");
+  t = replaced(t, "port = 7003\n", "port = 7003\nlisten = \"[::1]:9003\"\n");
+  c = load(t);
+  ASSERT_TRUE(c.is_ok()) << c.reason();
+  EXPECT_EQ(c->replicas[1].listen_host, "0.0.0.0");
+  EXPECT_EQ(c->replicas[1].listen_port, 7001);
+  EXPECT_EQ(c->replicas[2].listen_host, "10.1.2.3");
+  EXPECT_EQ(c->replicas[2].listen_port, 9002);
+  EXPECT_EQ(c->replicas[3].listen_host, "::1");
+  EXPECT_EQ(c->replicas[3].listen_port, 9003);
+  EXPECT_EQ(c->replicas[3].port, 7003) << "peers still dial host:port";
+}
+
+TEST_F(ClusterFile, AMalformedListenAddressIsRejected) {
+  expect_error(replaced(valid(), "port = 7002\n", "port = 7002\nlisten = \"\"\n"),
+               {"replicas[2].listen: ", "must name an address"});
+  expect_error(replaced(valid(), "port = 7002\n", "port = 7002\nlisten = \"10.0.0.1:99999\"\n"),
+               {"replicas[2].listen: ", "port must be in 1..65535"});
+  expect_error(replaced(valid(), "port = 7002\n", "port = 7002\nlisten = \"10.0.0.1:\"\n"),
+               {"replicas[2].listen: ", "without a port"});
+  expect_error(replaced(valid(), "port = 7002\n", "port = 7002\nlisten = \"[::1\"\n"),
+               {"replicas[2].listen: ", "without its ']'"});
+  expect_error(replaced(valid(), "port = 7002\n", "port = 7002\nlisten = 7\n"),
+               {"replicas[2].listen: ", "must be a string"});
+}
+
+TEST_F(ClusterFile, EncryptionIsAChoiceDefaultingToTls) {
+  Result<ClusterConfig> c = load(valid());
+  ASSERT_TRUE(c.is_ok()) << c.reason();
+  EXPECT_EQ(c->encryption, 1u);  // tls
+  c = load("encryption = \"none\"\n" + valid());
+  ASSERT_TRUE(c.is_ok()) << c.reason();
+  EXPECT_EQ(c->encryption, 0u);
+  expect_error("encryption = \"ssl\"\n" + valid(),
+               {"encryption: ", "must be \"none\" or \"tls\"", "got \"ssl\""});
+}
+
 TEST_F(ClusterFile, WrongTypeIsRejected) {
   expect_error(replaced(valid(), "port = 7001\n", "port = \"7001\"\n"),
                {"replicas[1].port: ", "must be an integer, got a string"});
