@@ -1427,6 +1427,8 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
     } else {
       report.new_views_installed += node.replica->counters().new_views_installed;
       report.view_changes_started += node.replica->counters().view_changes_started;
+      report.primaries_too_slow += node.replica->counters().primaries_too_slow +
+                                   node.replica->counters().primaries_untried;
     }
     report.replica_outcomes.push_back(outcome);
   }

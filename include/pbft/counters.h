@@ -33,6 +33,8 @@ namespace pbft {
   X(batches_executed, "batches executed")                                                        \
   X(requests_executed, "requests executed (fresh ones: exactly-once skips excluded)")            \
   X(view_changes_started, "VIEW-CHANGEs this replica sent (or views it entered)")                \
+  X(primaries_too_slow, "views left: the primary ordered under half the recent best while clients waited") \
+  X(primaries_untried, "views left to measure another primary: clients waited, none other measured") \
   X(new_views_installed, "NEW-VIEWs installed")                                                  \
   X(batches_adopted, "batches of NEW-VIEW slots received afterwards")
 

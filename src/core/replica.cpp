@@ -35,6 +35,7 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       recovery_nonce_(options.recovery_nonce),
       freshness_counter_(options.freshness_base),
       view_timer_(config.view_change_timeout_ticks),
+      primary_monitor_(config.view_change_timeout_ticks),
       null_digest_(batch_digest(crypto, {})),
       verifier_(config_, crypto_, options.mutant),
       skipping_pause_(unchecked_batch_horizon()) {
@@ -797,6 +798,7 @@ void ReplicaState::execute(Seq seq, Slot& s, std::optional<View> committed_in) {
     if (!operations.empty()) {
       view_timer_.reset_backoff();
       executed_in_view_ = true;
+      primary_monitor_.executed(operations.size());
     }
   }
   // Not synced for its own sake (durable.h, needs_sync): a replica that

@@ -18,6 +18,7 @@
 
 #include "pbft/partitioned_state.h"
 #include "pbft/replica.h"
+#include "primary_monitor.h"
 #include "request_queue.h"
 #include "state_tree.h"
 #include "view_timer.h"
@@ -305,6 +306,7 @@ class ReplicaState {
   // installed), this replica's own among them; the NEW-VIEW that installed
   // the current view (none for view 0), for peers that missed it.
   ViewTimer view_timer_;
+  PrimaryMonitor primary_monitor_;
   std::map<ReplicaId, std::shared_ptr<const Message>> view_changes_;
   // Senders whose held VIEW-CHANGE came with its embedded signatures
   // unchecked (Checks::view_change_contents): checked when this replica,

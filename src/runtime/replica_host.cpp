@@ -386,6 +386,17 @@ void ReplicaHost::on_hello(Connection& c, const Hello& hello) {
   if (hello.kind == Hello::Kind::client) routing_.on_client_hello(c, hello);
 }
 
+// Whose queue of the verification pool a connection's frames join: a
+// replica's or a client's once its hello was accepted (a group's by its
+// first member: one connection, one share), a stranger's otherwise.
+namespace {
+Lane lane_of(const Connection& c) {
+  if (!c.hello) return Lane{Lane::Class::stranger, c.serial()};
+  if (c.hello->kind == Hello::Kind::replica) return Lane{Lane::Class::replica, c.hello->id};
+  return Lane{Lane::Class::client, c.hello->id};
+}
+}  // namespace
+
 void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   const FrameTicket ticket = reordering_.arrive(c, frame.size());
   ScreenedFrame screened = screen_frame(frame, *replica_);
@@ -396,7 +407,7 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
     return reordering_.settle(c.weak_from_this(), ticket,
                               checker_->check_here(frame, std::move(screened)));
   }
-  checker_->check_on_pool(std::move(frame), std::move(screened),
+  checker_->check_on_pool(lane_of(c), std::move(frame), std::move(screened),
                           [this, weak = c.weak_from_this(), ticket](FrameOutcome outcome) {
                             reordering_.settle(weak, ticket, std::move(outcome));
                           });

@@ -156,7 +156,7 @@ FrameOutcome FrameChecker::check_here(ByteView frame, ScreenedFrame screened) co
              : examine(frame, verifier_, cluster_);
 }
 
-void FrameChecker::check_on_pool(Bytes frame, ScreenedFrame screened,
+void FrameChecker::check_on_pool(Lane lane, Bytes frame, ScreenedFrame screened,
                                  std::function<void(FrameOutcome)> done) {
   const Verifier* verifier = &verifier_;
   const ClusterConfig* cluster = &cluster_;
@@ -175,7 +175,7 @@ void FrameChecker::check_on_pool(Bytes frame, ScreenedFrame screened,
     };
   }
   pool_jobs_++;
-  pool_.submit<FrameOutcome>(std::move(work),
+  pool_.submit<FrameOutcome>(lane, std::move(work),
                              [this, done = std::move(done)](FrameOutcome outcome) {
                                pool_jobs_--;
                                done(std::move(outcome));
