@@ -39,6 +39,16 @@ std::filesystem::path temp_dir() {
 // missing bound.
 constexpr uint64_t memory_bound_kib = 384 * 1024;
 
+// The bounds are the release build's promise: under AddressSanitizer (the
+// asan stage of scripts/test.sh) every allocation carries its shadow and
+// quarantine, and the code runs several times slower, so there the test
+// checks that the cluster serves, not the resource bounds.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool sanitized = true;
+#else
+constexpr bool sanitized = false;
+#endif
+
 enum class Promise : uint8_t { served, memory, latency };
 
 struct KnownWeakness {
@@ -64,7 +74,9 @@ const KnownWeakness* known(attack::Mode mode, Promise promise) {
 // weakness, which is reported instead.
 void check(attack::Mode mode, Promise promise, bool kept, const std::string& what) {
   const KnownWeakness* weakness = known(mode, promise);
-  if (weakness == nullptr) {
+  if (sanitized && promise != Promise::served) {
+    if (!kept) std::cout << "not checked under the sanitizers: " << what << "\n";
+  } else if (weakness == nullptr) {
     EXPECT_TRUE(kept) << what;
   } else if (!kept) {
     std::cout << "KNOWN WEAKNESS (" << attack::info(mode).name << "): " << what << ": "
