@@ -83,7 +83,8 @@ void check(attack::Mode mode, Promise promise, bool kept, const std::string& wha
               << weakness->why << "\n";
   } else {
     std::cout << "note: the known weakness of " << attack::info(mode).name
-              << " did not show in this run (" << what << "); if it is fixed, remove it from "
+              << " did not show in this short run (" << what << "); it does in longer ones "
+              << "(docs/PERFORMANCE.md, \"Under attack\"): once it is fixed, remove it from "
               << "known_weaknesses\n";
   }
 }

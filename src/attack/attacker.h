@@ -13,7 +13,11 @@
 //            takes its place (that replica is not started as an honest
 //            process), dialing the others and taking their links.
 // A mode whose row says it is not implemented has its name reserved, so
-// that the command line refuses it with its reason ("not yet").
+// that the command line refuses it with its reason ("not yet"). A new mode
+// is a row here and a case in its family's make_*_campaign (campaign.h);
+// one that a replica process plays itself (slow-primary, in the replica
+// host) is a row whose bench start-up names that replica instead of
+// spawning `pbft attack`.
 //
 // An Attacker runs on one event-loop thread of its own (client modes that
 // use a ClientPool run that pool's thread too) until stop().

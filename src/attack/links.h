@@ -8,7 +8,9 @@
 // 12-byte hello that nothing authenticates. When links are authenticated
 // (issue 18: TLS and a signed hello, the sender bound to its link), these
 // functions are what must change, and they are given the keys that will
-// need already (LinkIdentity).
+// need already (LinkIdentity). memory-fill is the exception that proves
+// the rule: it runs correct client cores in a runtime::ClientPool, whose
+// links are the runtime's own and change with it.
 //
 // Thread safety: the loop's (as connection.h).
 #pragma once
