@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -42,6 +43,19 @@ Result<GeneratedCluster> generate_local_cluster(const std::string& what, const s
 std::optional<double> process_cpu_seconds(pid_t pid);
 // Resident memory of a process in KiB, from /proc.
 std::optional<uint64_t> process_rss_kib(pid_t pid);
+// The most resident memory the process ever had, in KiB (VmHWM, /proc).
+std::optional<uint64_t> process_peak_rss_kib(pid_t pid);
+
+// Starts `binary` with `args` (args[0] is the program's name), its stdout
+// and stderr appended to `log`, stdin from /dev/null. The child dies with
+// the process that started it, however that ends.
+Result<pid_t> spawn_process(const std::string& binary, std::vector<std::string> args,
+                            const std::filesystem::path& log);
+// Whether a child started by spawn_process has exited; if so it is reaped
+// and `how` says how it ended ("exit status 1", "killed by signal 9").
+bool process_exited(pid_t pid, std::string* how = nullptr);
+// SIGTERM, then SIGKILL if it is still running after `grace`; reaps it.
+void stop_process(pid_t pid, std::chrono::milliseconds grace);
 
 // The replica processes of dir/cluster.toml, their logs (dir/logs) and
 // status files (dir/data/replica-<id>). Every process dies with this
