@@ -37,10 +37,10 @@ TEST(AttackModes, EachNameIsOneModeAndTheTableIsInEnumOrder) {
   EXPECT_EQ(find_mode("junk"), nullptr);
 }
 
-TEST(AttackModes, SlowPrimaryIsReservedNotImplemented) {
+TEST(AttackModes, SlowPrimaryIsPlayedByTheReplicaNotByAnAttacker) {
   const ModeInfo* slow = find_mode("slow-primary");
   ASSERT_NE(slow, nullptr);
-  EXPECT_FALSE(slow->implemented);
+  EXPECT_TRUE(slow->implemented);
   EXPECT_EQ(slow->family, Family::replica);
   AttackOptions options;
   options.mode = slow->mode;
@@ -49,7 +49,7 @@ TEST(AttackModes, SlowPrimaryIsReservedNotImplemented) {
   options.replica = 3;
   Result<std::unique_ptr<Attacker>> attacker = Attacker::start(options);
   ASSERT_FALSE(attacker.is_ok());
-  EXPECT_THAT(attacker.reason(), HasSubstr("not implemented yet"));
+  EXPECT_THAT(attacker.reason(), HasSubstr("--slow-primary-ms"));
 }
 
 TEST(AttackModes, ClientModesNeedTheirClientsAndPartialAuthNeedsMacs) {

@@ -16,12 +16,12 @@ constexpr uint64_t period = 100;
 // Runs one period from `now`: `executed` requests, clients waiting for the
 // first `waited` ticks; returns the verdict at its end (and moves now on).
 Verdict run_period(PrimaryMonitor& monitor, uint64_t& now, uint64_t executed, uint64_t waited,
-                   bool judge = true) {
+                   bool judge = true, size_t clients = 3) {
   Verdict verdict = Verdict::fine;
   for (uint64_t t = 0; t < period; t++) {
     now++;
     if (t == 0) monitor.executed(executed);
-    const Verdict v = monitor.tick(now, t < waited, judge);
+    const Verdict v = monitor.tick(now, t < waited ? clients : 0, judge);
     if (t + 1 < period) {
       EXPECT_EQ(v, Verdict::fine) << "a verdict before the period's end, tick " << t;
     } else {
@@ -91,6 +91,9 @@ TEST(PrimaryMonitor, ASlowFirstPrimaryIsLeftToMeasureAnother) {
   // Its own best is all there is to compare with: clients waiting for half
   // the period or more make the backup measure another primary.
   EXPECT_EQ(run_period(monitor, now, 3, period / 2 - 1), Verdict::fine);
+  // One client alone waiting is not a slow primary (the view-change
+  // timer's four timeouts are for it).
+  EXPECT_EQ(run_period(monitor, now, 3, period, true, 1), Verdict::fine);
   EXPECT_EQ(run_period(monitor, now, 3, period / 2), Verdict::untried);
   monitor.stop();
   monitor.working(1, 1, now);

@@ -176,7 +176,8 @@ TEST_P(AttackMode, HonestClientsAreServedWithinBoundsUnderAttack) {
 std::vector<attack::Mode> implemented_modes() {
   std::vector<attack::Mode> modes;
   for (const attack::ModeInfo& m : attack::mode_table) {
-    if (m.implemented) modes.push_back(m.mode);
+    // (slow-primary has no attacker process: its own test below.)
+    if (m.implemented && m.mode != attack::Mode::slow_primary) modes.push_back(m.mode);
   }
   return modes;
 }
@@ -201,12 +202,28 @@ TEST(IntegrationAttack, NoneIsTheBaselineWithTheSameReport) {
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }
 
-TEST(IntegrationAttack, AReservedModeSaysNotYetAndStartsNothing) {
+// View 0's primary holds each pre-prepare back 90% of the view-change
+// timeout (2 s): the backups' throughput expectation (src/core/
+// primary_monitor.h) replaces it, and no honest client waits 2 timeouts.
+TEST(IntegrationAttack, ASlowPrimaryIsReplaced) {
   const std::filesystem::path dir = temp_dir();
-  ProcessResult r = run_pbft({"bench", "--attack", "slow-primary"}, dir);
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.err, HasSubstr("not implemented yet"));
-  r = run_pbft({"bench", "--attack", "partial-auth", "--client-auth", "signature"}, dir);
+  ProcessResult r;
+  const nlohmann::json j = run_bench("slow-primary", dir, r);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(j.is_object() && j.contains("attack")) << r.out;
+  const nlohmann::json& a = j["attack"];
+  EXPECT_EQ(a["mode"], "slow-primary");
+  EXPECT_GT(j["operations"].get<uint64_t>(), 0u);
+  const double bound_us = 2 * a["view_change_timeout_ms"].get<double>() * 1000;
+  if (!sanitized) {
+    EXPECT_LT(a["honest_latency_max_us"].get<double>(), bound_us) << r.out;
+  }
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
+TEST(IntegrationAttack, AWrongModeStartsNothing) {
+  const std::filesystem::path dir = temp_dir();
+  ProcessResult r = run_pbft({"bench", "--attack", "partial-auth", "--client-auth", "signature"}, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("--client-auth mac"));
   r = run_pbft({"bench", "--attack", "no-such-attack"}, dir);

@@ -211,7 +211,11 @@ Status Bench::set_up_local() {
   local_ = std::make_unique<LocalCluster>(dir_, servers(), extra);
   // A replica attacker takes the last replica's place: that one is not
   // started, and the others wait for each other only.
-  if (attack_.mode && attack_.mode->family == attack::Family::replica) {
+  if (attack_.mode && attack_.mode->mode == attack::Mode::slow_primary) {
+    // Played by view 0's primary itself, just under the view-change timeout.
+    const uint64_t timeout_ms = cluster_.tick_ms * cluster_.protocol.view_change_timeout_ticks;
+    local_->set_replica_args(0, {"--slow-primary-ms", std::to_string(timeout_ms * 9 / 10)});
+  } else if (attack_.mode && attack_.mode->family == attack::Family::replica) {
     attack_.replaced = servers() - 1;
   }
   for (ReplicaId r = 0; r < servers(); r++) {
@@ -358,7 +362,7 @@ int Bench::run() {
   if (args_.attack != "none") attack_.mode = attack::find_mode(args_.attack);
   if (args_.config.empty()) {
     if (Status s = set_up_local(); !s) return fail(s.reason());
-    if (attack_.mode) {
+    if (attack_.mode && attack_.mode->mode != attack::Mode::slow_primary) {
       if (Status s = start_attacker(); !s) {
         local_->stop_all();
         return fail(s.reason() + " (logs in " + (dir_ / "logs").string() + ")");

@@ -201,6 +201,9 @@ Status LocalCluster::start(ReplicaId r) {
   if (!started_[r]) args.push_back("--init");
   started_[r] = true;
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  if (auto own = replica_args_.find(r); own != replica_args_.end()) {
+    args.insert(args.end(), own->second.begin(), own->second.end());
+  }
   Result<pid_t> pid = spawn_process(binary_, std::move(args), log);
   if (!pid) return pid.status();
   pids_[r] = pid.value();

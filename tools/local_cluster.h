@@ -73,6 +73,10 @@ class LocalCluster {
 
   // The first start of r is --init; later ones resume from its disk.
   Status start(ReplicaId r);
+  // Arguments for r's process only, after the common ones (from its next start).
+  void set_replica_args(ReplicaId r, std::vector<std::string> args) {
+    replica_args_[r] = std::move(args);
+  }
   void kill_hard(ReplicaId r);
   // SIGTERM, then SIGKILL for any still running after 3 s.
   void stop_all();
@@ -95,6 +99,7 @@ class LocalCluster {
   std::vector<pid_t> pids_;
   std::vector<bool> started_;  // started once: a restart resumes from its disk
   std::vector<std::string> extra_args_;
+  std::map<ReplicaId, std::vector<std::string>> replica_args_;
   std::string binary_;
   std::vector<std::string> exit_descriptions_;
 };

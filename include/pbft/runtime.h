@@ -156,6 +156,10 @@ struct ReplicaHostOptions {
   uint32_t frame_timeout_ms = 10000;
   // Connections the listener keeps at once (see constants.h).
   size_t max_connections = constants::connections_per_listener_max;
+  // TEST-ONLY (`pbft bench --attack slow-primary`): this replica holds each
+  // of its PRE-PREPAREs back this long before it sends it: a slow primary
+  // for the others to replace. 0 (always, in production): no delay.
+  uint32_t slow_primary_ms = 0;
   // A stop request on this token (from any thread) shuts the host down as
   // SIGTERM does: for hosts that run on a thread of a larger program (the
   // tests run a whole cluster in one process). The default token never

@@ -102,6 +102,10 @@ Status check_options(const AttackOptions& o) {
     return Status::error(fmt::format("attack mode {} is not implemented yet: {}", mode.name,
                                      mode.help));
   }
+  if (o.mode == Mode::slow_primary) {
+    return Status::error("slow-primary is played by the replica itself (pbft replica "
+                         "--slow-primary-ms), not by an attacker process");
+  }
   if (mode.family == Family::replica && o.replica >= o.cluster.protocol.n) {
     return Status::error(fmt::format("{}: replica {} is not a replica of the cluster", mode.name,
                                      o.replica));

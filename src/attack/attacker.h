@@ -76,9 +76,9 @@ const char* family_name(Family f);
   X(replica_junk, "replica-junk", replica, true,                                                 \
     "the faulty replica sends frames with valid headers in its own name and random bodies on "   \
     "its replica links, now and then a bad header")                                              \
-  X(slow_primary, "slow-primary", replica, false,                                                \
-    "as primary, holds each pre-prepare back just under the view-change timeout (not yet: it "   \
-    "belongs in the replica host, and this build does not have it)")
+  X(slow_primary, "slow-primary", replica, true,                                                 \
+    "replica 0, the first primary, is started with --slow-primary-ms (the replica host holds "   \
+    "each of its pre-prepares back 90% of the view-change timeout); no attacker process")
 
 enum class Mode : uint8_t {
 #define PBFT_ATTACK_MODE_ENUM(id, name, family, implemented, help) id,

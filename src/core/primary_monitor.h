@@ -5,7 +5,7 @@
 // executed, so a primary that holds each pre-prepare back just under the
 // timeout keeps its view while throughput falls to a trickle. This monitor
 // catches that primary: a backup measures the requests executed in each
-// period of a working view and, when clients are waiting on it, expects the
+// period (half the base view-change timeout) of a working view and, when clients are waiting on it, expects the
 // primary to reach a fraction of the best period of the recent views.
 //
 // What counts as clients waiting: the backup holds requests not yet
@@ -16,9 +16,10 @@
 // falls is not taken for a slow primary.
 //
 // A primary slow from the very first view has no better view to be
-// compared with: while clients wait for most of a period and no other
-// primary has been measured in the recent views, the backup moves on once
-// to measure another.
+// compared with: while several clients wait for half a period or more and
+// no other primary has been measured in the recent views, the backup moves
+// on once to measure another. (One client left waiting while the others
+// are served is the view-change timer's case: view_change.cpp.)
 //
 // Deterministic: everything is in the host's ticks and counts of executed
 // requests, so the simulator drives it exactly as production does.
@@ -63,6 +64,7 @@ class PrimaryMonitor {
     period_start_ = since;
     executed_ = 0;
     waited_ticks_ = 0;
+    crowd_ticks_ = 0;
     grace_ = true;
   }
   // The view ended (a view change started): nothing is measured until the
@@ -71,13 +73,15 @@ class PrimaryMonitor {
 
   void executed(uint64_t requests) { executed_ += requests; }
 
-  // One tick of a working view. clients_waiting: this replica holds
-  // requests not yet ordered. judge: this replica is a backup able to judge
-  // (not the primary itself, not silent, not fetching state). The verdict
-  // comes at the end of a period; between them it is fine.
-  Verdict tick(uint64_t now, bool clients_waiting, bool judge) {
+  // One tick of a working view. clients_waiting: the requests not yet
+  // ordered that this replica holds (one per client at most). judge: this
+  // replica is a backup able to judge (not the primary itself, not silent,
+  // not fetching state). The verdict comes at the end of a period; between
+  // them it is fine.
+  Verdict tick(uint64_t now, size_t clients_waiting, bool judge) {
     if (!active_) return Verdict::fine;
-    if (clients_waiting) waited_ticks_++;
+    if (clients_waiting > 0) waited_ticks_++;
+    if (clients_waiting > 1) crowd_ticks_++;
     if (now - period_start_ < period_) return Verdict::fine;
     history_.back().peak = std::max(history_.back().peak, executed_);
     Verdict verdict = Verdict::fine;
@@ -85,6 +89,7 @@ class PrimaryMonitor {
     period_start_ = now;
     executed_ = 0;
     waited_ticks_ = 0;
+    crowd_ticks_ = 0;
     grace_ = false;
     return verdict;
   }
@@ -113,7 +118,7 @@ class PrimaryMonitor {
         std::any_of(history_.begin(), history_.end(), [&](const ViewPeak& v) {
           return v.primary != history_.back().primary && v.peak > 0;
         });
-    if (!other_measured && 2 * waited_ticks_ >= period_) return Verdict::untried;
+    if (!other_measured && 2 * crowd_ticks_ >= period_) return Verdict::untried;
     return Verdict::fine;
   }
 
@@ -124,6 +129,7 @@ class PrimaryMonitor {
   uint64_t period_start_ = 0;
   uint64_t executed_ = 0;       // requests executed in the current period
   uint64_t waited_ticks_ = 0;   // ticks of the period in which clients waited
+  uint64_t crowd_ticks_ = 0;    // of those, ticks in which several did
   bool grace_ = true;
 };
 

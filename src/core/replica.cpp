@@ -35,7 +35,7 @@ ReplicaState::ReplicaState(const ProtocolConfig& config, ReplicaId self, const C
       recovery_nonce_(options.recovery_nonce),
       freshness_counter_(options.freshness_base),
       view_timer_(config.view_change_timeout_ticks),
-      primary_monitor_(config.view_change_timeout_ticks),
+      primary_monitor_(config.view_change_timeout_ticks / 2),
       null_digest_(batch_digest(crypto, {})),
       verifier_(config_, crypto_, options.mutant),
       skipping_pause_(unchecked_batch_horizon()) {

@@ -71,7 +71,7 @@ void ReplicaState::on_view_timer() {
   // A primary that orders, but too slowly (primary_monitor.h).
   primary_monitor_.working(view_, primary(), view_working_since_tick_);
   const PrimaryMonitor::Verdict verdict =
-      primary_monitor_.tick(ticks_, !pending_.empty(), !is_primary() && !silent() && !transfer_);
+      primary_monitor_.tick(ticks_, pending_.size(), !is_primary() && !silent() && !transfer_);
   if (verdict != PrimaryMonitor::Verdict::fine) {
     if (verdict == PrimaryMonitor::Verdict::too_slow) {
       counters.primaries_too_slow++;

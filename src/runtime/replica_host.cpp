@@ -78,6 +78,9 @@ class ReplicaHost final : public ConnectionOwner {
   }
   void on_frame(Connection& c, Bytes frame) override;
   void on_closed(Connection& c, const std::string& reason) override;
+  // Sends one of the core's messages (held back first when this replica
+  // plays a slow primary: options.slow_primary_ms, test-only).
+  void send(const Send& s);
 
   void accept();
   void hand_on(Connection& c, FrameOutcome&& outcome);
@@ -420,6 +423,17 @@ void ReplicaHost::on_closed(Connection& c, const std::string& reason) {
   admission_.on_closed(c, reason);
 }
 
+void ReplicaHost::send(const Send& s) {
+  const auto* pre_prepare = std::get_if<PrePrepare>(s.message.get());
+  if (options_.slow_primary_ms == 0 || pre_prepare == nullptr || pre_prepare->sender != options_.id) {
+    return routing_.send(s);
+  }
+  auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(options_.slow_primary_ms));
+  timer->async_wait([this, timer, s](const std::error_code& ec) {
+    if (!ec && !stopping_) routing_.send(s);
+  });
+}
+
 // A frame's turn came (reordering_): to the core, or counted as dropped.
 void ReplicaHost::hand_on(Connection& c, FrameOutcome&& outcome) {
   if (outcome.kind != FrameOutcome::Kind::ok) return count_dropped(outcome, c, counters_);
@@ -487,7 +501,7 @@ void ReplicaHost::carry_out() {
       continue;
     }
     std::visit(Overloaded{[&](const Persist&) {},
-                          [&](const Send& s) { routing_.send(s); },
+                          [&](const Send& s) { send(s); },
                           [&](const Executed& e) {
                             spdlog::trace("executed seq={} view={} ({} requests)", e.seq, e.view,
                                           e.requests.size());
