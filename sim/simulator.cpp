@@ -388,6 +388,12 @@ void Simulation::handle(const Delivery& delivery) {
   trace_.add(delivery.from);
   trace_.add(delivery.to);
   trace_.add(*delivery.bytes);
+  // The host's first look, at the header alone (Replica::refuse_size).
+  if (const std::optional<MessageType> type = wire::peek_type(*delivery.bytes);
+      type && delivery.to < config_.n && !replicas_[delivery.to]->twin &&
+      replicas_[delivery.to]->replica->refuse_size(*type, delivery.bytes->size())) {
+    return;
+  }
   Result<Message> decoded = wire::decode(*delivery.bytes);
   if (!decoded) {
     report_.decode_failures++;

@@ -157,6 +157,27 @@ TEST(ScreeningViewChange, AProofOfMoreThanTwoFPlusOneCheckpointsIsRefusedUncheck
   EXPECT_EQ(t.dropped(DropReason::view_change_oversized), 1u);
 }
 
+// Before decoding (Replica::refuse_size): a frame longer than the largest
+// VIEW-CHANGE n, f and L allow (2f+1 checkpoints, L certificates of 2f
+// prepares) is refused on its length; the largest allowed one is not.
+TEST(ScreeningViewChange, AFrameLongerThanTheLargestAllowedIsRefusedByItsLength) {
+  Screened t(screening_config());
+  std::vector<Checkpoint> proof;
+  for (ReplicaId i = 0; i < 3; i++) proof.push_back(t.c.make_checkpoint(i, 16, Digest{7}));
+  ViewChange largest = oversized_view_change(t.c, 3, 1, 32, 2);  // L = 32, 2f = 2
+  largest.checkpoint_proof = proof;
+  const size_t bytes = wire::encode(Message{largest}).size();
+  EXPECT_FALSE(t.replica->refuse_size(MessageType::view_change, bytes));
+  EXPECT_EQ(t.dropped(DropReason::view_change_oversized), 0u);
+  EXPECT_TRUE(t.replica->refuse_size(MessageType::view_change, bytes + 1));
+  EXPECT_EQ(t.dropped(DropReason::view_change_oversized), 1u);
+  const ViewChange too_many = oversized_view_change(t.c, 3, 1, 33, 2);
+  EXPECT_TRUE(t.replica->refuse_size(MessageType::view_change,
+                                     wire::encode(Message{too_many}).size()));
+  // Other types are not judged by length here.
+  EXPECT_FALSE(t.replica->refuse_size(MessageType::status, 1u << 20));
+}
+
 TEST(ScreeningViewChange, AStaleViewIsRefusedUnchecked) {
   Screened t(screening_config());
   const ViewChange vc = t.c.make_view_change(3, 0);  // view 0 is this replica's, installed

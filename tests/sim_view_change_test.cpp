@@ -20,10 +20,11 @@ using test::failure_of;
 // The primary of view 0 crashes at 200 ms, under a steady load of 4
 // clients, and stays down for 3 s; the network is reliable. The stall (the
 // longest time in which no correct replica executed a batch) is the time
-// the service was unavailable: the backups' timers run out one timeout
-// after the last execution, then the view change itself takes a few
-// message delays.
-TEST(PrimaryCrash, TheServiceIsUnavailableForAboutOneTimeout) {
+// the service was unavailable: the backups' throughput expectation gives
+// up on the primary at the end of the monitor period after clients start
+// waiting (within a timeout of the last execution), then the view change
+// itself takes a few message delays.
+TEST(PrimaryCrash, TheServiceIsUnavailableForAtMostOneTimeout) {
   std::vector<double> stalls;  // in timeouts
   for (uint64_t seed = 1; seed <= 10; seed++) {
     Options options;
@@ -48,9 +49,11 @@ TEST(PrimaryCrash, TheServiceIsUnavailableForAboutOneTimeout) {
             << " timeouts (median of 10 seeds), " << stalls.front() << " to " << stalls.back()
             << "\n";
   RecordProperty("unavailable_timeouts_median", std::to_string(median));
-  // Nobody can tell a crashed primary from a slow one before the timeout;
-  // after it, the view change takes a few message delays (milliseconds).
-  EXPECT_GE(stalls.front(), 1.0);
+  // Under load the backups' throughput expectation (primary_monitor.h)
+  // sees that nothing executes while clients wait at the end of a monitor
+  // period (half a timeout), before the timer runs out; then the view
+  // change takes a few message delays (milliseconds).
+  EXPECT_GE(stalls.front(), 0.25);
   EXPECT_LE(stalls.back(), 1.5);
 }
 

@@ -1087,7 +1087,38 @@ Result<std::unique_ptr<Replica>> Replica::create(const ProtocolConfig& config, R
   return std::unique_ptr<Replica>(new Replica(std::move(state)));
 }
 
-Replica::Replica(std::unique_ptr<ReplicaState> state) : state_(std::move(state)) {}
+namespace {
+
+// The encoded size of the largest VIEW-CHANGE a correct replica sends: its
+// fixed fields, 2f+1 CHECKPOINTs and L certificates of a pre-prepare
+// (without its batch) and 2f prepares. Each element encodes to a fixed
+// size, so the size is linear in their counts; measured on encodings of one
+// of each rather than written down, so it follows the codec.
+size_t view_change_bytes_max(const ProtocolConfig& config) {
+  ViewChange vc;
+  const size_t empty = wire::encode(Message{vc}).size();
+  vc.checkpoint_proof.emplace_back();
+  const size_t one_checkpoint = wire::encode(Message{vc}).size() - empty;
+  vc.checkpoint_proof.clear();
+  PreparedCertificate certificate;
+  certificate.prepares.resize(2 * static_cast<size_t>(config.f));
+  vc.prepared.push_back(certificate);
+  const size_t one_certificate = wire::encode(Message{vc}).size() - empty;
+  return empty + config.quorum() * one_checkpoint + config.log_window * one_certificate;
+}
+
+}  // namespace
+
+Replica::Replica(std::unique_ptr<ReplicaState> state)
+    : state_(std::move(state)), view_change_bytes_max_(view_change_bytes_max(state_->config_)) {}
+
+bool Replica::refuse_size(MessageType type, size_t frame_bytes) {
+  if (type == MessageType::view_change && frame_bytes > view_change_bytes_max_) {
+    state_->counters.drop(DropReason::view_change_oversized);
+    return true;
+  }
+  return false;
+}
 Replica::~Replica() = default;
 
 void Replica::step(const Verified& message) {

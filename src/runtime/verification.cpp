@@ -115,6 +115,12 @@ ScreenedFrame screen_frame(ByteView frame, Replica& replica) {
   // them unchecked (a vote for a slot already done) or ask for less to be
   // checked (a pre-prepare whose signed requests it leaves to the others).
   ScreenedFrame out;
+  if (replica.refuse_size(type_of(frame), frame.size())) {
+    FrameOutcome refused;
+    refused.kind = FrameOutcome::Kind::unwanted;  // counted by the core
+    out.settled = std::move(refused);
+    return out;
+  }
   if (!replica.screens(type_of(frame))) return out;
   Result<Message> decoded = wire::decode(frame);
   if (!decoded) {
