@@ -245,6 +245,7 @@ class Harness {
     if (!decoded) return;  // beyond the decoder's limits: never reaches a core
     if (remember) remember_delivered(*decoded);
     Checks checks;
+    if (replica_->refuse_size(*type, frame.size())) return;
     if (replica_->screens(*type)) {
       Replica::Screening screening = replica_->screen(*decoded);
       if (screening.taken) return;

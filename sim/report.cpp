@@ -57,9 +57,9 @@ std::string format_summary(const RunReport& r) {
                        "attacking requests\n",
                        who, r.byzantine_lies, r.attacker_requests);
   }
-  out += fmt::format("view changes     {} new views installed, {} view changes started; longest "
-                     "stall {}\n",
-                     r.new_views_installed, r.view_changes_started,
+  out += fmt::format("view changes     {} new views installed, {} view changes started ({} for a "
+                     "slow primary); longest stall {}\n",
+                     r.new_views_installed, r.view_changes_started, r.primaries_too_slow,
                      format_seconds(r.longest_stall_ns));
   if (r.conflict_ran) {
     out += fmt::format("conflict         stage {} of 3 reached in {} attempt{}, {}; {} messages "
@@ -153,6 +153,7 @@ std::string to_json_line(const RunReport& r) {
   j["messages_conducted"] = r.messages_conducted;
   j["new_views_installed"] = r.new_views_installed;
   j["view_changes_started"] = r.view_changes_started;
+  j["primaries_too_slow"] = r.primaries_too_slow;
   j["longest_stall_ns"] = r.longest_stall_ns;
   j["stable_checkpoint_max"] = r.stable_checkpoint_max;
   j["peak_log_size"] = r.peak_log_size;

@@ -388,6 +388,12 @@ void Simulation::handle(const Delivery& delivery) {
   trace_.add(delivery.from);
   trace_.add(delivery.to);
   trace_.add(*delivery.bytes);
+  // The host's first look, at the header alone (Replica::refuse_size).
+  if (const std::optional<MessageType> type = wire::peek_type(*delivery.bytes);
+      type && delivery.to < config_.n && !replicas_[delivery.to]->twin &&
+      replicas_[delivery.to]->replica->refuse_size(*type, delivery.bytes->size())) {
+    return;
+  }
   Result<Message> decoded = wire::decode(*delivery.bytes);
   if (!decoded) {
     report_.decode_failures++;
@@ -1427,6 +1433,8 @@ void Simulation::finish(RunReport& report, bool stopped_by_safety) const {
     } else {
       report.new_views_installed += node.replica->counters().new_views_installed;
       report.view_changes_started += node.replica->counters().view_changes_started;
+      report.primaries_too_slow += node.replica->counters().primaries_too_slow +
+                                   node.replica->counters().primaries_untried;
     }
     report.replica_outcomes.push_back(outcome);
   }

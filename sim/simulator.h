@@ -110,6 +110,9 @@ struct RunReport {
   // no correct replica executed a batch while clients were waiting.
   uint64_t new_views_installed = 0;
   uint64_t view_changes_started = 0;
+  // Of those, started because the primary ordered too slowly while clients
+  // waited (src/core/primary_monitor.h: too slow, or untried).
+  uint64_t primaries_too_slow = 0;
   uint64_t longest_stall_ns = 0;
 
   // The conductor (fault `conflict`, sim/conductor.h): whether this seed

@@ -157,6 +157,27 @@ TEST(ScreeningViewChange, AProofOfMoreThanTwoFPlusOneCheckpointsIsRefusedUncheck
   EXPECT_EQ(t.dropped(DropReason::view_change_oversized), 1u);
 }
 
+// Before decoding (Replica::refuse_size): a frame longer than the largest
+// VIEW-CHANGE n, f and L allow (2f+1 checkpoints, L certificates of 2f
+// prepares) is refused on its length; the largest allowed one is not.
+TEST(ScreeningViewChange, AFrameLongerThanTheLargestAllowedIsRefusedByItsLength) {
+  Screened t(screening_config());
+  std::vector<Checkpoint> proof;
+  for (ReplicaId i = 0; i < 3; i++) proof.push_back(t.c.make_checkpoint(i, 16, Digest{7}));
+  ViewChange largest = oversized_view_change(t.c, 3, 1, 32, 2);  // L = 32, 2f = 2
+  largest.checkpoint_proof = proof;
+  const size_t bytes = wire::encode(Message{largest}).size();
+  EXPECT_FALSE(t.replica->refuse_size(MessageType::view_change, bytes));
+  EXPECT_EQ(t.dropped(DropReason::view_change_oversized), 0u);
+  EXPECT_TRUE(t.replica->refuse_size(MessageType::view_change, bytes + 1));
+  EXPECT_EQ(t.dropped(DropReason::view_change_oversized), 1u);
+  const ViewChange too_many = oversized_view_change(t.c, 3, 1, 33, 2);
+  EXPECT_TRUE(t.replica->refuse_size(MessageType::view_change,
+                                     wire::encode(Message{too_many}).size()));
+  // Other types are not judged by length here.
+  EXPECT_FALSE(t.replica->refuse_size(MessageType::status, 1u << 20));
+}
+
 TEST(ScreeningViewChange, AStaleViewIsRefusedUnchecked) {
   Screened t(screening_config());
   const ViewChange vc = t.c.make_view_change(3, 0);  // view 0 is this replica's, installed
@@ -514,6 +535,56 @@ TEST(StaleRequests, FewerThanFPlusOneStaleRepliesDoNotFailTheRequest) {
   c.drain_client(0);
   EXPECT_TRUE(c.failures(0).empty());
   EXPECT_TRUE(c.client(0).busy());
+}
+
+
+// ===========================================================================
+// Replayed requests (issue 18, the replay-requests attack): a request at or
+// below its client's last executed timestamp is answered from the
+// last-reply table before any signature check, and at most once per status
+// interval per client; the rest are counted and cost nothing.
+
+TEST(ReplayedRequests, AreAnsweredUncheckedAndAtMostOncePerStatusInterval) {
+  Cluster c;
+  ASSERT_TRUE(c.deliver(0, c.make_request(0, 10, put("k", "v"))));
+  c.run();
+  (void)c.drain(1);
+  Request replay = c.make_request(0, 10, put("k", "v"));
+  // Not even authentic: screening answers first.
+  if (replay.auth == RequestAuth::signature) {
+    replay.signature[0] ^= 1;
+  } else {
+    replay.authenticator.at(1)[0] ^= 1;
+  }
+  Message m = replay;
+  EXPECT_TRUE(c.replica(1).screen(m).taken);
+  std::vector<Reply> replies = sent<Reply>(c.drain(1));
+  ASSERT_EQ(replies.size(), 1u) << "the cached reply, re-sent";
+  EXPECT_EQ(replies[0].timestamp, 10u);
+  EXPECT_FALSE(replies[0].stale);
+
+  // Again and again, and older ones, within the status interval: nothing.
+  for (int i = 0; i < 100; i++) {
+    Message again = c.make_request(0, i % 2 == 0 ? 10 : 3, put("k", "v"));
+    EXPECT_TRUE(c.replica(1).screen(again).taken);
+  }
+  EXPECT_TRUE(sent<Reply>(c.drain(1)).empty());
+  EXPECT_EQ(c.replica(1).counters().dropped(DropReason::reply_rate_limited), 100u);
+
+  // A status interval later, one more answer (the client may have missed
+  // the reply: a correct client re-sends far less often than this).
+  for (uint64_t t = 0; t < c.config().status_interval_ticks; t++) c.replica(1).tick();
+  (void)c.drain(1);
+  Message old = c.make_request(0, 3, put("k", "w"));
+  EXPECT_TRUE(c.replica(1).screen(old).taken);
+  replies = sent<Reply>(c.drain(1));
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(replies[0].stale);
+  EXPECT_EQ(replies[0].executed_timestamp, 10u);
+
+  // A newer request is not screened out: it is verified and ordered.
+  Message next = c.make_request(0, 11, put("k", "x"));
+  EXPECT_FALSE(c.replica(1).screen(next).taken);
 }
 
 }  // namespace

@@ -936,7 +936,11 @@ TEST(Liveness, TheTimeoutReturnsToItsBaseOnceARequestExecutesInTheNewView) {
   auto ticks = c.tick_until([&] { return c.replica(3).view() == 3; }, drop2, 10 * timeout);
   ASSERT_TRUE(ticks.has_value());
   EXPECT_LE(*ticks, static_cast<int>(timeout) + 1);
-  EXPECT_GE(*ticks, static_cast<int>(timeout));
+  // (The throughput expectation may see it sooner: nothing executes while a
+  // client waits, against the view's own best period; primary_monitor.h.)
+  if (c.replica(3).counters().primaries_too_slow == 0) {
+    EXPECT_GE(*ticks, static_cast<int>(timeout));
+  }
 }
 
 // PBFT.md: "if a new view is not installed, or no request executes in it,

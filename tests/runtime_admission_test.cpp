@@ -148,7 +148,10 @@ TEST(RuntimeAdmission, AMisbehavingAddressBacksOffUntilItsTimeIsUp) {
 
 // A frame that fails its rules at the connection (a bad header) misbehaves
 // too: the address backs off.
-TEST(RuntimeAdmission, ABadFrameBacksTheAddressOff) {
+// A bad frame after the hello shows the link's principal faulty: that
+// principal backs off, from any address, and its address, which correct
+// principals may share (one machine, a NAT), does not.
+TEST(RuntimeAdmission, ABadFrameBacksThePrincipalOffNotItsAddress) {
   ReplicaHostOptions options;
   Listener l(options);
   auto s = l.connect("127.0.0.5");
@@ -159,7 +162,34 @@ TEST(RuntimeAdmission, ABadFrameBacksTheAddressOff) {
   ASSERT_TRUE(run_until(l.io, [&] { return l.closed.size() == 1; }));
   EXPECT_EQ(l.counters.frames_bad_header, 1u);
   EXPECT_EQ(l.counters.addresses_backed_off, 1u);
-  auto again = l.connect("127.0.0.5");
+
+  // Another principal at the same address is served.
+  auto other = l.connect("127.0.0.5");
+  EXPECT_EQ(l.counters.connections_refused_backoff, 0u);
+  ASSERT_TRUE(raw_handshake(l.io, other, l.keys(), Hello{Hello::Kind::replica, 2}));
+  ASSERT_TRUE(run_until(l.io, [&] { return l.hellos == 2; }));
+
+  // The faulty one is refused, from another address too.
+  auto again = l.connect("127.0.0.6");
+  ASSERT_TRUE(raw_handshake(l.io, again, l.keys(), Hello{Hello::Kind::replica, 1}));
+  ASSERT_TRUE(run_until(l.io, [&] { return l.closed.size() == 2; }));
+  EXPECT_EQ(l.counters.connections_refused_backoff, 1u);
+  EXPECT_EQ(l.hellos, 2u);
+}
+
+// Before the hello, it is the address that backs off.
+TEST(RuntimeAdmission, AFailedHelloBacksTheAddressOff) {
+  ReplicaHostOptions options;
+  Listener l(options);
+  auto s = l.connect("127.0.0.7");
+  // Replica 1's hello signed with replica 2's key.
+  ASSERT_TRUE(raw_handshake(l.io, s, l.keys(), Hello{Hello::Kind::replica, 1},
+                            l.keys().keys_of(Hello{Hello::Kind::replica, 2})));
+  ASSERT_TRUE(run_until(l.io, [&] { return l.closed.size() == 1; }));
+  EXPECT_EQ(l.counters.addresses_backed_off, 1u);
+  auto again = l.connect("127.0.0.7");
+  EXPECT_EQ(l.counters.connections_refused_backoff, 1u);
+  auto elsewhere = l.connect("127.0.0.8");
   EXPECT_EQ(l.counters.connections_refused_backoff, 1u);
 }
 

@@ -4,7 +4,10 @@
 // on loopback (or, with --unreplicated, the same store behind the same
 // transport on one server); with --config it drives a running cluster.
 // Prints progress every second, then a table; --json writes everything,
-// --history the client history. docs/PERFORMANCE.md has the method and the
+// --history the client history. With --attack MODE an attacker (`pbft
+// attack`, src/attack: test-only) runs against the local cluster meanwhile,
+// and the report says what it sent, each replica's peak memory and the
+// honest clients' longest wait. docs/PERFORMANCE.md has the method and the
 // results.
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -13,7 +16,9 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "pbft/cluster_config.h"
@@ -21,6 +26,7 @@
 #include "pbft/history.h"
 #include "pbft/load.h"
 #include "pbft/runtime.h"
+#include "src/attack/attacker.h"
 #include "tools/commands.h"
 #include "tools/knob_options.h"
 #include "tools/local_cluster.h"
@@ -60,6 +66,10 @@ struct BenchArgs {
   unsigned client_threads = 1;
   std::string dir;
   bool quiet = false;
+  // --attack: "none" or a mode of src/attack/attacker.h; given at all, the
+  // report has an "attack" object (none: the baseline's figures).
+  std::string attack = "none";
+  bool attack_given = false;
 };
 
 std::atomic<bool> interrupted{false};
@@ -85,6 +95,20 @@ double self_cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// The attacker's place in the run: its process, and what it reported.
+struct AttackRun {
+  const attack::ModeInfo* mode = nullptr;  // null: --attack none
+  pid_t pid = -1;
+  std::optional<ReplicaId> replaced;        // replica modes: the replica it stands for
+  std::filesystem::path stats_file;
+  std::optional<double> cpu_before;          // when the measured period began
+  std::optional<double> cpu_s;               // over the measured period
+  attack::AttackCounters counters;           // from its stats file, at the end
+  std::vector<std::optional<uint64_t>> peak_rss_kib;  // per replica (VmHWM)
+  uint64_t honest_latency_max_us = 0;        // completed in the measured period
+  uint64_t honest_wait_max_us = 0;           // the oldest still in flight at its end
+};
+
 // One replica's figures at a point in time.
 struct ReplicaSample {
   std::optional<double> cpu_s;
@@ -100,6 +124,8 @@ class Bench {
  private:
   Status validate() const;
   Status set_up_local();
+  Status start_attacker();
+  void stop_attacker();
   Status set_up_load();
   std::vector<ReplicaSample> sample() const;
   void report(const load::LatencyHistogram& latency, uint64_t operations, double measured_s,
@@ -107,6 +133,11 @@ class Bench {
               double client_cpu_s, const runtime::RuntimeCounters& client_counters);
   uint32_t sessions() const { return args_.clients * args_.outstanding; }  // validated
   uint32_t servers() const { return args_.unreplicated ? 1 : cluster_.protocol.n; }
+  // The client ids the attacker needs beyond the sessions'.
+  uint32_t attacker_clients() const {
+    return attack_.mode ? attack::clients_needed(attack_.mode->mode) : 0;
+  }
+  void report_attack(nlohmann::json& j, const load::LatencyHistogram& latency, double measured_s);
 
   BenchArgs args_;
   std::filesystem::path dir_;
@@ -115,6 +146,7 @@ class Bench {
   std::unique_ptr<LocalCluster> local_;
   std::unique_ptr<load::LoadGenerator> load_;
   std::vector<uint64_t> rss_max_kib_;  // per server, over the measured period
+  AttackRun attack_;
 };
 
 Status Bench::validate() const {
@@ -140,6 +172,27 @@ Status Bench::validate() const {
   if (!args_.config.empty() && args_.unreplicated) {
     return Status::error("--unreplicated starts its own server: it does not take --config");
   }
+  if (args_.attack != "none") {
+    const attack::ModeInfo* mode = attack::find_mode(args_.attack);
+    if (mode == nullptr) {
+      return Status::error(fmt::format("--attack {}: no such mode (none, {})", args_.attack,
+                                       attack::mode_names()));
+    }
+    if (!mode->implemented) {
+      return Status::error(fmt::format("--attack {} is not implemented yet: {}", mode->name,
+                                       mode->help));
+    }
+    if (!args_.config.empty() || args_.unreplicated) {
+      return Status::error("--attack runs against the local cluster it starts: not with "
+                           "--config or --unreplicated");
+    }
+    if (mode->mode == attack::Mode::partial_auth &&
+        args_.knobs.count(KnobId::client_auth) != 0 &&
+        args_.knobs.at(KnobId::client_auth) != static_cast<uint64_t>(RequestAuth::authenticator)) {
+      return Status::error("--attack partial-auth needs --client-auth mac (with signatures "
+                           "every replica checks the same tag)");
+    }
+  }
   return Status::ok();
 }
 
@@ -149,8 +202,8 @@ Status Bench::set_up_local() {
   values["log_level"] = "\"warn\"";
   values["durability"] = "\"" + args_.durability + "\"";
   values["encryption"] = "\"" + args_.encryption + "\"";
-  Result<GeneratedCluster> generated =
-      generate_local_cluster("bench", args_.dir, args_.replicas, sessions(), values);
+  Result<GeneratedCluster> generated = generate_local_cluster(
+      "bench", args_.dir, args_.replicas, sessions() + attacker_clients(), values);
   if (!generated) return generated.status();
   dir_ = generated->dir;
   cluster_ = std::move(generated->cluster);
@@ -158,7 +211,17 @@ Status Bench::set_up_local() {
   std::vector<std::string> extra = {"--verify-threads", std::to_string(args_.verify_threads)};
   if (args_.unreplicated) extra.push_back("--unreplicated");
   local_ = std::make_unique<LocalCluster>(dir_, servers(), extra);
+  // A replica attacker takes the last replica's place: that one is not
+  // started, and the others wait for each other only.
+  if (attack_.mode && attack_.mode->mode == attack::Mode::slow_primary) {
+    // Played by view 0's primary itself, just under the view-change timeout.
+    const uint64_t timeout_ms = cluster_.tick_ms * cluster_.protocol.view_change_timeout_ticks;
+    local_->set_replica_args(0, {"--slow-primary-ms", std::to_string(timeout_ms * 9 / 10)});
+  } else if (attack_.mode && attack_.mode->family == attack::Family::replica) {
+    attack_.replaced = servers() - 1;
+  }
   for (ReplicaId r = 0; r < servers(); r++) {
+    if (r == attack_.replaced) continue;
     if (Status s = local_->start(r); !s) return s;
   }
   if (args_.unreplicated) return Status::ok();  // the clients' connections show it is up
@@ -166,9 +229,13 @@ Status Bench::set_up_local() {
   for (;;) {
     bool up = true;
     for (ReplicaId r = 0; r < servers() && up; r++) {
+      if (r == attack_.replaced) continue;
       std::optional<runtime::ReplicaStatus> s = local_->status(r);
       up = s.has_value();
-      for (bool peer : s ? s->peers_up : std::vector<bool>{}) up = up && peer;
+      if (!s) break;
+      for (ReplicaId peer = 0; peer < s->peers_up.size(); peer++) {
+        if (peer != attack_.replaced) up = up && s->peers_up[peer];
+      }
     }
     if (up) return Status::ok();
     if (std::optional<ReplicaId> r = local_->exited()) {
@@ -180,6 +247,65 @@ Status Bench::set_up_local() {
                            (dir_ / "logs").string() + ")");
     }
     std::this_thread::sleep_for(milliseconds(50));
+  }
+}
+
+// The attacker runs as a process of its own (`pbft attack`), so that its
+// CPU and memory are its own and the load generator's figures stay the
+// clients'. It uses the client ids after the sessions', and a replica
+// attacker the key of the replica it replaces.
+Status Bench::start_attacker() {
+  const attack::ModeInfo& mode = *attack_.mode;
+  attack_.stats_file = dir_ / "attacker-stats.json";
+  std::error_code ignored;
+  std::filesystem::remove(attack_.stats_file, ignored);
+  std::vector<std::string> args = {"pbft", "attack", "--config", (dir_ / "cluster.toml").string(),
+                                   "--mode", std::string(mode.name), "--stats",
+                                   attack_.stats_file.string()};
+  if (attack_.replaced) {
+    args.insert(args.end(), {"--replica", std::to_string(*attack_.replaced)});
+  }
+  if (mode.family == attack::Family::network) {
+    // An outsider is another host: its address backs off, not the clients'.
+    args.insert(args.end(), {"--from", "127.0.0.2"});
+  }
+  if (attacker_clients() > 0) {
+    // The sessions take the file's first ids (set_up_load): the attacker the next ones.
+    auto id = cluster_.clients.begin();
+    std::advance(id, sessions());
+    args.insert(args.end(), {"--first-client", std::to_string(id->first)});
+  }
+  Result<pid_t> pid = spawn_process("/proc/self/exe", std::move(args), dir_ / "logs" / "attacker.log");
+  if (!pid) return pid.status();
+  attack_.pid = pid.value();
+  // Started once it writes its stats (its links and listener are up).
+  const auto deadline = Clock::now() + seconds(10);
+  while (!std::filesystem::exists(attack_.stats_file)) {
+    std::string how;
+    if (process_exited(attack_.pid, &how)) {
+      attack_.pid = -1;
+      return Status::error(fmt::format("the attacker exited ({}; see {})", how,
+                                       (dir_ / "logs" / "attacker.log").string()));
+    }
+    if (Clock::now() > deadline || interrupted) {
+      return Status::error("the attacker did not start within 10 s");
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return Status::ok();
+}
+
+void Bench::stop_attacker() {
+  if (attack_.pid <= 0) return;
+  stop_process(attack_.pid, seconds(3));
+  attack_.pid = -1;
+  std::ifstream in(attack_.stats_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_object() && j.contains("counters")) {
+    Result<attack::AttackCounters> counters = attack::counters_from_json(j["counters"].dump());
+    if (counters) attack_.counters = counters.value();
   }
 }
 
@@ -239,8 +365,15 @@ int Bench::run() {
     return 1;
   };
   if (Status s = validate(); !s) return fail(s.reason());
+  if (args_.attack != "none") attack_.mode = attack::find_mode(args_.attack);
   if (args_.config.empty()) {
     if (Status s = set_up_local(); !s) return fail(s.reason());
+    if (attack_.mode && attack_.mode->mode != attack::Mode::slow_primary) {
+      if (Status s = start_attacker(); !s) {
+        local_->stop_all();
+        return fail(s.reason() + " (logs in " + (dir_ / "logs").string() + ")");
+      }
+    }
   } else {
     Result<ClusterConfig> cluster = load_cluster_config(args_.config);
     if (!cluster) return fail(cluster.reason());
@@ -257,9 +390,18 @@ int Bench::run() {
                args_.workload,
                cluster_.protocol.client_auth == RequestAuth::signature ? "sig" : "mac",
                cluster_.protocol.batch_size_max, args_.warmup_s, args_.duration_s);
+    if (attack_.mode) {
+      fmt::print("attack: {} ({}{}), TEST-ONLY: {}\n", attack_.mode->name,
+                 attack::family_name(attack_.mode->family),
+                 attack_.replaced ? fmt::format(", in replica {}'s place", *attack_.replaced) : "",
+                 attack_.mode->help);
+    }
     std::fflush(stdout);
   }
-  if (Status s = set_up_load(); !s) return fail(s.reason());
+  if (Status s = set_up_load(); !s) {
+    stop_attacker();
+    return fail(s.reason());
+  }
 
   const auto started = Clock::now();
   const auto measure_from = started + std::chrono::duration_cast<Clock::duration>(
@@ -288,6 +430,12 @@ int Bench::run() {
         break;
       }
     }
+    if (std::string how; attack_.pid > 0 && process_exited(attack_.pid, &how)) {
+      attack_.pid = -1;
+      problem = fmt::format("the attacker exited ({}; see {})", how,
+                            (dir_ / "logs" / "attacker.log").string());
+      break;
+    }
     if (std::optional<std::string> e = load_->error()) {
       problem = *e;
       break;
@@ -301,6 +449,7 @@ int Bench::run() {
       }
       client_cpu_before = self_cpu_seconds();
       client_before = load_->counters();
+      if (attack_.pid > 0) attack_.cpu_before = process_cpu_seconds(attack_.pid);
       measure_started = Clock::now();
       measuring = true;
     } else if (measuring && now >= measure_until) {
@@ -335,6 +484,7 @@ int Bench::run() {
   }
   if (!problem.empty()) {
     load_->stop();
+    stop_attacker();
     if (local_) local_->stop_all();
     return fail(problem + (dir_.empty() ? "" : " (logs in " + (dir_ / "logs").string() + ")"));
   }
@@ -343,12 +493,28 @@ int Bench::run() {
   operations += last.completed;
   const double measured_s = seconds_of(Clock::now() - measure_started);
   const std::vector<ReplicaSample> after = sample();
+  if (args_.attack_given) {
+    // What the attack did to the replicas' memory (their peaks over their
+    // whole life) and to the honest clients: their longest wait, counting
+    // the operations still waiting now.
+    attack_.honest_wait_max_us = load_->longest_wait_us();
+    attack_.peak_rss_kib.assign(servers(), std::nullopt);
+    for (ReplicaId r = 0; r < servers() && local_; r++) {
+      if (local_->running(r)) attack_.peak_rss_kib[r] = process_peak_rss_kib(local_->pid(r));
+    }
+    if (attack_.pid > 0 && attack_.cpu_before) {
+      if (std::optional<double> cpu = process_cpu_seconds(attack_.pid)) {
+        attack_.cpu_s = *cpu - *attack_.cpu_before;
+      }
+    }
+  }
   const double client_cpu_s = self_cpu_seconds() - client_cpu_before;
   runtime::RuntimeCounters client_counters = load_->counters();
   client_counters.frames_sent -= client_before.frames_sent;
   client_counters.frames_received -= client_before.frames_received;
   load_->stop();
   const std::optional<std::string> load_error = load_->error();
+  stop_attacker();
   if (local_) local_->stop_all();
 
   report(latency, operations, measured_s, before, after, client_cpu_s, client_counters);
@@ -458,6 +624,7 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
   j["replicas"] = replicas;
   if (batches > 0) j["batch_size_mean"] = static_cast<double>(requests) / batches;
   if (view_before && view_after) j["view_changes"] = *view_after - *view_before;
+  if (args_.attack_given) report_attack(j, latency, measured_s);
 
   if (!args_.quiet) {
     fmt::print("\n");
@@ -491,6 +658,27 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
                      ? fmt::format("{:.1f}", rj["rss_kib"].get<double>() / 1024.0)
                      : std::string("-"));
     }
+    if (j.contains("attack")) {
+      const nlohmann::json& a = j["attack"];
+      fmt::print("\n  attack            {}", a["mode"].get<std::string>());
+      if (attack_.mode) {
+        fmt::print(" ({}): {} frames, {:.1f} MB sent; {} connections opened ({} open at most); "
+                   "attacker {:.0f}% of a core",
+                   a["family"].get<std::string>(), a["frames_sent"].get<uint64_t>(),
+                   static_cast<double>(a["bytes_sent"].get<uint64_t>()) / 1e6,
+                   a["connections_opened"].get<uint64_t>(),
+                   a["connections_open_max"].get<uint64_t>(),
+                   100 * a.value("attacker_cpu_share", 0.0));
+      }
+      fmt::print("\n  peak RSS (MiB)   ");
+      for (const nlohmann::json& kib : a["replicas_peak_rss_kib"]) {
+        fmt::print(" {}", kib.is_null() ? std::string("-")
+                                        : fmt::format("{:.1f}", kib.get<double>() / 1024.0));
+      }
+      fmt::print("\n  honest max wait   {:.1f} ms (2 view-change timeouts: {:.0f} ms)\n",
+                 static_cast<double>(a["honest_latency_max_us"].get<uint64_t>()) / 1e3,
+                 2 * a["view_change_timeout_ms"].get<double>());
+    }
     std::fflush(stdout);
   }
   if (!args_.json.empty()) {
@@ -503,6 +691,39 @@ void Bench::report(const load::LatencyHistogram& latency, uint64_t operations, d
     }
   }
   if (args_.quiet) fmt::print("{}\n", j.dump());
+}
+
+// The "attack" object (docs/operations.md, "The benchmark"): the mode, what
+// the attacker sent (its counters, src/attack/attacker.h), each replica's
+// peak resident memory, and the honest clients' longest wait.
+void Bench::report_attack(nlohmann::json& j, const load::LatencyHistogram& latency,
+                          double measured_s) {
+  nlohmann::json a;
+  a["mode"] = attack_.mode ? std::string(attack_.mode->name) : "none";
+  a["family"] = attack_.mode ? attack::family_name(attack_.mode->family) : "none";
+  if (attack_.replaced) a["replaced_replica"] = *attack_.replaced;
+  if (attack_.mode) {
+    const nlohmann::json counters = nlohmann::json::parse(attack::to_json(attack_.counters));
+    for (const auto& [name, value] : counters.items()) a[name] = value;
+    if (attack_.cpu_s) {
+      a["attacker_cpu_s"] = *attack_.cpu_s;
+      a["attacker_cpu_share"] = measured_s > 0 ? *attack_.cpu_s / measured_s : 0;
+    }
+  }
+  nlohmann::json peaks = nlohmann::json::array();
+  for (const std::optional<uint64_t>& kib : attack_.peak_rss_kib) {
+    peaks.push_back(kib ? nlohmann::json(*kib) : nlohmann::json());
+  }
+  a["replicas_peak_rss_kib"] = peaks;
+  attack_.honest_latency_max_us = latency.max();
+  a["honest_latency_max_us"] = std::max(attack_.honest_latency_max_us, attack_.honest_wait_max_us);
+  a["honest_completed_latency_max_us"] = attack_.honest_latency_max_us;
+  a["honest_in_flight_wait_max_us"] = attack_.honest_wait_max_us;
+  a["kv_bytes_max"] = cluster_.kv.bytes_max;
+  a["kv_client_bytes_max"] = cluster_.kv.client_bytes_max;
+  a["view_change_timeout_ms"] =
+      static_cast<double>(cluster_.tick_ms) * static_cast<double>(cluster_.protocol.view_change_timeout_ticks);
+  j["attack"] = a;
 }
 
 }  // namespace
@@ -586,6 +807,21 @@ void add_bench_command(CLI::App& app, int& exit_status) {
                   "/tmp/pbft-bench-XXXXXX)");
   cmd->add_flag("--quiet", args->quiet,
                 "No progress or table: print the JSON object on one line instead");
+  // The [kv] knobs of the local cluster's file (memory-fill's bounds).
+  add_kv_knob_options(*cmd, args->knobs);
+  std::string attack_help =
+      "TEST-ONLY: run this attacker (`pbft attack`) against the local cluster while measuring, "
+      "and report it (\"attack\" in the JSON); none measures the baseline the same way. Modes:";
+  std::vector<std::string> attack_names = {"none"};
+  for (const attack::ModeInfo& m : attack::mode_table) {
+    attack_help += fmt::format("\n  {} ({}{}): {}", m.name, attack::family_name(m.family),
+                               m.implemented ? "" : ", not yet", m.help);
+    attack_names.emplace_back(m.name);
+  }
+  cmd->add_option("--attack", args->attack, attack_help)
+      ->capture_default_str()
+      ->check(CLI::IsMember(attack_names))
+      ->each([args](const std::string&) { args->attack_given = true; });
   cmd->callback([args, &exit_status] {
     Bench bench(*args);
     exit_status = bench.run();

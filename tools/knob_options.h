@@ -25,7 +25,12 @@ using KnobValues = std::map<KnobId, uint64_t>;
 void add_protocol_knob_options(CLI::App& command, const ProtocolConfig& defaults,
                                KnobValues& given);
 
-// `config` with the given values set.
+// Adds --kv-partitions, --kv-bytes-max, --kv-client-bytes-max (the [kv]
+// knobs, for a command that generates its cluster file) with the file's
+// defaults; what the command line gives lands in `given`.
+void add_kv_knob_options(CLI::App& command, KnobValues& given);
+
+// `config` with the given values set (protocol knobs only).
 ProtocolConfig with_knobs(ProtocolConfig config, const KnobValues& given);
 
 // The given values as the cluster file spells them (key -> TOML value), for

@@ -105,6 +105,71 @@ std::optional<uint64_t> process_rss_kib(pid_t pid) {
   return std::nullopt;
 }
 
+std::optional<uint64_t> process_peak_rss_kib(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::string describe_wait_status(int wait_status) {
+  return WIFEXITED(wait_status) ? fmt::format("exit status {}", WEXITSTATUS(wait_status))
+                                : fmt::format("killed by signal {}", WTERMSIG(wait_status));
+}
+
+}  // namespace
+
+Result<pid_t> spawn_process(const std::string& binary, std::vector<std::string> args,
+                            const std::filesystem::path& log) {
+  // Everything the child needs is made before fork: another thread may hold
+  // the allocator's lock at that moment.
+  const std::string log_path = log.string();
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return Status::error("fork failed");
+  if (pid == 0) {
+    // The child dies with its parent, however the parent ends.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    const int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+bool process_exited(pid_t pid, std::string* how) {
+  int wait_status = 0;
+  if (pid <= 0 || waitpid(pid, &wait_status, WNOHANG) != pid) return false;
+  if (how != nullptr) *how = describe_wait_status(wait_status);
+  return true;
+}
+
+void stop_process(pid_t pid, std::chrono::milliseconds grace) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  const auto deadline = Clock::now() + grace;
+  while (waitpid(pid, nullptr, WNOHANG) != pid) {
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 LocalCluster::LocalCluster(std::filesystem::path dir, uint32_t n,
                            std::vector<std::string> extra_args, std::string binary)
     : dir_(std::move(dir)),
@@ -136,26 +201,12 @@ Status LocalCluster::start(ReplicaId r) {
   if (!started_[r]) args.push_back("--init");
   started_[r] = true;
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return Status::error("fork failed");
-  if (pid == 0) {
-    // The child dies with its parent, however the parent ends.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-      close(fd);
-    }
-    const int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    execv(binary_.c_str(), argv.data());
-    _exit(127);
+  if (auto own = replica_args_.find(r); own != replica_args_.end()) {
+    args.insert(args.end(), own->second.begin(), own->second.end());
   }
-  pids_[r] = pid;
+  Result<pid_t> pid = spawn_process(binary_, std::move(args), log);
+  if (!pid) return pid.status();
+  pids_[r] = pid.value();
   return Status::ok();
 }
 
@@ -201,9 +252,7 @@ std::optional<ReplicaId> LocalCluster::exited() {
     int wait_status = 0;
     if (pids_[r] > 0 && waitpid(pids_[r], &wait_status, WNOHANG) == pids_[r]) {
       pids_[r] = -1;
-      exit_descriptions_[r] = WIFEXITED(wait_status)
-                                  ? fmt::format("exit status {}", WEXITSTATUS(wait_status))
-                                  : fmt::format("killed by signal {}", WTERMSIG(wait_status));
+      exit_descriptions_[r] = describe_wait_status(wait_status);
       return r;
     }
   }

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -42,6 +43,19 @@ Result<GeneratedCluster> generate_local_cluster(const std::string& what, const s
 std::optional<double> process_cpu_seconds(pid_t pid);
 // Resident memory of a process in KiB, from /proc.
 std::optional<uint64_t> process_rss_kib(pid_t pid);
+// The most resident memory the process ever had, in KiB (VmHWM, /proc).
+std::optional<uint64_t> process_peak_rss_kib(pid_t pid);
+
+// Starts `binary` with `args` (args[0] is the program's name), its stdout
+// and stderr appended to `log`, stdin from /dev/null. The child dies with
+// the process that started it, however that ends.
+Result<pid_t> spawn_process(const std::string& binary, std::vector<std::string> args,
+                            const std::filesystem::path& log);
+// Whether a child started by spawn_process has exited; if so it is reaped
+// and `how` says how it ended ("exit status 1", "killed by signal 9").
+bool process_exited(pid_t pid, std::string* how = nullptr);
+// SIGTERM, then SIGKILL if it is still running after `grace`; reaps it.
+void stop_process(pid_t pid, std::chrono::milliseconds grace);
 
 // The replica processes of dir/cluster.toml, their logs (dir/logs) and
 // status files (dir/data/replica-<id>). Every process dies with this
@@ -59,6 +73,10 @@ class LocalCluster {
 
   // The first start of r is --init; later ones resume from its disk.
   Status start(ReplicaId r);
+  // Arguments for r's process only, after the common ones (from its next start).
+  void set_replica_args(ReplicaId r, std::vector<std::string> args) {
+    replica_args_[r] = std::move(args);
+  }
   void kill_hard(ReplicaId r);
   // SIGTERM, then SIGKILL for any still running after 3 s.
   void stop_all();
@@ -81,6 +99,7 @@ class LocalCluster {
   std::vector<pid_t> pids_;
   std::vector<bool> started_;  // started once: a restart resumes from its disk
   std::vector<std::string> extra_args_;
+  std::map<ReplicaId, std::vector<std::string>> replica_args_;
   std::string binary_;
   std::vector<std::string> exit_descriptions_;
 };

@@ -23,6 +23,7 @@ struct ReplicaArgs {
   std::string log_level;
   std::string data_dir;
   unsigned verify_threads = 2;
+  uint32_t slow_primary_ms = 0;  // test-only: pbft bench --attack slow-primary
   size_t max_connections = constants::connections_per_listener_max;
   size_t max_connections_per_address = constants::connections_per_address_max;
   uint32_t backoff_ms = runtime::ReplicaHostOptions{}.backoff_ms;
@@ -83,6 +84,12 @@ int run_replica(const ReplicaArgs& args) {
   options.max_connections = args.max_connections;
   options.max_connections_per_address = args.max_connections_per_address;
   options.backoff_ms = args.backoff_ms;
+  options.slow_primary_ms = args.slow_primary_ms;
+  if (args.slow_primary_ms > 0) {
+    spdlog::warn("--slow-primary-ms {}: this replica ATTACKS its cluster (test-only): as primary "
+                 "it holds each pre-prepare back {} ms",
+                 args.slow_primary_ms, args.slow_primary_ms);
+  }
   auto make_service = make_kv_service(cluster.value());
   if (!make_service) {
     fmt::print(stderr, "pbft replica: {}\n", make_service.reason());
@@ -171,6 +178,11 @@ void add_replica_command(CLI::App& app, int& exit_status) {
                 "Its state was lost or is corrupt (or it moved to another machine): discard "
                 "what the data directory holds and recover the state from the other replicas")
       ->excludes(init);
+  cmd->add_option("--slow-primary-ms", args->slow_primary_ms,
+                  "TEST-ONLY: as primary, hold each pre-prepare back this long (an attack: "
+                  "pbft bench --attack slow-primary)")
+      ->check(CLI::Range(0u, 60000u))
+      ->group("");  // hidden: not for operators
   cmd->add_flag("--unreplicated", args->unreplicated,
                 "Serve the key-value store alone on replica 0's port, without replication: the "
                 "baseline of `pbft bench --unreplicated`");

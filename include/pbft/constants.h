@@ -113,6 +113,10 @@ constexpr size_t verify_bytes_max = 128 * 1024 * 1024;
 // Of that, connections that have not yet delivered an authentic frame may
 // hold at most this much, so that strangers cannot starve known peers.
 constexpr size_t verify_bytes_unauthenticated_max = 16 * 1024 * 1024;
+// And authenticated clients at most this much, so that clients (however
+// many, whatever they send) cannot starve the replicas' traffic: a replica
+// always has the rest.
+constexpr size_t verify_bytes_clients_max = 64 * 1024 * 1024;
 // A client connection may carry up to this many consecutive client ids (a
 // load generator's or a proxy's sessions), so that replies to many clients
 // share one connection and leave in few writes. Its send queue grows with
@@ -149,6 +153,9 @@ static_assert(verify_bytes_max >= 2 * frame_size_max, "the verification budget h
 static_assert(verify_bytes_unauthenticated_max >= frame_size_max &&
                   verify_bytes_unauthenticated_max <= verify_bytes_max / 2,
               "a stranger's first frame fits, and strangers leave room for known peers");
+static_assert(verify_bytes_clients_max >= frame_size_max &&
+                  verify_bytes_clients_max + verify_bytes_unauthenticated_max < verify_bytes_max,
+              "clients and strangers together leave the replicas part of the budget");
 static_assert(client_send_queue_bytes_max >= header_size + 1024 + result_size_max,
               "a client queue holds a full reply");
 

@@ -33,6 +33,8 @@ namespace pbft {
   X(batches_executed, "batches executed")                                                        \
   X(requests_executed, "requests executed (fresh ones: exactly-once skips excluded)")            \
   X(view_changes_started, "VIEW-CHANGEs this replica sent (or views it entered)")                \
+  X(primaries_too_slow, "views left: the primary ordered under half the recent best while clients waited") \
+  X(primaries_untried, "views left to measure another primary: clients waited, none other measured") \
   X(new_views_installed, "NEW-VIEWs installed")                                                  \
   X(batches_adopted, "batches of NEW-VIEW slots received afterwards")
 
@@ -43,6 +45,7 @@ namespace pbft {
   X(not_for_replicas, "a message type replicas do not take (a reply)")                           \
   X(request_old, "a request below its client's last executed timestamp")                        \
   X(request_ordered, "a request already in a batch (its reply will come)")                       \
+  X(reply_rate_limited, "an executed request seen again within a status interval of its client's last re-sent reply") \
   X(request_superseded, "a request older than the one its client has pending")                   \
   X(request_pending_full, "no room for the request: too many pending requests or bytes")        \
   X(pre_prepare_not_primary, "a pre-prepare not from its view's primary")                        \

@@ -96,6 +96,10 @@ class LoadGenerator {
   LoadWindow take_window();
   // The history so far (record_history only), in call order.
   std::vector<history::Entry> history() const;
+  // How long the oldest operation still in flight has waited so far, in
+  // microseconds (0 when none is): a stuck operation's wait, which no
+  // latency figure holds until it completes.
+  uint64_t longest_wait_us() const;
   // The first client error (an operation that could not start, or a result
   // that does not decode).
   std::optional<std::string> error() const;

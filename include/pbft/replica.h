@@ -175,6 +175,13 @@ class Replica {
   // requests. For every other type screen() says "verify everything", so a
   // host need not decode them early.
   bool screens(MessageType type) const;
+  // Before anything of a frame but its header is read or decoded: true (and
+  // counted under its DropReason) when a frame of this type and length is
+  // larger than any a correct replica sends with this n, f and L (a
+  // VIEW-CHANGE of more than 2f+1 CHECKPOINTs and L certificates of 2f
+  // prepares), so a faulty replica's megabytes are not decoded to be
+  // refused.
+  bool refuse_size(MessageType type, size_t frame_bytes);
   // A decoded message before its authentication is checked. When taken,
   // `message` may have been moved from. Combines the state checks, wants(),
   // keep_unchecked() and leaves_batch_unchecked() below (public for tests).
@@ -234,6 +241,7 @@ class Replica {
  private:
   explicit Replica(std::unique_ptr<ReplicaState> state);
   std::unique_ptr<ReplicaState> state_;
+  size_t view_change_bytes_max_;  // refuse_size
 };
 
 }  // namespace pbft

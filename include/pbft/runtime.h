@@ -50,11 +50,11 @@ namespace pbft::runtime {
   /* Connections. */                                                                           \
   X(connections_accepted, "connections accepted by the listener")                              \
   X(connections_evicted, "connections closed or refused for room (listener full)")             \
-  X(connections_refused_backoff, "connections refused: their address is backing off")          \
+  X(connections_refused_backoff, "connections refused: their address (or their principal) is backing off")          \
   X(connections_refused_address_cap, "connections refused: their address holds its maximum")   \
   X(connections_closed_principal_cap,                                                          \
     "older connections closed: a principal held its maximum of connections")                  \
-  X(addresses_backed_off, "failures that put an address into (or further into) back-off")      \
+  X(addresses_backed_off, "failures that put an address, or an authenticated principal, into back-off")      \
   X(handshake_failures, "TLS handshakes that failed, or records that did not open")             \
   X(hello_rejected, "bad greeting or hello bytes, an id out of range, another encryption")     \
   X(hello_unauthentic,                                                                         \
@@ -190,6 +190,10 @@ struct ReplicaHostOptions {
   // back-off.
   uint32_t backoff_ms = 1000;
   uint32_t backoff_max_ms = 60000;
+  // TEST-ONLY (`pbft bench --attack slow-primary`): this replica holds each
+  // of its PRE-PREPAREs back this long before it sends it: a slow primary
+  // for the others to replace. 0 (always, in production): no delay.
+  uint32_t slow_primary_ms = 0;
   // A stop request on this token (from any thread) shuts the host down as
   // SIGTERM does: for hosts that run on a thread of a larger program (the
   // tests run a whole cluster in one process). The default token never

@@ -18,6 +18,7 @@
 
 #include "pbft/partitioned_state.h"
 #include "pbft/replica.h"
+#include "primary_monitor.h"
 #include "request_queue.h"
 #include "state_tree.h"
 #include "view_timer.h"
@@ -229,6 +230,18 @@ class ReplicaState {
   // since the client may be waiting on a replier that sends no result.
   // Erased when the client's request executes; one entry per client at most.
   std::unordered_map<ClientId, Timestamp> resent_;
+  // When this replica last re-sent a client a reply from its last-reply
+  // table (cached or stale), in ticks: at most one per status interval, so
+  // that a client replaying executed requests (or a faulty replica
+  // forwarding them) costs a lookup, not a reply each. One entry per client
+  // with a last reply at most.
+  // (Keyed by the last reply's timestamp too: once a newer request of the
+  // client executes, its reply may be re-sent at once.)
+  struct ReplyResent {
+    Timestamp last = 0;
+    uint64_t tick = 0;
+  };
+  std::unordered_map<ClientId, ReplyResent> reply_resent_;
 
   // The last-reply table, partitioned by client id (leaves of the state
   // tree after the service's partitions).
@@ -305,6 +318,7 @@ class ReplicaState {
   // installed), this replica's own among them; the NEW-VIEW that installed
   // the current view (none for view 0), for peers that missed it.
   ViewTimer view_timer_;
+  PrimaryMonitor primary_monitor_;
   std::map<ReplicaId, std::shared_ptr<const Message>> view_changes_;
   // Senders whose held VIEW-CHANGE came with its embedded signatures
   // unchecked (Checks::view_change_contents): checked when this replica,
@@ -431,6 +445,13 @@ class ReplicaState {
   bool answer_view_status(const StatusMessage& status);
 
  public:
+  // A request at or below its client's last executed timestamp: the cached
+  // reply (equal) or a stale one (below), unless the client had one re-sent
+  // within the status interval (counted: reply_rate_limited). Needs no
+  // authentication of the request: the reply goes to the client it names,
+  // and says what that client's last request got. True when the request
+  // was such a one (answered or not).
+  bool answer_executed(const Request& request);
   // Screening (Replica::screen): the rules that need no cryptography,
   // applied before a message's authentication is checked. Each returns why
   // the message is refused, or nothing; a refusal holds from then on.

@@ -46,6 +46,7 @@ struct ReplicaState::NewViewPlan {
 
 void ReplicaState::on_view_timer() {
   if (view_changing_) {
+    primary_monitor_.stop();
     // Replicas that moved past this view count too: each keeps only its
     // latest VIEW-CHANGE per sender, and one that went on to v+1 gave up on
     // v-1 as well. Counting v alone could leave 2f+1 replicas split
@@ -67,6 +68,19 @@ void ReplicaState::on_view_timer() {
   auto unexecuted = log_.upper_bound(last_executed_);
   while (unexecuted != log_.end() && unexecuted->second.pre_prepare() == nullptr) ++unexecuted;
   const bool holding = !pending_.empty() || unexecuted != log_.end();
+  // A primary that orders, but too slowly (primary_monitor.h).
+  primary_monitor_.working(view_, primary(), view_working_since_tick_);
+  const PrimaryMonitor::Verdict verdict =
+      primary_monitor_.tick(ticks_, pending_.size(), !is_primary() && !silent() && !transfer_);
+  if (verdict != PrimaryMonitor::Verdict::fine) {
+    if (verdict == PrimaryMonitor::Verdict::too_slow) {
+      counters.primaries_too_slow++;
+    } else {
+      counters.primaries_untried++;
+    }
+    start_view_change(view_ + 1);
+    return;
+  }
   if (silent() || transfer_ || !holding) {
     view_timer_.stop();
     return;

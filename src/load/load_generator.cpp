@@ -81,6 +81,7 @@ struct LoadGenerator::Impl {
     ClientId id = 0;
     uint32_t issued = 0;
     Clock::time_point call;
+    bool in_flight = false;  // an operation was submitted and has not completed
     std::optional<size_t> entry;  // history index of the operation outstanding
   };
 
@@ -113,6 +114,7 @@ struct LoadGenerator::Impl {
     Session& s = sessions[i];
     s.issued++;
     s.call = Clock::now();
+    s.in_flight = true;
     if (workload.kind == Workload::Kind::null) {
       kv::Op op{kv::OpType::null, {}, Bytes(workload.request_size, 0), workload.reply_size};
       const bool read_only = workload.read_only_ratio > 0 &&
@@ -153,6 +155,7 @@ struct LoadGenerator::Impl {
     {
       std::lock_guard<std::mutex> lock(mutex);
       Session& s = sessions[i];
+      s.in_flight = false;
       std::optional<size_t> entry = s.entry;
       s.entry.reset();
       if (!done) {
@@ -212,7 +215,7 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::start(
     if (pools[p].empty()) continue;
     const size_t index = impl->pools.size();
     for (size_t m = 0; m < pools[p].size(); m++) {
-      impl->sessions.push_back(Impl::Session{index, m, pools[p][m].id, 0, {}, std::nullopt});
+      impl->sessions.push_back(Impl::Session{index, m, pools[p][m].id, 0, {}, false, std::nullopt});
     }
     Result<std::unique_ptr<runtime::ClientPool>> pool =
         runtime::ClientPool::start(cluster, std::move(pools[p]), first_timestamp);
@@ -251,6 +254,18 @@ LoadWindow LoadGenerator::take_window() {
 std::vector<history::Entry> LoadGenerator::history() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->history;
+}
+
+uint64_t LoadGenerator::longest_wait_us() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  const Clock::time_point now = Clock::now();
+  uint64_t longest = 0;
+  for (const Impl::Session& s : impl_->sessions) {
+    if (!s.in_flight) continue;
+    longest = std::max(longest,
+                       static_cast<uint64_t>((now - s.call) / std::chrono::microseconds(1)));
+  }
+  return longest;
 }
 
 std::optional<std::string> LoadGenerator::error() const {

@@ -88,7 +88,22 @@ void Admission::admit(asio::ip::tcp::socket socket, ConnectionOwner& owner) {
   c->start();
 }
 
+namespace {
+// The back-off's name for a principal (addresses never look like this).
+std::string principal_name(const Hello& hello) {
+  return fmt::format("{} {}", hello.kind == Hello::Kind::replica ? "replica" : "client", hello.id);
+}
+}  // namespace
+
 bool Admission::on_hello(Connection& c, const Hello& hello) {
+  // A principal that proved faulty on an earlier link (a frame in its name
+  // that failed authentication, or another's) is refused for a while,
+  // wherever it comes from.
+  if (backoff_.refuses(principal_name(hello), AddressBackoff::Clock::now())) {
+    counters_.connections_refused_backoff++;
+    c.close(fmt::format("{} is backing off", principal_name(hello)));
+    return false;
+  }
   if (hello.kind == Hello::Kind::replica) {
     if (hello.id >= options_.cluster.protocol.n || hello.id == options_.id) {
       counters_.hello_rejected++;
@@ -139,10 +154,14 @@ void Admission::on_closed(Connection& c, const std::string& reason) {
     }
   }
   if (c.misbehaved) {
-    const milliseconds refused = backoff_.fail(c.remote_ip, AddressBackoff::Clock::now());
+    // Before its hello, the address backs off; after it, the principal
+    // that proved faulty does, not its address, which correct clients and
+    // replicas may share (a NAT, one machine).
+    const std::string who = c.hello ? principal_name(*c.hello) : c.remote_ip;
+    const milliseconds refused = backoff_.fail(who, AddressBackoff::Clock::now());
     if (refused.count() > 0) {
       counters_.addresses_backed_off++;
-      spdlog::debug("address {} refused for {} ms: {}", c.remote_ip, refused.count(), reason);
+      spdlog::debug("{} refused for {} ms: {}", who, refused.count(), reason);
     }
   }
 }

@@ -9,7 +9,9 @@
 // of the link (a failed TLS handshake or hello, a frame of its own
 // principal that fails authentication, a frame from the wrong sender:
 // Connection::misbehaved) backs off: its new connections are refused for a
-// while (AddressBackoff). After the authenticated hello (connection.h) it
+// while (AddressBackoff). Once the link authenticated, it is the principal
+// that backs off (its hellos are refused, from any address), not the
+// address, which correct principals may share. After the authenticated hello (connection.h) it
 // applies the rules of whom: a replica hello must name a peer, not this
 // replica. Internal to src/runtime; docs/design.md ("Links", "Backpressure
 // and bounds").

@@ -23,6 +23,7 @@
 #include "pbft/types.h"
 #include "src/runtime/link_channel.h"
 #include "src/runtime/link_hello.h"
+#include "src/runtime/back_pressure.h"
 
 namespace pbft::runtime {
 
@@ -134,7 +135,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string remote_ip;  // the remote address without its port (admission)
   bool authentic = false;        // delivered at least one verified frame
   size_t in_verification = 0;    // frames of this connection not yet handed on
-  bool reserved_as_stranger = false;  // the current reservation is from the strangers' budget
+  Share reserved_from = Share::stranger;  // whose part of the budget the current reservation is
   // A client of this connection's hello sent an authentic request on it. For
   // a group, the send queue grows by client_group_frames_per_client and
   // client_group_bytes_per_client for each distinct member that did: it

@@ -8,7 +8,7 @@ namespace pbft::runtime {
 
 FrameTicket Reordering::arrive(Connection& c, size_t frame_bytes) {
   c.in_verification++;
-  const FrameTicket ticket{next_ticket_++, c.serial(), frame_bytes, c.reserved_as_stranger};
+  const FrameTicket ticket{next_ticket_++, c.serial(), frame_bytes, c.reserved_from};
   pending_[c.serial()].push_back(PendingFrame{ticket, false, {}});
   return ticket;
 }
@@ -19,7 +19,7 @@ void Reordering::settle(const std::weak_ptr<Connection>& connection, const Frame
   auto it = pending_.find(ticket.connection);
   std::shared_ptr<Connection> c = connection.lock();
   if (it == pending_.end() || !c) {
-    budget_.release(ticket.bytes, ticket.from_stranger);  // the connection closed meanwhile
+    budget_.release(ticket.bytes, ticket.share);  // the connection closed meanwhile
     return;
   }
   for (PendingFrame& p : it->second) {
@@ -36,7 +36,7 @@ void Reordering::flush(Connection& c, std::deque<PendingFrame>& pending) {
     PendingFrame p = std::move(pending.front());
     pending.pop_front();
     c.in_verification--;
-    budget_.release(p.ticket.bytes, p.ticket.from_stranger);
+    budget_.release(p.ticket.bytes, p.ticket.share);
     hand_on_(c, std::move(p.outcome));
     if (stopping_ || !c.is_open()) return;  // pending may be gone
   }
@@ -52,7 +52,7 @@ void Reordering::on_closed(Connection& c) {
     if (p.ready) ready.push_back(std::move(p));
   }
   pending_.erase(it);
-  for (const PendingFrame& p : ready) budget_.release(p.ticket.bytes, p.ticket.from_stranger);
+  for (const PendingFrame& p : ready) budget_.release(p.ticket.bytes, p.ticket.share);
 }
 
 size_t Reordering::waiting() const {

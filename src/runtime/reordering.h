@@ -28,7 +28,7 @@ struct FrameTicket {
   uint64_t number = 0;
   uint64_t connection = 0;  // the connection's serial
   size_t bytes = 0;
-  bool from_stranger = false;  // reserved from the strangers' budget
+  Share share = Share::stranger;  // whose part of the budget it was reserved from
 };
 
 class Reordering {

@@ -82,6 +82,9 @@ class ReplicaHost final : public ConnectionOwner {
   }
   void on_frame(Connection& c, Bytes frame) override;
   void on_closed(Connection& c, const std::string& reason) override;
+  // Sends one of the core's messages (held back first when this replica
+  // plays a slow primary: options.slow_primary_ms, test-only).
+  void send(const Send& s);
 
   void accept();
   void hand_on(Connection& c, FrameOutcome&& outcome);
@@ -390,6 +393,17 @@ void ReplicaHost::on_hello(Connection& c, const Hello& hello) {
   if (hello.kind == Hello::Kind::client) routing_.on_client_hello(c, hello);
 }
 
+// Whose queue of the verification pool a connection's frames join: a
+// replica's or a client's once its hello was accepted (a group's by its
+// first member: one connection, one share), a stranger's otherwise.
+namespace {
+Lane lane_of(const Connection& c) {
+  if (!c.hello) return Lane{Lane::Class::stranger, c.serial()};
+  if (c.hello->kind == Hello::Kind::replica) return Lane{Lane::Class::replica, c.hello->id};
+  return Lane{Lane::Class::client, c.hello->id};
+}
+}  // namespace
+
 void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   const FrameTicket ticket = reordering_.arrive(c, frame.size());
   // The sender first: it is in the header, and a frame its link may not
@@ -419,7 +433,7 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   if (checker_->checks_here(frame, screened)) {
     return settle(checker_->check_here(frame, std::move(screened)));
   }
-  checker_->check_on_pool(std::move(frame), std::move(screened), std::move(settle));
+  checker_->check_on_pool(lane_of(c), std::move(frame), std::move(screened), std::move(settle));
 }
 
 void ReplicaHost::on_closed(Connection& c, const std::string& reason) {
@@ -427,6 +441,17 @@ void ReplicaHost::on_closed(Connection& c, const std::string& reason) {
   budget_.on_closed(c);
   routing_.on_closed(c);
   admission_.on_closed(c, reason);
+}
+
+void ReplicaHost::send(const Send& s) {
+  const auto* pre_prepare = std::get_if<PrePrepare>(s.message.get());
+  if (options_.slow_primary_ms == 0 || pre_prepare == nullptr || pre_prepare->sender != options_.id) {
+    return routing_.send(s);
+  }
+  auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(options_.slow_primary_ms));
+  timer->async_wait([this, timer, s](const std::error_code& ec) {
+    if (!ec && !stopping_) routing_.send(s);
+  });
 }
 
 // A frame's turn came (reordering_): to the core, or counted as dropped.
@@ -504,7 +529,7 @@ void ReplicaHost::carry_out() {
       continue;
     }
     std::visit(Overloaded{[&](const Persist&) {},
-                          [&](const Send& s) { routing_.send(s); },
+                          [&](const Send& s) { send(s); },
                           [&](const Executed& e) {
                             spdlog::trace("executed seq={} view={} ({} requests)", e.seq, e.view,
                                           e.requests.size());

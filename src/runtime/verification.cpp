@@ -167,6 +167,12 @@ ScreenedFrame screen_frame(ByteView frame, Replica& replica) {
   // them unchecked (a vote for a slot already done) or ask for less to be
   // checked (a pre-prepare whose signed requests it leaves to the others).
   ScreenedFrame out;
+  if (replica.refuse_size(type_of(frame), frame.size())) {
+    FrameOutcome refused;
+    refused.kind = FrameOutcome::Kind::unwanted;  // counted by the core
+    out.settled = std::move(refused);
+    return out;
+  }
   if (!replica.screens(type_of(frame))) return out;
   Result<Message> decoded = wire::decode(frame);
   if (!decoded) {
@@ -208,7 +214,7 @@ FrameOutcome FrameChecker::check_here(ByteView frame, ScreenedFrame screened) co
              : examine(frame, verifier_, cluster_);
 }
 
-void FrameChecker::check_on_pool(Bytes frame, ScreenedFrame screened,
+void FrameChecker::check_on_pool(Lane lane, Bytes frame, ScreenedFrame screened,
                                  std::function<void(FrameOutcome)> done) {
   const Verifier* verifier = &verifier_;
   const ClusterConfig* cluster = &cluster_;
@@ -227,7 +233,7 @@ void FrameChecker::check_on_pool(Bytes frame, ScreenedFrame screened,
     };
   }
   pool_jobs_++;
-  pool_.submit<FrameOutcome>(std::move(work),
+  pool_.submit<FrameOutcome>(lane, std::move(work),
                              [this, done = std::move(done)](FrameOutcome outcome) {
                                pool_jobs_--;
                                done(std::move(outcome));

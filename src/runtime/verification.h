@@ -121,8 +121,9 @@ class FrameChecker {
   bool checks_here(ByteView frame, const ScreenedFrame& screened) const;
   FrameOutcome check_here(ByteView frame, ScreenedFrame screened) const;
   // `done` runs later on the loop thread with the outcome (never if the
-  // pool is stopped first).
-  void check_on_pool(Bytes frame, ScreenedFrame screened,
+  // pool is stopped first). The pool serves the frames of each lane (each
+  // principal) in turn, replicas' first (verify_pool.h).
+  void check_on_pool(Lane lane, Bytes frame, ScreenedFrame screened,
                      std::function<void(FrameOutcome)> done);
 
   void stop() { pool_.stop(); }
