@@ -17,20 +17,7 @@ using testing::raw_handshake;
 using testing::run_until;
 using testing::SocketPair;
 
-class RecordingOwner : public ConnectionOwner {
- public:
-  void on_hello(Connection&, const Hello& h) override { hellos.push_back(h); }
-  bool reserve(Connection&, size_t bytes) override {
-    reserved += bytes;
-    return true;
-  }
-  void on_frame(Connection&, Bytes frame) override { frames.push_back(std::move(frame)); }
-  void on_closed(Connection&, const std::string& reason) override { closed.push_back(reason); }
-  std::vector<Hello> hellos;
-  std::vector<Bytes> frames;
-  std::vector<std::string> closed;
-  size_t reserved = 0;
-};
+using testing::RecordingOwner;
 
 TEST(RuntimeHello, GreetingRoundTripsAndRejectsEveryBadField) {
   const Nonce nonce = fresh_nonce();

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "pbft/cluster_config.h"
@@ -86,6 +87,23 @@ inline std::shared_ptr<const LinkSecurity> security_for(const TestKeys& keys, co
       LinkSecurity::make(keys.cluster, who, keys.keys_of(who));
   return s ? s.value() : nullptr;
 }
+
+// An owner that records what its connections report and reserves every
+// frame (counting the bytes).
+class RecordingOwner : public ConnectionOwner {
+ public:
+  void on_hello(Connection&, const Hello& h) override { hellos.push_back(h); }
+  bool reserve(Connection&, size_t bytes) override {
+    reserved += bytes;
+    return true;
+  }
+  void on_frame(Connection&, Bytes frame) override { frames.push_back(std::move(frame)); }
+  void on_closed(Connection&, const std::string& reason) override { closed.push_back(reason); }
+  std::vector<Hello> hellos;
+  std::vector<Bytes> frames;
+  std::vector<std::string> closed;
+  size_t reserved = 0;
+};
 
 // Runs the loop until `done` holds (true) or 5 s pass (false).
 inline bool run_until(asio::io_context& io, const std::function<bool()>& done) {

@@ -21,16 +21,7 @@ using testing::run_until;
 using testing::security_for;
 using testing::SocketPair;
 
-class RecordingOwner : public ConnectionOwner {
- public:
-  void on_hello(Connection&, const Hello& h) override { hellos.push_back(h); }
-  bool reserve(Connection&, size_t) override { return true; }
-  void on_frame(Connection&, Bytes frame) override { frames.push_back(std::move(frame)); }
-  void on_closed(Connection&, const std::string& reason) override { closed.push_back(reason); }
-  std::vector<Hello> hellos;
-  std::vector<Bytes> frames;
-  std::vector<std::string> closed;
-};
+using testing::RecordingOwner;
 
 // A dialer (as `dialer_security`, dialing replica `dialed`) and an acceptor
 // (as `acceptor_security`) on one loopback connection.
