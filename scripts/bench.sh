@@ -4,12 +4,16 @@
 # OUT/results.jsonl, and a summary of medians (needs python3).
 #
 #   scripts/bench.sh [--out DIR] [--runs N] [--quick] [--memory-minutes M]
-#                    [--durability-only] [--attacks-only [--attacks M1,M2]]
+#                    [--durability-only] [--encryption-only]
+#                    [--attacks-only [--attacks M1,M2]]
 #
 # --quick runs each setting once for 3 s; --memory-minutes (default 0: off)
 # adds the long run that watches the replicas' memory (target 7: 10).
 # The durability settings (issue 17) run "none" and "fsync" alternately, so
 # that both see the same machine; --durability-only runs just those.
+# --encryption-only (issue 18) runs the links' settings: TLS (the default)
+# and cleartext (encryption = "none") alternately, so that both see the same
+# machine; the main run includes them.
 # --attacks-only (issue 18) runs, for each attack mode of `pbft attack
 # --list` (or those of --attacks), the baseline (--attack none) and the
 # attack alternately, RUNS rounds, and writes the table (median ops/s, % of
@@ -25,6 +29,7 @@ warmup=3
 memory_minutes=0
 durability_only=0
 attacks_only=0
+encryption_only=0
 attacks=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -34,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --memory-minutes) memory_minutes="$2"; shift 2 ;;
     --durability-only) durability_only=1; shift ;;
     --attacks-only) attacks_only=1; shift ;;
+    --encryption-only) encryption_only=1; shift ;;
     --attacks) attacks="$2"; shift 2 ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -64,6 +70,18 @@ interleaved() {
   for ((round = 1; round <= runs_saved; round++)); do
     bench "$name none" --durability none "$@"
     bench "$name fsync" --durability fsync "$@"
+  done
+  runs=$runs_saved
+}
+
+# links NAME ARGS...: RUNS rounds of one run over TLS then one over
+# cleartext links, tagged "NAME tls" and "NAME none".
+links() {
+  local name="$1"; shift
+  local runs_saved=$runs; runs=1
+  for ((round = 1; round <= runs_saved; round++)); do
+    bench "$name tls" --encryption tls "$@"
+    bench "$name none" --encryption none "$@"
   done
   runs=$runs_saved
 }
@@ -141,7 +159,12 @@ PY
   echo "table: $table (commit it only if the machine was quiet)" >&2
 fi
 
-if [[ "$attacks_only" == 0 ]]; then
+if [[ "$attacks_only" == 0 && "$durability_only" == 0 ]]; then
+links "L. 0/0 mac n=4" "${mac[@]}"
+links "L. 4KiB/4KiB mac n=4" --request-size 4096 --reply-size 4096 "${mac[@]}"
+links "L. 0/0 low load n=4" --clients 1 --outstanding 1 "${mac[@]}"
+fi
+if [[ "$attacks_only" == 0 && "$encryption_only" == 0 ]]; then
 interleaved "D. 0/0 mac n=4" "${mac[@]}"
 interleaved "D. 1KiB/1KiB mac n=4" --request-size 1024 --reply-size 1024 "${mac[@]}"
 interleaved "D. 4KiB/4KiB mac n=4" --request-size 4096 --reply-size 4096 "${mac[@]}"
