@@ -183,7 +183,7 @@ TEST(IntegrationCluster, BadInputIsDroppedAndCountedAndTheReplicaKeepsServing) {
   const runtime::Hello replica2{runtime::Hello::Kind::replica, 2};
   const std::vector<SecretKey> keys2 = {key_of(cluster.cluster(), replica2)};
   auto open_with = [&](const Bytes& bytes) {
-    const int fd = raw_link(port, replica2, keys2);
+    const int fd = raw_link(port, 1, replica2, keys2);
     ASSERT_GE(fd, 0);
     send_all(fd, bytes);
     fds.push_back(fd);

@@ -421,10 +421,11 @@ inline bool closed_by_peer(int fd) {
 }
 
 // The dialer's side of a cleartext link (a cluster with encryption "none")
-// to 127.0.0.1:port, done by hand as `who`, signing with `keys` (one per
-// id): the greetings and the hello. What is written on the returned
+// to replica `dialed` at 127.0.0.1:port, done by hand as `who`, signing with
+// `keys` (one per id): the greetings and the hello. What is written on the returned
 // descriptor next is read as frames. -1 on failure.
-inline int raw_link(uint16_t port, const runtime::Hello& who, const std::vector<SecretKey>& keys) {
+inline int raw_link(uint16_t port, ReplicaId dialed, const runtime::Hello& who,
+                    const std::vector<SecretKey>& keys) {
   const int fd = connect_to(port);
   if (fd < 0) return -1;
   const runtime::Nonce mine = runtime::fresh_nonce();
@@ -437,7 +438,7 @@ inline int raw_link(uint16_t port, const runtime::Hello& who, const std::vector<
     return -1;
   }
   const Bytes binding =
-      runtime::link_binding(runtime::Encryption::none, {}, mine, greeting->nonce);
+      runtime::link_binding(runtime::Encryption::none, {}, dialed, mine, greeting->nonce);
   send_all(fd, runtime::encode_hello(
                    runtime::sign_hello(who, runtime::LinkRole::dialer, binding, keys)));
   return fd;

@@ -119,11 +119,12 @@ inline bool run_until(asio::io_context& io, const std::function<bool()>& done) {
 // The dialer's side of a cleartext link on a raw socket, as `who` (keys
 // from `keys`, or `signing_keys` when given: a test's forgery): the
 // greeting, the acceptor's greeting (running `io`, where the acceptor
-// lives, until it has come), and the signed hello. What follows on the
+// lives, until it has come), and the signed hello, for a link to replica
+// `dialed` (the acceptor's id: the tests' acceptors are replica 0). What follows on the
 // socket is frames. False if the acceptor's greeting never came.
 inline bool raw_handshake(asio::io_context& io, asio::ip::tcp::socket& socket,
                           const TestKeys& keys, const Hello& who,
-                          std::vector<SecretKey> signing_keys = {}) {
+                          std::vector<SecretKey> signing_keys = {}, ReplicaId dialed = 0) {
   const Nonce mine = fresh_nonce();
   asio::write(socket, asio::buffer(encode_greeting(Greeting{Encryption::none, mine})));
   if (!run_until(io, [&] { return socket.available() >= greeting_size; })) return false;
@@ -131,7 +132,7 @@ inline bool raw_handshake(asio::io_context& io, asio::ip::tcp::socket& socket,
   asio::read(socket, asio::buffer(theirs));
   Result<Greeting> greeting = decode_greeting(theirs);
   if (!greeting) return false;
-  const Bytes binding = link_binding(Encryption::none, {}, mine, greeting->nonce);
+  const Bytes binding = link_binding(Encryption::none, {}, dialed, mine, greeting->nonce);
   if (signing_keys.empty()) signing_keys = keys.keys_of(who);
   asio::write(socket,
               asio::buffer(encode_hello(sign_hello(who, LinkRole::dialer, binding, signing_keys))));

@@ -110,7 +110,10 @@ TEST_P(RuntimeLinks, ADialerRefusesAnAcceptorWithoutThePinnedKey) {
   EXPECT_TRUE(link.acceptor_side.hellos.empty());
 }
 
-// The acceptor is replica 0, the dialer meant replica 1.
+// The acceptor is replica 0, the dialer meant replica 1: with TLS the
+// dialer refuses the certificate; in cleartext the acceptor refuses the
+// hello first (it was signed for a link to replica 1: the binding names the
+// replica dialed). Neither takes the other.
 TEST_P(RuntimeLinks, ADialerRefusesAnotherReplicaThanTheOneItDialed) {
   auto keys = testing::make_test_keys(GetParam());
   asio::io_context io;
@@ -118,7 +121,9 @@ TEST_P(RuntimeLinks, ADialerRefusesAnotherReplicaThanTheOneItDialed) {
             security_for(*keys, Hello{Hello::Kind::replica, 0}));
   ASSERT_TRUE(run_until(io, [&] { return !link.dialer_side.closed.empty(); }));
   EXPECT_TRUE(link.dialer_side.hellos.empty());
-  EXPECT_EQ(link.dialer_counters.hello_unauthentic, 1u) << link.dialer_side.closed[0];
+  EXPECT_TRUE(link.acceptor_side.hellos.empty());
+  EXPECT_EQ(link.dialer_counters.hello_unauthentic + link.acceptor_counters.hello_unauthentic, 1u)
+      << link.dialer_side.closed[0];
 }
 
 // A dialer that claims an id whose key it does not hold: its hello (and,
@@ -156,6 +161,40 @@ INSTANTIATE_TEST_SUITE_P(Encryption, RuntimeLinks,
                            return std::string(param.param == Encryption::tls ? "Tls" : "None");
                          });
 
+// A faulty replica M between a correct dialer A and a correct replica R,
+// with cleartext links: A dials M, M dials R and hands each side the
+// other's nonce, so that both compute the binding over the same nonces; A's
+// hello, signed for its link to M, must still fail at R, since the binding
+// names the replica dialed.
+TEST(RuntimeLinksReplay, AHelloSignedForALinkToAnotherReplicaIsRefused) {
+  auto keys = testing::make_test_keys(Encryption::none);
+  auto replica_r = security_for(*keys, Hello{Hello::Kind::replica, 0});
+  asio::io_context io;
+  RecordingOwner owner;
+  RuntimeCounters counters;
+  SocketPair pair(io);
+  auto c = std::make_shared<Connection>(std::move(pair.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, replica_r, std::nullopt,
+                                        milliseconds(5000), "R");
+  c->start();
+  // Replica 2's hello as it signed it for its link to replica 3 (M), over
+  // the nonces M relays: exactly what M can hand on.
+  ASSERT_TRUE(testing::raw_handshake(io, pair.client, *keys, Hello{Hello::Kind::replica, 2}, {},
+                                     /*dialed=*/3));
+  ASSERT_TRUE(run_until(io, [&] { return !c->is_open(); }));
+  EXPECT_TRUE(owner.hellos.empty());
+  EXPECT_EQ(counters.hello_unauthentic, 1u);
+  // The same, signed for a link to R itself, is taken.
+  SocketPair direct(io);
+  auto d = std::make_shared<Connection>(std::move(direct.server), owner, counters,
+                                        QueueLimits{8, 1 << 20}, replica_r, std::nullopt,
+                                        milliseconds(5000), "R");
+  d->start();
+  ASSERT_TRUE(testing::raw_handshake(io, direct.client, *keys, Hello{Hello::Kind::replica, 2}));
+  ASSERT_TRUE(run_until(io, [&] { return owner.hellos.size() == 1; }));
+  d->close("done");
+}
+
 // The hello of one connection, replayed on another: its signatures cover
 // the first connection's binding (both nonces), so the acceptor refuses it.
 // (Cleartext, where a replay is possible at all; with TLS the binding also
@@ -178,7 +217,7 @@ TEST(RuntimeLinksReplay, AHelloReplayedFromAnotherConnectionIsRefused) {
   ASSERT_TRUE(run_until(io, [&] { return first.client.available() >= greeting_size; }));
   Bytes theirs(greeting_size);
   asio::read(first.client, asio::buffer(theirs));
-  const Bytes binding1 = link_binding(Encryption::none, {}, nonce1, decode_greeting(theirs)->nonce);
+  const Bytes binding1 = link_binding(Encryption::none, {}, 0, nonce1, decode_greeting(theirs)->nonce);
   const Bytes recorded =
       encode_hello(sign_hello(client, LinkRole::dialer, binding1, keys->keys_of(client)));
   asio::write(first.client, asio::buffer(recorded));

@@ -46,7 +46,11 @@ milliseconds AddressBackoff::fail(const std::string& address, Clock::time_point 
 Admission::Admission(const ReplicaHostOptions& options, RuntimeCounters& counters)
     : options_(options),
       counters_(counters),
-      backoff_(milliseconds(options.backoff_ms), milliseconds(options.backoff_max_ms)) {}
+      backoff_(milliseconds(options.backoff_ms), milliseconds(options.backoff_max_ms)),
+      // Every principal the cluster file lists fits: none is forgotten
+      // early because outsiders failed from many addresses.
+      principal_backoff_(milliseconds(options.backoff_ms), milliseconds(options.backoff_max_ms),
+                         options.cluster.replicas.size() + options.cluster.clients.size() + 1) {}
 
 void Admission::admit(asio::ip::tcp::socket socket, ConnectionOwner& owner) {
   counters_.connections_accepted++;
@@ -61,7 +65,8 @@ void Admission::admit(asio::ip::tcp::socket socket, ConnectionOwner& owner) {
   if (backoff_.refuses(address, AddressBackoff::Clock::now())) {
     return refuse(counters_.connections_refused_backoff);
   }
-  if (per_address_[address] >= options_.max_connections_per_address) {
+  if (auto it = per_address_.find(address);
+      it != per_address_.end() && it->second >= options_.max_connections_per_address) {
     return refuse(counters_.connections_refused_address_cap);
   }
   if (accepted_.size() >= options_.max_connections) {
@@ -89,9 +94,9 @@ void Admission::admit(asio::ip::tcp::socket socket, ConnectionOwner& owner) {
 }
 
 namespace {
-// The back-off's name for a principal (addresses never look like this).
-std::string principal_name(const Hello& hello) {
-  return fmt::format("{} {}", hello.kind == Hello::Kind::replica ? "replica" : "client", hello.id);
+// The back-off's name for one principal.
+std::string principal_name(Hello::Kind kind, uint32_t id) {
+  return fmt::format("{} {}", kind == Hello::Kind::replica ? "replica" : "client", id);
 }
 }  // namespace
 
@@ -99,10 +104,15 @@ bool Admission::on_hello(Connection& c, const Hello& hello) {
   // A principal that proved faulty on an earlier link (a frame in its name
   // that failed authentication, or another's) is refused for a while,
   // wherever it comes from.
-  if (backoff_.refuses(principal_name(hello), AddressBackoff::Clock::now())) {
-    counters_.connections_refused_backoff++;
-    c.close(fmt::format("{} is backing off", principal_name(hello)));
-    return false;
+  // (Each member of a group: a group that starts at another id does not
+  // escape its faulty member's back-off.)
+  for (uint32_t k = 0; k < hello.count; k++) {
+    const std::string who = principal_name(hello.kind, hello.id + k);
+    if (principal_backoff_.refuses(who, AddressBackoff::Clock::now())) {
+      counters_.connections_refused_backoff++;
+      c.close(who + " is backing off");
+      return false;
+    }
   }
   if (hello.kind == Hello::Kind::replica) {
     if (hello.id >= options_.cluster.protocol.n || hello.id == options_.id) {
@@ -157,11 +167,23 @@ void Admission::on_closed(Connection& c, const std::string& reason) {
     // Before its hello, the address backs off; after it, the principal
     // that proved faulty does, not its address, which correct clients and
     // replicas may share (a NAT, one machine).
-    const std::string who = c.hello ? principal_name(*c.hello) : c.remote_ip;
-    const milliseconds refused = backoff_.fail(who, AddressBackoff::Clock::now());
-    if (refused.count() > 0) {
-      counters_.addresses_backed_off++;
-      spdlog::debug("{} refused for {} ms: {}", who, refused.count(), reason);
+    // (A group's every member: which of them made the bad frame is not
+    // known, and they all spoke through one link.)
+    std::vector<std::string> who;
+    if (c.hello) {
+      for (uint32_t k = 0; k < c.hello->count; k++) {
+        who.push_back(principal_name(c.hello->kind, c.hello->id + k));
+      }
+    } else {
+      who.push_back(c.remote_ip);
+    }
+    for (const std::string& w : who) {
+      AddressBackoff& table = c.hello ? principal_backoff_ : backoff_;
+      const milliseconds refused = table.fail(w, AddressBackoff::Clock::now());
+      if (refused.count() > 0) {
+        counters_.addresses_backed_off++;
+        spdlog::debug("{} refused for {} ms: {}", w, refused.count(), reason);
+      }
     }
   }
 }

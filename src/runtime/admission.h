@@ -101,7 +101,8 @@ class Admission {
   std::unordered_map<std::string, size_t> per_address_;  // accepted, by remote address
   // Each principal's authenticated connections, oldest first.
   std::unordered_map<uint64_t, std::deque<std::weak_ptr<Connection>>> per_principal_;
-  AddressBackoff backoff_;
+  AddressBackoff backoff_;            // addresses (failures before the hello)
+  AddressBackoff principal_backoff_;  // principals (failures after it)
 };
 
 }  // namespace pbft::runtime

@@ -234,8 +234,14 @@ bool Connection::pull() {
   if (in_end_ == in_.size()) return false;
   Result<size_t> got = tls_->read(in_.data() + in_end_, in_.size() - in_end_);
   if (!got) {
-    // A record that does not open is a forgery or damage on the path.
+    // A record that does not open is a forgery or damage on the path: once
+    // the link is authenticated, not the doing of the key holder, whose
+    // principal must not back off for it (an on-path injector would get a
+    // correct replica refused); before, its address backs off.
     if (got.reason().find("close_notify") != std::string::npos) {
+      close(got.reason());
+    } else if (phase_ == LinkPhase::open) {
+      counters_.handshake_failures++;
       close(got.reason());
     } else {
       refuse(counters_.handshake_failures, got.reason());
@@ -290,8 +296,18 @@ bool Connection::step_greeting(size_t available) {
     return false;
   }
   const Bytes tls_binding = tls_ ? tls_->binding() : Bytes();
-  binding_ = dialed_ ? link_binding(security_->encryption, tls_binding, own_nonce_, greeting->nonce)
-                     : link_binding(security_->encryption, tls_binding, greeting->nonce, own_nonce_);
+  if (tls_ && tls_binding.empty()) {
+    refuse(counters_.handshake_failures, "TLS: no exporter to bind the hellos to");
+    return false;
+  }
+  // The acceptor is the replica dialed: a hello signed for a link to
+  // another replica fails here (a faulty replica relaying between two
+  // correct ones).
+  const ReplicaId dialed = dialed_ ? *dialed_ : security_->self.id;
+  binding_ = dialed_ ? link_binding(security_->encryption, tls_binding, dialed, own_nonce_,
+                                    greeting->nonce)
+                     : link_binding(security_->encryption, tls_binding, dialed, greeting->nonce,
+                                    own_nonce_);
   phase_ = LinkPhase::hello;
   if (dialed_) {
     send_internal(encode_hello(sign_hello(security_->self, LinkRole::dialer, binding_,
@@ -396,6 +412,10 @@ void Connection::parse() {
       if (!owner_.reserve(*this, total)) {
         counters_.read_pauses++;
         paused_ = true;
+        // The pause is this end's doing: the frame's deadline starts again
+        // once it reads on (a correct peer is not closed for our budget).
+        frame_timer_frame_ = 0;
+        frame_timer_.cancel();
         return;  // resume() parses again
       }
       reserved_ = total;
@@ -676,6 +696,7 @@ void OutgoingLink::attempt() {
               connection_ = std::make_shared<Connection>(std::move(*socket), *this, counters_,
                                                          limits_, security_, replica_,
                                                          handshake_timeout, name_);
+              connection_->set_frame_deadline(frame_deadline_base_, frame_bytes_per_second_);
               connection_->start();
             });
       });

@@ -235,6 +235,13 @@ class OutgoingLink : public ConnectionOwner {
 
   void start();
   void stop();
+  // Applied to each connection this link makes (Connection's): a peer on
+  // the other end of a dialed link holds a frame's reservation no longer
+  // than an accepted one does.
+  void set_frame_deadline(std::chrono::milliseconds base, size_t bytes_per_second) {
+    frame_deadline_base_ = base;
+    frame_bytes_per_second_ = bytes_per_second;
+  }
   // closed when the link is down (nothing is queued while it is down).
   SendResult send(std::shared_ptr<const Bytes> frame);
   bool up() const {
@@ -258,6 +265,8 @@ class OutgoingLink : public ConnectionOwner {
   std::string host_;
   uint16_t port_;
   ReplicaId replica_;
+  std::chrono::milliseconds frame_deadline_base_{0};
+  size_t frame_bytes_per_second_ = 0;
   std::shared_ptr<const LinkSecurity> security_;
   ConnectionOwner& owner_;
   RuntimeCounters& counters_;

@@ -135,13 +135,14 @@ Result<SignedHello> decode_hello(ByteView bytes) {
   return out;
 }
 
-Bytes link_binding(Encryption encryption, ByteView tls_binding, const Nonce& dialer,
-                   const Nonce& acceptor) {
+Bytes link_binding(Encryption encryption, ByteView tls_binding, ReplicaId dialed,
+                   const Nonce& dialer, const Nonce& acceptor) {
   Bytes input;
   append(input, std::string_view("pbft/link-binding/v2"));
   input.push_back(static_cast<uint8_t>(encryption));
   input.push_back(static_cast<uint8_t>(tls_binding.size()));
   append(input, tls_binding);
+  append_le32(input, dialed);
   append(input, ByteView(dialer));
   append(input, ByteView(acceptor));
   Bytes out(crypto_generichash_BYTES);

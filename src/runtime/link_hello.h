@@ -7,6 +7,7 @@
 //
 //   B = BLAKE2b-256("pbft/link-binding/v2" || encryption
 //                   || TLS exporter (32 bytes; empty for none)
+//                   || the dialed replica's id
 //                   || dialer's nonce || acceptor's nonce),
 //
 // unique to this connection whatever the mode (the nonces) and, with TLS,
@@ -83,9 +84,14 @@ Result<SignedHello> decode_hello(ByteView bytes);
 
 enum class LinkRole : uint8_t { dialer = 0, acceptor = 1 };
 
-// B above. tls_binding: Channel::binding() (empty for none).
-Bytes link_binding(Encryption encryption, ByteView tls_binding, const Nonce& dialer,
-                   const Nonce& acceptor);
+// B above. tls_binding: Channel::binding() (empty for none); dialed: the
+// replica the dialer dialed, which is the acceptor (each end knows it: the
+// dialer whom it dialed, the acceptor itself), so that a hello signed for a
+// link to one replica does not verify on a link to another, even when a
+// faulty replica in the middle hands each side the other's nonce (with
+// encryption none, where there is no exporter to tell the links apart).
+Bytes link_binding(Encryption encryption, ByteView tls_binding, ReplicaId dialed,
+                   const Nonce& dialer, const Nonce& acceptor);
 // The hello of `hello`'s principals, each signing with its key (keys: one
 // per id, in id order: seed || public key).
 SignedHello sign_hello(const Hello& hello, LinkRole role, ByteView binding,

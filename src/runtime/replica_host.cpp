@@ -204,6 +204,8 @@ Status ReplicaHost::start() {
                                                                         const std::string& why) {
           status_->on_peer_state(r, address, up, why);
         });
+    link->set_frame_deadline(milliseconds(options_.frame_timeout_ms),
+                             options_.frame_bytes_per_second);
     link->start();
     routing_.set_link(r, std::move(link));
   }
