@@ -93,6 +93,22 @@ TEST_P(RuntimeLinks, ReplicaAndClientGroupLinksComeUpAndCarryFramesBothWays) {
   }
 }
 
+// The largest group there is: its hello (64 KiB of signatures) is larger
+// than a connection's read buffer, which grows for it and must not shrink
+// back before it is whole (it did, in cleartext: groups of more than 511
+// members never came up).
+TEST_P(RuntimeLinks, TheLargestClientGroupComesUp) {
+  auto keys = testing::make_test_keys(GetParam(), constants::client_group_max);
+  asio::io_context io;
+  const Hello group{Hello::Kind::client, 0, static_cast<uint16_t>(constants::client_group_max)};
+  Link link(io, security_for(*keys, group), 0, security_for(*keys, Hello{Hello::Kind::replica, 0}));
+  ASSERT_TRUE(run_until(io, [&] {
+    return link.dialer->established() && link.acceptor->established();
+  })) << (link.acceptor_side.closed.empty() ? "" : link.acceptor_side.closed[0]);
+  ASSERT_EQ(link.acceptor_side.hellos.size(), 1u);
+  EXPECT_EQ(link.acceptor_side.hellos[0].count, constants::client_group_max);
+}
+
 // The acceptor holds replica 0's place but not its key (the dialer's file
 // lists another): the dialer refuses it.
 TEST_P(RuntimeLinks, ADialerRefusesAnAcceptorWithoutThePinnedKey) {

@@ -445,7 +445,9 @@ void Connection::parse() {
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
   // A large frame grew the buffer: give the memory back as soon as what is
   // left fits the usual size (the growth was reserved for that frame only).
-  if (in_.size() > read_buffer_size && reserved_ == 0 &&
+  // (Not while a hello larger than the buffer is being read: a group's of
+  // more than 511 members; it grew the buffer for itself.)
+  if (in_.size() > read_buffer_size && reserved_ == 0 && phase_ == LinkPhase::open &&
       in_end_ - in_begin_ <= read_buffer_size) {
     compact();
     in_.resize(read_buffer_size);
