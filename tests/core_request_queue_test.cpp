@@ -197,5 +197,66 @@ TEST(RequestQueue, ABatchFullByBytesStartsAnother) {
   EXPECT_TRUE(q.starts_batch(1));
 }
 
+// Byte fairness (deficit round robin across batches): requests within a
+// quantum go in the next batch; a larger one earns a quantum for each batch
+// that leaves it out, and goes once its size is within its credit and a
+// quantum: clients sending the largest requests cannot fill every batch.
+TEST(RequestQueue, ALargeRequestWaitsItsTurnWhileSmallOnesGoAtOnce) {
+  RequestQueue::BatchLimits limits{100, 1 << 20, 4};
+  limits.quantum_bytes = 1000;
+  RequestQueue q(limits);
+  const size_t large = wire::batch_entry_size(request(1, 1, 2500));
+  ASSERT_GT(large, 2500u);
+  ASSERT_LE(large, 3000u);  // within three quanta and the credit of two batches
+  add(q, 1, 1, 0, 2500);
+  add(q, 2, 1);
+  add(q, 3, 1);
+  EXPECT_EQ(clients_of(q.take_batch()), (std::vector<ClientId>{2, 3}));  // 1: credit 1000
+  add(q, 2, 2);
+  EXPECT_EQ(clients_of(q.take_batch()), (std::vector<ClientId>{2}));  // 1: credit 2000
+  add(q, 3, 2);
+  EXPECT_EQ(clients_of(q.take_batch()), (std::vector<ClientId>{1, 3}));  // 2000 + 1000 >= size
+  EXPECT_TRUE(q.empty());
+}
+
+// Many clients with the largest requests and a few with small ones: each
+// batch carries every small one and about a quantum's worth of large ones
+// per large client, not all of them.
+TEST(RequestQueue, LargeRequestsTakeAQuantumPerBatchNotEveryBatch) {
+  RequestQueue::BatchLimits limits{1000, 4 << 20, 4};
+  limits.quantum_bytes = 16 * 1024;
+  RequestQueue q(limits);
+  for (ClientId c = 100; c < 116; c++) add(q, c, 1, 0, 60 * 1024);  // 16 writers of 60 KiB
+  size_t large_in_all = 0;
+  for (int round = 1; round <= 8; round++) {
+    for (ClientId c = 1; c <= 10; c++) add(q, c, static_cast<Timestamp>(round));
+    const RequestQueue::Batch batch = q.take_batch();
+    size_t small = 0, large = 0;
+    for (const Request& r : batch.requests) (r.client < 100 ? small : large)++;
+    EXPECT_EQ(small, 10u) << "round " << round;
+    // At most large_quanta quanta of them (4 of 60 KiB), not all 16.
+    EXPECT_LE(large, 4u) << "round " << round;
+    large_in_all += large;
+    for (const Request& r : batch.requests) {
+      if (r.client >= 100) add(q, r.client, r.timestamp + 1, 0, 60 * 1024);  // closed loop
+    }
+  }
+  EXPECT_GE(large_in_all, 8u) << "they do go, about a quantum each per batch";
+}
+
+// When only large requests wait, credit accrues until one goes: the batch
+// is empty only when the queue is, so a lone large client is not delayed.
+TEST(RequestQueue, OnlyLargeRequestsWaitingStillMakeABatch) {
+  RequestQueue::BatchLimits limits{100, 1 << 20, 4};
+  limits.quantum_bytes = 100;
+  RequestQueue q(limits);
+  add(q, 1, 1, 0, 5000);
+  add(q, 2, 1, 0, 5000);
+  // (Each over the batch's large_quanta quanta: one a batch.)
+  EXPECT_EQ(clients_of(q.take_batch()), (std::vector<ClientId>{1}));
+  EXPECT_EQ(clients_of(q.take_batch()), (std::vector<ClientId>{2}));
+  EXPECT_TRUE(q.empty());
+}
+
 }  // namespace
 }  // namespace pbft

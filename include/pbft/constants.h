@@ -30,6 +30,10 @@ constexpr size_t batch_requests_max = 1024;
 constexpr size_t request_encoded_size_max =
     64 + operation_size_max + replicas_max * mac_size + signature_size;
 constexpr size_t batch_bytes_max = 4 * 1024 * 1024;
+// The primary's batches are byte-fair between clients (request_queue.h): a
+// held request larger than this waits one batch for each further this
+// much of it, while smaller ones go in the next batch.
+constexpr size_t batch_quantum_bytes = 16 * 1024;
 
 // The log window L = H - h, in sequence numbers.
 constexpr uint64_t log_window_max = 4096;

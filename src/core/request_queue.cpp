@@ -97,22 +97,38 @@ bool RequestQueue::starts_batch(uint64_t in_flight) const {
 RequestQueue::Batch RequestQueue::take_batch() {
   Batch batch;
   size_t batch_bytes = 0;
-  while (!order_.empty() && batch.requests.size() < limits_.requests_max) {
-    if (!live(order_.front())) {
-      order_.pop_front();  // removed meanwhile (executed, or ordered in a new view)
-      continue;
+  size_t credited_bytes = 0;  // of requests larger than a quantum
+  drop_stale_front();
+  // One pass over the clients in arrival order per batch; further passes
+  // only while the batch is still empty (credit accrues each pass).
+  while (batch.requests.empty() && !held_.empty()) {
+    for (size_t i = 0; i < order_.size() && batch.requests.size() < limits_.requests_max; i++) {
+      const OrderEntry e = order_[i];
+      if (!live(e)) continue;
+      auto it = held_.find(e.first);
+      Held& held = it->second;
+      const size_t size = wire::batch_entry_size(held.entry.request);
+      if (size > held.credit + limits_.quantum_bytes) {
+        held.credit += limits_.quantum_bytes;  // its turn comes
+        continue;
+      }
+      if (!batch.requests.empty() && batch_bytes + size > limits_.bytes_max) continue;
+      // Large requests whose turn came together (clients that started
+      // together stay in step) share a batch's part of large_quanta
+      // quanta; the rest keep their credit and go in the next batches.
+      if (size > limits_.quantum_bytes && !batch.requests.empty() &&
+          credited_bytes + size > limits_.quantum_bytes * large_quanta) {
+        continue;
+      }
+      if (size > limits_.quantum_bytes) credited_bytes += size;
+      batch_bytes += size;
+      bytes_ -= held.entry.request.operation.size();
+      batch.requests.push_back(std::move(held.entry.request));
+      batch.digests.push_back(held.entry.digest);
+      held_.erase(it);  // its order entry goes stale
     }
-    auto it = held_.find(order_.front().first);
-    Entry& entry = it->second.entry;
-    const size_t size = wire::batch_entry_size(entry.request);
-    if (!batch.requests.empty() && batch_bytes + size > limits_.bytes_max) break;
-    order_.pop_front();
-    batch_bytes += size;
-    bytes_ -= entry.request.operation.size();
-    batch.requests.push_back(std::move(entry.request));
-    batch.digests.push_back(entry.digest);
-    held_.erase(it);
   }
+  drop_stale_front();
   PBFT_ASSERT(!batch.requests.empty() || held_.empty());
   return batch;
 }

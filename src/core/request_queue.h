@@ -50,6 +50,9 @@ class RequestQueue {
     size_t requests_max = 1;
     size_t bytes_max = constants::batch_bytes_max;  // encoded requests (wire::batch_entry_size)
     uint64_t in_flight_max = 1;
+    // Byte fairness: what each client's held request earns per batch that
+    // leaves it out (take_batch).
+    size_t quantum_bytes = constants::batch_quantum_bytes;
   };
 
   // A held request.
@@ -101,15 +104,29 @@ class RequestQueue {
   // starts another, up to in_flight_max. Under load batches grow instead of
   // multiplying, which amortizes the per-batch signatures and messages.
   bool starts_batch(uint64_t in_flight) const;
-  // Takes the next batch in arrival order: at most requests_max requests
-  // and bytes_max encoded bytes (one request always fits: the first is
-  // taken whatever its size). Empty only when the queue is.
+  // Takes the next batch: at most requests_max requests and bytes_max
+  // encoded bytes (one request always fits: the first is taken whatever its
+  // size), in arrival order, byte-fair between clients (deficit round robin
+  // across batches, Aardvark's fairness by cost): a request goes once its
+  // size is within quantum_bytes plus the credit its client earned, a
+  // quantum for each batch that left it out. Requests of a quantum or less
+  // go at once; a larger one waits at most size / quantum batches, so that
+  // clients sending the largest requests cannot fill every batch (and the
+  // time each takes to order) ahead of the others; of such requests, a
+  // batch carries at most large_quanta quanta. When only such requests
+  // wait, credit accrues until one goes: the batch is empty only when the
+  // queue is.
   Batch take_batch();
 
  private:
+  // A batch carries at most this many quanta of requests larger than a
+  // quantum (unless it holds nothing else).
+  static constexpr size_t large_quanta = 16;
+
   struct Held {
     Entry entry;
     uint64_t arrival;  // matches the order entry that gives the client its place
+    size_t credit = 0;  // bytes earned by batches that left it out (take_batch)
   };
   using OrderEntry = std::pair<ClientId, uint64_t>;  // (client, arrival)
   // An order entry is live while its client's held request has its arrival
