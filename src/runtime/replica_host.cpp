@@ -426,7 +426,7 @@ void ReplicaHost::on_frame(Connection& c, Bytes frame) {
   // A frame of the link's own principal that fails its checks shows that
   // principal faulty: its link closes (hand_on).
   auto settle = [this, weak = c.weak_from_this(), ticket, own = verdict.own](FrameOutcome outcome) {
-    outcome.close_link = outcome.kind == FrameOutcome::Kind::undecodable ||
+    outcome.close_link = outcome.close_link || outcome.kind == FrameOutcome::Kind::undecodable ||
                          (own && outcome.kind == FrameOutcome::Kind::unauthentic);
     reordering_.settle(weak, ticket, std::move(outcome));
   };

@@ -170,6 +170,10 @@ ScreenedFrame screen_frame(ByteView frame, Replica& replica) {
   if (replica.refuse_size(type_of(frame), frame.size())) {
     FrameOutcome refused;
     refused.kind = FrameOutcome::Kind::unwanted;  // counted by the core
+    // Larger than any a correct replica sends, and only its sender's own
+    // link carries it (check_link): the link closes and that replica backs
+    // off, so that it cannot make this one read megabytes at will.
+    refused.close_link = true;
     out.settled = std::move(refused);
     return out;
   }

@@ -46,9 +46,10 @@ struct FrameOutcome {
   Kind kind = Kind::ok;
   std::optional<Verified> verified;
   std::string reason;
-  // The frame shows the link's principal faulty (it does not decode, or it
-  // is the principal's own and fails authentication): the link closes and
-  // its address backs off.
+  // The frame shows the link's principal faulty (it does not decode, it is
+  // the principal's own and fails authentication, or it is longer than any
+  // a correct replica sends: Replica::refuse_size): the link closes and the
+  // principal backs off.
   bool close_link = false;
 };
 
