@@ -62,29 +62,21 @@ bench() {
   done
 }
 
-# interleaved NAME ARGS...: RUNS rounds of one run with --durability none
-# then one with fsync, tagged "NAME none" and "NAME fsync".
-interleaved() {
-  local name="$1"; shift
+# alternate NAME FLAG A B ARGS...: RUNS rounds of one run with FLAG A then
+# one with FLAG B, tagged "NAME A" and "NAME B", so that both see the same
+# machine.
+alternate() {
+  local name="$1" flag="$2" a="$3" b="$4"; shift 4
   local runs_saved=$runs; runs=1
   for ((round = 1; round <= runs_saved; round++)); do
-    bench "$name none" --durability none "$@"
-    bench "$name fsync" --durability fsync "$@"
+    bench "$name $a" "$flag" "$a" "$@"
+    bench "$name $b" "$flag" "$b" "$@"
   done
   runs=$runs_saved
 }
-
-# links NAME ARGS...: RUNS rounds of one run over TLS then one over
-# cleartext links, tagged "NAME tls" and "NAME none".
-links() {
-  local name="$1"; shift
-  local runs_saved=$runs; runs=1
-  for ((round = 1; round <= runs_saved; round++)); do
-    bench "$name tls" --encryption tls "$@"
-    bench "$name none" --encryption none "$@"
-  done
-  runs=$runs_saved
-}
+# The durability settings: none then fsync; the links': TLS then cleartext.
+interleaved() { local name="$1"; shift; alternate "$name" --durability none fsync "$@"; }
+links() { local name="$1"; shift; alternate "$name" --encryption tls none "$@"; }
 
 # The settings measure MAC'd requests unless they say "signed", as they
 # always have: the cluster's default is signed requests (the big-MAC attack),
