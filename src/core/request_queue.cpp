@@ -28,6 +28,8 @@ RequestQueue::Entry* RequestQueue::add(const Request& request, const Digest& dig
     }
     bytes_ -= entry.request.operation.size();
     bytes_ += request.operation.size();
+    count(entry.request, -1);
+    count(request, +1);
     // A newer request keeps its client's place in the order: its arrival
     // number, hence its order entry, stays.
     entry.request = request;
@@ -51,6 +53,7 @@ RequestQueue::Entry* RequestQueue::add(const Request& request, const Digest& dig
   PBFT_ASSERT(inserted);
   order_.emplace_back(request.client, arrival);
   bytes_ += request.operation.size();
+  count(request, +1);
   return &it->second.entry;
 }
 
@@ -68,7 +71,18 @@ void RequestQueue::remove(ClientId client, Timestamp executed) {
 void RequestQueue::erase(std::map<ClientId, Held>::iterator it) {
   // Its order entry goes stale; take_batch, oldest and add drop it later.
   bytes_ -= it->second.entry.request.operation.size();
+  count(it->second.entry.request, -1);
   held_.erase(it);
+}
+
+bool RequestQueue::small(const Request& request) const {
+  return wire::batch_entry_size(request) <= limits_.quantum_bytes;
+}
+
+void RequestQueue::count(const Request& request, int delta) {
+  if (!small(request)) return;
+  PBFT_ASSERT(delta > 0 || small_held_ > 0);
+  small_held_ = delta > 0 ? small_held_ + 1 : small_held_ - 1;
 }
 
 bool RequestQueue::live(const OrderEntry& entry) const {
@@ -98,6 +112,8 @@ RequestQueue::Batch RequestQueue::take_batch() {
   Batch batch;
   size_t batch_bytes = 0;
   size_t credited_bytes = 0;  // of requests larger than a quantum
+  const size_t large_bytes_max =
+      limits_.quantum_bytes * (small_held_ > 0 ? large_quanta_shared : large_quanta_alone);
   drop_stale_front();
   // One pass over the clients in arrival order per batch; further passes
   // only while the batch is still empty (credit accrues each pass).
@@ -114,15 +130,16 @@ RequestQueue::Batch RequestQueue::take_batch() {
       }
       if (!batch.requests.empty() && batch_bytes + size > limits_.bytes_max) continue;
       // Large requests whose turn came together (clients that started
-      // together stay in step) share a batch's part of large_quanta
-      // quanta; the rest keep their credit and go in the next batches.
+      // together stay in step) share a batch's large_bytes_max; the rest
+      // keep their credit and go in the next batches.
       if (size > limits_.quantum_bytes && !batch.requests.empty() &&
-          credited_bytes + size > limits_.quantum_bytes * large_quanta) {
+          credited_bytes + size > large_bytes_max) {
         continue;
       }
       if (size > limits_.quantum_bytes) credited_bytes += size;
       batch_bytes += size;
       bytes_ -= held.entry.request.operation.size();
+      count(held.entry.request, -1);
       batch.requests.push_back(std::move(held.entry.request));
       batch.digests.push_back(held.entry.digest);
       held_.erase(it);  // its order entry goes stale

@@ -113,15 +113,21 @@ class RequestQueue {
   // go at once; a larger one waits at most size / quantum batches, so that
   // clients sending the largest requests cannot fill every batch (and the
   // time each takes to order) ahead of the others; of such requests, a
-  // batch carries at most large_quanta quanta. When only such requests
-  // wait, credit accrues until one goes: the batch is empty only when the
-  // queue is.
+  // batch carries at most large_quanta_shared quanta while requests of a
+  // quantum or less wait too (so their batches stay quick to order: one
+  // client filling memory with the largest values halved the others'
+  // throughput with 16), and large_quanta_alone otherwise. When only such
+  // requests wait, credit accrues until one goes: the batch is empty only
+  // when the queue is.
   Batch take_batch();
 
  private:
   // A batch carries at most this many quanta of requests larger than a
-  // quantum (unless it holds nothing else).
-  static constexpr size_t large_quanta = 16;
+  // quantum (unless it holds nothing else): _shared while requests of a
+  // quantum or less are held too (4: one of the largest requests), _alone
+  // when none is.
+  static constexpr size_t large_quanta_shared = 4;
+  static constexpr size_t large_quanta_alone = 16;
 
   struct Held {
     Entry entry;
@@ -134,12 +140,17 @@ class RequestQueue {
   bool live(const OrderEntry& entry) const;
   void drop_stale_front();
   void erase(std::map<ClientId, Held>::iterator it);
+  // Whether a request counts as small (its batch entry within a quantum),
+  // and the count of those held.
+  bool small(const Request& request) const;
+  void count(const Request& request, int delta);
 
   const BatchLimits limits_;
   const Capacity capacity_;
   std::map<ClientId, Held> held_;  // one request per client
   std::deque<OrderEntry> order_;   // clients by first arrival; may hold stale entries
   size_t bytes_ = 0;               // the held operations' bytes
+  size_t small_held_ = 0;          // held requests that are small()
   uint64_t arrivals_ = 0;          // the last arrival number given out
 };
 
