@@ -255,7 +255,7 @@ TEST(KvCodec, DecodeRejectsAValuePartOnGetAndDelete) {
 }
 
 TEST(KvCodec, DecodeRejectsUnknownTypes) {
-  for (uint8_t type : {uint8_t{0}, uint8_t{6}, uint8_t{0x80}, uint8_t{0xff}}) {
+  for (uint8_t type : {uint8_t{0}, uint8_t{7}, uint8_t{0x80}, uint8_t{0xff}}) {
     Bytes bytes = encode_op(get_op("k"));
     bytes[0] = type;
     auto decoded = decode_op(bytes);
@@ -321,9 +321,9 @@ TEST(KvCodec, DecodeResultRejectsMalformedInput) {
   EXPECT_FALSE(decode_result(error_with_value).is_ok()) << "only ok results carry a value";
 
   Bytes over_limit = {0};
-  append_u32(over_limit, value_size_max + 1);
-  over_limit.resize(over_limit.size() + value_size_max + 1, 'v');
-  EXPECT_NE(decode_result(over_limit).reason().find("value_size_max"), std::string::npos);
+  append_u32(over_limit, result_value_size_max + 1);
+  over_limit.resize(over_limit.size() + result_value_size_max + 1, 'v');
+  EXPECT_NE(decode_result(over_limit).reason().find("result_value_size_max"), std::string::npos);
 }
 
 TEST(KvCodec, CodeNames) {

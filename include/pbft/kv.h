@@ -8,7 +8,9 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "pbft/constants.h"
 #include "pbft/partitioned_state.h"
 #include "pbft/service.h"
 #include "pbft/status.h"
@@ -22,18 +24,33 @@ constexpr size_t value_size_max = 60 * 1024;  // an op with key and value fits o
 // carries an argument (in value, up to value_size_max), changes nothing, and
 // returns ok with a result of reply_size zero bytes (up to value_size_max). It is not part of the history model
 // (history.h): `pbft bench` uses it to measure the protocol, not the store.
-enum class OpType : uint8_t { get = 1, put = 2, del = 3, append = 4, null = 5 };
+//
+// commands carries Redis commands (the RESP gateway; docs/design.md, "The
+// RESP gateway"), run in order in one step with Redis's semantics. Its
+// result's value is the count of commands run (u32) and their replies in
+// RESP2, one after another: the commands run while their replies fit
+// commands_reply_bytes_max, so a request whose replies would not fit runs a
+// prefix (at least one command) and the client sends the rest again.
+enum class OpType : uint8_t { get = 1, put = 2, del = 3, append = 4, null = 5, commands = 6 };
+
+// A Redis command: its name, then its arguments.
+using Command = std::vector<Bytes>;
+constexpr size_t commands_per_op_max = 1024;
 
 struct Op {
   OpType type = OpType::get;
   Bytes key;
   Bytes value;              // put, append and null only
   uint32_t reply_size = 0;  // null only
+  std::vector<Command> commands{};  // commands only
   friend bool operator==(const Op&, const Op&) = default;
 };
 
 // Encoding of an operation: type u8 | key length u32 | key | value length u32 | value
 // (no value part for get and delete), then for null only: reply size u32.
+// commands: type u8 | count u32 | per command: argument count u32 | per
+// argument: length u32 | bytes (count 1..commands_per_op_max, each command
+// with at least its name).
 Bytes encode_op(const Op& op);
 Result<Op> decode_op(ByteView bytes);
 
@@ -53,6 +70,10 @@ struct OpResult {
   Bytes value;  // the value for a successful get; empty otherwise
   friend bool operator==(const OpResult&, const OpResult&) = default;
 };
+
+// The largest value of a result (a get's value, or commands' count and replies).
+constexpr size_t result_value_size_max = constants::result_size_max - 5;
+constexpr size_t commands_reply_bytes_max = result_value_size_max - 4;
 
 // Encoding of a result: code u8 | value length u32 | value.
 Bytes encode_result(const OpResult& r);
@@ -146,6 +167,21 @@ class Store final : public Service {
   // not grow a count is never refused by it.
   std::optional<Code> over_limits(ClientId client, uint64_t new_charge,
                                   const Entry* old_entry, size_t key_size) const;
+  // The value of key, or null.
+  const Bytes* value_of(const Bytes& key) const;
+  // Makes key's value one of new_size bytes written by client: checks every
+  // limit (the key, the value, the bucket: too_large; quota; full), then
+  // moves the charges and returns the value for the caller to fill. Refused:
+  // null, the reason in `refused`, and nothing changed.
+  Bytes* write(ClientId client, const Bytes& key, size_t new_size, Code& refused);
+  // Removes key (false if it was absent).
+  bool erase(const Bytes& key);
+  // Sets key back to what it was (absent: nullopt), moving the charges
+  // without checking limits: undoes a write of a command that failed.
+  void restore(const Bytes& key, const std::optional<Entry>& old);
+  // OpType::commands (commands.cpp).
+  OpResult run_commands(ClientId client, const std::vector<Command>& commands);
+  friend class CommandRun;
   // Adds or removes the charge of an entry of `owner` with these sizes.
   void charge_to(ClientId owner, size_t key_size, size_t value_size);
   void release_from(ClientId owner, size_t key_size, size_t value_size);

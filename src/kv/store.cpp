@@ -33,7 +33,7 @@ static_assert(result_encoded_size_max <= constants::result_size_max,
               "a get of a maximal value must fit in one reply");
 
 bool is_valid_type(uint8_t type) {
-  return type >= static_cast<uint8_t>(OpType::get) && type <= static_cast<uint8_t>(OpType::null);
+  return type >= static_cast<uint8_t>(OpType::get) && type <= static_cast<uint8_t>(OpType::commands);
 }
 
 bool has_value_part(OpType type) {
@@ -106,7 +106,35 @@ struct OpView {
   ByteView key;
   ByteView value;
   uint32_t reply_size = 0;
+  std::vector<std::vector<ByteView>> commands;
 };
+
+// The commands of a commands operation (kv.h), after its type byte.
+Status decode_commands(Reader& reader, OpView& op) {
+  uint32_t count = 0;
+  if (!reader.read_u32(count)) return Status::error("truncated: no room for the command count");
+  if (count == 0 || count > commands_per_op_max) {
+    return Status::error("command count " + std::to_string(count) + " is not in 1.." +
+                         std::to_string(commands_per_op_max));
+  }
+  op.commands.resize(count);
+  for (std::vector<ByteView>& command : op.commands) {
+    uint32_t argc = 0;
+    if (!reader.read_u32(argc)) return Status::error("truncated: no room for an argument count");
+    // Each argument takes at least its length: a count the bytes left
+    // cannot hold is refused before anything of its size is made.
+    if (argc == 0 || argc > reader.remaining() / length_size) {
+      return Status::error("argument count " + std::to_string(argc) + " is 0 or over what is left");
+    }
+    command.reserve(argc);
+    for (uint32_t i = 0; i < argc; i++) {
+      auto arg = read_length_prefixed(reader, "argument");
+      if (!arg) return arg.status();
+      command.push_back(*arg);
+    }
+  }
+  return Status::ok();
+}
 
 // Checks the framing only: type, lengths against the buffer, no trailing
 // bytes. Limits are checked apart, so that execute() can tell a malformed
@@ -116,7 +144,14 @@ Result<OpView> decode_framing(ByteView bytes) {
   uint8_t type = 0;
   if (!reader.read_u8(type)) return Status::error("truncated: empty operation");
   if (!is_valid_type(type)) return Status::error("unknown operation type " + std::to_string(type));
-  OpView op{static_cast<OpType>(type), {}, {}};
+  OpView op{static_cast<OpType>(type), {}, {}, 0, {}};
+  if (op.type == OpType::commands) {
+    if (Status commands = decode_commands(reader, op); !commands) return commands;
+    if (reader.remaining() != 0) {
+      return Status::error(std::to_string(reader.remaining()) + " trailing bytes after the commands");
+    }
+    return op;
+  }
   auto key = read_length_prefixed(reader, "key");
   if (!key) return key.status();
   op.key = *key;
@@ -147,8 +182,15 @@ Status check_limits(size_t key_size, size_t value_size) {
 }
 
 Op to_op(const OpView& view) {
-  return Op{view.type, Bytes(view.key.begin(), view.key.end()),
-            Bytes(view.value.begin(), view.value.end()), view.reply_size};
+  Op op{view.type, Bytes(view.key.begin(), view.key.end()),
+        Bytes(view.value.begin(), view.value.end()), view.reply_size, {}};
+  op.commands.reserve(view.commands.size());
+  for (const std::vector<ByteView>& command : view.commands) {
+    Command& c = op.commands.emplace_back();
+    c.reserve(command.size());
+    for (ByteView arg : command) c.emplace_back(arg.begin(), arg.end());
+  }
+  return op;
 }
 
 }  // namespace
@@ -159,6 +201,17 @@ Bytes encode_op(const Op& op) {
   // is not part of the operation and is not encoded.
   const bool with_value = has_value_part(op.type);
   Bytes out;
+  if (op.type == OpType::commands) {
+    PBFT_ASSERT(!op.commands.empty() && op.commands.size() <= commands_per_op_max);
+    out.push_back(static_cast<uint8_t>(op.type));
+    put_u32(out, op.commands.size());
+    for (const Command& command : op.commands) {
+      PBFT_ASSERT(!command.empty());
+      put_u32(out, command.size());
+      for (const Bytes& arg : command) put_bytes(out, arg);
+    }
+    return out;
+  }
   const bool null = op.type == OpType::null;
   out.reserve(type_size + length_size + op.key.size() +
               (with_value ? length_size + op.value.size() : 0) + (null ? length_size : 0));
@@ -183,9 +236,10 @@ Result<Op> decode_op(ByteView bytes) {
 }
 
 Bytes encode_result(const OpResult& r) {
-  // Only a successful get carries a value, and the store never holds one
-  // over value_size_max, so every result fits result_size_max.
-  PBFT_ASSERT(r.value.size() <= value_size_max);
+  // Only a successful get (a value of at most value_size_max) and commands
+  // (their replies within commands_reply_bytes_max) carry a value, so every
+  // result fits result_size_max.
+  PBFT_ASSERT(r.value.size() <= result_value_size_max);
   Bytes out;
   out.reserve(code_size + length_size + r.value.size());
   out.push_back(static_cast<uint8_t>(r.code));
@@ -202,15 +256,16 @@ Result<OpResult> decode_result(ByteView bytes) {
   }
   auto value = read_length_prefixed(reader, "value");
   if (!value) return value.status();
-  if (value->size() > value_size_max) {
+  if (value->size() > result_value_size_max) {
     return Status::error("value of " + std::to_string(value->size()) +
-                         " bytes is over value_size_max (" + std::to_string(value_size_max) + ")");
+                         " bytes is over result_value_size_max (" +
+                         std::to_string(result_value_size_max) + ")");
   }
   if (reader.remaining() != 0) {
     return Status::error(std::to_string(reader.remaining()) + " trailing bytes after the result");
   }
   OpResult result{static_cast<Code>(code), Bytes(value->begin(), value->end())};
-  // Only ok results carry values (a get's); anything else is not a result
+  // Only ok results carry values (a get's, commands'); anything else is not a result
   // the store produces, whoever sent it.
   if (result.code != Code::ok && !result.value.empty()) {
     return Status::error(std::string("a ") + code_name(result.code) + " result carries no value");
@@ -309,61 +364,28 @@ OpResult Store::apply(ClientId client, const Op& op) {
     }
     case OpType::put:
     case OpType::append: {
-      // Every check comes before any change: a refused write leaves the
-      // state as it was.
-      const uint64_t index = partition_of(op.key);
-      const Bucket& b = state_.get(index);
-      auto found = b.find(op.key);
-      const Entry* old = found == b.end() ? nullptr : &found->second;
-      const size_t old_size = old == nullptr ? 0 : old->value.size();
-      size_t new_size = op.value.size();
-      if (op.type == OpType::append) {
-        if (op.value.size() > value_size_max - old_size) return {Code::too_large, {}};
-        new_size += old_size;
-      } else if (op.value.size() > value_size_max) {
+      const size_t old_size = value_of(op.key) ? value_of(op.key)->size() : 0;
+      if (op.type == OpType::append && op.value.size() > value_size_max - old_size) {
         return {Code::too_large, {}};
       }
-      const uint64_t new_bytes = bucket_bytes_[index] -
-                                 (old == nullptr ? 0 : entry_size(op.key.size(), old_size)) +
-                                 entry_size(op.key.size(), new_size);
-      if (new_bytes > bucket_bytes_[index] && new_bytes > constants::partition_size_max) {
-        return {Code::too_large, {}};
-      }
-      if (auto refused = over_limits(client, charge(op.key.size(), new_size), old, op.key.size())) {
-        return {*refused, {}};
-      }
-      if (old != nullptr) release_from(old->owner, op.key.size(), old_size);
-      charge_to(client, op.key.size(), new_size);
-      bucket_bytes_[index] = new_bytes;
-      // `old` points into the bucket, which mutate() may copy: not used
-      // from here on.
-      Bucket& m = state_.mutate(index);
-      auto [it, inserted] = m.try_emplace(op.key);
-      if (inserted) size_++;
-      Entry& entry = it->second;
-      entry.owner = client;
+      const size_t new_size = op.type == OpType::append ? old_size + op.value.size() : op.value.size();
+      Code refused = Code::ok;
+      Bytes* value = write(client, op.key, new_size, refused);
+      if (value == nullptr) return {refused, {}};
       if (op.type == OpType::put) {
-        entry.value = op.value;
+        *value = op.value;
       } else {
-        entry.value.insert(entry.value.end(), op.value.begin(), op.value.end());
+        value->insert(value->end(), op.value.begin(), op.value.end());
       }
       return {Code::ok, {}};
     }
-    case OpType::del: {
+    case OpType::del:
       // Deleting an absent key is not an error: the postcondition (the key
       // is absent) holds, and a retried delete must give the same answer.
-      // An absent key leaves the bucket untouched (not even marked dirty).
-      // Any client may delete any key (the store has no access control);
-      // the owner's charge goes with it.
-      const uint64_t index = partition_of(op.key);
-      auto found = state_.get(index).find(op.key);
-      if (found == state_.get(index).end()) return {Code::ok, {}};
-      bucket_bytes_[index] -= entry_size(op.key.size(), found->second.value.size());
-      release_from(found->second.owner, op.key.size(), found->second.value.size());
-      state_.mutate(index).erase(op.key);
-      size_--;
+      erase(op.key);
       return {Code::ok, {}};
-    }
+    case OpType::commands:
+      return run_commands(client, op.commands);
     case OpType::null:
       // No state is read or written: the result's size is the client's
       // choice, within the limit every result keeps.
@@ -375,6 +397,86 @@ OpResult Store::apply(ClientId client, const Op& op) {
   // Only an Op built in memory with a value outside the enum gets here:
   // decode_op never produces one.
   return {Code::malformed, {}};
+}
+
+namespace {
+
+Bytes* refuse(Code& refused, Code why) {
+  refused = why;
+  return nullptr;
+}
+
+}  // namespace
+
+const Bytes* Store::value_of(const Bytes& key) const {
+  const Bucket& b = bucket(key);
+  auto it = b.find(key);
+  return it == b.end() ? nullptr : &it->second.value;
+}
+
+Bytes* Store::write(ClientId client, const Bytes& key, size_t new_size, Code& refused) {
+  // Every check comes before any change: a refused write leaves the state
+  // as it was.
+  if (key.size() > key_size_max || new_size > value_size_max) return refuse(refused, Code::too_large);
+  const uint64_t index = partition_of(key);
+  const Bucket& b = state_.get(index);
+  auto found = b.find(key);
+  const Entry* old = found == b.end() ? nullptr : &found->second;
+  const size_t old_size = old == nullptr ? 0 : old->value.size();
+  const uint64_t new_bytes = bucket_bytes_[index] -
+                             (old == nullptr ? 0 : entry_size(key.size(), old_size)) +
+                             entry_size(key.size(), new_size);
+  if (new_bytes > bucket_bytes_[index] && new_bytes > constants::partition_size_max) {
+    return refuse(refused, Code::too_large);
+  }
+  if (auto over = over_limits(client, charge(key.size(), new_size), old, key.size())) {
+    return refuse(refused, *over);
+  }
+  if (old != nullptr) release_from(old->owner, key.size(), old_size);
+  charge_to(client, key.size(), new_size);
+  bucket_bytes_[index] = new_bytes;
+  // `old` points into the bucket, which mutate() may copy: not used from
+  // here on.
+  Bucket& m = state_.mutate(index);
+  auto [it, inserted] = m.try_emplace(key);
+  if (inserted) size_++;
+  it->second.owner = client;
+  return &it->second.value;
+}
+
+void Store::restore(const Bytes& key, const std::optional<Entry>& old) {
+  const uint64_t index = partition_of(key);
+  auto found = state_.get(index).find(key);
+  if (found != state_.get(index).end()) {
+    bucket_bytes_[index] -= entry_size(key.size(), found->second.value.size());
+    release_from(found->second.owner, key.size(), found->second.value.size());
+    if (!old) {
+      state_.mutate(index).erase(key);
+      size_--;
+      return;
+    }
+  } else if (!old) {
+    return;
+  } else {
+    size_++;
+  }
+  bucket_bytes_[index] += entry_size(key.size(), old->value.size());
+  charge_to(old->owner, key.size(), old->value.size());
+  state_.mutate(index).insert_or_assign(key, *old);
+}
+
+bool Store::erase(const Bytes& key) {
+  // An absent key leaves the bucket untouched (not even marked dirty). Any
+  // client may delete any key (the store has no access control); the
+  // owner's charge goes with it.
+  const uint64_t index = partition_of(key);
+  auto found = state_.get(index).find(key);
+  if (found == state_.get(index).end()) return false;
+  bucket_bytes_[index] -= entry_size(key.size(), found->second.value.size());
+  release_from(found->second.owner, key.size(), found->second.value.size());
+  state_.mutate(index).erase(key);
+  size_--;
+  return true;
 }
 
 std::optional<Bytes> Store::get(const Bytes& key) const {
