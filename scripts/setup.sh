@@ -34,6 +34,9 @@ packages=(
   clang-14            # fuzz build
   libfuzzer-14-dev
   libclang-rt-14-dev  # clang's sanitizer runtimes
+  redis-tools         # the gateway's tests: redis-cli, redis-benchmark
+  redis-server        # the gateway's tests compare its answers with Redis's
+  python3-redis       # the gateway's tests: an unmodified client library
 )
 
 check_only=0

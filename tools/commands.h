@@ -25,6 +25,9 @@ void add_demo_command(CLI::App& app, int& exit_status);
 // `pbft bench`: throughput and latency (tools/bench_command.cpp).
 void add_bench_command(CLI::App& app, int& exit_status);
 
+// `pbft gateway`: the RESP gateway for Redis clients (tools/gateway_command.cpp).
+void add_gateway_command(CLI::App& app, int& exit_status);
+
 // `pbft attack`: TEST-ONLY, one attack mode against a cluster of one's own
 // (tools/attack_command.cpp).
 void add_attack_command(CLI::App& app, int& exit_status);

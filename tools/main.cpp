@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   pbft::tools::add_client_command(app, exit_status);
   pbft::tools::add_demo_command(app, exit_status);
   pbft::tools::add_bench_command(app, exit_status);
+  pbft::tools::add_gateway_command(app, exit_status);
   pbft::tools::add_attack_command(app, exit_status);
   CLI11_PARSE(app, argc, argv);
   return exit_status;

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +37,9 @@ enum class OpType : uint8_t { get = 1, put = 2, del = 3, append = 4, null = 5, c
 // A Redis command: its name, then its arguments.
 using Command = std::vector<Bytes>;
 constexpr size_t commands_per_op_max = 1024;
+// Whether the store runs the Redis command `name` (lower case); the others
+// are answered "unknown command" by the store, or by a gateway before.
+bool runs_command(std::string_view name);
 
 struct Op {
   OpType type = OpType::get;

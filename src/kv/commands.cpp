@@ -111,6 +111,8 @@ class CommandRun {
     Handler handler;
   };
 
+  friend bool runs_command(std::string_view name);
+
   static const std::map<std::string, Spec, std::less<>>& table() {
     static const std::map<std::string, Spec, std::less<>> commands{
         {"get", {2, &CommandRun::get}},
@@ -400,6 +402,8 @@ class CommandRun {
   bool not_run_ = false;
   std::vector<std::pair<Bytes, std::optional<Store::Entry>>> undo_;  // this command's writes
 };
+
+bool runs_command(std::string_view name) { return CommandRun::table().count(name) != 0; }
 
 OpResult Store::run_commands(ClientId client, const std::vector<Command>& commands) {
   return CommandRun(*this, client).run(commands);
