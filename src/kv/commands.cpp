@@ -14,7 +14,6 @@
 // request), so a request always runs a prefix of its commands.
 
 #include <algorithm>
-#include <charconv>
 #include <functional>
 #include <limits>
 #include <map>
@@ -50,26 +49,7 @@ std::string lower(const Bytes& b) {
   return out;
 }
 
-// Redis's string2ll: the only integers Redis takes from a client or finds
-// in a value ("-" and digits, no leading zero, no sign "+", no spaces).
-bool parse_integer(const Bytes& b, int64_t& value) {
-  const std::string_view s = text(b);
-  if (s.empty() || s.size() > 20) return false;
-  if (s == "0") {
-    value = 0;
-    return true;
-  }
-  const bool negative = s[0] == '-';
-  const std::string_view digits = negative ? s.substr(1) : s;
-  if (digits.empty() || digits[0] < '1' || digits[0] > '9') return false;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return false;
-  }
-  // from_chars takes the sign and reports overflow; the checks above make
-  // it accept exactly string2ll's strings.
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  return ec == std::errc() && end == s.data() + s.size();
-}
+bool parse_integer(const Bytes& b, int64_t& value) { return resp::parse_integer(text(b), value); }
 
 size_t bulk_size(size_t length) { return length + 16; }  // "$<length>\r\n" + bytes + "\r\n"
 

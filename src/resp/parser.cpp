@@ -13,8 +13,31 @@
 namespace pbft::resp {
 namespace {
 
-// Redis's string2ll: an optional '-', then digits without a leading zero
-// ("0" alone is zero), nothing else, within a signed 64-bit integer.
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+// A header line ("*3", "$5") at `from`: where its '\r' is, if the buffer
+// holds the '\n' after it too (Redis looks for the '\r' and skips two
+// bytes without checking the second).
+std::optional<size_t> header_end(std::string_view buffer, size_t from) {
+  const size_t r = buffer.find('\r', from);
+  if (r == std::string_view::npos || r + 1 >= buffer.size()) return std::nullopt;
+  return r;
+}
+
+}  // namespace
+
 bool parse_integer(std::string_view s, int64_t& value) {
   if (s.empty() || s.size() > 20) return false;
   if (s == "0") {
@@ -42,31 +65,6 @@ bool parse_integer(std::string_view s, int64_t& value) {
   }
   return true;
 }
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-bool is_hex_digit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return c - 'A' + 10;
-}
-
-// A header line ("*3", "$5") at `from`: where its '\r' is, if the buffer
-// holds the '\n' after it too (Redis looks for the '\r' and skips two
-// bytes without checking the second).
-std::optional<size_t> header_end(std::string_view buffer, size_t from) {
-  const size_t r = buffer.find('\r', from);
-  if (r == std::string_view::npos || r + 1 >= buffer.size()) return std::nullopt;
-  return r;
-}
-
-}  // namespace
 
 // Whether the header line at `from` is longer than inline_bytes_max: by
 // where its '\r' is (end), or while that has not arrived (or the byte after

@@ -102,6 +102,11 @@ class Parser {
 // must be followed by a space or the end. False on unbalanced quotes.
 bool split_inline(std::string_view line, Args& out);
 
+// Redis's string2ll: the only integers Redis takes from a client or finds
+// in a value: an optional '-', then digits without a leading zero ("0"
+// alone is zero), nothing else, within a signed 64-bit integer.
+bool parse_integer(std::string_view text, int64_t& value);
+
 // The encoders: each appends one RESP2 value to `out`.
 void append_simple(std::string& out, std::string_view text);  // +text
 void append_error(std::string& out, std::string_view text);   // -text ("ERR ...", "WRONGTYPE ...")
