@@ -71,7 +71,8 @@ class Connection;
 
 struct Gateway::Impl {
   Impl(const ClusterConfig& c, GatewayOptions o)
-      : cluster(c), options(std::move(o)), work(asio::make_work_guard(io)), acceptor(io) {}
+      : cluster(c), options(std::move(o)), work(asio::make_work_guard(io)), acceptor(io),
+        accept_retry(io) {}
 
   void accept();
   // Sessions: a free one for `conn` now, or null (it waits, and gets one
@@ -85,6 +86,7 @@ struct Gateway::Impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;  // after an accept that failed
   std::thread thread;
   std::unique_ptr<runtime::ClientPool> pool;
   std::vector<size_t> free_sessions;
@@ -528,6 +530,14 @@ void Gateway::Impl::accept() {
         connections.emplace(id, conn);
         conn->start();
       }
+    } else if (ec != asio::error::operation_aborted) {
+      // Out of descriptors (EMFILE) or memory: the listen queue keeps what
+      // waits; accepting again at once would spin. Try again shortly.
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](const asio::error_code& wait) {
+        if (!wait && !stopped) accept();
+      });
+      return;
     }
     accept();
   });
@@ -609,6 +619,7 @@ void Gateway::stop() {
   asio::post(impl_->io, [impl = impl_.get()] {
     asio::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->accept_retry.cancel();
     auto connections = impl->connections;
     for (auto& [id, conn] : connections) conn->close();
     impl->work.reset();
