@@ -357,14 +357,14 @@ OpResult Store::apply(ClientId client, const Op& op) {
   if (op.key.size() > key_size_max) return {Code::too_large, {}};
   switch (op.type) {
     case OpType::get: {
-      const Bucket& b = bucket(op.key);
-      auto it = b.find(op.key);
-      if (it == b.end()) return {Code::not_found, {}};
-      return {Code::ok, it->second.value};
+      const Bytes* value = value_of(op.key);
+      if (value == nullptr) return {Code::not_found, {}};
+      return {Code::ok, *value};
     }
     case OpType::put:
     case OpType::append: {
-      const size_t old_size = value_of(op.key) ? value_of(op.key)->size() : 0;
+      const Bytes* old = value_of(op.key);
+      const size_t old_size = old == nullptr ? 0 : old->size();
       if (op.type == OpType::append && op.value.size() > value_size_max - old_size) {
         return {Code::too_large, {}};
       }
@@ -480,10 +480,9 @@ bool Store::erase(const Bytes& key) {
 }
 
 std::optional<Bytes> Store::get(const Bytes& key) const {
-  const Bucket& b = bucket(key);
-  auto it = b.find(key);
-  if (it == b.end()) return std::nullopt;
-  return it->second.value;
+  const Bytes* value = value_of(key);
+  if (value == nullptr) return std::nullopt;
+  return *value;
 }
 
 Bytes Store::read_partition(std::optional<Seq> name, uint64_t index) const {
