@@ -572,14 +572,14 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const ClusterConfig& cluster,
   auto impl = std::make_unique<Impl>(cluster, std::move(options));
   asio::error_code ec;
   const asio::ip::address address = asio::ip::make_address(impl->options.host, ec);
-  if (ec) return Status::error("gateway: bad listen address '" + impl->options.host + "'");
+  if (ec) return Status::error("bad listen address '" + impl->options.host + "'");
   const tcp::endpoint endpoint(address, impl->options.port);
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::error("gateway: cannot listen on " + impl->options.host + ":" +
+    return Status::error("cannot listen on " + impl->options.host + ":" +
                          std::to_string(impl->options.port) + ": " + ec.message());
   }
   impl->port = impl->acceptor.local_endpoint().port();
